@@ -1,0 +1,5 @@
+import sys
+
+from assetgen.cli import main
+
+sys.exit(main())

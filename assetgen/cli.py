@@ -1,0 +1,113 @@
+"""Command line: parse arguments, call one command function, return its exit code.
+
+Each command lives in `assetgen.commands.<name>` as `main(args) -> int`. Imports are lazy so
+that every command pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from assetgen import __version__
+from assetgen.errors import ExitCode, UserError
+
+BUG_URL = "https://github.com/assetgen/assetgen/issues"
+
+
+def _paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATHS",
+                   help="recipe files or folders (a folder means its project); default: the current project")
+
+
+def _provider(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--provider", choices=["local", "azure", "openai"],
+                   help="override the project's provider (default: local)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assetgen", description="Build generated images from YAML recipes.")
+    parser.add_argument("--version", action="version", version=f"assetgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="run every stale action and write the outputs and the lock file")
+    _paths(p)
+    _provider(p)
+    p.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="actions at once (default 8)")
+    p.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="build only assets whose name matches this glob (repeatable)")
+    p.add_argument("--force", action="append", default=[], metavar="PATTERN",
+                   help="regenerate assets matching this glob even when cached (repeatable)")
+    p.add_argument("--frozen", action="store_true",
+                   help="make no API call; exit 1 listing every asset that would need one")
+    p.add_argument("--fail-fast", action="store_true", help="stop starting new work after the first failure")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="refuse to start (exit 2) when the estimated cost exceeds USD")
+    p.add_argument("--previews", type=int, metavar="N", choices=range(0, 4),
+                   help="stream with partial_images=N and save partial images under .assetgen/previews/")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object and nothing else")
+
+    p = sub.add_parser("plan", help="say for every action whether it is cached or will run, and why")
+    _paths(p)
+    _provider(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    p = sub.add_parser("lint", help="check recipes without calling any API")
+    _paths(p)
+    p.add_argument("--format", choices=["text", "json", "github"], default="text",
+                   help="text (FILE:LINE:COL), json, or GitHub Actions annotations")
+
+    sub.add_parser("schema", help="print the recipe JSON Schema")
+
+    p = sub.add_parser("emulator", help="serve an offline emulation of the Azure OpenAI image API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--api-key", metavar="KEY", help="the only key accepted (default: any non-empty key)")
+    p.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
+                   help="a deployment of a model (repeatable; default: every model as a deployment of itself)")
+    p.add_argument("--rpm", type=int, metavar="N", help="requests per minute per deployment")
+    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                   help="seconds per 1,000 output tokens (default 0)")
+    p.add_argument("--fault-rate", type=float, default=0.0, metavar="F",
+                   help="fraction of requests answered with 500, 503 or a dropped connection")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for injected faults")
+    p.add_argument("--block-word", default="forbidden", metavar="WORD",
+                   help="prompts containing WORD are refused by the content filter")
+    p.add_argument("--log", metavar="FILE", help="append one JSON line per request")
+
+    p = sub.add_parser("gc", help="drop cache entries that no recipe or lock entry reaches")
+    _paths(p)
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    return parser
+
+
+def crash_report(exc: BaseException) -> str:
+    frames = traceback.format_exception(exc)
+    return (
+        f"assetgen {__version__}: internal error: {type(exc).__name__}: {exc}\n"
+        f"This is a bug in assetgen. Please file it at {BUG_URL} with this report:\n\n"
+        + "".join(frames[-6:])
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        module = importlib.import_module(f"assetgen.commands.{args.command}")
+        return int(module.main(args))
+    except UserError as exc:
+        print(str(exc), file=sys.stderr)
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 3
+        print(crash_report(exc), file=sys.stderr)
+        return ExitCode.INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The provider seam: one Protocol, and a registry of kinds.
+
+A provider turns one `ImageRequest` into one `ImageResult`. HTTP providers own their wire format,
+authentication, quota pacing and retries; the build's executor only owns the DAG and `-j`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from assetgen.recipe.model import Op
+
+
+@dataclass(frozen=True)
+class InputImage:
+    filename: str        # e.g. "banner-sky.png": sent as the part's filename
+    data: bytes
+    content_type: str    # image/png | image/jpeg | image/webp
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    op: Op
+    model: str
+    prompt: str
+    params: dict[str, Any]              # API parameters the recipe set (model and prompt excluded)
+    label: str = ""                     # the variant name: the local provider draws it
+    images: tuple[InputImage, ...] = () # edits: the working image first, then references
+    mask: InputImage | None = None
+    partial_images: int | None = None   # stream with previews when set
+    on_partial: Callable[[int, bytes], Awaitable[None] | None] | None = None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    images: tuple[bytes, ...]           # one per candidate, encoded as the API returned them
+    usage: dict[str, Any] = field(default_factory=dict)
+    requests: int = 1                   # HTTP requests sent for this result, retries included
+    revised_prompt: str | None = None
+
+
+class ProviderError(Exception):
+    """A call failed for one asset. `retryable` is False for filtered or invalid requests."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 fatal: bool = False, requests: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.fatal = fatal          # stops the whole build (bad credentials)
+        self.requests = requests
+
+
+class Provider(Protocol):
+    kind: str   # "local" | "azure" | "openai": part of every cache key
+
+    async def run(self, request: ImageRequest) -> ImageResult: ...
+
+    async def aclose(self) -> None: ...

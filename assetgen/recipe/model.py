@@ -1,0 +1,142 @@
+"""The typed recipe model: what every stage after loading consumes.
+
+Loading (YAML with positions), schema validation, template rendering and matrix expansion turn
+files into these frozen values, once, at the edge. Templates are already rendered here: the
+planner never sees a Jinja2 string or a dict from a file.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetgen.errors import Location
+
+
+class Op(enum.Enum):
+    GENERATE = "generate"
+    EDIT = "edit"
+
+
+class Fit(enum.Enum):
+    CONTAIN = "contain"
+    COVER = "cover"
+    STRETCH = "stretch"
+
+
+class ProviderKind(enum.Enum):
+    LOCAL = "local"
+    AZURE = "azure"
+    OPENAI = "openai"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An input image, mask or reference: a project file, or another asset's final image."""
+
+    location: Location
+    path: str | None = None   # project-relative POSIX path, already rendered and checked
+    asset: str | None = None  # an expanded variant name, or an asset key without a matrix
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.asset is None):
+            raise ValueError("ImageRef needs exactly one of path and asset")
+
+
+@dataclass(frozen=True)
+class Step:
+    op: Op
+    prompt: str                          # rendered
+    params: tuple[tuple[str, Any], ...]  # merged request parameters (step > asset > file > project), sorted by name
+    location: Location                   # where the step (or the asset's `prompt:` shorthand) stands
+    image: ImageRef | None = None        # only on a first `edit` step
+    mask: ImageRef | None = None
+    images: tuple[ImageRef, ...] = ()    # extra reference images, sent after the working image
+    pick: int | None = None              # with n > 1 and more steps: the candidate that continues
+
+    def param(self, name: str, default: Any = None) -> Any:
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def model(self) -> str | None:
+        return self.param("model")
+
+    @property
+    def n(self) -> int:
+        return int(self.param("n", 1))
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file written from a final image, encoded locally."""
+
+    path: str                         # project-relative POSIX path, rendered (with `index` filled in)
+    format: str                       # png | jpeg | webp | avif ... (from `format:` or the extension)
+    location: Location
+    index: int = 0                    # the candidate of the final step this output renders
+    quality: int | None = None        # 1-100 for lossy encoders
+    resize: tuple[int, int] | None = None
+    fit: Fit = Fit.CONTAIN
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One expanded asset: a matrix combination (or the asset itself when it has no matrix)."""
+
+    name: str                              # unique across the project
+    asset: str                             # the asset key
+    values: tuple[tuple[str, Any], ...]    # matrix values, in matrix order
+    steps: tuple[Step, ...]
+    outputs: tuple[Output, ...]
+    location: Location                     # the asset key's line (the include entry's for includes)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: str                      # project-relative POSIX path of the recipe file
+    variants: tuple[Variant, ...]
+
+
+@dataclass(frozen=True)
+class AzureConfig:
+    endpoint: str | None = None          # else $AZURE_OPENAI_ENDPOINT
+    api_version: str | None = None       # else $OPENAI_API_VERSION
+    api: str = "deployments"             # deployments | v1
+    auth: str = "auto"                   # key | entra | auto
+    deployments: tuple[tuple[str, str], ...] = ()   # model -> deployment
+    rpm: tuple[tuple[str, int], ...] = ()            # deployment -> requests per minute
+
+    def deployment_for(self, model: str) -> str:
+        return dict(self.deployments).get(model, model)
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    base_url: str | None = None          # else $OPENAI_BASE_URL, else https://api.openai.com/v1
+    rpm: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    recipes: tuple[str, ...] = ("recipes/**/*.yaml",)
+    provider: ProviderKind = ProviderKind.LOCAL
+    defaults: tuple[tuple[str, Any], ...] = ()
+    azure: AzureConfig = field(default_factory=AzureConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    pricing: tuple[tuple[str, Any], ...] = ()      # model -> override dict (see catalog.estimate_cost)
+    file: str | None = None                        # "assetgen.yaml" when there is one
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path                         # absolute; every recipe path resolves against it
+    config: ProjectConfig
+    recipes: tuple[Recipe, ...]
+
+    def variants(self) -> tuple[Variant, ...]:
+        return tuple(v for r in self.recipes for v in r.variants)
