@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--api-key", metavar="KEY", help="the only key accepted (default: any non-empty key)")
     p.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
-                   help="a deployment of a model (repeatable; default: every model as a deployment of itself)")
+                   help="a deployment of a model (repeatable; default: each model is its own)")
     p.add_argument("--rpm", type=int, metavar="N", help="requests per minute per deployment")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                    help="seconds per 1,000 output tokens (default 0)")

@@ -43,7 +43,8 @@ def _draw_text(img: Image.Image, label: str, prompt: str) -> None:
 def _gradient(size: tuple[int, int], seed: str) -> Image.Image:
     top, bottom = _palette(seed)
     ramp = Image.linear_gradient("L").resize(size)
-    return Image.composite(Image.new("RGBA", size, bottom + (255,)), Image.new("RGBA", size, top + (255,)), ramp)
+    lower = Image.new("RGBA", size, (*bottom, 255))
+    return Image.composite(lower, Image.new("RGBA", size, (*top, 255)), ramp)
 
 
 def generate(width: int, height: int, prompt: str, label: str, transparent: bool = False) -> Image.Image:

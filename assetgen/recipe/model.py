@@ -49,7 +49,7 @@ class ImageRef:
 class Step:
     op: Op
     prompt: str                          # rendered
-    params: tuple[tuple[str, Any], ...]  # merged request parameters (step > asset > file > project), sorted by name
+    params: tuple[tuple[str, Any], ...]  # request params (step > asset > file > project), sorted
     location: Location                   # where the step (or the asset's `prompt:` shorthand) stands
     image: ImageRef | None = None        # only on a first `edit` step
     mask: ImageRef | None = None
