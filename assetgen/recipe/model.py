@@ -55,6 +55,11 @@ class Step:
     mask: ImageRef | None = None
     images: tuple[ImageRef, ...] = ()    # extra reference images, sent after the working image
     pick: int | None = None              # with n > 1 and more steps: the candidate that continues
+    # where each merged parameter was set (step, asset, file or project defaults): for messages only
+    param_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
+
+    def param_location(self, name: str) -> Location:
+        return dict(self.param_locations).get(name, self.location)
 
     def param(self, name: str, default: Any = None) -> Any:
         for key, value in self.params:

@@ -1,0 +1,87 @@
+"""Find the project root and read `assetgen.yaml` into a ProjectConfig.
+
+The root is the folder of `assetgen.yaml`, found by walking up from the given path (or the
+current directory); without one it is the given folder (or the current directory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assetgen.errors import Diagnostic, Location
+from assetgen.recipe import schema, yamlpos
+from assetgen.recipe.model import AzureConfig, OpenAIConfig, ProjectConfig, ProviderKind
+
+PROJECT_FILE = "assetgen.yaml"
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `assetgen.yaml`."""
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return None
+
+
+def root_for(path: Path | None, cwd: Path) -> Path:
+    """The project root for a command-line path (None: the current project)."""
+    start = (cwd / path) if path is not None else cwd
+    start = start.resolve()
+    found = find_root(start)
+    if found is not None:
+        return found
+    return start if start.is_dir() else cwd.resolve()
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: ProjectConfig
+    diagnostics: tuple[Diagnostic, ...]
+    positions: yamlpos.Positions | None = None
+
+
+def read_config(root: Path) -> ConfigResult:
+    """The project configuration at `root` (defaults when there is no project file)."""
+    file = root / PROJECT_FILE
+    if not file.is_file():
+        return ConfigResult(ProjectConfig(), ())
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return ConfigResult(ProjectConfig(file=PROJECT_FILE),
+                            (Diagnostic.error(Location(PROJECT_FILE), f"cannot read: {exc}"),))
+    doc = yamlpos.load(text, PROJECT_FILE)
+    data = {} if doc.data is None else doc.data
+    diags = list(doc.diagnostics)
+    diags += schema.validate(data, doc.positions, schema.PROJECT)
+    if diags or not isinstance(data, dict):
+        return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
+    return ConfigResult(_config(data), (), doc.positions)
+
+
+def _config(data: dict[str, Any]) -> ProjectConfig:
+    providers = data.get("providers") or {}
+    azure = providers.get("azure") or {}
+    openai = providers.get("openai") or {}
+    return ProjectConfig(
+        recipes=tuple(data.get("recipes") or ProjectConfig.recipes),
+        provider=ProviderKind(data.get("provider", "local")),
+        defaults=tuple(sorted((data.get("defaults") or {}).items())),
+        azure=AzureConfig(
+            endpoint=azure.get("endpoint"),
+            api_version=azure.get("api_version"),
+            api=azure.get("api", "deployments"),
+            auth=azure.get("auth", "auto"),
+            deployments=tuple(sorted((azure.get("deployments") or {}).items())),
+            rpm=tuple(sorted((azure.get("rpm") or {}).items())),
+        ),
+        openai=OpenAIConfig(
+            base_url=openai.get("base_url"),
+            rpm=tuple(sorted((openai.get("rpm") or {}).items())),
+        ),
+        pricing=tuple(sorted((data.get("pricing") or {}).items())),
+        file=PROJECT_FILE,
+    )

@@ -1,0 +1,120 @@
+"""One validated recipe file -> typed variants: vars, matrix expansion, merged parameters.
+
+Input is the plain data of a file that passed the schema (asset by asset). Request parameters
+merge step > asset > file `defaults` > project `defaults`, computed once per asset. Per-variant
+work (templates, paths, outputs) lives in `assetgen.recipe.variant`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetgen.catalog import REQUEST_PARAMS
+from assetgen.errors import Diagnostic, Location
+from assetgen.recipe import expand, template
+from assetgen.recipe.model import Op, Variant
+from assetgen.recipe.variant import StepPlan, VariantBuilder
+from assetgen.recipe.yamlpos import Positions
+
+Params = dict[str, tuple[Any, Location]]   # name -> (value, where it was set)
+
+
+@dataclass
+class FileResult:
+    variants: list[Variant] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    assets: dict[str, list[str]] = field(default_factory=dict)   # asset key -> variant names
+    matrix_assets: set[str] = field(default_factory=set)
+    skipped: set[str] = field(default_factory=set)               # asset keys and variant names dropped
+
+
+def params_from(data: Mapping[str, Any] | None, positions: Positions | None, prefix: tuple) -> Params:
+    out: Params = {}
+    for name in REQUEST_PARAMS:
+        if data and name in data:
+            loc = positions.key((*prefix, name)) if positions else Location("assetgen.yaml")
+            out[name] = (data[name], loc)
+    return out
+
+
+def convert_file(
+    root: Path, data: dict[str, Any], positions: Positions, project_params: Params, bad_assets: set[str],
+) -> FileResult:
+    """Variants of every asset not in `bad_assets` (those failed the schema and are only recorded)."""
+    result = FileResult()
+    assets = data.get("assets") or {}
+    result.skipped |= set(bad_assets)
+    context = _render_vars(data.get("vars") or {}, positions, result)
+    if context is None:
+        result.skipped |= set(assets)
+        return result
+    file_params = {**project_params, **params_from(data.get("defaults"), positions, ("defaults",))}
+    builder = VariantBuilder(root, positions, result.diagnostics)
+    for key, asset in assets.items():
+        if key in bad_assets:
+            continue
+        if "matrix" in asset:
+            result.matrix_assets.add(key)
+        names = _convert_asset(key, asset, context, file_params, builder, result)
+        result.assets[key] = names
+    return result
+
+
+def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResult) -> dict[str, Any] | None:
+    context: dict[str, Any] = {}
+    ok = True
+    for name, value in raw.items():
+        if isinstance(value, str):
+            try:
+                value = template.render(value, context, f"vars.{name}")
+            except template.TemplateError as exc:
+                result.diagnostics.append(Diagnostic.error(positions.value(("vars", name)), str(exc)))
+                ok = False
+                continue
+        context[name] = value
+    return context if ok else None
+
+
+def _convert_asset(
+    key: str, asset: dict[str, Any], context: dict[str, Any], file_params: Params,
+    builder: VariantBuilder, result: FileResult,
+) -> list[str]:
+    base = ("assets", key)
+    asset_params = {**file_params, **params_from(asset, builder.positions, base)}
+    plans = _step_plans(key, asset, asset_params, builder.positions)
+    names: list[str] = []
+    combos = expand.combinations(asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
+    key_loc = builder.positions.key(base)
+    for combo, include_index in combos:
+        where = key_loc if include_index is None else builder.positions.value((*base, "include", include_index))
+        variant = builder.build(key, asset, combo, context, plans, where)
+        if variant is None:
+            result.skipped.add(key)
+            continue
+        names.append(variant.name)
+        result.variants.append(variant)
+    return names
+
+
+def _step_plans(key: str, asset: dict[str, Any], asset_params: Params, positions: Positions) -> list[StepPlan]:
+    base = ("assets", key)
+    if "prompt" in asset:
+        where = positions.key((*base, "prompt"))
+        return [StepPlan(Op.GENERATE, asset["prompt"], (*base, "prompt"), "prompt", where,
+                         _frozen(asset_params), {})]
+    plans = []
+    for i, step in enumerate(asset.get("steps") or ()):
+        path = (*base, "steps", i)
+        op = Op.GENERATE if "generate" in step else Op.EDIT
+        merged = {**asset_params, **params_from(step, positions, path)}
+        plans.append(StepPlan(op, step[op.value], (*path, op.value), f"steps[{i}].{op.value}",
+                              positions.value(path), _frozen(merged), step))
+    return plans
+
+
+def _frozen(params: Params) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Location], ...]]:
+    names = sorted(params)
+    return tuple((n, params[n][0]) for n in names), tuple((n, params[n][1]) for n in names)

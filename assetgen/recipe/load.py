@@ -1,0 +1,150 @@
+"""Files on disk -> a validated, rendered, expanded Project, with diagnostics.
+
+`load_project` never raises for bad recipe content: problems are diagnostics, and a variant
+whose recipe has errors is dropped from the project. It raises UserError only for bad usage
+(a path that does not exist, paths from two projects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assetgen import project as project_file
+from assetgen.errors import Diagnostic, Location, Severity, UserError
+from assetgen.recipe import paths as path_rules
+from assetgen.recipe import refs, schema, yamlpos
+from assetgen.recipe.convert import FileResult, Params, convert_file, params_from
+from assetgen.recipe.model import Project, Recipe
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    project: Project                      # fully rendered and expanded; variants with errors are dropped
+    diagnostics: tuple[Diagnostic, ...]   # errors and warnings found while loading, sorted by location
+    skipped: frozenset[str] = frozenset()  # asset keys and variant names dropped for errors
+
+
+def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> LoadResult:
+    cwd = (cwd or Path.cwd()).resolve()
+    root, files = _targets(paths, cwd)
+    path_rules.clear_cache()
+    cfg = project_file.read_config(root)
+    diags: list[Diagnostic] = list(cfg.diagnostics)
+    if files is None:
+        files = _glob(root, cfg.config.recipes)
+        if not files:
+            where = Location(cfg.config.file or ".")
+            diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
+    project_params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
+    results = [(rel, _load_file(root, rel, project_params)) for rel in files]
+    names = refs.Names(
+        variants=frozenset(v.name for _, r in results for v in r.variants),
+        assets={k: n for _, r in results for k, n in r.assets.items()},
+        matrix_assets=frozenset(k for _, r in results for k in r.matrix_assets),
+        skipped=frozenset(s for _, r in results for s in r.skipped),
+    )
+    recipes = []
+    skipped = set(names.skipped)
+    for rel, result in results:
+        diags += result.diagnostics
+        variants, ref_diags, dropped = refs.resolve(result.variants, names)
+        diags += ref_diags
+        skipped |= dropped
+        recipes.append(Recipe(path=rel, variants=tuple(variants)))
+    recipes = _drop_leaning(recipes, skipped)
+    project = Project(root=root, config=cfg.config, recipes=tuple(recipes))
+    return LoadResult(project, tuple(dedupe(diags)), frozenset(skipped))
+
+
+def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> Project:
+    """The project, or UserError (exit 2) listing every error found by loading and by lint checks."""
+    from assetgen.lint import check_project   # lint builds on this module
+
+    result = load_project(paths, cwd)
+    diags = dedupe([*result.diagnostics, *check_project(result)])
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors:
+        raise UserError(errors)
+    return result.project
+
+
+def dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Each (location, severity, message) once, sorted by location, first-seen order otherwise."""
+    unique = dict.fromkeys(diags)
+    return sorted(unique, key=lambda d: (d.location.file, d.location.line, d.location.col))
+
+
+def _drop_leaning(recipes: list[Recipe], skipped: set[str]) -> list[Recipe]:
+    """Drop variants that refer to a variant dropped in another file (until nothing changes)."""
+    while True:
+        gone = {v.name for r in recipes for v in r.variants
+                if any(ref.asset in skipped for ref in refs.refs_of(v))}
+        if not gone:
+            return recipes
+        skipped |= gone
+        recipes = [Recipe(r.path, tuple(v for v in r.variants if v.name not in gone)) for r in recipes]
+
+
+def _targets(paths: Sequence[str | Path], cwd: Path) -> tuple[Path, list[str] | None]:
+    """The project root, and the recipe files named (None: the project's recipe globs)."""
+    if not paths:
+        return project_file.root_for(None, cwd), None
+    roots: set[Path] = set()
+    files: list[str] = []
+    whole = False
+    for raw in paths:
+        full = (cwd / raw).resolve()
+        if not full.exists():
+            raise UserError(f"{raw}: no such file or folder")
+        root = project_file.root_for(full, cwd)
+        roots.add(root)
+        if full.is_dir():
+            whole = True
+        else:
+            files.append(_relative(full, root, raw))
+    if len(roots) > 1:
+        raise UserError("the paths belong to different projects: " + ", ".join(sorted(map(str, roots))))
+    return roots.pop(), None if whole else sorted(dict.fromkeys(files))
+
+
+def _relative(full: Path, root: Path, raw: str | Path) -> str:
+    try:
+        return full.relative_to(root).as_posix()
+    except ValueError:
+        raise UserError(f"{raw}: the recipe file is outside the project root {root}") from None
+
+
+def _glob(root: Path, patterns: Iterable[str]) -> list[str]:
+    found: dict[str, None] = {}
+    for pattern in patterns:
+        try:
+            matches = sorted(root.glob(pattern))
+        except (ValueError, NotImplementedError):
+            continue
+        for path in matches:
+            if path.is_file() and path.name != project_file.PROJECT_FILE:
+                found[path.relative_to(root).as_posix()] = None
+    return list(found)
+
+
+def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return FileResult(diagnostics=[Diagnostic.error(Location(rel), f"cannot read recipe: {exc}")])
+    doc = yamlpos.load(text, rel)
+    result = FileResult(diagnostics=list(doc.diagnostics))
+    if doc.diagnostics:
+        return result
+    problems = schema.errors(doc.data, doc.positions)
+    result.diagnostics += [d for _, d in problems]
+    bad_assets = {str(p[1]) for p, _ in problems if len(p) >= 2 and p[0] == "assets"}
+    if any(len(p) < 2 or p[0] != "assets" for p, _ in problems) or not isinstance(doc.data, dict):
+        assets = doc.data.get("assets") if isinstance(doc.data, dict) else None
+        result.skipped |= set(assets) if isinstance(assets, dict) else set()
+        return result
+    converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets)
+    converted.diagnostics[:0] = result.diagnostics
+    return converted

@@ -1,0 +1,151 @@
+"""Validate recipes and the project file against `schema/*.json` and report at the key's line.
+
+The JSON Schema files are the one source of truth for structure. The package reaches them as
+`assetgen/data/schema/` (a link to the repository's `schema/` folder). Each validation error is
+mapped back to the location of the offending key, with the key path and what was expected;
+an unknown key names the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import referencing
+from jsonschema.exceptions import ValidationError
+
+from assetgen.errors import Diagnostic
+from assetgen.recipe.yamlpos import Path_, Positions
+
+RECIPE = "recipe.schema.json"
+PROJECT = "project.schema.json"
+
+
+def schema_text(name: str) -> str:
+    return resources.files("assetgen").joinpath("data/schema", name).read_text(encoding="utf-8")
+
+
+def recipe_schema_text() -> str:
+    return schema_text(RECIPE)
+
+
+@functools.cache
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads(schema_text(name))
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    registry: referencing.Registry = referencing.Registry().with_resources(
+        (n, referencing.Resource.from_contents(_schema(n))) for n in (RECIPE, PROJECT)
+    )
+    return jsonschema.Draft202012Validator(_schema(name), registry=registry)
+
+
+def validate(data: Any, positions: Positions, name: str = RECIPE) -> list[Diagnostic]:
+    """Every schema error in `data`, as diagnostics sorted by location."""
+    return [d for _, d in errors(data, positions, name)]
+
+
+def errors(data: Any, positions: Positions, name: str = RECIPE) -> list[tuple[Path_, Diagnostic]]:
+    """Every schema error with the instance path it is about, sorted by location."""
+    found: dict[Diagnostic, Path_] = {}
+    for error in _validator(name).iter_errors(data):
+        for diag in _diagnostics(error, positions):
+            found.setdefault(diag, tuple(error.absolute_path))
+    return sorted(((p, d) for d, p in found.items()), key=lambda pd: (pd[1].location, pd[1].message))
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _where(path: Path_) -> str:
+    return f"in '{dotted(path)}'" if path else "at top level"
+
+
+def _diagnostics(error: ValidationError, positions: Positions) -> list[Diagnostic]:
+    path: Path_ = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        return [_unknown_key(path, key, error, positions) for key in _extra_keys(error)]
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        return [Diagnostic.error(positions.key(path), f"missing required key '{missing}' {_where(path)}")]
+    custom = (error.schema.get("x-messages") or {}).get(kind) if isinstance(error.schema, dict) else None
+    if custom:
+        where = f"in '{dotted(path)}': " if path else ""
+        return [Diagnostic.error(positions.key(path), f"{where}{custom}")]
+    message = _expected(error)
+    if kind == "propertyNames":
+        return [Diagnostic.error(positions.key(path), message)]
+    name = dotted(path) or "document"
+    return [Diagnostic.error(positions.key(path), f"invalid value for '{name}': {message}")]
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    allowed = set((error.schema or {}).get("properties", {}))
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    return [k for k in instance if k not in allowed]
+
+
+def _unknown_key(path: Path_, key: str, error: ValidationError, positions: Positions) -> Diagnostic:
+    allowed = sorted((error.schema or {}).get("properties", {}))
+    message = f"unknown key '{key}' {_where(path)}"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    return Diagnostic.error(positions.key((*path, key)), message)
+
+
+_TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
+          "object": "a mapping", "array": "a list", "null": "nothing"}
+
+
+def _expected(error: ValidationError) -> str:
+    kind, value, schema = error.validator, error.validator_value, error.schema
+    got = _show(error.instance)
+    if kind == "type":
+        types = value if isinstance(value, list) else [value]
+        return "expected " + " or ".join(_TYPES.get(t, t) for t in types) + f", got {got}"
+    if kind == "enum":
+        return f"expected one of {', '.join(repr(v) for v in value)}, got {got}"
+    if kind == "const":
+        return f"expected {value!r}, got {got}"
+    if kind in ("minimum", "maximum"):
+        word = "at least" if kind == "minimum" else "at most"
+        return f"expected {word} {value}, got {got}"
+    if kind == "minItems":
+        return "expected a list with at least one item" if value == 1 else f"expected at least {value} items"
+    if kind in ("minProperties",):
+        return "expected a mapping with at least one key"
+    if kind == "minLength":
+        return "expected a non-empty string"
+    if kind == "pattern":
+        hint = schema.get("description") if isinstance(schema, dict) else None
+        return f"expected {hint or 'a value matching ' + repr(value)}, got {got}"
+    if kind == "oneOf" and isinstance(schema, dict) and schema.get("x-message"):
+        return f"{schema['x-message']}, got {got}"
+    if kind == "propertyNames":
+        inner = error.context[0] if error.context else None
+        hint = (value or {}).get("x-message", "invalid key")
+        return f"invalid key {_show(inner.instance) if inner else ''}: {hint}".replace("key : ", "key: ")
+    return error.message
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

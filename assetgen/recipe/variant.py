@@ -1,0 +1,159 @@
+"""Build one Variant: render its name, prompts, image paths and outputs.
+
+Any error drops the variant (it is reported once per location and message by the caller's
+deduplication); the planner only ever sees complete variants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assetgen.errors import Diagnostic, Location
+from assetgen.recipe import expand, template
+from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
+from assetgen.recipe.paths import PathEscape, project_path
+from assetgen.recipe.yamlpos import Path_, Positions
+
+EXTENSION_FORMATS = {
+    ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".avif": "avif",
+    ".gif": "gif", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
+}
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What every variant of an asset shares for one step: templates and merged parameters."""
+
+    op: Op
+    prompt: str
+    prompt_path: Path_
+    what: str
+    location: Location
+    params: tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Location], ...]]
+    raw: dict[str, Any]
+
+
+class _Drop(Exception):
+    """The variant has an error; it was already reported."""
+
+
+class VariantBuilder:
+    def __init__(self, root: Path, positions: Positions, diagnostics: list[Diagnostic]) -> None:
+        self.root = root
+        self.positions = positions
+        self.diagnostics = diagnostics
+        self._paths: dict[str, str | PathEscape] = {}
+
+    def build(self, key: str, asset: dict[str, Any], combo: expand.Combination, context: dict[str, Any],
+              plans: list[StepPlan], where: Location) -> Variant | None:
+        base = ("assets", key)
+        ctx = {**context, **dict(combo), "asset": key}
+        try:
+            name = self._name(key, asset, combo, ctx, base)
+            ctx["name"] = name
+            steps = tuple(self._step(i, plan, ctx) for i, plan in enumerate(plans))
+            outputs = self._outputs(asset, ctx, base, steps[-1].n)
+        except _Drop:
+            return None
+        return Variant(name=name, asset=key, values=combo, steps=steps, outputs=outputs, location=where)
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _fail(self, location: Location, message: str) -> _Drop:
+        self.diagnostics.append(Diagnostic.error(location, message))
+        return _Drop()
+
+    def _render(self, text: str, ctx: dict[str, Any], path: Path_, what: str) -> str:
+        try:
+            return template.render(text, ctx, what)
+        except template.TemplateError as exc:
+            raise self._fail(self.positions.value(path), str(exc)) from None
+
+    def _name(self, key: str, asset: dict[str, Any], combo: expand.Combination, ctx: dict[str, Any],
+              base: Path_) -> str:
+        if "name" not in asset:
+            return expand.default_name(key, combo)
+        name = self._render(asset["name"], ctx, (*base, "name"), "name").strip()
+        if not name:
+            raise self._fail(self.positions.value((*base, "name")), "variant name renders empty")
+        return name
+
+    def _step(self, i: int, plan: StepPlan, ctx: dict[str, Any]) -> Step:
+        prompt = self._render(plan.prompt, ctx, plan.prompt_path, plan.what)
+        if not prompt.strip():
+            raise self._fail(self.positions.value(plan.prompt_path), f"empty prompt in {plan.what}")
+        base = plan.prompt_path[:-1]
+        raw = plan.raw
+        image = self._ref(raw["image"], ctx, (*base, "image"), f"steps[{i}].image") if "image" in raw else None
+        if image is not None and i > 0:
+            raise self._fail(self.positions.key((*base, "image")),
+                             f"'image' is only allowed on the first step (steps[{i}])")
+        if image is not None and plan.op is Op.GENERATE:
+            raise self._fail(self.positions.key((*base, "image")),
+                             f"'image' needs an edit step, not generate (steps[{i}])")
+        if i == 0 and plan.op is Op.EDIT and image is None:
+            raise self._fail(plan.location, "the first step is an edit without 'image': name the image it edits")
+        mask = self._ref(raw["mask"], ctx, (*base, "mask"), f"steps[{i}].mask") if "mask" in raw else None
+        images = tuple(self._ref(r, ctx, (*base, "images", j), f"steps[{i}].images[{j}]")
+                       for j, r in enumerate(raw.get("images") or ()))
+        values, locations = plan.params
+        return Step(op=plan.op, prompt=prompt, params=values, location=plan.location, image=image,
+                    mask=mask, images=images, pick=raw.get("pick"), param_locations=locations)
+
+    def _ref(self, raw: Any, ctx: dict[str, Any], path: Path_, what: str) -> ImageRef:
+        if isinstance(raw, dict):
+            name = self._render(raw["asset"], ctx, (*path, "asset"), what).strip()
+            return ImageRef(self.positions.value(path), asset=name)
+        return ImageRef(self.positions.value(path), path=self._path(raw, ctx, path, what))
+
+    def _path(self, raw: str, ctx: dict[str, Any], path: Path_, what: str) -> str:
+        text = self._render(raw, ctx, path, what)
+        cached = self._paths.get(text)
+        if cached is None:
+            try:
+                cached = project_path(self.root, text)
+            except PathEscape as exc:
+                cached = exc
+            self._paths[text] = cached
+        if isinstance(cached, PathEscape):
+            raise self._fail(self.positions.value(path), f"{cached} in {what}")
+        return cached
+
+    def _outputs(self, asset: dict[str, Any], ctx: dict[str, Any], base: Path_, n: int) -> tuple[Output, ...]:
+        if "output" in asset:
+            entries: list[tuple[dict[str, Any], Path_, str]] = [
+                ({"path": asset["output"]}, (*base, "output"), "output")]
+        else:
+            entries = [(o, (*base, "outputs", i), f"outputs[{i}]") for i, o in enumerate(asset.get("outputs") or ())]
+        out: list[Output] = []
+        for entry, path, what in entries:
+            out.extend(self._output(entry, path, what, ctx, n))
+        return tuple(out)
+
+    def _output(self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int) -> list[Output]:
+        where = self.positions.key(path) if what == "output" else self.positions.value(path)
+        path_key = path if what == "output" else (*path, "path")
+        path_what = what if what == "output" else f"{what}.path"
+        rendered = [self._path(entry["path"], {**ctx, "index": i}, path_key, path_what) for i in range(n)]
+        if n > 1 and rendered[0] == rendered[1]:
+            raise self._fail(self.positions.value(path_key),
+                             f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n} ({path_what})")
+        fmt = entry.get("format") or EXTENSION_FORMATS.get(Path(rendered[0]).suffix.lower())
+        if fmt is None:
+            raise self._fail(self.positions.value(path_key),
+                             f"cannot tell the image format of '{rendered[0]}' from its extension; "
+                             f"set 'format' ({path_what})")
+        resize = self._resize(entry, path, what, ctx) if "resize" in entry else None
+        fit = Fit(entry.get("fit", "contain"))
+        return [Output(path=p, format=fmt, location=where, index=i, quality=entry.get("quality"),
+                       resize=resize, fit=fit) for i, p in enumerate(rendered)]
+
+    def _resize(self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any]) -> tuple[int, int]:
+        text = self._render(entry["resize"], ctx, (*path, "resize"), f"{what}.resize").strip()
+        w, sep, h = text.partition("x")
+        if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+            raise self._fail(self.positions.value((*path, "resize")),
+                             f"invalid resize '{text}' in {what}.resize: expected WIDTHxHEIGHT")
+        return int(w), int(h)

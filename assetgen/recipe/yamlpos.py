@@ -1,0 +1,208 @@
+"""YAML with positions: plain values plus a side map from key path to source location.
+
+Built on PyYAML's composer (C-accelerated when available): the node tree carries marks, so
+every key and value keeps its file, line and column. Nothing is constructed from tags: a
+`!!python/...` tag is an error, never executed. A key repeated in one mapping is an error at
+the second key (PyYAML would silently keep the last one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from assetgen.errors import Diagnostic, Location
+
+try:  # pragma: no cover - depends on how PyYAML was built
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+Path_ = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+_MAX_NODES = 2_000_000   # guards against alias bombs ("billion laughs")
+
+
+@dataclass
+class Positions:
+    """Key path -> location of the key (mapping entries) and of the value node."""
+
+    file: str
+    keys: dict[Path_, Location] = field(default_factory=dict)
+    values: dict[Path_, Location] = field(default_factory=dict)
+
+    def key(self, path: Path_) -> Location:
+        """Where the entry at `path` is written: its key, else its value, else the nearest parent."""
+        for i in range(len(path), -1, -1):
+            sub = path[:i]
+            loc = self.keys.get(sub) or self.values.get(sub)
+            if loc is not None:
+                return loc
+        return Location(self.file)
+
+    def value(self, path: Path_) -> Location:
+        return self.values.get(path) or self.key(path)
+
+
+@dataclass(frozen=True)
+class Document:
+    data: Any
+    positions: Positions
+    diagnostics: tuple[Diagnostic, ...]
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = _MAX_NODES
+
+
+def _loc(file: str, node: yaml.Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load(text: str, file: str) -> Document:
+    """Parse one YAML document. Never raises for bad input: problems become diagnostics."""
+    positions = Positions(file)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        return Document(None, positions, (Diagnostic.error(loc, f"invalid YAML: {problem}"),))
+    except yaml.YAMLError as exc:
+        return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
+    if node is None:
+        return Document(None, positions, ())
+    diags: list[Diagnostic] = []
+    data = _convert(node, (), positions, diags, _Budget())
+    positions.values.setdefault((), _loc(file, node))
+    return Document(data, positions, tuple(diags))
+
+
+def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget) -> Any:
+    budget.left -= 1
+    if budget.left < 0:
+        if budget.left == -1:
+            diags.append(Diagnostic.error(_loc(pos.file, node), "document too large (aliases expand too far)"))
+        return None
+    pos.values[path] = _loc(pos.file, node)
+    if not _tag_ok(node.tag):
+        diags.append(Diagnostic.error(_loc(pos.file, node), f"unsupported YAML tag '{_short(node.tag)}'"))
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, i), pos, diags, budget) for i, item in enumerate(node.value)]
+    return _mapping(node, path, pos, diags, budget)
+
+
+def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget) -> dict:
+    out: dict[str, Any] = {}
+    seen: dict[str, Location] = {}
+    for key_node, value_node in _merged(node, pos, diags):
+        loc = _loc(pos.file, key_node)
+        if not isinstance(key_node, yaml.ScalarNode):
+            diags.append(Diagnostic.error(loc, "a mapping key must be a plain string"))
+            continue
+        key = str(key_node.value)
+        if key in seen:
+            first = seen[key]
+            diags.append(Diagnostic.error(loc, f"duplicate key '{key}' (first at line {first.line})"))
+            continue
+        seen[key] = loc
+        sub = (*path, key)
+        pos.keys[sub] = loc
+        out[key] = _convert(value_node, sub, pos, diags, budget)
+    return out
+
+
+def _merged(node: yaml.MappingNode, pos: Positions, diags: list[Diagnostic]) -> Iterator[tuple[Any, Any]]:
+    """The mapping's own pairs, then pairs from `<<` merge keys that it does not set itself."""
+    own = [(k, v) for k, v in node.value if k.tag != _TAG + "merge"]
+    yield from own
+    names = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    for key_node, value_node in node.value:
+        if key_node.tag != _TAG + "merge":
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
+                diags.append(Diagnostic.error(_loc(pos.file, src), "a merge key ('<<') needs a mapping"))
+                continue
+            for k, v in src.value:
+                if isinstance(k, yaml.ScalarNode) and k.value not in names and k.tag != _TAG + "merge":
+                    names.add(k.value)
+                    yield k, v
+
+
+_SCALAR_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "binary", "merge", "value"}
+_COLLECTION_TAGS = {"map", "seq", "omap", "pairs", "set"}
+
+
+def _tag_ok(tag: str) -> bool:
+    if not tag.startswith(_TAG):
+        return tag in ("?", "!")
+    return tag[len(_TAG):] in _SCALAR_TAGS | _COLLECTION_TAGS
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    kind = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else "str"
+    text = node.value
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return _BOOLS.get(text.lower(), bool(text))
+    if kind == "int":
+        return _int(text)
+    if kind == "float":
+        return _float(text)
+    return text   # str, timestamp and binary stay text: a recipe has no use for dates or bytes
+
+
+def _int(text: str) -> int | str:
+    clean = text.replace("_", "")
+    sign = -1 if clean.startswith("-") else 1
+    clean = clean.lstrip("+-")
+    try:
+        if clean.startswith("0b"):
+            return sign * int(clean[2:], 2)
+        if clean.startswith("0x"):
+            return sign * int(clean[2:], 16)
+        if clean.startswith("0o"):
+            return sign * int(clean[2:], 8)
+        if ":" in clean:
+            value = 0
+            for part in clean.split(":"):
+                value = value * 60 + int(part)
+            return sign * value
+        if len(clean) > 1 and clean.startswith("0"):
+            return sign * int(clean, 8)
+        return sign * int(clean)
+    except ValueError:
+        return text
+
+
+def _float(text: str) -> float | str:
+    clean = text.replace("_", "").lower()
+    if clean in (".nan",):
+        return text   # NaN never equals itself; keep the text so it fails validation plainly
+    if clean.endswith(".inf"):
+        return text
+    try:
+        if ":" in clean:
+            return text
+        return float(clean)
+    except ValueError:
+        return text
