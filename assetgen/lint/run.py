@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assetgen.errors import Diagnostic
+from assetgen.lint.files import check_files
+from assetgen.lint.graph import check_cycles, check_duplicates, check_pick
+from assetgen.lint.models import check_models
+from assetgen.recipe.model import Project
 
 if TYPE_CHECKING:
     from assetgen.recipe.load import LoadResult
 
-CHECKS: tuple = ()
+CHECKS: tuple[Callable[[Project], list[Diagnostic]], ...] = (
+    check_models, check_files, check_duplicates, check_pick, check_cycles,
+)
 
 
 def check_project(result: LoadResult) -> list[Diagnostic]:
     """Diagnostics of every model check (the loader's own diagnostics are not repeated)."""
     out: list[Diagnostic] = []
     for check in CHECKS:
-        out.extend(check(result))
+        out.extend(check(result.project))
     return out
 
 

@@ -86,10 +86,12 @@ def _convert_asset(
     asset_params = {**file_params, **params_from(asset, builder.positions, base)}
     plans = _step_plans(key, asset, asset_params, builder.positions)
     names: list[str] = []
-    combos = expand.combinations(asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
+    combos = expand.combinations(
+        asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
     key_loc = builder.positions.key(base)
     for combo, include_index in combos:
-        where = key_loc if include_index is None else builder.positions.value((*base, "include", include_index))
+        where = key_loc if include_index is None else builder.positions.value(
+            (*base, "include", include_index))
         variant = builder.build(key, asset, combo, context, plans, where)
         if variant is None:
             result.skipped.add(key)
@@ -99,7 +101,9 @@ def _convert_asset(
     return names
 
 
-def _step_plans(key: str, asset: dict[str, Any], asset_params: Params, positions: Positions) -> list[StepPlan]:
+def _step_plans(
+    key: str, asset: dict[str, Any], asset_params: Params, positions: Positions,
+) -> list[StepPlan]:
     base = ("assets", key)
     if "prompt" in asset:
         where = positions.key((*base, "prompt"))

@@ -60,7 +60,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
 
 def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> Project:
     """The project, or UserError (exit 2) listing every error found by loading and by lint checks."""
-    from assetgen.lint import check_project   # lint builds on this module
+    from assetgen.lint import check_project  # lint builds on this module
 
     result = load_project(paths, cwd)
     diags = dedupe([*result.diagnostics, *check_project(result)])

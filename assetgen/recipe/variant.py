@@ -86,7 +86,9 @@ class VariantBuilder:
             raise self._fail(self.positions.value(plan.prompt_path), f"empty prompt in {plan.what}")
         base = plan.prompt_path[:-1]
         raw = plan.raw
-        image = self._ref(raw["image"], ctx, (*base, "image"), f"steps[{i}].image") if "image" in raw else None
+        image = None
+        if "image" in raw:
+            image = self._ref(raw["image"], ctx, (*base, "image"), f"steps[{i}].image")
         if image is not None and i > 0:
             raise self._fail(self.positions.key((*base, "image")),
                              f"'image' is only allowed on the first step (steps[{i}])")
@@ -94,7 +96,8 @@ class VariantBuilder:
             raise self._fail(self.positions.key((*base, "image")),
                              f"'image' needs an edit step, not generate (steps[{i}])")
         if i == 0 and plan.op is Op.EDIT and image is None:
-            raise self._fail(plan.location, "the first step is an edit without 'image': name the image it edits")
+            raise self._fail(plan.location,
+                             "the first step is an edit without 'image': name the image it edits")
         mask = self._ref(raw["mask"], ctx, (*base, "mask"), f"steps[{i}].mask") if "mask" in raw else None
         images = tuple(self._ref(r, ctx, (*base, "images", j), f"steps[{i}].images[{j}]")
                        for j, r in enumerate(raw.get("images") or ()))
@@ -126,20 +129,24 @@ class VariantBuilder:
             entries: list[tuple[dict[str, Any], Path_, str]] = [
                 ({"path": asset["output"]}, (*base, "output"), "output")]
         else:
-            entries = [(o, (*base, "outputs", i), f"outputs[{i}]") for i, o in enumerate(asset.get("outputs") or ())]
+            entries = [(o, (*base, "outputs", i), f"outputs[{i}]")
+                       for i, o in enumerate(asset.get("outputs") or ())]
         out: list[Output] = []
         for entry, path, what in entries:
             out.extend(self._output(entry, path, what, ctx, n))
         return tuple(out)
 
-    def _output(self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int) -> list[Output]:
+    def _output(
+        self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int,
+    ) -> list[Output]:
         where = self.positions.key(path) if what == "output" else self.positions.value(path)
         path_key = path if what == "output" else (*path, "path")
         path_what = what if what == "output" else f"{what}.path"
         rendered = [self._path(entry["path"], {**ctx, "index": i}, path_key, path_what) for i in range(n)]
         if n > 1 and rendered[0] == rendered[1]:
             raise self._fail(self.positions.value(path_key),
-                             f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n} ({path_what})")
+                             f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n} "
+                             f"({path_what})")
         fmt = entry.get("format") or EXTENSION_FORMATS.get(Path(rendered[0]).suffix.lower())
         if fmt is None:
             raise self._fail(self.positions.value(path_key),

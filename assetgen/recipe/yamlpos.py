@@ -88,7 +88,8 @@ def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnosti
     budget.left -= 1
     if budget.left < 0:
         if budget.left == -1:
-            diags.append(Diagnostic.error(_loc(pos.file, node), "document too large (aliases expand too far)"))
+            too_big = "document too large (aliases expand too far)"
+            diags.append(Diagnostic.error(_loc(pos.file, node), too_big))
         return None
     pos.values[path] = _loc(pos.file, node)
     if not _tag_ok(node.tag):
@@ -101,7 +102,9 @@ def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnosti
     return _mapping(node, path, pos, diags, budget)
 
 
-def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget) -> dict:
+def _mapping(
+    node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget,
+) -> dict:
     out: dict[str, Any] = {}
     seen: dict[str, Location] = {}
     for key_node, value_node in _merged(node, pos, diags):

@@ -1,0 +1,148 @@
+"""File checks: inputs exist, are PNG/JPEG within the size limit; masks are PNG with alpha,
+at most 4 MB, and the size of the image they mask when that size is known.
+
+Image facts come from Pillow's header read (no decoding) and are cached per path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from assetgen import catalog
+from assetgen.errors import Diagnostic
+from assetgen.recipe.model import ImageRef, Op, Project, ProviderKind, Step, Variant
+
+MASK_MAX_BYTES = 4 * 1024 * 1024
+INPUT_MAX_BYTES = 50 * 1024 * 1024
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    format: str          # PNG, JPEG, WEBP ... as Pillow names it
+    size: tuple[int, int]
+    has_alpha: bool
+    bytes: int
+
+
+class _Facts:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[str, Facts | str] = {}
+
+    def get(self, path: str) -> Facts | str:
+        """The file's facts, or a problem ('missing' or 'unreadable')."""
+        if path not in self.cache:
+            self.cache[path] = self._read(path)
+        return self.cache[path]
+
+    def _read(self, path: str) -> Facts | str:
+        full = self.root / path
+        if not full.is_file():
+            return "missing"
+        try:
+            with Image.open(full) as image:
+                alpha = image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+                return Facts(image.format or "?", image.size, alpha, full.stat().st_size)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning):
+            return "unreadable"
+
+
+def check_files(project: Project) -> list[Diagnostic]:
+    facts = _Facts(project.root)
+    by_name = {v.name: v for v in project.variants()}
+    out: list[Diagnostic] = []
+    for variant in project.variants():
+        for i, step in enumerate(variant.steps):
+            for ref in _inputs(step):
+                out.extend(_input(ref, facts, step, project.config.provider))
+            if step.mask is not None and step.mask.path is not None:
+                out.extend(_mask(step.mask, facts, _working_size(variant, i, facts, by_name)))
+    return out
+
+
+def _inputs(step: Step) -> list[ImageRef]:
+    return [r for r in (step.image, *step.images) if r is not None and r.path is not None]
+
+
+def _input(ref: ImageRef, facts: _Facts, step: Step, provider: ProviderKind) -> list[Diagnostic]:
+    assert ref.path is not None
+    found = facts.get(ref.path)
+    if isinstance(found, str):
+        return [_problem(ref, "input image", found)]
+    spec = catalog.get(step.model)
+    allowed = ["PNG", "JPEG"]
+    takes_webp = bool(spec and spec.edit_inputs and "webp" in spec.edit_inputs.formats)
+    if provider is not ProviderKind.AZURE and takes_webp:
+        allowed.append("WEBP")
+    limit = spec.edit_inputs.max_bytes if spec and spec.edit_inputs else INPUT_MAX_BYTES
+    out = []
+    if found.format not in allowed:
+        out.append(Diagnostic.error(ref.location, f"input image '{ref.path}' is {found.format}; "
+                                                  f"expected {' or '.join(allowed)}"))
+    if found.bytes > limit:
+        out.append(Diagnostic.error(ref.location, f"input image '{ref.path}' is {_mb(found.bytes)}; "
+                                                  f"the limit is {_mb(limit)}"))
+    return out
+
+
+def _mask(ref: ImageRef, facts: _Facts, working: tuple[int, int] | None) -> list[Diagnostic]:
+    assert ref.path is not None
+    found = facts.get(ref.path)
+    if isinstance(found, str):
+        return [_problem(ref, "mask", found)]
+    if found.format != "PNG":
+        return [Diagnostic.error(ref.location, f"mask '{ref.path}' is {found.format}; a mask must be a PNG")]
+    out = []
+    if not found.has_alpha:
+        out.append(Diagnostic.error(ref.location, f"mask '{ref.path}' has no alpha channel; "
+                                                  "alpha 0 marks what may change"))
+    if found.bytes > MASK_MAX_BYTES:
+        out.append(Diagnostic.error(ref.location, f"mask '{ref.path}' is {_mb(found.bytes)}; "
+                                                  "masks must be at most 4 MB"))
+    if working is not None and found.size != working:
+        out.append(Diagnostic.error(ref.location, f"mask '{ref.path}' is {_wxh(found.size)} but the image "
+                                                  f"it masks is {_wxh(working)}"))
+    return out
+
+
+def _working_size(
+    variant: Variant, i: int, facts: _Facts, by_name: dict[str, Variant],
+) -> tuple[int, int] | None:
+    """The size of the image step `i` works on, when it can be known without calling an API."""
+    step = variant.steps[i]
+    if i > 0:
+        return _produced_size(variant.steps[i - 1])
+    if step.image is None:
+        return None
+    if step.image.path is not None:
+        found = facts.get(step.image.path)
+        return None if isinstance(found, str) else found.size
+    upstream = by_name.get(step.image.asset or "")
+    return _produced_size(upstream.steps[-1]) if upstream else None
+
+
+def _produced_size(step: Step) -> tuple[int, int] | None:
+    size = step.param("size")
+    if size is None and step.op is Op.GENERATE:
+        spec = catalog.get(step.model)
+        size = spec.default_size if spec else None
+    return catalog.parse_size(str(size)) if size else None
+
+
+def _problem(ref: ImageRef, what: str, problem: str) -> Diagnostic:
+    if problem == "missing":
+        return Diagnostic.error(ref.location, f"{what} '{ref.path}' does not exist")
+    return Diagnostic.error(ref.location, f"{what} '{ref.path}' is not an image Pillow can read")
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _wxh(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"

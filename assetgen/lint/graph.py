@@ -1,0 +1,87 @@
+"""Project-wide checks: duplicate variant names and output paths, cycles, `pick` after `n` > 1."""
+
+from __future__ import annotations
+
+from assetgen.errors import Diagnostic, Location
+from assetgen.recipe.model import Output, Project, Variant
+from assetgen.recipe.refs import refs_of
+
+
+def check_duplicates(project: Project) -> list[Diagnostic]:
+    """Two variants with one name, or two outputs with one path: an error naming both places."""
+    out: list[Diagnostic] = []
+    names: dict[str, Variant] = {}
+    paths: dict[str, tuple[Variant, Output]] = {}
+    for variant in project.variants():
+        first = names.setdefault(variant.name, variant)
+        if first is not variant:
+            message = f"duplicate variant name '{variant.name}' (also at {first.location})"
+            out.append(Diagnostic.error(variant.location, message))
+        for output in variant.outputs:
+            owner, other = paths.setdefault(output.path, (variant, output))
+            if other is not output:
+                out.append(Diagnostic.error(
+                    output.location, f"duplicate output path '{output.path}': variant '{variant.name}' here "
+                                     f"and variant '{owner.name}' at {other.location}"))
+    return out
+
+
+def check_pick(project: Project) -> list[Diagnostic]:
+    """A step with n > 1 followed by more steps needs `pick`, and `pick` must name a candidate."""
+    out: list[Diagnostic] = []
+    for variant in project.variants():
+        last = len(variant.steps) - 1
+        for i, step in enumerate(variant.steps):
+            if step.pick is not None and step.pick >= step.n:
+                message = (f"pick {step.pick} is out of range: steps[{i}] makes {step.n} candidate(s), "
+                           f"0 to {step.n - 1}")
+                out.append(Diagnostic.error(step.location, message))
+            elif step.n > 1 and i < last and step.pick is None:
+                message = (f"steps[{i}] makes {step.n} candidates and more steps follow: "
+                           "set 'pick' to the one that continues")
+                out.append(Diagnostic.error(step.location, message))
+    return out
+
+
+def check_cycles(project: Project) -> list[Diagnostic]:
+    """Every reference cycle once, printed as `a -> b -> a`, at the first variant's reference."""
+    variants = {v.name: v for v in project.variants()}
+    edges = {name: [r for r in refs_of(v) if r.asset in variants] for name, v in variants.items()}
+    state: dict[str, int] = {}          # 1: on the current path, 2: done
+    seen_cycles: set[tuple[str, ...]] = set()
+    out: list[Diagnostic] = []
+    for start in variants:
+        if state.get(start):
+            continue
+        _walk(start, edges, state, seen_cycles, out)
+    return out
+
+
+def _walk(start: str, edges: dict, state: dict[str, int], seen: set[tuple[str, ...]],
+          out: list[Diagnostic]) -> None:
+    """Iterative depth-first search (a 10,000-long chain must not hit the recursion limit)."""
+    path: list[str] = [start]
+    stack = [iter(edges[start])]
+    state[start] = 1
+    while stack:
+        ref = next(stack[-1], None)
+        if ref is None:
+            state[path.pop()] = 2
+            stack.pop()
+            continue
+        target = ref.asset
+        if state.get(target) == 1:
+            _report(path[path.index(target):], ref.location, seen, out)
+        elif not state.get(target):
+            state[target] = 1
+            path.append(target)
+            stack.append(iter(edges[target]))
+
+
+def _report(cycle: list[str], where: Location, seen: set[tuple[str, ...]], out: list[Diagnostic]) -> None:
+    k = cycle.index(min(cycle))
+    canonical = tuple(cycle[k:] + cycle[:k])
+    if canonical in seen:
+        return
+    seen.add(canonical)
+    out.append(Diagnostic.error(where, "reference cycle: " + " -> ".join([*cycle, cycle[0]])))

@@ -1,0 +1,98 @@
+"""Model capability checks, from the one catalog table (`assetgen.catalog`).
+
+A parameter the model does not take is an error naming the model. An unknown model is a
+warning, and its parameters are passed through unchecked. Messages point at the line that set
+the parameter (step, asset, file defaults or project defaults).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from assetgen import catalog
+from assetgen.errors import Diagnostic, Location
+from assetgen.recipe.model import Op, Project, ProviderKind, Step
+
+
+def check_models(project: Project) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    provider = project.config.provider
+    for variant in project.variants():
+        for step in variant.steps:
+            out.extend(_step_params(step.op, step.params, step.param_locations, step.location, provider))
+            out.extend(_prompt(step))
+    return out
+
+
+def _prompt(step: Step) -> list[Diagnostic]:
+    spec = catalog.get(step.model)
+    if spec is None or len(step.prompt) <= spec.prompt_max:
+        return []
+    return [Diagnostic.error(step.location, f"prompt is {len(step.prompt)} characters; "
+                                            f"{spec.name} takes at most {spec.prompt_max}")]
+
+
+@functools.lru_cache(maxsize=4096)
+def _step_params(
+    op: Op, params: tuple[tuple[str, Any], ...], locations: tuple[tuple[str, Location], ...],
+    where: Location, provider: ProviderKind,
+) -> tuple[Diagnostic, ...]:
+    values = dict(params)
+    locs = dict(locations)
+    model = values.get("model")
+    if model is None:
+        return (Diagnostic.warning(where, "no model set for this step: set 'model' in defaults, "
+                                          "on the asset or on the step"),)
+    spec = catalog.get(model)
+    at = locs.get("model", where)
+    if spec is None:
+        known = ", ".join(sorted(catalog.models()))
+        return (Diagnostic.warning(at, f"unknown model '{model}': its parameters are not checked "
+                                       f"(known: {known})"),)
+    if op is Op.EDIT and not spec.edit:
+        return (Diagnostic.error(where, f"model '{model}' cannot edit images"),)
+    out: list[Diagnostic] = []
+    allowed = spec.params_for(op.value)
+    for name, value in params:
+        loc = locs.get(name, where)
+        if name not in allowed:
+            out.append(Diagnostic.error(loc, f"model '{model}' does not take '{name}' for {op.value}"))
+            continue
+        problem = _value_problem(spec, name, value, values, provider)
+        if problem:
+            out.append(Diagnostic.error(loc, problem))
+    return tuple(out)
+
+
+def _value_problem(spec: catalog.ModelSpec, name: str, value: Any, values: dict[str, Any],
+                   provider: ProviderKind) -> str | None:
+    if name == "size" and not spec.size_ok(str(value)):
+        return f"size '{value}' is not supported by {spec.name}; expected {_sizes(spec)}"
+    if name == "quality" and value not in spec.qualities:
+        expected = ", ".join(spec.qualities)
+        return f"quality '{value}' is not supported by {spec.name}; expected one of {expected}"
+    if name == "n" and int(value) > spec.max_n:
+        if spec.max_n == 1:
+            return f"{spec.name} takes only n: 1, got n: {value}"
+        return f"n is {value} but {spec.name} makes at most {spec.max_n} images per call"
+    if name == "output_format":
+        formats = spec.output_formats.get(provider.value, ())
+        if value not in formats:
+            return (f"output_format '{value}' is not available from the {provider.value} provider for "
+                    f"{spec.name}; expected one of {', '.join(formats) or 'none'}")
+    if name == "background" and value == "transparent":
+        fmt = values.get("output_format", "png")
+        if fmt not in spec.transparent_formats:
+            return (f"background 'transparent' needs output_format "
+                    f"{' or '.join(spec.transparent_formats) or 'png'}, not {fmt}")
+    return None
+
+
+def _sizes(spec: catalog.ModelSpec) -> str:
+    listed = "one of " + ", ".join(spec.sizes)
+    rule = spec.free_size
+    if rule is None:
+        return listed
+    return (f"{listed}, or WIDTHxHEIGHT in multiples of {rule.multiple} with the long edge at most "
+            f"{rule.max_long_edge}, at most {rule.max_pixels} pixels and a ratio within {rule.max_ratio:g}:1")
