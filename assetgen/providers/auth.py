@@ -1,0 +1,112 @@
+"""Credentials for the HTTP providers: an API key in a header, or an Entra ID bearer token.
+
+Every auth object can say where its secret comes from (for messages about refused credentials)
+and which strings are secret (so that no error text ever carries them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+REFRESH_MARGIN = 300.0      # seconds: a token is renewed this long before it expires
+
+
+class Auth(Protocol):
+    async def headers(self) -> dict[str, str]: ...
+
+    def describe(self) -> str: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class KeyAuth:
+    """A key sent as `api-key: KEY` (Azure) or `Authorization: Bearer KEY` (OpenAI)."""
+
+    def __init__(self, key: str, source: str, *, bearer: bool = False) -> None:
+        self._key = key
+        self._source = source
+        self._bearer = bearer
+
+    async def headers(self) -> dict[str, str]:
+        if self._bearer:
+            return {"Authorization": f"Bearer {self._key}"}
+        return {"api-key": self._key}
+
+    def describe(self) -> str:
+        return f"the API key in {self._source}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._key,)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class TokenAuth:
+    """An Entra ID token from any TokenCredential (sync or async `get_token(scope)`), reused
+    until `REFRESH_MARGIN` seconds before it expires."""
+
+    def __init__(self, credential: Any, *, owned: bool = False, scope: str = ENTRA_SCOPE,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._credential = credential
+        self._owned = owned                  # created here: closed here
+        self._scope = scope
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._lock = asyncio.Lock()
+        self.fetched = 0                     # tokens obtained, for tests and diagnostics
+
+    async def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token()}"}
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token is None or self._clock() >= self._expires_on - REFRESH_MARGIN:
+                access = await self._get_token()
+                self._token, self._expires_on = access.token, float(access.expires_on)
+                self.fetched += 1
+            return self._token
+
+    async def _get_token(self) -> Any:
+        get_token = self._credential.get_token
+        if inspect.iscoroutinefunction(get_token):
+            return await get_token(self._scope)
+        result = await asyncio.to_thread(get_token, self._scope)
+        return await result if inspect.isawaitable(result) else result
+
+    def describe(self) -> str:
+        return f"the Entra ID credential ({type(self._credential).__name__}, scope {self._scope})"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,) if self._token else ()
+
+    async def aclose(self) -> None:
+        if not self._owned:
+            return
+        close = getattr(self._credential, "close", None)
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+
+
+def default_credential() -> Any:
+    """azure-identity's async DefaultAzureCredential (imported only when Entra ID is used)."""
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,110 @@
+"""The `azure` provider: Azure OpenAI image deployments over httpx.
+
+Two path forms (`providers.azure.api`): `deployments` sends to
+`{endpoint}/openai/deployments/{deployment}/images/{op}?api-version=V`; `v1` sends to
+`{endpoint}/openai/v1/images/{op}` with the deployment as the body's `model`. Credentials: the
+`api-key` header from $AZURE_OPENAI_API_KEY, or an Entra ID token (azure-identity's
+DefaultAzureCredential, or any TokenCredential given to `from_config`).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from assetgen.errors import UserError
+from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, default_credential
+from assetgen.providers.base import ImageRequest
+from assetgen.providers.http import ApiFailure
+from assetgen.providers.remote import RemoteProvider, Target, rpm_for
+from assetgen.recipe.model import AzureConfig, Op, ProjectConfig
+
+DEFAULT_API_VERSION = "2025-04-01-preview"
+ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
+KEY_ENV = "AZURE_OPENAI_API_KEY"
+VERSION_ENV = "OPENAI_API_VERSION"
+
+
+class ApiStyle(enum.Enum):
+    DEPLOYMENTS = "deployments"
+    V1 = "v1"
+
+
+class AuthMode(enum.Enum):
+    KEY = "key"
+    ENTRA = "entra"
+    AUTO = "auto"
+
+
+def op_path(op: Op) -> str:
+    return "generations" if op is Op.GENERATE else "edits"
+
+
+class AzureProvider(RemoteProvider):
+    kind = "azure"
+    service = "Azure OpenAI"
+
+    def __init__(self, endpoint: str, auth: Auth, *, api: ApiStyle = ApiStyle.DEPLOYMENTS,
+                 api_version: str | None = DEFAULT_API_VERSION, config: AzureConfig | None = None,
+                 **options: Any) -> None:
+        super().__init__(auth, **options)
+        self.endpoint = endpoint.rstrip("/")
+        self.api = api
+        self.api_version = api_version
+        self.config = config or AzureConfig()
+
+    @classmethod
+    def from_config(cls, config: ProjectConfig, env: Mapping[str, str] | None = None,
+                    credential: Any = None, **options: Any) -> AzureProvider:
+        """The provider for a project; `credential` is any TokenCredential (sync or async)."""
+        env = os.environ if env is None else env
+        azure = config.azure
+        endpoint = azure.endpoint or env.get(ENDPOINT_ENV)
+        if not endpoint:
+            raise UserError(f"azure provider: no endpoint: set providers.azure.endpoint in assetgen.yaml "
+                            f"or ${ENDPOINT_ENV}")
+        api = _enum(ApiStyle, azure.api, "providers.azure.api")
+        version = azure.api_version
+        if api is ApiStyle.DEPLOYMENTS:
+            version = version or env.get(VERSION_ENV) or DEFAULT_API_VERSION
+        auth = make_auth(_enum(AuthMode, azure.auth, "providers.azure.auth"), env, credential)
+        return cls(endpoint, auth, api=api, api_version=version, config=azure, **options)
+
+    def target(self, request: ImageRequest) -> Target:
+        deployment = self.config.deployment_for(request.model)
+        query = (("api-version", self.api_version),) if self.api_version else ()
+        rpm = rpm_for(request.model, dict(self.config.rpm), deployment)
+        if self.api is ApiStyle.V1:
+            url = f"{self.endpoint}/openai/v1/images/{op_path(request.op)}"
+        else:
+            url = f"{self.endpoint}/openai/deployments/{deployment}/images/{op_path(request.op)}"
+        return Target(url, deployment, deployment, rpm, query)
+
+    def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
+        if failure.code == "DeploymentNotFound":
+            return (f"Azure OpenAI deployment '{target.deployment}' does not exist at {self.endpoint} "
+                    f"(model '{request.model}' maps to it; set providers.azure.deployments in assetgen.yaml)")
+        version = f" with api-version {self.api_version}" if self.api_version else ""
+        return (f"Azure OpenAI answered 404 for {target.url}{version}: {failure.message or 'not found'}; "
+                f"check the endpoint, providers.azure.api and the api-version")
+
+
+def make_auth(mode: AuthMode, env: Mapping[str, str], credential: Any = None) -> Auth:
+    key = env.get(KEY_ENV)
+    if mode is AuthMode.KEY and not key:
+        raise UserError(f"azure provider: providers.azure.auth is 'key' but ${KEY_ENV} is not set")
+    if mode is AuthMode.KEY or (mode is AuthMode.AUTO and key and credential is None):
+        return KeyAuth(str(key), f"${KEY_ENV}")
+    if credential is not None:
+        return TokenAuth(credential)
+    return TokenAuth(default_credential(), owned=True)
+
+
+def _enum(kind: type[enum.Enum], value: str, where: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise UserError(f"{where}: {value!r} is not one of: {allowed}") from None

@@ -1,0 +1,52 @@
+"""The `openai` provider: the same wire format against `{base_url}/images/{op}` with a Bearer key.
+
+`base_url` comes from `providers.openai.base_url`, else $OPENAI_BASE_URL, else the public API;
+the key from $OPENAI_API_KEY. Pacing is per model (`providers.openai.rpm`, else the catalog).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from assetgen.errors import UserError
+from assetgen.providers.auth import Auth, KeyAuth
+from assetgen.providers.base import ImageRequest
+from assetgen.providers.http import ApiFailure
+from assetgen.providers.remote import RemoteProvider, Target, rpm_for
+from assetgen.recipe.model import Op, ProjectConfig
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+KEY_ENV = "OPENAI_API_KEY"
+
+
+class OpenAIProvider(RemoteProvider):
+    kind = "openai"
+    service = "OpenAI"
+
+    def __init__(self, base_url: str, auth: Auth, *, rpm: Mapping[str, int] | None = None,
+                 **options: Any) -> None:
+        super().__init__(auth, **options)
+        self.base_url = base_url.rstrip("/")
+        self.rpm = dict(rpm or {})
+
+    @classmethod
+    def from_config(cls, config: ProjectConfig, env: Mapping[str, str] | None = None,
+                    **options: Any) -> OpenAIProvider:
+        env = os.environ if env is None else env
+        key = env.get(KEY_ENV)
+        if not key:
+            raise UserError(f"openai provider: ${KEY_ENV} is not set")
+        base_url = config.openai.base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        return cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm), **options)
+
+    def target(self, request: ImageRequest) -> Target:
+        op = "generations" if request.op is Op.GENERATE else "edits"
+        return Target(f"{self.base_url}/images/{op}", request.model, request.model,
+                      rpm_for(request.model, self.rpm, request.model))
+
+    def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
+        return (f"OpenAI answered 404 for {target.url} (model '{request.model}'): "
+                f"{failure.message or 'not found'}; check providers.openai.base_url")

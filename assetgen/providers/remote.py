@@ -1,0 +1,271 @@
+"""The HTTP image provider both services share: send, pace, retry, stream, download.
+
+`AzureProvider` and `OpenAIProvider` only say where a request goes (`target`) and how to word a
+404. Everything else is here: one httpx client, one pacer per deployment (a slot before every
+attempt), the retry policy, SSE streaming with partial images, and URL downloads for dall-e-3.
+A call returns exactly once: a success is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from assetgen import catalog
+from assetgen.providers import http
+from assetgen.providers.auth import Auth, redact
+from assetgen.providers.base import ImageRequest, ImageResult, ProviderError
+from assetgen.providers.http import ApiFailure, ErrorKind, Images
+from assetgen.recipe.model import Op
+from assetgen.run.pacing import Pacer, Pacers, Sleep
+from assetgen.run.retry import RetryPolicy
+
+TIMEOUT = httpx.Timeout(600.0, connect=10.0)    # images take minutes
+LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+FALLBACK_RPM = 9                                 # a model the catalog does not know
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one request goes."""
+
+    url: str
+    deployment: str                  # the pacing key, named in messages
+    body_model: str | None           # the body's `model` field
+    rpm: float
+    query: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Count:
+    requests: int = 0
+
+
+class _Failed(Exception):
+    """An attempt that did not produce images."""
+
+    def __init__(self, failure: ApiFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass
+class _Stream:
+    finals: list[bytes] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+class RemoteProvider:
+    kind = "remote"
+    service = "the image API"
+
+    def __init__(self, auth: Auth, *, policy: RetryPolicy | None = None,
+                 client: httpx.AsyncClient | None = None, rng: random.Random | None = None,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self.auth = auth
+        self.policy = policy or RetryPolicy()
+        self.pacers = Pacers(sleep=sleep)
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS)
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    # -- what the services differ in
+
+    def target(self, request: ImageRequest) -> Target:
+        raise NotImplementedError
+
+    def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
+        return f"{self.service} answered 404 for {target.url}: {failure.message}"
+
+    # -- the Provider protocol
+
+    async def run(self, request: ImageRequest) -> ImageResult:
+        target = self.target(request)
+        count = _Count()
+        images = await self._call(request, target, count)
+        data = list(images.b64)
+        for url in images.urls:
+            data.append(await self._download(url, count))
+        return ImageResult(tuple(data), dict(images.usage), count.requests, images.revised_prompt)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self.auth.aclose()
+
+    # -- one call, with pacing and retries
+
+    async def _call(self, request: ImageRequest, target: Target, count: _Count) -> Images:
+        pacer = self.pacers.get(target.deployment, target.rpm)
+        transient = limited = 0
+        while True:
+            await pacer.acquire()
+            try:
+                return await self._attempt(request, target, pacer, count)
+            except _Failed as failed:
+                failure = failed.failure
+            if failure.kind is ErrorKind.RATE_LIMITED:
+                limited += 1
+                if limited > self.policy.max_rate_limited:
+                    raise self._error(failure, request, target, count, limited)
+                pacer.on_rate_limited(self.policy.rate_wait(failure.retry_after))
+            elif failure.kind is ErrorKind.TRANSIENT:
+                transient += 1
+                if self.policy.gives_up(transient):
+                    raise self._error(failure, request, target, count, transient)
+                await self._sleep(self.policy.backoff(transient, self._rng))
+            else:
+                raise self._error(failure, request, target, count, 1)
+
+    async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count) -> Images:
+        headers = await self._auth_headers(count)
+        kwargs = self._body(request, target)
+        count.requests += 1
+        try:
+            if request.partial_images is not None:
+                return await self._stream(request, target, pacer, headers, kwargs)
+            response = await self._client.post(target.url, params=dict(target.query), headers=headers,
+                                               **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise _Failed(ApiFailure(ErrorKind.TRANSIENT, None, _describe(exc))) from None
+        except ValueError as exc:   # a stream that carried something unreadable
+            raise _Failed(ApiFailure(ErrorKind.TRANSIENT, 200, f"unreadable answer: {exc}")) from None
+        pacer.observe(response.headers)
+        if response.status_code != 200:
+            raise _Failed(http.classify(response.status_code, response.headers, response.content))
+        return _parse(response.content)
+
+    def _body(self, request: ImageRequest, target: Target) -> dict[str, Any]:
+        if request.op is Op.GENERATE:
+            return {"json": http.json_body(target.body_model, request.prompt, request.params,
+                                           request.partial_images)}
+        return {"data": http.multipart_fields(target.body_model, request.prompt, request.params,
+                                              request.partial_images),
+                "files": http.multipart_files(request.images, request.mask)}
+
+    async def _auth_headers(self, count: _Count) -> dict[str, str]:
+        try:
+            return await self.auth.headers()
+        except Exception as exc:  # noqa: BLE001 - any credential failure stops the build, in words
+            message = f"could not get credentials from {self.auth.describe()}: {exc}"
+            raise ProviderError(redact(message, self.auth.secrets()), fatal=True,
+                                requests=count.requests) from None
+
+    # -- streaming
+
+    async def _stream(self, request: ImageRequest, target: Target, pacer: Pacer, headers: dict[str, str],
+                      kwargs: dict[str, Any]) -> Images:
+        async with self._client.stream("POST", target.url, params=dict(target.query), headers=headers,
+                                       **kwargs) as response:
+            pacer.observe(response.headers)
+            if response.status_code != 200:
+                body = await response.aread()
+                raise _Failed(http.classify(response.status_code, response.headers, body))
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                return _parse(await response.aread())
+            state = _Stream()
+            parser = http.SseParser()
+            async for line in response.aiter_lines():
+                for obj in parser.feed(line):
+                    await _on_event(obj, request, state)
+            for obj in parser.close():
+                await _on_event(obj, request, state)
+        if not state.finals:
+            raise _Failed(ApiFailure(ErrorKind.TRANSIENT, None, "the stream ended without a completed image"))
+        return Images(tuple(state.finals), (), state.usage)
+
+    # -- dall-e-3 URL results
+
+    async def _download(self, url: str, count: _Count) -> bytes:
+        failures = 0
+        while True:
+            count.requests += 1
+            try:
+                response = await self._client.get(url)
+                if response.status_code == 200:
+                    return response.content
+                failure = http.classify(response.status_code, response.headers, response.content)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failure = ApiFailure(ErrorKind.TRANSIENT, None, _describe(exc))
+            failures += 1
+            if failure.kind not in _RETRYABLE or self.policy.gives_up(failures):
+                raise ProviderError(f"could not download the generated image (HTTP {failure.status}): "
+                                    f"{failure.message}", status=failure.status, requests=count.requests)
+            await self._sleep(self.policy.backoff(failures, self._rng))
+
+    # -- messages
+
+    def _error(self, failure: ApiFailure, request: ImageRequest, target: Target, count: _Count,
+               attempts: int) -> ProviderError:
+        message = redact(self._message(failure, request, target, attempts), self.auth.secrets())
+        return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
+                             fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
+
+    def _message(self, failure: ApiFailure, request: ImageRequest, target: Target, attempts: int) -> str:
+        said = f": {failure.message}" if failure.message else ""
+        code = failure.code or (str(failure.status) if failure.status else "error")
+        kind = failure.kind
+        if kind is ErrorKind.FILTERED:
+            return (f"filtered by the {self.service} safety system ({code}): the prompt or an input image "
+                    f"was refused{said}")
+        if kind is ErrorKind.INVALID and failure.param:
+            return f"{self.service} rejected parameter '{failure.param}' ({code}){said}"
+        if kind is ErrorKind.INVALID:
+            return f"{self.service} rejected the request ({code}){said}"
+        if kind is ErrorKind.CREDENTIALS:
+            detail = said if failure.status == 403 else ""
+            return (f"{self.service} refused the credentials (HTTP {failure.status}){detail}; "
+                    f"check {self.auth.describe()}")
+        if kind is ErrorKind.NOT_FOUND:
+            return self.not_found(failure, request, target)
+        if kind is ErrorKind.RATE_LIMITED:
+            return (f"deployment '{target.deployment}' is still rate limited after {attempts} "
+                    f"answers 429{said}")
+        if kind is ErrorKind.TRANSIENT:
+            status = f"HTTP {failure.status}" if failure.status else "no answer"
+            return f"{self.service} failed {attempts} times (last: {status}{said})"
+        return f"{self.service} answered HTTP {failure.status} ({code}){said}"
+
+
+_RETRYABLE = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
+
+
+def rpm_for(model: str, configured: dict[str, int], deployment: str) -> float:
+    """A deployment's quota: the project's `rpm:` entry, else the catalog's default for the model."""
+    if deployment in configured:
+        return float(configured[deployment])
+    spec = catalog.get(model)
+    return float(spec.default_rpm if spec else FALLBACK_RPM)
+
+
+def _parse(body: bytes) -> Images:
+    try:
+        return http.parse_images(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Failed(ApiFailure(ErrorKind.TRANSIENT, 200, f"unreadable answer: {exc}")) from None
+
+
+async def _on_event(obj: dict[str, Any], request: ImageRequest, state: _Stream) -> None:
+    if isinstance(obj.get("error"), dict):
+        raise _Failed(http.classify_stream_error(obj["error"]))
+    event = http.stream_event(obj)
+    if event.is_partial and obj.get("b64_json"):
+        data = http.decode_b64(obj["b64_json"])
+        if request.on_partial is not None:
+            result = request.on_partial(int(obj.get("partial_image_index", 0)), data)
+            if inspect.isawaitable(result):
+                await result
+    elif event.is_completed and obj.get("b64_json"):
+        state.finals.append(http.decode_b64(obj["b64_json"]))
+        if isinstance(obj.get("usage"), dict):
+            state.usage = obj["usage"]
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,95 @@
+"""Pacing per deployment: requests spaced evenly at its quota, never in bursts.
+
+Azure enforces a deployment's RPM over short windows (1 s or 10 s), so a quota of R requests per
+minute is only safe as one request every 60/R seconds. A `Pacer` hands out those slots, one per
+HTTP attempt (retries included). A 429 pushes every later slot past its `retry-after` and lowers
+the rate a little; `x-ratelimit-remaining-requests: 0` delays the next slot by one interval.
+The clock and the sleep are injectable so the arithmetic is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+MARGIN = 0.02          # spacing is this much wider than 60/RPM: clock jitter never makes a burst
+SLOWDOWN = 0.95        # each 429 multiplies the rate by this ...
+FLOOR = 0.5            # ... down to this fraction of the configured rate
+
+
+class Pacer:
+    """Slots for one deployment: `await acquire()` before every request."""
+
+    def __init__(self, rpm: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        if rpm <= 0:
+            raise ValueError(f"rpm must be positive, got {rpm}")
+        self.configured_rpm = float(rpm)
+        self.rpm = float(rpm)
+        self.throttled = 0                 # 429 answers seen
+        self._clock = clock
+        self._sleep = sleep
+        self._next = -math.inf             # the earliest free slot
+        self._hold_until = -math.inf       # no request before this (after a 429)
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.rpm * (1 + MARGIN)
+
+    def reserve(self) -> float:
+        """Take the next slot; return how long to wait for it (0 when it is now)."""
+        now = self._clock()
+        slot = max(now, self._next, self._hold_until)
+        self._next = slot + self.interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        """Wait for a slot. A 429 seen while waiting moves this request behind the hold."""
+        while True:
+            delay = self.reserve()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._clock() >= self._hold_until:
+                return
+
+    def on_rate_limited(self, wait: float) -> None:
+        """A 429: no request for `wait` seconds, then a slightly slower pace."""
+        self.throttled += 1
+        now = self._clock()
+        self._hold_until = max(self._hold_until, now + wait)
+        self._next = max(self._next, self._hold_until)
+        self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Read `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
+        value = headers.get("x-ratelimit-remaining-requests")
+        try:
+            remaining = int(value) if value is not None else None
+        except ValueError:
+            return
+        if remaining is not None and remaining <= 0:
+            self._next = max(self._next, self._clock() + self.interval)
+
+
+class Pacers:
+    """One `Pacer` per deployment, created on first use."""
+
+    def __init__(self, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._pacers: dict[str, Pacer] = {}
+
+    def get(self, deployment: str, rpm: float) -> Pacer:
+        """The pacer of `deployment`; `rpm` sets its rate when it is first used."""
+        pacer = self._pacers.get(deployment)
+        if pacer is None:
+            pacer = Pacer(rpm, clock=self._clock, sleep=self._sleep)
+            self._pacers[deployment] = pacer
+        return pacer
+
+    def throttled(self) -> int:
+        return sum(p.throttled for p in self._pacers.values())

@@ -1,0 +1,33 @@
+"""Retry policy for image API calls: which failures are retried, how long to wait, how often.
+
+Transient failures (408, 409, 5xx, dropped connections, timeouts) back off exponentially with
+full jitter, capped, a bounded number of times. Rate limits (429) wait as long as the service
+says (the pacer does the waiting) and have their own, larger bound: under a tight quota they are
+expected, and they cost nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6          # attempts in all for transient failures (first try included)
+    max_rate_limited: int = 30     # 429 answers tolerated for one call
+    base: float = 1.0              # seconds; the first backoff is drawn from [0, base]
+    cap: float = 30.0              # seconds; no backoff is drawn from a wider range
+    default_rate_wait: float = 2.0  # seconds to wait after a 429 that says nothing
+
+    def backoff(self, failures: int, rng: random.Random) -> float:
+        """Seconds to wait after the `failures`-th transient failure (1-based): full jitter."""
+        ceiling = min(self.cap, self.base * 2 ** max(0, failures - 1))
+        return rng.uniform(0.0, ceiling)
+
+    def gives_up(self, failures: int) -> bool:
+        """True when `failures` transient failures leave no attempt."""
+        return failures >= self.max_attempts
+
+    def rate_wait(self, retry_after: float | None) -> float:
+        return self.default_rate_wait if retry_after is None else retry_after
