@@ -1,0 +1,133 @@
+"""Pacer arithmetic on a fake clock, and the retry policy's bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from assetgen.run.pacing import MARGIN, Pacer, Pacers
+from assetgen.run.retry import RetryPolicy
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_slots_are_spaced_evenly_at_the_quota() -> None:
+    t = FakeTime()
+    pacer = Pacer(600, clock=t.clock, sleep=t.sleep)
+    delays = [pacer.reserve() for _ in range(4)]
+    step = 0.1 * (1 + MARGIN)
+    assert delays == pytest.approx([0.0, step, 2 * step, 3 * step])
+
+
+def test_an_idle_pacer_gives_the_next_slot_at_once() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+    assert pacer.reserve() == 0.0
+    t.now += 5.0
+    assert pacer.reserve() == 0.0
+
+
+def test_acquire_sleeps_until_its_slot() -> None:
+    t = FakeTime()
+    pacer = Pacer(6, clock=t.clock, sleep=t.sleep)
+
+    async def go() -> None:
+        for _ in range(3):
+            await pacer.acquire()
+
+    asyncio.run(go())
+    assert t.slept == pytest.approx([10 * (1 + MARGIN)] * 2)
+
+
+def test_rate_limit_holds_every_later_slot_and_slows_down() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+    pacer.reserve()
+    pacer.on_rate_limited(5.0)
+    assert pacer.reserve() == pytest.approx(5.0)
+    assert pacer.rpm == pytest.approx(57.0)
+    assert pacer.throttled == 1
+
+
+def test_rate_floor_is_half_the_configured_quota() -> None:
+    pacer = Pacer(100, clock=FakeTime().clock)
+    for _ in range(50):
+        pacer.on_rate_limited(0.0)
+    assert pacer.rpm == 50.0
+
+
+def test_a_waiter_that_wakes_inside_a_hold_waits_again() -> None:
+    t = FakeTime()
+    gate = asyncio.Event()
+
+    async def gated_sleep(seconds: float) -> None:
+        await gate.wait()
+        await t.sleep(seconds)
+
+    pacer = Pacer(60, clock=t.clock, sleep=gated_sleep)
+    pacer.reserve()                       # slot at 100
+    woke: list[float] = []
+
+    async def waiter() -> None:
+        await pacer.acquire()             # slot at 101.02, but a 429 arrives meanwhile
+        woke.append(t.now)
+
+    async def go() -> None:
+        task = asyncio.ensure_future(waiter())
+        await asyncio.sleep(0)
+        pacer.on_rate_limited(30.0)       # hold until 130
+        gate.set()
+        await task
+
+    asyncio.run(go())
+    assert woke == [pytest.approx(130.0)]
+
+
+def test_remaining_zero_leaves_one_interval() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+    pacer.reserve()
+    t.now += 10
+    pacer.observe({"x-ratelimit-remaining-requests": "0"})
+    assert pacer.reserve() == pytest.approx(60 / 60 * (1 + MARGIN))
+    pacer.observe({"x-ratelimit-remaining-requests": "nonsense"})
+
+
+def test_pacers_are_per_deployment() -> None:
+    pacers = Pacers()
+    assert pacers.get("a", 60) is pacers.get("a", 10)
+    assert pacers.get("b", 10).rpm == 10
+
+
+def test_pacer_needs_a_positive_rate() -> None:
+    with pytest.raises(ValueError, match="rpm must be positive, got 0"):
+        Pacer(0)
+
+
+def test_backoff_is_full_jitter_capped() -> None:
+    policy = RetryPolicy(base=1.0, cap=8.0)
+    rng = random.Random(1)
+    draws = [policy.backoff(k, rng) for k in range(1, 10) for _ in range(20)]
+    assert all(0.0 <= d <= 8.0 for d in draws)
+    assert max(policy.backoff(1, rng) for _ in range(50)) <= 1.0
+    assert max(draws) > 4.0
+
+
+def test_attempts_are_bounded() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    assert [policy.gives_up(k) for k in (1, 2, 3)] == [False, False, True]
+    assert policy.rate_wait(None) == policy.default_rate_wait
+    assert policy.rate_wait(0.5) == 0.5
