@@ -1,0 +1,277 @@
+"""The azure and openai providers against the real emulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken
+from PIL import Image
+
+from assetgen import placeholder
+from assetgen.emulator.testing import EmulatorHandle, run_emulator
+from assetgen.errors import UserError
+from assetgen.providers.azure import AzureProvider
+from assetgen.providers.base import ImageRequest, ImageResult, InputImage, ProviderError
+from assetgen.providers.openai import OpenAIProvider
+from assetgen.recipe.model import AzureConfig, Op, OpenAIConfig, ProjectConfig
+from assetgen.run.retry import RetryPolicy
+
+KEY = "sk-test-secret-0123456789"
+FAST = RetryPolicy(base=0.01, cap=0.05)
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorHandle]:
+    with run_emulator(api_key=KEY, deployments=(("img15", "gpt-image-1.5"), ("dalle", "dall-e-3"))) as handle:
+        yield handle
+
+
+def azure(url: str, *, key: str | None = KEY, credential: Any = None, policy: RetryPolicy = FAST,
+          **cfg: Any) -> AzureProvider:
+    cfg.setdefault("deployments", (("gpt-image-1.5", "img15"), ("dall-e-3", "dalle")))
+    cfg.setdefault("rpm", (("img15", 6000), ("dalle", 6000)))
+    config = ProjectConfig(azure=AzureConfig(endpoint=url, **cfg))
+    env = {"AZURE_OPENAI_API_KEY": key} if key else {}
+    return AzureProvider.from_config(config, env=env, credential=credential, policy=policy)
+
+
+def run(provider: Any, *requests: ImageRequest) -> list[ImageResult | ProviderError]:
+    async def go() -> list[ImageResult | ProviderError]:
+        try:
+            return await asyncio.gather(*(provider.run(r) for r in requests), return_exceptions=True)
+        finally:
+            await provider.aclose()
+
+    results = asyncio.run(go())
+    for result in results:
+        if not isinstance(result, ImageResult | ProviderError):
+            raise result
+    return results
+
+
+def gen(prompt: str = "a red potion", model: str = "gpt-image-1.5", **params: Any) -> ImageRequest:
+    params.setdefault("size", "1024x1024")
+    params.setdefault("quality", "low")
+    return ImageRequest(Op.GENERATE, model, prompt, params)
+
+
+def decoded(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def since(emu: EmulatorHandle, mark: int) -> list[Any]:
+    return emu.records[mark:]
+
+
+def test_generate_on_the_deployment_path(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    [result] = run(azure(emu.url), gen(background="transparent"))
+    assert isinstance(result, ImageResult)
+    assert decoded(result.images[0]).size == (1024, 1024)
+    assert result.requests == 1
+    assert result.usage["output_tokens"] == 272
+    [rec] = since(emu, mark)
+    assert rec.path == "/openai/deployments/img15/images/generations"
+    assert (rec.status, rec.deployment) == (200, "img15")
+    assert rec.fields == {"model": "img15", "prompt": "a red potion", "background": "transparent",
+                          "quality": "low", "size": "1024x1024"}
+
+
+def test_edit_sends_image_parts_and_mask(emu: EmulatorHandle) -> None:
+    base = placeholder.encode(placeholder.generate(1024, 1024, "base", "b"))
+    logo = placeholder.encode(placeholder.generate(256, 256, "logo", "l"), "jpeg")
+    mask_img = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    mask_img.paste((0, 0, 0, 0), (0, 0, 512, 512))
+    buf = io.BytesIO()
+    mask_img.save(buf, "PNG")
+    request = ImageRequest(Op.EDIT, "gpt-image-1.5", "add a storm", {"size": "1024x1024", "quality": "low"},
+                           images=(InputImage("banner.png", base, "image/png"),
+                                   InputImage("logo.jpg", logo, "image/jpeg")),
+                           mask=InputImage("sky.png", buf.getvalue(), "image/png"))
+    mark = len(emu.records)
+    [result] = run(azure(emu.url), request)
+    assert isinstance(result, ImageResult), result
+    assert decoded(result.images[0]).size == (1024, 1024)
+    [rec] = since(emu, mark)
+    assert (rec.path, rec.op, rec.status) == ("/openai/deployments/img15/images/edits", "edit", 200)
+    assert rec.fields["image[]"] == [
+        {"filename": "banner.png", "content_type": "image/png", "bytes": len(base)},
+        {"filename": "logo.jpg", "content_type": "image/jpeg", "bytes": len(logo)}]
+    assert rec.fields["mask"] == {"filename": "sky.png", "content_type": "image/png",
+                                  "bytes": len(buf.getvalue())}
+    assert rec.fields["prompt"] == "add a storm"
+
+
+def test_dall_e_3_urls_are_downloaded(emu: EmulatorHandle) -> None:
+    [result] = run(azure(emu.url), gen(model="dall-e-3", quality="standard"))
+    assert isinstance(result, ImageResult), result
+    assert decoded(result.images[0]).size == (1024, 1024)
+    assert result.requests == 2
+
+
+def test_content_filter_is_not_retried_and_says_filtered(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    [error] = run(azure(emu.url), gen("a forbidden potion"))
+    assert isinstance(error, ProviderError)
+    assert str(error) == (
+        "filtered by the Azure OpenAI safety system (content_policy_violation): the prompt or an input image "
+        "was refused: Your request was rejected as a result of our safety system. Your prompt may contain "
+        "text that is not allowed by our safety system.")
+    assert (error.retryable, error.fatal, error.requests, error.status) == (False, False, 1, 400)
+    assert len(since(emu, mark)) == 1
+
+
+def test_bad_parameter_names_it_and_is_not_retried(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    [error] = run(azure(emu.url), gen(quality="ultra"))
+    assert isinstance(error, ProviderError)
+    assert str(error) == ("Azure OpenAI rejected parameter 'quality' (invalid_value): Invalid value: "
+                          "'ultra'. Supported values are: 'low', 'medium', 'high', and 'auto'.")
+    assert (error.retryable, error.requests) == (False, 1)
+    assert len(since(emu, mark)) == 1
+
+
+def test_refused_key_is_fatal_and_never_echoed(emu: EmulatorHandle) -> None:
+    wrong = "sk-wrong-secret-key-987"
+    [error] = run(azure(emu.url, key=wrong), gen())
+    assert isinstance(error, ProviderError)
+    assert str(error) == ("Azure OpenAI refused the credentials (HTTP 401); check the API key in "
+                          "$AZURE_OPENAI_API_KEY")
+    assert error.fatal and wrong not in str(error)
+
+
+def test_unknown_deployment_names_it_and_its_model(emu: EmulatorHandle) -> None:
+    provider = azure(emu.url, deployments=(("gpt-image-1.5", "img-missing"),))
+    [error] = run(provider, gen())
+    assert isinstance(error, ProviderError)
+    assert str(error) == (f"Azure OpenAI deployment 'img-missing' does not exist at {emu.url} (model "
+                          "'gpt-image-1.5' maps to it; set providers.azure.deployments in assetgen.yaml)")
+    assert not error.retryable
+
+
+def test_rate_limits_are_waited_out_and_retried() -> None:
+    with run_emulator(api_key=KEY, rpm=120, deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        # the project claims far more quota than the deployment has: 429s must be waited out
+        [*results] = run(azure(emu.url, rpm=(("img15", 6000),)), *(gen(f"potion {i}") for i in range(4)))
+        assert all(isinstance(r, ImageResult) for r in results), results
+        stats = emu.stats()
+    assert stats["generations"] == 4
+    assert stats["throttled"] >= 1
+    assert sum(r.requests for r in results) == stats["requests"]
+
+
+def test_faults_are_retried_and_no_call_succeeds_twice() -> None:
+    with run_emulator(api_key=KEY, fault_rate=0.2, seed=7, deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        results = run(azure(emu.url), *(gen(f"potion {i}") for i in range(30)))
+        records = emu.records
+    assert all(isinstance(r, ImageResult) for r in results), results
+    ok = [r.fields["prompt"] for r in records if r.status == 200]
+    assert sorted(ok) == sorted(f"potion {i}" for i in range(30))
+    assert sum(1 for r in records if r.fault) >= 3
+    assert sum(r.requests for r in results) == len(records)
+
+
+class StaticCredential:
+    """A real TokenCredential: returns one token and counts the calls."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.calls.extend(scopes)
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class AsyncStaticCredential(StaticCredential):
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:  # type: ignore[override]
+        return super().get_token(*scopes, **kwargs)
+
+
+@pytest.mark.parametrize("kind", [StaticCredential, AsyncStaticCredential])
+def test_entra_token_is_sent_as_bearer_and_reused(kind: type[StaticCredential]) -> None:
+    credential = kind("entra-token-abc")
+    with run_emulator(api_key="entra-token-abc", deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        provider = azure(emu.url, key=None, credential=credential, auth="entra")
+        results = run(provider, gen("one"), gen("two"), gen("three"))
+        statuses = [r.status for r in emu.records]
+    assert all(isinstance(r, ImageResult) for r in results), results
+    assert statuses == [200, 200, 200]      # the emulator accepts only this token
+    assert credential.calls == ["https://cognitiveservices.azure.com/.default"]
+
+
+def test_v1_path_sends_the_deployment_as_model(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    [result] = run(azure(emu.url, api="v1"), gen())
+    assert isinstance(result, ImageResult), result
+    [rec] = since(emu, mark)
+    assert (rec.path, rec.status, rec.fields["model"]) == ("/openai/v1/images/generations", 200, "img15")
+
+
+def test_openai_provider_on_v1(emu: EmulatorHandle) -> None:
+    config = ProjectConfig(openai=OpenAIConfig(base_url=f"{emu.url}/v1", rpm=(("gpt-image-1.5", 6000),)))
+    provider = OpenAIProvider.from_config(config, env={"OPENAI_API_KEY": KEY}, policy=FAST)
+    mark = len(emu.records)
+    [result] = run(provider, gen())
+    assert isinstance(result, ImageResult), result
+    [rec] = since(emu, mark)
+    assert (rec.path, rec.status, rec.fields["model"]) == ("/v1/images/generations", 200, "gpt-image-1.5")
+
+
+def test_openai_refused_key_is_not_echoed(emu: EmulatorHandle) -> None:
+    wrong = "sk-not-the-right-one-42"
+    config = ProjectConfig(openai=OpenAIConfig(base_url=f"{emu.url}/v1"))
+    [error] = run(OpenAIProvider.from_config(config, env={"OPENAI_API_KEY": wrong}, policy=FAST), gen())
+    assert isinstance(error, ProviderError)
+    assert str(error) == "OpenAI refused the credentials (HTTP 401); check the API key in $OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("op", [Op.GENERATE, Op.EDIT])
+def test_streaming_saves_partials_and_takes_the_completed_image(emu: EmulatorHandle, op: Op) -> None:
+    partials: list[tuple[int, tuple[int, int]]] = []
+
+    async def on_partial(index: int, data: bytes) -> None:
+        partials.append((index, decoded(data).size))
+
+    base = placeholder.encode(placeholder.generate(1024, 1024, "base", "b"))
+    images = (InputImage("base.png", base, "image/png"),) if op is Op.EDIT else ()
+    request = ImageRequest(op, "gpt-image-1.5", "a blue potion", {"size": "1024x1024", "quality": "low"},
+                           images=images, partial_images=2, on_partial=on_partial)
+    mark = len(emu.records)
+    [result] = run(azure(emu.url, api="v1"), request)
+    assert isinstance(result, ImageResult), result
+    assert decoded(result.images[0]).size == (1024, 1024)
+    assert result.usage["output_tokens"] > 0
+    assert partials == [(0, (1024, 1024)), (1, (1024, 1024))]
+    [rec] = since(emu, mark)
+    assert str(rec.fields["stream"]).lower() == "true" and int(rec.fields["partial_images"]) == 2
+
+
+def test_missing_endpoint_and_key_are_user_errors() -> None:
+    with pytest.raises(UserError, match=r"^azure provider: no endpoint: set providers.azure.endpoint in "
+                       r"assetgen.yaml or \$AZURE_OPENAI_ENDPOINT$"):
+        AzureProvider.from_config(ProjectConfig(), env={})
+    config = ProjectConfig(azure=AzureConfig(endpoint="http://127.0.0.1:9", auth="key"))
+    with pytest.raises(UserError, match=r"^azure provider: providers.azure.auth is 'key' but "
+                       r"\$AZURE_OPENAI_API_KEY is not set$"):
+        AzureProvider.from_config(config, env={})
+    with pytest.raises(UserError, match=r"^openai provider: \$OPENAI_API_KEY is not set$"):
+        OpenAIProvider.from_config(ProjectConfig(), env={})
+
+
+def test_endpoint_and_version_come_from_the_environment() -> None:
+    env = {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com/", "AZURE_OPENAI_API_KEY": KEY,
+           "OPENAI_API_VERSION": "2025-06-01"}
+    provider = AzureProvider.from_config(ProjectConfig(), env=env)
+    target = provider.target(gen())
+    asyncio.run(provider.aclose())
+    assert target.url == "https://r.openai.azure.com/openai/deployments/gpt-image-1.5/images/generations"
+    assert target.query == (("api-version", "2025-06-01"),)
+    assert target.rpm == 9.0
