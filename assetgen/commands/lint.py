@@ -32,7 +32,8 @@ def render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
 
 def _as_dict(d: Diagnostic) -> dict[str, object]:
     loc = d.location
-    return {"file": loc.file, "line": loc.line, "col": loc.col, "severity": d.severity.value, "message": d.message}
+    return {"file": loc.file, "line": loc.line, "col": loc.col, "severity": d.severity.value,
+            "message": d.message}
 
 
 def _github(d: Diagnostic) -> str:

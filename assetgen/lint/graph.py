@@ -15,8 +15,7 @@ def check_duplicates(project: Project) -> list[Diagnostic]:
     for variant in project.variants():
         first = names.setdefault(variant.name, variant)
         if first is not variant:
-            message = f"duplicate variant name '{variant.name}' (also at {first.location})"
-            out.append(Diagnostic.error(variant.location, message))
+            out.append(Diagnostic.error(variant.location, _duplicate_name(first, variant)))
         for output in variant.outputs:
             owner, other = paths.setdefault(output.path, (variant, output))
             if other is not output:
@@ -24,6 +23,17 @@ def check_duplicates(project: Project) -> list[Diagnostic]:
                     output.location, f"duplicate output path '{output.path}': variant '{variant.name}' here "
                                      f"and variant '{owner.name}' at {other.location}"))
     return out
+
+
+def _duplicate_name(first: Variant, second: Variant) -> str:
+    if first.location != second.location:
+        return f"duplicate variant name '{second.name}' (also at {first.location})"
+    return (f"duplicate variant name '{second.name}' from two combinations of asset '{second.asset}': "
+            f"{_values(first)} and {_values(second)}")
+
+
+def _values(variant: Variant) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in variant.values) + "}"
 
 
 def check_pick(project: Project) -> list[Diagnostic]:

@@ -14,25 +14,25 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
 class PathEscape(Exception):
-    """The message is ready for a diagnostic."""
+    """`str(exc)` reads after "path 'x' in output": e.g. "escapes the project root"."""
 
 
 def project_path(root: Path, text: str) -> str:
     """`text` as a normalised project-relative POSIX path; PathEscape if it leaves `root`."""
     raw = text.strip()
     if not raw:
-        raise PathEscape("empty path")
+        raise PathEscape("is empty")
     if "\x00" in raw:
-        raise PathEscape(f"path {raw!r} contains a NUL character")
+        raise PathEscape("contains a NUL character")
     if raw.startswith(("/", "\\")) or PureWindowsPath(raw).drive or PurePosixPath(raw).is_absolute():
-        raise PathEscape(f"path '{raw}' is absolute; paths are relative to the project root")
+        raise PathEscape("is absolute; paths are relative to the project root")
     norm = posixpath.normpath(raw.replace("\\", "/"))
     if norm == ".." or norm.startswith("../"):
-        raise PathEscape(f"path '{raw}' escapes the project root")
+        raise PathEscape("escapes the project root")
     if norm == ".":
-        raise PathEscape(f"path '{raw}' names the project root itself")
+        raise PathEscape("names the project root itself")
     if not _inside(str(root), posixpath.dirname(norm)) or _links_out(str(root), norm):
-        raise PathEscape(f"path '{raw}' escapes the project root through a symlink")
+        raise PathEscape("escapes the project root through a symlink")
     return norm
 
 

@@ -54,10 +54,26 @@ def validate(data: Any, positions: Positions, name: str = RECIPE) -> list[Diagno
 def errors(data: Any, positions: Positions, name: str = RECIPE) -> list[tuple[Path_, Diagnostic]]:
     """Every schema error with the instance path it is about, sorted by location."""
     found: dict[Diagnostic, Path_] = {}
-    for error in _validator(name).iter_errors(data):
+    suggested: set[tuple[Path_, str]] = set()
+    raw = list(_validator(name).iter_errors(data))
+    for error in raw:
+        if error.validator == "additionalProperties":
+            suggested |= {(tuple(error.absolute_path), s) for s in _suggestions(error)}
+    for error in raw:
+        if error.validator == "required" and (tuple(error.absolute_path), _missing(error)) in suggested:
+            continue   # "unknown key 'asets'; did you mean 'assets'?" says it already
         for diag in _diagnostics(error, positions):
             found.setdefault(diag, tuple(error.absolute_path))
     return sorted(((p, d) for d, p in found.items()), key=lambda pd: (pd[1].location, pd[1].message))
+
+
+def _missing(error: ValidationError) -> str:
+    return error.message.split("'")[1] if "'" in error.message else "?"
+
+
+def _suggestions(error: ValidationError) -> list[str]:
+    allowed = sorted((error.schema or {}).get("properties", {}))
+    return [m for k in _extra_keys(error) for m in difflib.get_close_matches(k, allowed, n=1)]
 
 
 def dotted(path: Path_) -> str:
@@ -77,8 +93,8 @@ def _diagnostics(error: ValidationError, positions: Positions) -> list[Diagnosti
     if kind == "additionalProperties":
         return [_unknown_key(path, key, error, positions) for key in _extra_keys(error)]
     if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return [Diagnostic.error(positions.key(path), f"missing required key '{missing}' {_where(path)}")]
+        message = f"missing required key '{_missing(error)}' {_where(path)}"
+        return [Diagnostic.error(positions.key(path), message)]
     custom = (error.schema.get("x-messages") or {}).get(kind) if isinstance(error.schema, dict) else None
     if custom:
         where = f"in '{dotted(path)}': " if path else ""

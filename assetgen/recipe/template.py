@@ -31,7 +31,7 @@ def _compile(text: str) -> jinja2.Template | str:
     try:
         return _ENV.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
-        return f"template syntax error: {exc.message}"
+        return f": {exc.message}"
 
 
 def render(text: str, context: Mapping[str, Any], what: str) -> str:
@@ -40,7 +40,7 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         return text
     template = _compile(text)
     if isinstance(template, str):
-        raise TemplateError(f"{template} in {what}")
+        raise TemplateError(f"template syntax error in {what}{template}")
     try:
         return template.render(context)
     except SecurityError as exc:

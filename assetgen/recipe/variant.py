@@ -121,7 +121,7 @@ class VariantBuilder:
                 cached = exc
             self._paths[text] = cached
         if isinstance(cached, PathEscape):
-            raise self._fail(self.positions.value(path), f"{cached} in {what}")
+            raise self._fail(self.positions.value(path), f"path '{text.strip()}' in {what} {cached}")
         return cached
 
     def _outputs(self, asset: dict[str, Any], ctx: dict[str, Any], base: Path_, n: int) -> tuple[Output, ...]:

@@ -72,7 +72,9 @@ def load(text: str, file: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark:
+            problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
         return Document(None, positions, (Diagnostic.error(loc, f"invalid YAML: {problem}"),))
     except yaml.YAMLError as exc:
         return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
