@@ -111,6 +111,7 @@ async def images_endpoint(request: Request) -> Response:
     mode = Mode.OPENAI if request.url.path.startswith("/v1/") else Mode.AZURE
     trace = Trace(op)
     error_code = None
+    response: Response | None = None
     try:
         response = await _pipeline(request, state, mode, trace)
         status = response.status_code
@@ -118,12 +119,12 @@ async def images_endpoint(request: Request) -> Response:
         response = JSONResponse(exc.body, exc.status, headers={**_ids(), **exc.headers})
         status, error_code = exc.status, exc.code
     except DroppedConnection:
-        response, status = await _drop(request), 0
+        status = 0
     state.log.add(RequestRecord(
         time=time.time(), method=request.method, path=request.url.path, status=status, op=op.value,
         deployment=trace.deployment, model=trace.model, fault=trace.fault.value if trace.fault else None,
         error_code=error_code, fields=trace.fields))
-    return response
+    return response if response is not None else await _drop(request)
 
 
 def _ids() -> dict[str, str]:
