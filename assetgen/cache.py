@@ -1,0 +1,111 @@
+"""The content-addressed cache: image bytes by sha256, and action records by key.
+
+Layout under `.assetgen/cache/` (or `$ASSETGEN_CACHE_DIR`):
+  objects/ab/abcdef...      image bytes, stored once by their sha256
+  actions/<key>.json        {key, op, provider, model, results: [sha256...], usage, when}
+Every write is atomic (temp + fsync + rename), and objects are written before the record that
+names them, so a record never points at a missing or torn object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetgen.atomic import write_atomic
+
+CACHE_ENV = "ASSETGEN_CACHE_DIR"
+STATE_DIR = ".assetgen"
+
+
+def cache_dir(root: Path) -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else root / STATE_DIR / "cache"
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    key: str
+    op: str
+    provider: str
+    model: str
+    results: tuple[str, ...]
+    usage: dict[str, Any] = field(default_factory=dict)
+    when: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "op": self.op, "provider": self.provider, "model": self.model,
+                "results": list(self.results), "usage": self.usage, "when": self.when}
+
+
+class Store:
+    """Objects and action records on disk. Safe to share between concurrent builds."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.actions = root / "actions"
+        self._records: dict[str, ActionRecord | None] = {}
+
+    def object_path(self, sha: str) -> Path:
+        return self.objects / sha[:2] / sha
+
+    def has_object(self, sha: str) -> bool:
+        return self.object_path(sha).is_file()
+
+    def get_object(self, sha: str) -> bytes | None:
+        try:
+            data = self.object_path(sha).read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha else None
+
+    def put_object(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.object_path(sha)
+        if not path.is_file():
+            write_atomic(path, data)
+        return sha
+
+    def record(self, key: str) -> ActionRecord | None:
+        if key not in self._records:
+            self._records[key] = self._read_record(key)
+        return self._records[key]
+
+    def _read_record(self, key: str) -> ActionRecord | None:
+        try:
+            data = json.loads((self.actions / f"{key}.json").read_bytes())
+            return ActionRecord(key=data["key"], op=data["op"], provider=data["provider"],
+                                model=data["model"], results=tuple(data["results"]),
+                                usage=data.get("usage") or {}, when=float(data.get("when", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put_record(self, key: str, op: str, provider: str, model: str, results: tuple[str, ...],
+                   usage: dict[str, Any] | None = None) -> ActionRecord:
+        rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3))
+        write_atomic(self.actions / f"{key}.json",
+                     json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"))
+        self._records[key] = rec
+        return rec
+
+    def has_results(self, key: str) -> bool:
+        rec = self.record(key)
+        return rec is not None and all(self.has_object(s) for s in rec.results)
+
+    def record_keys(self) -> Iterator[str]:
+        if self.actions.is_dir():
+            for p in self.actions.glob("*.json"):
+                yield p.stem
+
+    def object_shas(self) -> Iterator[str]:
+        if self.objects.is_dir():
+            for p in self.objects.glob("??/*"):
+                if not p.name.startswith("."):
+                    yield p.name

@@ -1,0 +1,77 @@
+"""`assetgen build`: run every stale action and write the outputs and the lock file.
+
+A no-op build is decided from the build stamp alone (`assetgen.run.stamp`), before anything
+heavy is imported; everything else goes through `assetgen.run.build.build`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assetgen.errors import ExitCode
+
+if TYPE_CHECKING:
+    from assetgen.run.build import BuildReport
+
+
+def main(args: argparse.Namespace) -> int:
+    cwd = Path.cwd()
+    if not (args.force or args.only):
+        from assetgen.run.build import fast_noop
+
+        total = fast_noop(args.paths, cwd, args.provider)
+        if total is not None:
+            return _noop(args, total)
+    return _full(args, cwd)
+
+
+def _noop(args: argparse.Namespace, total: int) -> int:
+    if args.json:
+        print(json.dumps({"actions_total": total, "actions_run": 0, "actions_cached": total,
+                          "actions_failed": 0, "requests": 0, "outputs_written": 0, "failures": []}))
+    else:
+        print(f"nothing to do: {total} actions up to date")
+    return ExitCode.OK
+
+
+def _full(args: argparse.Namespace, cwd: Path) -> int:
+    from assetgen.recipe.model import ProviderKind
+    from assetgen.run.build import BuildOptions, build
+    from assetgen.run.progress import LiveReporter, PlainReporter
+
+    opts = BuildOptions(
+        paths=tuple(args.paths), cwd=cwd, provider=ProviderKind(args.provider) if args.provider else None,
+        jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
+        fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
+    )
+    if args.json:
+        report = build(opts)
+        print(json.dumps(report.summary()))
+    else:
+        reporter = LiveReporter() if sys.stdout.isatty() else PlainReporter()
+        try:
+            report = build(opts, reporter)
+        finally:
+            reporter.close()
+        _print(report)
+    for asset, why in report.stale:
+        print(f"stale: {asset}: {why}", file=sys.stderr)
+    if report.failures and args.json:
+        for asset, message in report.failures:
+            print(f"failed: {asset}: {message}", file=sys.stderr)
+    return report.exit_code
+
+
+def _print(report: BuildReport) -> None:
+    if report.stale:
+        print(f"--frozen: {len(report.stale)} assets need an API call; nothing was run")
+        return
+    for asset, message in report.failures:
+        print(f"failed: {asset}: {message}")
+    print(f"{report.actions_total} actions: {report.actions_run} calls made, {report.actions_cached} cached, "
+          f"{report.actions_failed} failed; {report.requests} requests; "
+          f"{report.outputs_written} outputs written")

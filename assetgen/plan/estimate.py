@@ -1,0 +1,41 @@
+"""Estimated cost and time of the calls a plan will make.
+
+Cost comes from the model table (`catalog.ModelSpec.estimate_cost`, with the project's pricing
+overrides); the `local` provider is free, and a model the table does not know costs 0 (unknown).
+Time: a call takes about BASE_SECONDS plus SECONDS_PER_TOKEN per output image token (latency is
+proportional to output tokens; the reference gives no official figures, these are rough), a local
+placeholder LOCAL_SECONDS; the build's total is the sum divided by the concurrency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assetgen import catalog
+from assetgen.plan.graph import Action
+
+BASE_SECONDS = 5.0
+SECONDS_PER_TOKEN = 0.02
+LOCAL_SECONDS = 0.05
+
+
+def cost(action: Action, pricing: dict[str, Any]) -> float:
+    spec = action.call
+    if spec is None or spec.provider == "local":
+        return 0.0
+    model = catalog.get(spec.model)
+    if model is None:
+        return 0.0
+    return model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
+                               pricing=pricing.get(spec.model))
+
+
+def seconds(action: Action) -> float:
+    spec = action.call
+    if spec is None:
+        return 0.0
+    if spec.provider == "local":
+        return LOCAL_SECONDS * spec.n
+    model = catalog.get(spec.model)
+    tokens = model.output_tokens(spec.param("size"), spec.param("quality")) if model else 1056
+    return BASE_SECONDS + SECONDS_PER_TOKEN * tokens * spec.n

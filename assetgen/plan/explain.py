@@ -1,0 +1,114 @@
+"""Why an action is stale: reasons as data, worked out by comparing with the lock file's entry."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from assetgen.lockfile import LockAsset, LockOutput, LockStep
+from assetgen.plan import keys
+
+
+class Why(enum.Enum):
+    NEW = "new"
+    PARAM = "parameter changed"
+    PROMPT = "prompt changed"
+    INPUT = "input file changed"
+    UPSTREAM = "upstream asset changed"
+    PROVIDER = "provider changed"
+    OUTPUT_MISSING = "output missing"
+    OUTPUT_CHANGED = "output changed on disk"
+    NOT_CACHED = "image not in cache"
+    FORCED = "forced"
+
+
+@dataclass(frozen=True)
+class Reason:
+    why: Why
+    subject: str = ""              # the parameter, file, asset or output concerned
+    old: Any = None
+    new: Any = None
+
+    def text(self) -> str:
+        w = self.why
+        if w is Why.PARAM:
+            return f"parameter {self.subject} changed ({_show(self.old)} -> {_show(self.new)})"
+        if w is Why.PROVIDER:
+            return f"provider changed ({self.old} -> {self.new})"
+        if w is Why.INPUT:
+            return f"input file {self.subject} changed"
+        if w is Why.UPSTREAM:
+            return f"upstream asset {self.subject} changed"
+        if w is Why.OUTPUT_MISSING:
+            return f"output {self.subject} missing (restored from cache)"
+        if w is Why.OUTPUT_CHANGED:
+            return f"output {self.subject} changed on disk (restored from cache)"
+        if w is Why.NOT_CACHED:
+            return f"image not in cache (needed by {self.subject})"
+        return w.value
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else str(value)
+
+
+def call_reasons(current: LockStep, old: LockStep | None) -> list[Reason]:
+    """What changed between the lock's step and the current request."""
+    if old is None:
+        return [Reason(Why.NEW)]
+    found: list[Reason] = []
+    if old.provider != current.provider:
+        found.append(Reason(Why.PROVIDER, old=old.provider, new=current.provider))
+    if old.op != current.op:
+        found.append(Reason(Why.PARAM, "op", old.op, current.op))
+    if old.model != current.model:
+        found.append(Reason(Why.PARAM, "model", old.model, current.model))
+    was, now = keys.image_params(old.params), keys.image_params(current.params)
+    for name in sorted(set(was) | set(now)):
+        if was.get(name) != now.get(name):
+            found.append(Reason(Why.PARAM, name, was.get(name), now.get(name)))
+    if old.prompt != current.prompt:
+        found.append(Reason(Why.PROMPT))
+    found += _input_reasons(current, old)
+    return found or [Reason(Why.NEW)]
+
+
+def _input_reasons(current: LockStep, old: LockStep) -> list[Reason]:
+    found = []
+    before = {(i.role, i.file, i.asset): i.sha256 for i in old.inputs}
+    for i in current.inputs:
+        if before.get((i.role, i.file, i.asset)) == i.sha256:
+            continue
+        if i.asset is not None:
+            found.append(Reason(Why.UPSTREAM, i.asset))
+        else:
+            found.append(Reason(Why.INPUT, i.file or "?"))
+    if not found and len(before) != len(current.inputs):
+        found.append(Reason(Why.PARAM, "inputs", len(before), len(current.inputs)))
+    return found
+
+
+def render_reasons(current: LockOutput, old: LockOutput | None, exists: bool, asset: str) -> list[Reason]:
+    if old is None:
+        return [Reason(Why.NEW)]
+    names = ("format", "quality", "resize", "fit")
+    found = [Reason(Why.PARAM, name, getattr(old, name), getattr(current, name))
+             for name in names if getattr(old, name) != getattr(current, name)]
+    if old.source != current.source:
+        found.append(Reason(Why.UPSTREAM, asset))
+    if found:
+        return found
+    return [Reason(Why.OUTPUT_CHANGED if exists else Why.OUTPUT_MISSING, current.path)]
+
+
+def step_of(entry: LockAsset | None, index: int) -> LockStep | None:
+    if entry is None or index >= len(entry.steps):
+        return None
+    return entry.steps[index]
+
+
+def output_of(entry: LockAsset | None, path: str) -> LockOutput | None:
+    if entry is None:
+        return None
+    return next((o for o in entry.outputs if o.path == path), None)

@@ -1,0 +1,172 @@
+"""Which actions are cached and which must run, with their keys and the reasons why.
+
+Keys need the hash of the image each upstream action actually produced: known from the cache's
+action record or from the lock file. An action whose upstream must run first gets no key yet and
+runs ("upstream asset changed"). An action that is up to date only through the lock (its bytes
+are not in the cache) is fine until something needs its bytes: then it runs too, and the passes
+repeat until nothing changes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from assetgen.cache import Store
+from assetgen.lockfile import Lock, LockInput, LockOutput, LockStep
+from assetgen.plan import keys
+from assetgen.plan.explain import Reason, Why, call_reasons, output_of, render_reasons, step_of
+from assetgen.plan.graph import Action, Plan, call_ident, render_ident
+
+ENCODER = "pillow"
+
+
+class Status(enum.Enum):
+    CACHED = "cached"
+    RUN = "run"
+
+
+@dataclass(frozen=True)
+class ActionState:
+    status: Status
+    key: str | None                       # None while an upstream image is unknown
+    results: tuple[str, ...] | None       # result hashes when known without running
+    reasons: tuple[Reason, ...] = ()
+
+
+Results = Mapping[str, tuple[str, ...] | None]
+
+
+def encoder_version() -> str:
+    import PIL
+
+    return f"{ENCODER}-{PIL.__version__}"
+
+
+def call_step(action: Action, results: Results) -> LockStep:
+    """The resolved request as the lock records it; key "" while an upstream image is unknown."""
+    spec = action.call
+    assert spec is not None
+    inputs = []
+    for s in spec.sources:
+        if s.action is not None:
+            known = results.get(s.action)
+            sha = known[s.index] if known and s.index < len(known) else ""
+        else:
+            sha = s.file_sha or ""
+        inputs.append(LockInput(s.role.value, sha, s.file, s.asset if s.action else None))
+    key = ""
+    if all(i.sha256 for i in inputs):
+        ident = call_ident(spec, action.op)
+        ident["inputs"] = [[i.role, i.sha256] for i in inputs]
+        key = keys.digest(ident)
+    return LockStep(action.op.value, spec.provider, spec.model, spec.prompt, spec.params, tuple(inputs),
+                    key, ())
+
+
+def render_output(action: Action, results: Results, encoder: str) -> LockOutput:
+    """The rendition as the lock records it; key "" while the source image is unknown."""
+    spec = action.render
+    assert spec is not None
+    out = spec.output
+    known = results.get(spec.source.action or "")
+    source = known[spec.source.index] if known and spec.source.index < len(known) else ""
+    ident = render_ident(out)
+    key = keys.digest({**ident, "source": source, "encoder": encoder}) if source else ""
+    resize = f"{out.resize[0]}x{out.resize[1]}" if out.resize else None
+    return LockOutput(out.path, out.format, out.quality, resize, ident["fit"] if out.resize else None,
+                      source, key, "")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    states: dict[str, ActionState]
+
+    def to_run(self) -> list[str]:
+        return [i for i, s in self.states.items() if s.status is Status.RUN]
+
+
+class Resolver:
+    def __init__(self, plan: Plan, store: Store, lock: Lock, file_hash: Callable[[str], str | None]) -> None:
+        self.plan = plan
+        self.store = store
+        self.lock = lock
+        self.file_hash = file_hash
+        self.lock_results = lock.step_results()
+        self.lock_outputs = lock.output_shas()
+        self.encoder = encoder_version()
+        self.place = {sid: (a.name, i) for a in plan.assets for i, sid in enumerate(a.steps)}
+
+    def resolve(self, forced: set[str]) -> Resolution:
+        must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
+        while True:
+            states = self.forward(must)
+            extra = self.backward(states, must)
+            if not extra:
+                return Resolution(states)
+            must.update(extra)
+
+    def forward(self, must: dict[str, tuple[Reason, ...]]) -> dict[str, ActionState]:
+        states: dict[str, ActionState] = {}
+        results: dict[str, tuple[str, ...] | None] = {}
+        for action in self.plan.actions:
+            if action.is_call:
+                state = self.call_state(action, results, must)
+            else:
+                state = self.render_state(action, results)
+            states[action.id] = state
+            results[action.id] = state.results
+        return states
+
+    def call_state(self, action: Action, results: Results,
+                   must: dict[str, tuple[Reason, ...]]) -> ActionState:
+        step = call_step(action, results)
+        key = step.key or None
+        if action.id in must:
+            return ActionState(Status.RUN, key, None, must[action.id])
+        if key is not None:
+            rec = self.store.record(key)
+            found = rec.results if rec is not None else self.lock_results.get(key)
+            if found:
+                return ActionState(Status.CACHED, key, found)
+        asset, index = self.place.get(action.id, (action.assets[0], 0))
+        old = step_of(self.lock.assets.get(asset), index)
+        return ActionState(Status.RUN, key, None, tuple(call_reasons(step, old)))
+
+    def render_state(self, action: Action, results: Results) -> ActionState:
+        out = render_output(action, results, self.encoder)
+        path = out.path
+        current = self.file_hash(path)
+        expected = None
+        if out.key:
+            rec = self.store.record(out.key)
+            if rec is not None and rec.results:
+                expected = rec.results[0]
+            else:
+                expected = self.lock_outputs.get((path, out.key))
+        if expected is not None and current == expected:
+            return ActionState(Status.CACHED, out.key, (expected,))
+        asset = action.assets[0]
+        old = output_of(self.lock.assets.get(asset), path)
+        if old is not None and out.key and old.key == out.key:
+            reasons = [Reason(Why.OUTPUT_CHANGED if current else Why.OUTPUT_MISSING, path)]
+        else:
+            reasons = render_reasons(out, old, current is not None, asset)
+        return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
+
+    def backward(self, states: dict[str, ActionState],
+                 must: dict[str, tuple[Reason, ...]]) -> dict[str, tuple[Reason, ...]]:
+        """Cached actions whose bytes a running action needs but the cache does not hold."""
+        extra: dict[str, tuple[Reason, ...]] = {}
+        for action in reversed(self.plan.actions):
+            if states[action.id].status is not Status.RUN and action.id not in extra:
+                continue
+            for dep in action.deps:
+                st = states[dep]
+                if st.status is Status.RUN or dep in extra or dep in must:
+                    continue
+                if st.key is None or not self.store.has_results(st.key):
+                    who = action.render.output.path if action.render else action.assets[0]
+                    extra[dep] = (Reason(Why.NOT_CACHED, who),)
+        return extra

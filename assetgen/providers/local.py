@@ -1,0 +1,70 @@
+"""The offline `local` provider: deterministic placeholders drawn by `assetgen.placeholder`.
+
+No network, no key. Images have the requested size and background and carry the prompt and the
+variant name; candidates of one request differ by their label ("name #2"). Edits repaint only the
+pixels the mask allows. Drawing runs in a worker thread so that `-j` matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+from assetgen import catalog, placeholder
+from assetgen.providers.base import ImageRequest, ImageResult, ProviderError
+from assetgen.recipe.model import Op
+
+
+class LocalProvider:
+    kind = "local"
+
+    async def run(self, request: ImageRequest) -> ImageResult:
+        return await asyncio.to_thread(draw, request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _size(request: ImageRequest) -> tuple[int, int] | None:
+    size = request.params.get("size")
+    spec = catalog.get(request.model)
+    if size in (None, "auto"):
+        if request.op is Op.EDIT:
+            return None
+        return catalog.parse_size(spec.default_size if spec else catalog.DEFAULT_SIZE)
+    dims = catalog.parse_size(str(size))
+    if dims is None:
+        raise ProviderError(f"invalid size {size!r}", status=400)
+    return dims
+
+
+def draw(request: ImageRequest) -> ImageResult:
+    params: dict[str, Any] = request.params
+    n = int(params.get("n", 1))
+    fmt = str(params.get("output_format") or "png")
+    compression = params.get("output_compression")
+    images = []
+    for i in range(n):
+        label = request.label if i == 0 else f"{request.label} #{i + 1}"
+        if request.op is Op.GENERATE:
+            w, h = _size(request) or (1024, 1024)
+            img = placeholder.generate(w, h, request.prompt, label, params.get("background") == "transparent")
+        else:
+            img = _edit(request, label)
+        images.append(placeholder.encode(img, fmt, compression))
+    return ImageResult(images=tuple(images), usage={}, requests=0)
+
+
+def _edit(request: ImageRequest, label: str) -> Any:
+    from PIL import Image
+
+    if not request.images:
+        raise ProviderError("an edit needs an input image", status=400)
+    with Image.open(io.BytesIO(request.images[0].data)) as opened:
+        base = opened.convert("RGBA")
+    mask = None
+    if request.mask is not None:
+        with Image.open(io.BytesIO(request.mask.data)) as opened:
+            mask = opened.convert("RGBA")
+    return placeholder.edit(base, request.prompt, label, mask, _size(request))

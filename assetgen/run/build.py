@@ -1,0 +1,177 @@
+"""`build` as a library function: prepare, check (`--frozen`, `--max-cost`), execute, save.
+
+Returns a BuildReport; the command only renders it. The lock file and the stat cache are saved
+even after failures or an interrupt, so nothing that finished is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assetgen import lockfile
+from assetgen.errors import ExitCode, UserError
+from assetgen.plan import estimate
+from assetgen.plan.explain import Why
+from assetgen.plan.lockgen import next_lock
+from assetgen.plan.status import Status
+from assetgen.providers.registry import create_provider
+from assetgen.recipe.model import ProviderKind
+from assetgen.run import stamp
+from assetgen.run.events import Sink, discard
+from assetgen.run.executor import Executor, Outcome, Settings
+from assetgen.run.prepare import Prepared, prepare
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    paths: tuple[str, ...] = ()
+    cwd: Path = field(default_factory=Path.cwd)
+    provider: ProviderKind | None = None
+    jobs: int = 8
+    only: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()
+    frozen: bool = False
+    fail_fast: bool = False
+    max_cost: float | None = None
+    previews: int | None = None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    actions_total: int
+    actions_run: int
+    actions_cached: int
+    actions_failed: int
+    requests: int
+    outputs_written: int
+    failures: tuple[tuple[str, str], ...] = ()      # (asset, message)
+    stale: tuple[tuple[str, str], ...] = ()         # --frozen: (asset, why)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        return ExitCode.FAILED if self.failures or self.stale or self.actions_failed else ExitCode.OK
+
+    def summary(self) -> dict[str, object]:
+        """Exactly the keys SPEC section 7 names for `build --json`."""
+        return {"actions_total": self.actions_total, "actions_run": self.actions_run,
+                "actions_cached": self.actions_cached, "actions_failed": self.actions_failed,
+                "requests": self.requests, "outputs_written": self.outputs_written,
+                "failures": [{"asset": a, "message": m} for a, m in self.failures]}
+
+
+def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
+    """Every asset with a call to make, and why (for --frozen)."""
+    found: dict[str, list[str]] = {}
+    states = prep.resolution.states
+    for action in prep.plan.actions:
+        st = states[action.id]
+        if action.is_call and st.status is Status.RUN:
+            for asset in action.assets:
+                found.setdefault(asset, []).extend(r.text() for r in st.reasons)
+    return [(a, "; ".join(dict.fromkeys(w))) for a, w in sorted(found.items())]
+
+
+def run_cost(prep: Prepared) -> float:
+    pricing = dict(prep.project.config.pricing)
+    return sum(estimate.cost(a, pricing) for a in prep.plan.actions
+               if prep.resolution.states[a.id].status is Status.RUN)
+
+
+def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
+    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force)
+    total = len(prep.plan.actions)
+    if opts.frozen:
+        stale = stale_assets(prep)
+        if stale:
+            return BuildReport(total, 0, 0, 0, 0, 0, stale=tuple(stale))
+    if opts.max_cost is not None:
+        cost = run_cost(prep)
+        if cost > opts.max_cost:
+            raise UserError(f"the estimated cost ${cost:.2f} exceeds --max-cost ${opts.max_cost:.2f}; "
+                            "nothing was run")
+    out = asyncio.run(_execute(prep, opts, sink))
+    _save(prep, opts, out)
+    failed = len(out.failures) + len(out.blocked)
+    failures = tuple((", ".join(assets), msg) for assets, msg in out.failures)
+    return BuildReport(total, out.calls, total - out.calls - failed - len(out.not_started), failed,
+                       out.requests, len(out.written), failures, interrupted=out.interrupted)
+
+
+async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink) -> Outcome:
+    from assetgen.plan.status import encoder_version
+
+    forced = frozenset(aid for aid, st in prep.resolution.states.items()
+                       if any(r.why is Why.FORCED for r in st.reasons))
+    settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
+                        encoder_version())
+    provider = create_provider(prep.provider, prep.project.config, prep.project.root)
+    executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink)
+    loop = asyncio.get_running_loop()
+    presses = [0]
+
+    def on_sigint() -> None:
+        presses[0] += 1
+        if presses[0] > 1:
+            os._exit(ExitCode.INTERRUPTED)
+        executor.stop()
+
+    installed = _install(loop, on_sigint)
+    try:
+        return await executor.run()
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+        await provider.aclose()
+
+
+def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)  # type: ignore[arg-type]
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _save(prep: Prepared, opts: BuildOptions, out: Outcome) -> None:
+    from assetgen.plan.status import encoder_version
+
+    root = prep.project.root
+    lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=not opts.only)
+    lockfile.write(root, lock)
+    prep.files.save()
+    complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
+    if complete and not opts.only and not opts.force:
+        _stamp(prep, opts)
+    else:
+        stamp.clear(root)
+
+
+def _stamp(prep: Prepared, opts: BuildOptions) -> None:
+    root = prep.project.root
+    files = [r.path for r in prep.project.recipes] + [stamp.PROJECT_FILE, lockfile.LOCK_FILE]
+    for action in prep.plan.actions:
+        if action.call is not None:
+            files += [s.file for s in action.call.sources if s.file]
+        elif action.render is not None:
+            files.append(action.render.output.path)
+    dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
+    sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
+    stamp.write(root, sig, files, dirs, len(prep.plan.actions))
+
+
+def _only_files(opts: BuildOptions) -> bool:
+    return bool(opts.paths) and all((opts.cwd / p).is_file() for p in opts.paths)
+
+
+def fast_noop(paths: Sequence[str], cwd: Path, provider: str | None) -> int | None:
+    """The action count when the stamp proves a no-op; None when a full build is needed."""
+    root = stamp.find_root(paths, cwd)
+    return stamp.check(root, stamp.signature(paths, cwd, provider))

@@ -1,0 +1,35 @@
+"""Progress as events: the executor emits them, a reporter renders them. The executor never prints."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    STARTED = "started"        # the build starts: `total` actions, `queued` of them to execute
+    ACTION_START = "action_start"
+    ACTION_DONE = "action_done"
+    ACTION_FAILED = "action_failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Kind
+    action: str = ""           # action id
+    op: str = ""               # generate | edit | render
+    assets: tuple[str, ...] = ()
+    message: str = ""
+    total: int = 0
+    queued: int = 0
+    requests: int = 0          # HTTP requests this action sent
+    wrote: str = ""            # the output path written, for renders that changed a file
+
+
+Sink = Callable[[Event], None]
+
+
+def discard(event: Event) -> None:
+    return None

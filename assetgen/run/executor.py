@@ -1,0 +1,212 @@
+"""The asyncio DAG executor: runs the actions the plan marked RUN, within `-j`.
+
+Among ready actions the one with the longest chain of dependants starts first. A call's result is
+in the cache (objects, then record) before anything that depends on it starts. After a failure the
+executor goes on with independent work (`fail_fast` stops starting new work); `stop()` (first
+Ctrl-C) lets in-flight actions finish and save, and starts nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assetgen.atomic import write_atomic
+from assetgen.cache import Store
+from assetgen.plan import keys
+from assetgen.plan.files import FileHashes
+from assetgen.plan.graph import Action, Plan, Role
+from assetgen.plan.status import ActionState, Status, call_step, render_output
+from assetgen.providers.base import ImageRequest, Provider, ProviderError
+from assetgen.run import inputs
+from assetgen.run.events import Event, Kind, Sink
+
+
+@dataclass
+class Outcome:
+    results: dict[str, tuple[str, ...]] = field(default_factory=dict)  # action id -> result hashes
+    keys: dict[str, str] = field(default_factory=dict)                  # action id -> key
+    failures: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    blocked: set[str] = field(default_factory=set)     # not run because an upstream action failed
+    not_started: set[str] = field(default_factory=set)
+    calls: int = 0
+    requests: int = 0
+    written: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    jobs: int = 8
+    fail_fast: bool = False
+    forced: frozenset[str] = frozenset()
+    previews: int | None = None
+    encoder: str = ""
+
+
+class ActionFailed(Exception):
+    pass
+
+
+class Executor:
+    def __init__(self, plan: Plan, states: dict[str, ActionState], store: Store, files: FileHashes,
+                 provider: Provider, settings: Settings, sink: Sink) -> None:
+        self.plan = plan
+        self.by_id = plan.by_id()
+        self.states = states
+        self.store = store
+        self.files = files
+        self.provider = provider
+        self.settings = settings
+        self.sink = sink
+        self.out = Outcome()
+        self.stopping = False
+        for aid, st in states.items():
+            if st.status is Status.CACHED and st.results is not None:
+                self.out.results[aid] = st.results
+                if st.key:
+                    self.out.keys[aid] = st.key
+
+    def stop(self) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.out.interrupted = True
+            self.sink(Event(Kind.INTERRUPTED))
+
+    async def run(self) -> Outcome:
+        todo = [a.id for a in self.plan.actions if self.states[a.id].status is Status.RUN]
+        self.sink(Event(Kind.STARTED, total=len(self.plan.actions), queued=len(todo)))
+        todo_set = set(todo)
+        waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
+        dependants: dict[str, list[str]] = {aid: [] for aid in todo}
+        for aid, deps in waiting.items():
+            for d in deps:
+                dependants[d].append(aid)
+        height = _heights(todo, dependants)
+        ready = [(-height[a], i, a) for i, a in enumerate(todo) if not waiting[a]]
+        heapq.heapify(ready)
+        order = {a: i for i, a in enumerate(todo)}
+        running: dict[asyncio.Task[None], str] = {}
+        pending = set(todo)
+        while ready or running:
+            while ready and len(running) < max(1, self.settings.jobs) and not self.stopping:
+                _, _, aid = heapq.heappop(ready)
+                running[asyncio.ensure_future(self.one(self.by_id[aid]))] = aid
+            if not running:
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                aid = running.pop(task)
+                pending.discard(aid)
+                if task.result() is None and aid in self.out.results:
+                    for nxt in dependants[aid]:
+                        waiting[nxt].discard(aid)
+                        if not waiting[nxt] and nxt in pending:
+                            heapq.heappush(ready, (-height[nxt], order[nxt], nxt))
+                else:
+                    self.block(aid, dependants, pending)
+        self.out.not_started = pending - self.out.blocked
+        return self.out
+
+    def block(self, aid: str, dependants: dict[str, list[str]], pending: set[str]) -> None:
+        for nxt in dependants[aid]:
+            if nxt in pending:
+                pending.discard(nxt)
+                self.out.blocked.add(nxt)
+                self.block(nxt, dependants, pending)
+
+    async def one(self, action: Action) -> None:
+        self.sink(Event(Kind.ACTION_START, action.id, action.op.value, action.assets))
+        try:
+            if action.is_call:
+                requests = await self.call(action)
+                wrote = ""
+            else:
+                requests = 0
+                wrote = await self.render(action)
+        except (ProviderError, ActionFailed, inputs.MissingInput, OSError) as exc:
+            self.out.failures.append((action.assets, str(exc)))
+            if isinstance(exc, ProviderError):
+                self.out.requests += exc.requests
+                if exc.fatal:
+                    self.stopping = True
+            if self.settings.fail_fast:
+                self.stopping = True
+            self.sink(Event(Kind.ACTION_FAILED, action.id, action.op.value, action.assets, str(exc)))
+            return None
+        self.sink(Event(Kind.ACTION_DONE, action.id, action.op.value, action.assets,
+                        requests=requests, wrote=wrote))
+        return None
+
+    async def call(self, action: Action) -> int:
+        step = call_step(action, self.out.results)
+        spec = action.call
+        assert spec is not None and step.key
+        self.out.keys[action.id] = step.key
+        if action.id not in self.settings.forced and self.store.has_results(step.key):
+            rec = self.store.record(step.key)
+            assert rec is not None
+            self.out.results[action.id] = rec.results
+            return 0
+        root = self.settings.root
+        pairs = zip(spec.sources, step.inputs, strict=True)
+        loaded = [inputs.load(s, i.sha256, root, self.store) for s, i in pairs]
+        mask = next((img for s, img in zip(spec.sources, loaded, strict=True) if s.role is Role.MASK), None)
+        images = tuple(img for s, img in zip(spec.sources, loaded, strict=True) if s.role is not Role.MASK)
+        request = ImageRequest(op=action.call_op, model=spec.model, prompt=spec.prompt,
+                               params=dict(spec.params), label=spec.label, images=images, mask=mask,
+                               **self.preview_args(spec.label))
+        result = await self.provider.run(request)
+        self.out.calls += 1
+        self.out.requests += result.requests
+        if not result.images:
+            raise ActionFailed("the provider returned no image")
+        shas = await asyncio.to_thread(lambda: tuple(self.store.put_object(b) for b in result.images))
+        self.store.put_record(step.key, action.op.value, spec.provider, spec.model, shas, dict(result.usage))
+        self.out.results[action.id] = shas
+        return result.requests
+
+    def preview_args(self, label: str) -> dict[str, object]:
+        n = self.settings.previews
+        if not n:
+            return {}
+        folder = self.settings.root / ".assetgen" / "previews" / label
+
+        def save(index: int, data: bytes) -> None:
+            ctype, ext = inputs.sniff(data)
+            write_atomic(folder / f"partial-{index}.{ext}", data)
+
+        return {"partial_images": n, "on_partial": save}
+
+    async def render(self, action: Action) -> str:
+        spec = action.render
+        assert spec is not None
+        out = render_output(action, self.out.results, self.settings.encoder)
+        self.out.keys[action.id] = out.key
+        data = self.store.get_object(out.source)
+        if data is None:
+            raise ActionFailed(f"the image for {out.path} is missing from the cache")
+        from assetgen.render import render
+
+        encoded = await asyncio.to_thread(render, data, spec.output)
+        sha = keys.sha256_bytes(encoded)
+        wrote = ""
+        if self.files.hash(out.path) != sha:
+            await asyncio.to_thread(write_atomic, self.settings.root / out.path, encoded)
+            self.files.remember(out.path, sha)
+            self.out.written.append(out.path)
+            wrote = out.path
+        self.store.put_record(out.key, "render", "pillow", out.format, (sha,))
+        self.out.results[action.id] = (sha,)
+        return wrote
+
+
+def _heights(todo: list[str], dependants: dict[str, list[str]]) -> dict[str, int]:
+    """Length of the longest chain of dependants of each action (critical path first)."""
+    height: dict[str, int] = {}
+    for aid in reversed(todo):   # todo is topological, so dependants come later
+        height[aid] = 1 + max((height[d] for d in dependants[aid]), default=0)
+    return height

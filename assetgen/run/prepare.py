@@ -1,0 +1,65 @@
+"""Everything `plan`, `build` and `gc` share: load the project, build the plan, resolve it."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assetgen import lockfile
+from assetgen.cache import STATE_DIR, Store, cache_dir
+from assetgen.lockfile import Lock
+from assetgen.plan.files import FileHashes
+from assetgen.plan.graph import Plan, build_plan
+from assetgen.plan.status import Resolution, Resolver
+from assetgen.recipe.model import Project, ProviderKind
+
+
+@dataclass(frozen=True)
+class Prepared:
+    project: Project
+    provider: ProviderKind
+    plan: Plan                   # restricted to `--only` (and what it needs)
+    selected: frozenset[str]     # variant names selected by `--only` (all when none)
+    store: Store
+    lock: Lock
+    files: FileHashes
+    resolver: Resolver
+    resolution: Resolution
+
+
+def matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def restrict(plan: Plan, names: frozenset[str]) -> Plan:
+    """The actions the named assets need (their own and everything upstream), in plan order."""
+    by_id = plan.by_id()
+    keep: set[str] = set()
+    stack = [aid for a in plan.assets if a.name in names for aid in (*a.steps, *a.outputs)]
+    while stack:
+        aid = stack.pop()
+        if aid not in keep:
+            keep.add(aid)
+            stack.extend(by_id[aid].deps)
+    return Plan(plan.provider, tuple(a for a in plan.actions if a.id in keep),
+                tuple(a for a in plan.assets if a.name in names))
+
+
+def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
+            only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
+    from assetgen.recipe.load import load_project_or_raise
+
+    project = load_project_or_raise(list(paths), cwd)
+    kind = provider or project.config.provider
+    files = FileHashes(project.root, project.root / STATE_DIR)
+    full = build_plan(project, kind.value, files.hash)
+    names = frozenset(a.name for a in full.assets)
+    selected = frozenset(n for n in names if matches(n, only)) if only else names
+    plan = restrict(full, selected) if only else full
+    store = Store(cache_dir(project.root))
+    lock = lockfile.read(project.root)
+    forced = {a.id for a in plan.actions if a.is_call and any(matches(n, force) for n in a.assets)}
+    resolver = Resolver(plan, store, lock, files.hash)
+    return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolver.resolve(forced))

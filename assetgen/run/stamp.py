@@ -1,0 +1,103 @@
+"""The no-op fast path: a build stamp under `.assetgen/` that proves nothing changed.
+
+After a complete, successful build the stamp records the stat (size, mtime_ns, inode) of every
+file the build read or wrote: recipe files, the project file, input images and masks, the lock
+file and every output, plus the mtime of the folders the recipe globs search (a new recipe file
+changes its folder's mtime) and the command's signature (paths, provider). When every stat still
+matches, the build is a no-op, decided without YAML, templates, Pillow or hashing. Anything else
+falls through to the full build. This module imports nothing heavy on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+STAMP_FILE = "build-stamp.json"
+STAMP_VERSION = 1
+PROJECT_FILE = "assetgen.yaml"
+
+
+def find_root(paths: Iterable[str], cwd: Path) -> Path:
+    """The project root as `assetgen.project.root_for` finds it, without importing the loader."""
+    first = next(iter(paths), None)
+    start = (cwd / first) if first is not None else cwd
+    start = start.resolve()
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return start if start.is_dir() else cwd.resolve()
+
+
+def signature(paths: Iterable[str], cwd: Path, provider: str | None) -> dict[str, Any]:
+    return {"paths": sorted(str((cwd / p).resolve()) for p in paths), "provider": provider,
+            "cache": os.environ.get("ASSETGEN_CACHE_DIR")}
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _dir_mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def glob_dirs(root: Path, patterns: Iterable[str]) -> list[str]:
+    """Every folder a recipe glob may search: the fixed prefix of each pattern and all below it."""
+    found: set[str] = {"."}
+    for pattern in patterns:
+        parts = Path(pattern).parts
+        fixed = []
+        for part in parts[:-1]:
+            if any(c in part for c in "*?["):
+                break
+            fixed.append(part)
+        base = root.joinpath(*fixed)
+        if not base.is_dir():
+            found.add(Path(*fixed).as_posix() if fixed else ".")
+            continue
+        for folder, dirs, _ in os.walk(base):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found.add(Path(folder).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def write(root: Path, sig: dict[str, Any], files: Iterable[str], dirs: Iterable[str], total: int) -> None:
+    from assetgen.atomic import write_atomic
+
+    body = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
+            "files": {f: _stat(root / f) for f in sorted(set(files))},
+            "dirs": {d: _dir_mtime(root / d) for d in sorted(set(dirs))}}
+    write_atomic(root / ".assetgen" / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
+
+
+def clear(root: Path) -> None:
+    (root / ".assetgen" / STAMP_FILE).unlink(missing_ok=True)
+
+
+def check(root: Path, sig: dict[str, Any]) -> int | None:
+    """The stamped action count when nothing changed since the stamp; None otherwise."""
+    try:
+        body = json.loads((root / ".assetgen" / STAMP_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if body.get("version") != STAMP_VERSION or body.get("signature") != sig:
+        return None
+    for rel, stat in body["files"].items():
+        if _stat(root / rel) != stat:
+            return None
+    for rel, mtime in body["dirs"].items():
+        if _dir_mtime(root / rel) != mtime:
+            return None
+    return int(body["actions_total"])
