@@ -141,7 +141,8 @@ def _problem(ref: ImageRef, what: str, problem: str) -> Diagnostic:
 
 
 def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb.is_integer() else f"{mb:.2f} MB"
 
 
 def _wxh(size: tuple[int, int]) -> str:
