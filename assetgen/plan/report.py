@@ -1,0 +1,47 @@
+"""The plan as data for `assetgen plan`: every action, cached or run, with reasons and estimates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assetgen.plan import estimate
+from assetgen.plan.graph import Action, Plan
+from assetgen.plan.status import Resolution, Status
+
+DEFAULT_JOBS = 8
+
+
+def describe(action: Action) -> str:
+    if action.render is not None:
+        return action.render.output.path
+    return ", ".join(action.assets)
+
+
+def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
+              jobs: int = DEFAULT_JOBS) -> dict[str, Any]:
+    """SPEC section 7's object: actions with status and reasons, total cost and time estimates."""
+    actions = []
+    cost = seconds = 0.0
+    for action in plan.actions:
+        st = resolution.states[action.id]
+        run = st.status is Status.RUN
+        c = estimate.cost(action, pricing) if run else 0.0
+        cost += c
+        seconds += estimate.seconds(action) if run else 0.0
+        actions.append({"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
+                        "target": describe(action),
+                        "status": st.status.value, "reasons": [r.text() for r in st.reasons],
+                        "est_cost_usd": round(c, 6)})
+    return {"actions": actions, "est_cost_usd": round(cost, 6),
+            "est_seconds": round(seconds / max(1, jobs), 3)}
+
+
+def plan_text(data: dict[str, Any]) -> str:
+    lines = []
+    for a in data["actions"]:
+        why = f"  ({'; '.join(a['reasons'])})" if a["reasons"] else ""
+        lines.append(f"{a['status']:<6} {a['op']:<8} {a['target']}{why}")
+    run = sum(1 for a in data["actions"] if a["status"] == "run")
+    lines.append(f"{len(data['actions'])} actions, {run} to run; estimated ${data['est_cost_usd']:.2f}, "
+                 f"{data['est_seconds']:.0f}s")
+    return "\n".join(lines) + "\n"
