@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
-from pathlib import Path, PurePosixPath, PureWindowsPath
+import re
+from pathlib import Path
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class PathEscape(Exception):
@@ -24,7 +27,7 @@ def project_path(root: Path, text: str) -> str:
         raise PathEscape("is empty")
     if "\x00" in raw:
         raise PathEscape("contains a NUL character")
-    if raw.startswith(("/", "\\")) or PureWindowsPath(raw).drive or PurePosixPath(raw).is_absolute():
+    if raw.startswith(("/", "\\")) or _DRIVE.match(raw):
         raise PathEscape("is absolute; paths are relative to the project root")
     norm = posixpath.normpath(raw.replace("\\", "/"))
     if norm == ".." or norm.startswith("../"):

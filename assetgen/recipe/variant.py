@@ -6,6 +6,7 @@ deduplication); the planner only ever sees complete variants.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,7 @@ class VariantBuilder:
             raise self._fail(self.positions.value(path_key),
                              f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n} "
                              f"({path_what})")
-        fmt = entry.get("format") or EXTENSION_FORMATS.get(Path(rendered[0]).suffix.lower())
+        fmt = entry.get("format") or EXTENSION_FORMATS.get(posixpath.splitext(rendered[0])[1].lower())
         if fmt is None:
             raise self._fail(self.positions.value(path_key),
                              f"cannot tell the image format of '{rendered[0]}' from its extension; "
