@@ -195,7 +195,10 @@ class Executor:
         sha = keys.sha256_bytes(encoded)
         wrote = ""
         if self.files.hash(out.path) != sha:
-            await asyncio.to_thread(write_atomic, self.settings.root / out.path, encoded)
+            try:
+                await asyncio.to_thread(write_atomic, self.settings.root / out.path, encoded)
+            except OSError as exc:
+                raise ActionFailed(f"cannot write {out.path}: {exc.strerror}") from None
             self.files.remember(out.path, sha)
             self.out.written.append(out.path)
             wrote = out.path
