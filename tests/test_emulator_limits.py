@@ -106,16 +106,19 @@ def test_client_with_retries_completes_100_requests_under_faults() -> None:
     assert stats["by_status"].get("0", 0) >= 1        # dropped connections, retried by the client
 
 
-def test_dropped_connection_is_a_connection_error() -> None:
+def test_dropped_connection_is_a_connection_error_for_the_client() -> None:
     with run_emulator(fault_rate=1.0, seed=3) as emu:
-        for _ in range(10):
-            try:
-                httpx.post(f"{emu.url}/v1/images/generations", headers={"authorization": "Bearer k"},
-                           json={"model": "gpt-image-1", "prompt": "x"})
-            except httpx.TransportError:
-                break
-        else:
-            pytest.fail("no dropped connection in 10 faulty requests")
+        with AzureOpenAI(azure_endpoint=emu.url, api_key="k", api_version=API_VERSION,
+                         max_retries=0) as client:
+            for _ in range(10):
+                try:
+                    client.images.generate(model="gpt-image-1", prompt="x")
+                except openai.APIConnectionError:
+                    break
+                except openai.InternalServerError:
+                    continue
+            else:
+                pytest.fail("no dropped connection in 10 faulty requests")
         assert emu.records[-1].fault == "drop" and emu.records[-1].status == 0
 
 
