@@ -1,0 +1,74 @@
+"""YAML with positions: safe, strict about duplicate keys, every key keeps its line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assetgen.errors import Location
+from assetgen.recipe import yamlpos
+
+
+def _errors(text: str) -> list[str]:
+    return [str(d) for d in yamlpos.load(text, "r.yaml").diagnostics]
+
+
+def test_positions_of_keys_and_values() -> None:
+    doc = yamlpos.load("a:\n  b: [x, {c: 1}]\n", "r.yaml")
+    assert doc.data == {"a": {"b": ["x", {"c": 1}]}}
+    assert doc.positions.key(("a", "b")) == Location("r.yaml", 2, 3)
+    assert doc.positions.value(("a", "b")) == Location("r.yaml", 2, 6)
+    assert doc.positions.value(("a", "b", 1, "c")) == Location("r.yaml", 2, 14)
+    assert doc.positions.key(("a", "b", 1, "c")) == Location("r.yaml", 2, 11)
+    assert doc.positions.key(("a", "zz")) == Location("r.yaml", 1, 1)
+
+
+def test_duplicate_key_is_an_error_at_the_second() -> None:
+    assert _errors("a: 1\nb: 2\na: 3\n") == ["r.yaml:3:1: error: duplicate key 'a' (first at line 1)"]
+
+
+def test_python_tags_are_refused_never_constructed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    text = f'x: !!python/object/apply:os.system ["touch {marker}"]\n'
+    assert _errors(text) == ["r.yaml:1:4: error: unsupported YAML tag '!!python/object/apply:os.system'"]
+    assert not marker.exists()
+
+
+def test_local_tags_are_refused() -> None:
+    assert _errors("x: !custom 1\n") == ["r.yaml:1:4: error: unsupported YAML tag '!custom'"]
+
+
+def test_syntax_error_has_its_line() -> None:
+    assert _errors("a: [1, 2\nb: 3\n") == [
+        "r.yaml:2:2: error: invalid YAML: while parsing a flow sequence (line 1), "
+        "did not find expected ',' or ']'"]
+
+
+def test_two_documents_are_an_error() -> None:
+    assert _errors("a: 1\n---\nb: 2\n") == [
+        "r.yaml:2:1: error: invalid YAML: expected a single document in the stream (line 1), "
+        "but found another document"]
+
+
+def test_merge_keys_and_anchors() -> None:
+    doc = yamlpos.load("base: &b {size: 1024x1024, n: 1}\nx:\n  <<: *b\n  n: 2\n", "r.yaml")
+    assert doc.diagnostics == ()
+    assert doc.data["x"] == {"n": 2, "size": "1024x1024"}
+
+
+def test_keys_are_text_even_when_they_look_like_bools_or_numbers() -> None:
+    doc = yamlpos.load("on: 1\n2: yes\n", "r.yaml")
+    assert doc.data == {"on": 1, "2": True}
+
+
+def test_alias_bomb_is_stopped() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+              f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+              f"*{chr(97 + i)}, *{chr(97 + i)}]" for i in range(7)]
+    errors = _errors("\n".join(lines) + "\n")
+    assert len(errors) == 1 and errors[0].endswith("error: document too large (aliases expand too far)")
+
+
+def test_empty_document() -> None:
+    doc = yamlpos.load("# nothing\n", "r.yaml")
+    assert (doc.data, doc.diagnostics) == (None, ())
