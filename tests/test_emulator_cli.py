@@ -47,6 +47,11 @@ def test_command_serves_until_interrupted() -> None:
                              params={"api-version": "2025-04-01-preview"}, headers={"api-key": "k"},
                              json={"prompt": "a cat"})
         assert missing.json()["error"]["code"] == "DeploymentNotFound"
+        invalid = httpx.post(f"{base}/openai/deployments/img/images/generations",
+                             params={"api-version": "2025-04-01-preview"}, headers={"api-key": "k"},
+                             json={"prompt": "a cat", "size": "1x1"})
+        assert invalid.status_code == 400
+        assert invalid.headers["x-ratelimit-remaining-requests"] == "8"
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

@@ -58,6 +58,7 @@ class Trace:
     model: str | None = None
     fault: Fault | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)   # rate-limit headers once admitted
 
 
 class DroppedConnection(Exception):
@@ -116,7 +117,7 @@ async def images_endpoint(request: Request) -> Response:
         response = await _pipeline(request, state, mode, trace)
         status = response.status_code
     except ApiError as exc:
-        response = JSONResponse(exc.body, exc.status, headers={**_ids(), **exc.headers})
+        response = JSONResponse(exc.body, exc.status, headers={**_ids(), **trace.headers, **exc.headers})
         status, error_code = exc.status, exc.code
     except DroppedConnection:
         status = 0
@@ -141,7 +142,8 @@ async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: T
     fields, form = await _read_body(request, trace.op)
     trace.fields = {**fields, **(_describe_files(form) if form else {})}
     spec = _resolve(state, mode, path_deployment, fields, trace)
-    headers = {**_ids(), **_admit(state, mode, trace, api_version)}
+    trace.headers = _admit(state, mode, trace, api_version)
+    headers = {**_ids(), **trace.headers}
     call = validate(trace.op, spec, fields, mode, form=form is not None)
     inputs = uploads.check_inputs(form, spec, mode) if form is not None else None
     if state.config.block_word and state.config.block_word.lower() in call.prompt.lower():
