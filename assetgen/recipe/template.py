@@ -59,8 +59,8 @@ def _simple(text: str) -> _Simple | None:
         text = text[:-1]   # Jinja2 drops one trailing newline (keep_trailing_newline=False)
     parts = _SIMPLE_VAR.split(text)
     literals = parts[::2]
-    if any(m in lit or "}}" in lit for lit in literals for m in _MARKERS):
-        return None
+    if any("{" in lit or "}" in lit for lit in literals):
+        return None   # braces next to a tag lex differently: leave those to Jinja2
     if any(name in _NOT_SIMPLE_NAMES for name in parts[1::2]):
         return None
     return _Simple(tuple(parts))

@@ -1,0 +1,58 @@
+"""Templates: sandboxed Jinja2, undefined variables as errors, a fast path that renders the same."""
+
+from __future__ import annotations
+
+import jinja2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2.sandbox import SandboxedEnvironment
+
+from assetgen.recipe import template
+from assetgen.recipe.template import TemplateError
+
+JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def test_plain_text_is_returned_as_written() -> None:
+    assert template.render("a } b { c", {}, "prompt") == "a } b { c"
+
+
+def test_filters_and_expressions_work() -> None:
+    assert template.render("{{ kind | upper }}-{{ n * 2 }}", {"kind": "axe", "n": 3}, "name") == "AXE-6"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{{ colour }}", "undefined variable 'colour' in prompt"),
+    ("{{ colour | upper }}", "undefined variable 'colour' in prompt"),
+    ("{{ ''.__class__ }}",
+     "unsafe template in prompt: access to attribute '__class__' of 'str' object is unsafe."),
+    ("{{ x.__globals__ }}",
+     "unsafe template in prompt: access to attribute '__globals__' of 'function' object is unsafe."),
+    ("{% for %}", "template syntax error in prompt: Expected an expression, got 'end of statement block'"),
+    ("{{ 1 / 0 }}", "template error in prompt: division by zero"),
+])
+def test_errors_name_the_variable_and_the_field(text: str, message: str) -> None:
+    with pytest.raises(TemplateError) as exc:
+        template.render(text, {"x": test_plain_text_is_returned_as_written}, "prompt")
+    assert str(exc.value) == message
+
+
+_NAMES = st.sampled_from(["a", "b", "kind", "true", "none", "range", "name_2"])
+_TEXT = st.text(alphabet="ab {}-\n%#", max_size=8)
+_VALUES = st.one_of(st.text(max_size=5), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+
+
+@given(st.lists(st.tuples(_TEXT, _NAMES, st.sampled_from(["{{ %s }}", "{{%s}}", "{{  %s }}"])), max_size=4),
+       _TEXT, st.dictionaries(_NAMES, _VALUES))
+def test_fast_path_renders_exactly_like_jinja(pieces: list, tail: str, context: dict) -> None:
+    text = "".join(lit + form % name for lit, name, form in pieces) + tail
+    try:
+        expected: str | None = JINJA.from_string(text).render(context)
+    except jinja2.TemplateError:
+        expected = None
+    try:
+        got: str | None = template.render(text, context, "prompt")
+    except TemplateError:
+        got = None
+    assert got == expected
