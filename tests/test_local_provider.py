@@ -1,0 +1,76 @@
+"""The `local` provider: sized, deterministic placeholders; edits keep every pixel the mask protects."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from PIL import Image, ImageChops
+
+from assetgen.providers.base import ImageRequest, InputImage
+from assetgen.providers.local import LocalProvider
+from assetgen.recipe.model import Op
+
+
+def _run(request: ImageRequest) -> list[Image.Image]:
+    result = asyncio.run(LocalProvider().run(request))
+    assert result.requests == 0
+    images = []
+    for data in result.images:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        images.append(img)
+    return images
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_generate_has_the_requested_size_and_is_deterministic() -> None:
+    req = ImageRequest(Op.GENERATE, "gpt-image-1.5", "A red gem", {"size": "96x64"}, label="gem-red")
+    first, again = _run(req)[0], _run(req)[0]
+    assert (first.format, first.size) == ("PNG", (96, 64))
+    assert ImageChops.difference(first.convert("RGBA"), again.convert("RGBA")).getbbox() is None
+
+
+def test_transparent_background_has_clear_corners() -> None:
+    req = ImageRequest(Op.GENERATE, "gpt-image-1.5", "A gem", {"size": "64x64", "background": "transparent"},
+                       label="gem")
+    img = _run(req)[0].convert("RGBA")
+    assert img.getpixel((0, 0))[3] == 0
+    assert img.getpixel((32, 40))[3] == 255
+
+
+def test_the_label_and_prompt_change_the_picture() -> None:
+    base = ImageRequest(Op.GENERATE, "m", "A gem", {"size": "64x64"}, label="a")
+    other = ImageRequest(Op.GENERATE, "m", "A gem", {"size": "64x64"}, label="b")
+    assert _png(_run(base)[0]) != _png(_run(other)[0])
+
+
+def test_n_candidates_differ_and_output_format_is_honoured() -> None:
+    params = {"size": "64x64", "n": 3, "output_format": "jpeg"}
+    req = ImageRequest(Op.GENERATE, "m", "A gem", params, label="g")
+    images = _run(req)
+    assert [i.format for i in images] == ["JPEG"] * 3
+    assert len({_png(i) for i in images}) == 3
+
+
+def test_unknown_model_without_size_uses_1024_square() -> None:
+    assert _run(ImageRequest(Op.GENERATE, "mystery", "x", {}, label="g"))[0].size == (1024, 1024)
+
+
+def test_edit_changes_only_the_pixels_the_mask_allows() -> None:
+    base = Image.new("RGBA", (64, 64), (10, 200, 30, 255))
+    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 20, 64))
+    req = ImageRequest(Op.EDIT, "m", "Paint the left", {}, label="e",
+                       images=(InputImage("base.png", _png(base), "image/png"),),
+                       mask=InputImage("mask.png", _png(mask), "image/png"))
+    out = _run(req)[0].convert("RGBA")
+    assert out.size == (64, 64)
+    diff = ImageChops.difference(out, base).getbbox()
+    assert diff is not None and diff[2] <= 20          # changes stay left of x = 20
+    assert out.crop((20, 0, 64, 64)).tobytes() == base.crop((20, 0, 64, 64)).tobytes()
