@@ -262,3 +262,19 @@ def test_wrong_type_for_n(emu: EmulatorHandle) -> None:
                           json={"model": "gpt-image-1", "prompt": "x", "n": "2"})
     assert response.json()["error"]["message"] == (
         "Invalid type for 'n': expected an integer, but got a string instead.")
+
+
+def test_malformed_multipart_is_a_recorded_400(emu: EmulatorHandle) -> None:
+    response = httpx.post(f"{emu.url}/openai/v1/images/edits", content=b"garbage",
+                          headers={"api-key": KEY, "content-type": "multipart/form-data; boundary=zzz"})
+    assert response.json() == {"error": {"message": "Invalid multipart body: Invalid multipart data.",
+                                         "type": "invalid_request_error", "param": None,
+                                         "code": "invalid_multipart"}}
+    assert (emu.records[-1].status, emu.records[-1].error_code) == (400, "invalid_multipart")
+
+
+def test_json_edit_is_refused(emu: EmulatorHandle) -> None:
+    response = httpx.post(f"{emu.url}/openai/v1/images/edits", headers={"api-key": KEY},
+                          json={"model": "gpt-image-1", "prompt": "x"})
+    assert response.json()["error"]["message"] == (
+        "Invalid Content-Type header (application/json), expected multipart/form-data.")

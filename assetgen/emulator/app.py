@@ -17,6 +17,7 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -165,8 +166,13 @@ def _authenticate(request: Request, state: EmulatorState, mode: Mode) -> None:
 async def _read_body(request: Request, op: Op) -> tuple[dict[str, Any], uploads.EditForm | None]:
     content_type = request.headers.get("content-type", "")
     if op is Op.EDIT and content_type.startswith("multipart/form-data"):
-        async with request.form(max_files=MAX_EDIT_FILES, max_part_size=8 * 1024 * 1024) as raw:
-            form = await uploads.read_form(raw)
+        try:
+            async with request.form(max_files=MAX_EDIT_FILES, max_part_size=8 * 1024 * 1024) as raw:
+                form = await uploads.read_form(raw)
+        except (HTTPException, MultiPartException) as exc:
+            message = exc.detail if isinstance(exc, HTTPException) else exc.message
+            raise errors.openai_error(400, f"Invalid multipart body: {message}",
+                                      code="invalid_multipart") from None
         return dict(form.fields), form
     if op is Op.EDIT:
         raise errors.openai_error(
