@@ -1,0 +1,86 @@
+"""The cache store: atomic writes, concurrent builds on one cache, and gc."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from assetgen.cache import Store
+from assetgen.cli import main
+
+RECIPE = """\
+version: 1
+defaults:
+  model: test-model
+  size: 96x96
+assets:
+  tile:
+    matrix:
+      i: [0, 1, 2, 3, 4, 5, 6, 7]
+    prompt: "Tile {{ i }}"
+    output: "out/{{ name }}.png"
+"""
+
+
+def _project(root: Path, recipe: str = RECIPE) -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "r.yaml").write_text(recipe)
+    return root
+
+
+def test_store_round_trip_and_verification(tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache")
+    sha = store.put_object(b"image bytes")
+    assert sha == hashlib.sha256(b"image bytes").hexdigest()
+    assert store.get_object(sha) == b"image bytes"
+    store.object_path(sha).write_bytes(b"torn")
+    assert store.get_object(sha) is None            # a damaged object is never served
+    store.put_record("k1", "generate", "local", "m", (sha,), {"total_tokens": 3})
+    fresh = Store(tmp_path / "cache")
+    rec = fresh.record("k1")
+    assert rec is not None and (rec.results, rec.usage) == ((sha,), {"total_tokens": 3})
+    assert not list((tmp_path / "cache").rglob(".tmp-*"))
+
+
+def test_two_builds_at_once_on_one_cache_never_tear_a_file(tmp_path: Path) -> None:
+    cache = tmp_path / "shared-cache"
+    env = {**os.environ, "ASSETGEN_CACHE_DIR": str(cache)}
+    roots = [_project(tmp_path / name) for name in ("a", "b")]
+    command = [sys.executable, "-m", "assetgen", "build", "--json", "-j", "4"]
+    procs = [subprocess.Popen([*command, str(r)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for r in roots]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    for path in (cache / "objects").rglob("*"):
+        if path.is_file():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+    for path in (cache / "actions").glob("*.json"):
+        json.loads(path.read_text())
+    assert not list(cache.rglob(".tmp-*"))
+    assert (roots[0] / "out" / "tile-0.png").read_bytes() == (roots[1] / "out" / "tile-0.png").read_bytes()
+
+
+def test_gc_removes_what_nothing_reaches(tmp_path: Path, capsys, monkeypatch) -> None:
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--json"]) == 0
+    recipe = root / "recipes" / "r.yaml"
+    recipe.write_text(RECIPE.replace("i: [0, 1, 2, 3, 4, 5, 6, 7]", "i: [0, 1]"))
+    assert main(["build", str(root), "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(root)
+    assert main(["gc", "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert dry.startswith("would remove 6 images and 12 action records, would free ")
+    store = Store(root / ".assetgen" / "cache")
+    assert len(list(store.record_keys())) == 16
+    assert main(["gc"]) == 0
+    assert capsys.readouterr().out.startswith("removed 6 images and 12 action records, freed ")
+    assert len(list(store.record_keys())) == 4
+    assert main(["gc"]) == 0
+    assert capsys.readouterr().out == "removed 0 images and 0 action records, freed 0 B\n"
+    assert main(["build", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["actions_run"] == 0

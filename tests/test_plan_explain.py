@@ -1,0 +1,108 @@
+"""`assetgen plan`: every action with its status and the reasons, as SPEC section 7 shapes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from assetgen.cli import main
+
+RECIPE = """\
+version: 1
+defaults:
+  model: test-model
+  size: 64x64
+assets:
+  gem:
+    prompt: "A gem"
+    quality: low
+    output: out/gem.png
+  framed:
+    steps:
+      - edit: "Frame it"
+        image: {asset: gem}
+        mask: masks/m.png
+    outputs:
+      - path: out/framed.webp
+        quality: 80
+"""
+
+
+def _project(root: Path) -> Path:
+    (root / "recipes").mkdir()
+    (root / "masks").mkdir()
+    (root / "recipes" / "r.yaml").write_text(RECIPE)
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(root / "masks" / "m.png")
+    return root
+
+
+def _plan(root: Path, capsys, *extra: str) -> dict:
+    capsys.readouterr()
+    assert main(["plan", str(root), "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _rows(plan: dict) -> list[tuple[str, str, list[str]]]:
+    return [(a["op"], a["status"], a["reasons"]) for a in plan["actions"]]
+
+
+def test_a_new_project_plans_everything_as_new(tmp_path: Path, capsys) -> None:
+    plan = _plan(_project(tmp_path), capsys)
+    assert set(plan) == {"actions", "est_cost_usd", "est_seconds"}
+    assert set(plan["actions"][0]) >= {"id", "op", "assets", "status", "reasons", "est_cost_usd"}
+    assert _rows(plan) == [("generate", "run", ["new"]), ("render", "run", ["new"]),
+                           ("edit", "run", ["new"]), ("render", "run", ["new"])]
+    assert plan["est_cost_usd"] == 0.0
+
+
+def test_reasons_after_changes(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--json"]) == 0
+    assert all(s == "cached" for _, s, _ in _rows(_plan(root, capsys)))
+    recipe = root / "recipes" / "r.yaml"
+    recipe.write_text(RECIPE.replace("quality: low", "quality: high").replace("quality: 80", "quality: 60"))
+    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
+    mask.save(root / "masks" / "m.png")
+    (root / "out" / "gem.png").unlink()
+    assert _rows(_plan(root, capsys)) == [
+        ("generate", "run", ["parameter quality changed (low -> high)"]),
+        ("render", "run", ["upstream asset gem changed"]),
+        ("edit", "run", ["upstream asset gem changed", "input file masks/m.png changed"]),
+        ("render", "run", ["parameter quality changed (80 -> 60)", "upstream asset framed changed"]),
+    ]
+
+
+def test_missing_output_and_forced(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--json"]) == 0
+    (root / "out" / "framed.webp").unlink()
+    assert _rows(_plan(root, capsys)) == [
+        ("generate", "cached", []), ("render", "cached", []), ("edit", "cached", []),
+        ("render", "run", ["output out/framed.webp missing (restored from cache)"]),
+    ]
+
+
+def test_text_plan(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    capsys.readouterr()
+    assert main(["plan", str(root)]) == 0
+    assert capsys.readouterr().out == (
+        "run    generate gem  (new)\n"
+        "run    render   out/gem.png  (new)\n"
+        "run    edit     framed  (new)\n"
+        "run    render   out/framed.webp  (new)\n"
+        "4 actions, 4 to run; estimated $0.00, 0s\n"
+    )
+
+
+def test_estimates_for_a_paid_provider(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    (root / "recipes" / "r.yaml").write_text(
+        'version: 1\nassets:\n  gem:\n    model: gpt-image-1.5\n    quality: high\n    size: 1024x1024\n'
+        '    prompt: "A gem"\n    output: out/gem.png\n')
+    plan = _plan(root, capsys, "--provider", "azure")
+    assert plan["actions"][0]["est_cost_usd"] > 0
+    assert plan["est_cost_usd"] == plan["actions"][0]["est_cost_usd"]
+    assert plan["est_seconds"] > 0
