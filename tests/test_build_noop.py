@@ -1,0 +1,95 @@
+"""The no-op fast path: taken only when nothing changed, and without importing anything heavy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assetgen.cli import main
+
+RECIPE = """\
+version: 1
+defaults:
+  model: test-model
+  size: 32x32
+assets:
+  gem:
+    matrix:
+      c: [red, blue]
+    prompt: "A {{ c }} gem"
+    output: "out/{{ name }}.png"
+"""
+
+
+@pytest.fixture()
+def root(tmp_path: Path, capsys) -> Path:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(RECIPE)
+    assert main(["build", str(tmp_path), "--json"]) == 0
+    capsys.readouterr()
+    return tmp_path
+
+
+def _build(root: Path, capsys) -> tuple[dict, bool]:
+    """The summary, and whether the fast path answered (a full build writes a new stamp)."""
+    stamp = root / ".assetgen" / "build-stamp.json"
+    before = stamp.stat().st_mtime_ns if stamp.is_file() else None
+    capsys.readouterr()
+    main(["build", str(root), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    return summary, stamp.is_file() and stamp.stat().st_mtime_ns == before
+
+
+def test_fast_path_imports_nothing_heavy(root: Path) -> None:
+    code = ("import sys; from assetgen.cli import main; main(['build', sys.argv[1], '--json']); "
+            "print(sorted(m for m in ('PIL', 'yaml', 'jinja2', 'httpx', 'rich', 'jsonschema') "
+            "if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    out = run.stdout
+    summary, modules = out.splitlines()
+    assert json.loads(summary)["actions_total"] == 4
+    assert modules == "[]"
+
+
+def test_unchanged_project_is_a_noop(root: Path, capsys) -> None:
+    summary, fast = _build(root, capsys)
+    assert fast and summary["actions_run"] == 0 and summary["actions_cached"] == 4
+
+
+def test_recipe_edit_falls_through(root: Path, capsys) -> None:
+    path = root / "recipes" / "r.yaml"
+    path.write_text(RECIPE.replace("[red, blue]", "[red, blue, green]"))
+    summary, _ = _build(root, capsys)
+    assert summary["actions_run"] == 1
+
+
+def test_new_recipe_file_falls_through(root: Path, capsys) -> None:
+    (root / "recipes" / "more.yaml").write_text(
+        'version: 1\nassets:\n  coin:\n    model: test-model\n    size: 32x32\n    prompt: "A coin"\n'
+        '    output: out/coin.png\n')
+    summary, _ = _build(root, capsys)
+    assert summary["actions_run"] == 1
+
+
+def test_deleted_or_modified_output_falls_through(root: Path, capsys) -> None:
+    (root / "out" / "gem-red.png").unlink()
+    summary, fast = _build(root, capsys)
+    assert (summary["outputs_written"], fast) == (1, False)
+    (root / "out" / "gem-blue.png").write_bytes(b"not an image")
+    summary, fast = _build(root, capsys)
+    assert (summary["outputs_written"], fast) == (1, False)
+    summary, fast = _build(root, capsys)
+    assert (summary["outputs_written"], fast) == (0, True)
+
+
+def test_lock_change_falls_through(root: Path, capsys) -> None:
+    lock = root / "assetgen.lock"
+    lock.write_text(lock.read_text().replace('"A red gem"', '"A ruby gem"'))
+    summary, fast = _build(root, capsys)
+    assert not fast
+    assert summary["actions_run"] == 0
+    assert '"A red gem"' in lock.read_text()
