@@ -8,7 +8,6 @@ thread) -> simulated latency -> JSON or SSE response. Every image request is rec
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,14 +16,13 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assetgen import catalog
 from assetgen.catalog import ModelSpec
-from assetgen.emulator import errors, images, responses, uploads
+from assetgen.emulator import errors, images, incoming, responses, uploads
 from assetgen.emulator.config import EmulatorConfig
 from assetgen.emulator.errors import ApiError, Mode
 from assetgen.emulator.faults import Fault, FaultInjector
@@ -35,7 +33,6 @@ from assetgen.recipe.model import Op
 
 OPERATIONS = {"generations": Op.GENERATE, "edits": Op.EDIT}
 AZURE_OPERATION_IDS = {Op.GENERATE: "ImageGenerations_Create", Op.EDIT: "ImageGenerations_Edit"}
-MAX_EDIT_FILES = 64
 
 
 class EmulatorState:
@@ -139,9 +136,9 @@ async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: T
     path_deployment = request.path_params.get("deployment")
     if path_deployment is not None and not api_version:
         raise errors.missing_api_version()
-    _authenticate(request, state, mode)
-    fields, form = await _read_body(request, trace.op)
-    trace.fields = {**fields, **(_describe_files(form) if form else {})}
+    incoming.authenticate(request, state.config.api_key, mode)
+    fields, form = await incoming.read_body(request, trace.op)
+    trace.fields = {**fields, **(incoming.describe_files(form) if form else {})}
     spec = _resolve(state, mode, path_deployment, fields, trace)
     trace.headers = _admit(state, mode, trace, api_version)
     headers = {**_ids(), **trace.headers}
@@ -150,51 +147,6 @@ async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: T
     if state.config.block_word and state.config.block_word.lower() in call.prompt.lower():
         raise errors.content_filtered(mode)
     return await _serve(request, state, mode, spec, call, inputs, headers)
-
-
-def _authenticate(request: Request, state: EmulatorState, mode: Mode) -> None:
-    key = request.headers.get("api-key", "").strip()
-    if not key:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" else ""
-    if not key:
-        raise errors.unauthorized(mode, key_given=False)
-    if state.config.api_key is not None and key != state.config.api_key:
-        raise errors.unauthorized(mode, key_given=True)
-
-
-async def _read_body(request: Request, op: Op) -> tuple[dict[str, Any], uploads.EditForm | None]:
-    content_type = request.headers.get("content-type", "")
-    if op is Op.EDIT and content_type.startswith("multipart/form-data"):
-        try:
-            async with request.form(max_files=MAX_EDIT_FILES, max_part_size=8 * 1024 * 1024) as raw:
-                form = await uploads.read_form(raw)
-        except (HTTPException, MultiPartException) as exc:
-            message = exc.detail if isinstance(exc, HTTPException) else exc.message
-            raise errors.openai_error(400, f"Invalid multipart body: {message}",
-                                      code="invalid_multipart") from None
-        return dict(form.fields), form
-    if op is Op.EDIT:
-        raise errors.openai_error(
-            400, "Invalid Content-Type header ({}), expected multipart/form-data.".format(
-                content_type or "none"), code="invalid_content_type")
-    try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise errors.openai_error(
-            400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-            "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent "
-            "was not valid JSON.)")
-    return body, None
-
-
-def _describe_files(form: uploads.EditForm) -> dict[str, Any]:
-    described: dict[str, Any] = {"image[]": [u.describe() for u in form.images]}
-    if form.mask is not None:
-        described["mask"] = form.mask.describe()
-    return described
 
 
 def _resolve(state: EmulatorState, mode: Mode, path_deployment: str | None, fields: dict[str, Any],
