@@ -59,6 +59,9 @@ def test_generate_two_landscape_images_with_table_usage(azure: AzureOpenAI, emu:
     assert (record.path, record.deployment, record.model, record.status, record.op) == (
         "/openai/deployments/gpt-image-1/images/generations", "gpt-image-1", "gpt-image-1", 200, "generate")
     assert record.fields["prompt"] == "a red potion bottle"
+    item = result.data[0].model_dump()
+    assert item["content_filter_results"]["violence"] == {"filtered": False, "severity": "safe"}
+    assert item["prompt_filter_results"]["jailbreak"] == {"detected": False, "filtered": False}
 
 
 def test_jpeg_with_compression(azure: AzureOpenAI) -> None:

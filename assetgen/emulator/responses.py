@@ -19,6 +19,11 @@ from assetgen.emulator.images import Rendered
 from assetgen.emulator.validate import ImageCall
 
 FILES_KEPT = 512
+_SAFE = {"filtered": False, "severity": "safe"}
+# Azure adds filter verdicts to every data item (reference section 4.2)
+CONTENT_FILTER_RESULTS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+PROMPT_FILTER_RESULTS = {**CONTENT_FILTER_RESULTS, "profanity": {"detected": False, "filtered": False},
+                         "jailbreak": {"detected": False, "filtered": False}}
 
 
 class FileStore:
@@ -66,6 +71,9 @@ def json_response(served: Served, files: FileStore, base_url: str) -> Response:
             item = {"b64_json": base64.b64encode(candidate.data).decode("ascii")}
         if served.usage is None:
             item["revised_prompt"] = call.prompt
+        if served.mode is Mode.AZURE:
+            item.update(content_filter_results=CONTENT_FILTER_RESULTS,
+                        prompt_filter_results=PROMPT_FILTER_RESULTS)
         data.append(item)
     body: dict[str, Any] = {"created": served.created, "data": data}
     if served.mode is Mode.OPENAI and served.usage is not None:
