@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def main(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     if not (args.force or args.only):
-        from assetgen.run.build import fast_noop
+        from assetgen.run.stamp import fast_noop
 
         total = fast_noop(args.paths, cwd, args.provider)
         if total is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,9 +168,3 @@ def _stamp(prep: Prepared, opts: BuildOptions) -> None:
 
 def _only_files(opts: BuildOptions) -> bool:
     return bool(opts.paths) and all((opts.cwd / p).is_file() for p in opts.paths)
-
-
-def fast_noop(paths: Sequence[str], cwd: Path, provider: str | None) -> int | None:
-    """The action count when the stamp proves a no-op; None when a full build is needed."""
-    root = stamp.find_root(paths, cwd)
-    return stamp.check(root, stamp.signature(paths, cwd, provider))

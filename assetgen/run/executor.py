@@ -20,6 +20,7 @@ from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
 from assetgen.plan.status import ActionState, Status, call_step, render_output
 from assetgen.providers.base import ImageRequest, Provider, ProviderError
+from assetgen.recipe.model import Output
 from assetgen.run import inputs
 from assetgen.run.events import Event, Kind, Sink
 
@@ -164,10 +165,18 @@ class Executor:
         self.out.requests += result.requests
         if not result.images:
             raise ActionFailed("the provider returned no image")
-        shas = await asyncio.to_thread(lambda: tuple(self.store.put_object(b) for b in result.images))
-        self.store.put_record(step.key, action.op.value, spec.provider, spec.model, shas, dict(result.usage))
+        shas = await asyncio.to_thread(self.save, step.key, action, result.images, dict(result.usage))
         self.out.results[action.id] = shas
         return result.requests
+
+    def save(self, key: str, action: Action, images: tuple[bytes, ...],
+             usage: dict[str, object]) -> tuple[str, ...]:
+        """Objects first, then the record that names them: a record never points at a missing image."""
+        spec = action.call
+        assert spec is not None
+        shas = tuple(self.store.put_object(b) for b in images)
+        self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage)
+        return shas
 
     def preview_args(self, label: str) -> dict[str, object]:
         n = self.settings.previews
@@ -189,22 +198,27 @@ class Executor:
         data = self.store.get_object(out.source)
         if data is None:
             raise ActionFailed(f"the image for {out.path} is missing from the cache")
+        sha, wrote = await asyncio.to_thread(self.encode_and_write, data, spec.output, out.key)
+        if wrote:
+            self.out.written.append(out.path)
+        self.out.results[action.id] = (sha,)
+        return out.path if wrote else ""
+
+    def encode_and_write(self, data: bytes, output: Output, key: str) -> tuple[str, bool]:
+        """Render; write the file only when its bytes differ; record the render. (sha, written)"""
         from assetgen.render import render
 
-        encoded = await asyncio.to_thread(render, data, spec.output)
+        encoded = render(data, output)
         sha = keys.sha256_bytes(encoded)
-        wrote = ""
-        if self.files.hash(out.path) != sha:
+        written = self.files.hash(output.path) != sha
+        if written:
             try:
-                await asyncio.to_thread(write_atomic, self.settings.root / out.path, encoded)
+                write_atomic(self.settings.root / output.path, encoded)
             except OSError as exc:
-                raise ActionFailed(f"cannot write {out.path}: {exc.strerror}") from None
-            self.files.remember(out.path, sha)
-            self.out.written.append(out.path)
-            wrote = out.path
-        self.store.put_record(out.key, "render", "pillow", out.format, (sha,))
-        self.out.results[action.id] = (sha,)
-        return wrote
+                raise ActionFailed(f"cannot write {output.path}: {exc.strerror}") from None
+            self.files.remember(output.path, sha)
+        self.store.put_record(key, "render", "pillow", output.format, (sha,))
+        return sha, written
 
 
 def _heights(todo: list[str], dependants: dict[str, list[str]]) -> dict[str, int]:

@@ -101,3 +101,10 @@ def check(root: Path, sig: dict[str, Any]) -> int | None:
         if _dir_mtime(root / rel) != mtime:
             return None
     return int(body["actions_total"])
+
+
+def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None) -> int | None:
+    """The action count when the stamp proves a no-op; None when a full build is needed."""
+    paths = list(paths)
+    root = find_root(paths, cwd)
+    return check(root, signature(paths, cwd, provider))
