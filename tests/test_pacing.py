@@ -52,14 +52,25 @@ def test_acquire_sleeps_until_its_slot() -> None:
     assert t.slept == pytest.approx([10 * (1 + MARGIN)] * 2)
 
 
-def test_rate_limit_holds_every_later_slot_and_slows_down() -> None:
+def test_rate_limit_holds_every_later_slot() -> None:
     t = FakeTime()
     pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
     pacer.reserve()
     pacer.on_rate_limited(5.0)
     assert pacer.reserve() == pytest.approx(5.0)
+    assert (pacer.rpm, pacer.throttled) == (60.0, 1)     # a lone 429 is jitter: same pace
+
+
+def test_a_recurring_rate_limit_slows_the_pace() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+    pacer.on_rate_limited(1.0)
+    t.now += 30
+    pacer.on_rate_limited(1.0)
     assert pacer.rpm == pytest.approx(57.0)
-    assert pacer.throttled == 1
+    t.now += 61
+    pacer.on_rate_limited(1.0)
+    assert pacer.rpm == pytest.approx(57.0)
 
 
 def test_rate_floor_is_half_the_configured_quota() -> None:

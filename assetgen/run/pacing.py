@@ -18,8 +18,9 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 MARGIN = 0.02          # spacing is this much wider than 60/RPM: clock jitter never makes a burst
-SLOWDOWN = 0.95        # each 429 multiplies the rate by this ...
+SLOWDOWN = 0.95        # a 429 soon after another multiplies the rate by this ...
 FLOOR = 0.5            # ... down to this fraction of the configured rate
+RECUR = 60.0           # seconds: a 429 within this time of the previous one lowers the rate
 
 
 class Pacer:
@@ -35,6 +36,7 @@ class Pacer:
         self._sleep = sleep
         self._next = -math.inf             # the earliest free slot
         self._hold_until = -math.inf       # no request before this (after a 429)
+        self._last_429 = -math.inf
 
     @property
     def interval(self) -> float:
@@ -57,12 +59,15 @@ class Pacer:
                 return
 
     def on_rate_limited(self, wait: float) -> None:
-        """A 429: no request for `wait` seconds, then a slightly slower pace."""
+        """A 429: no request for `wait` seconds. A lone 429 is jitter at a window's edge; one that
+        recurs means the quota is lower than configured, so the pace slows down."""
         self.throttled += 1
         now = self._clock()
         self._hold_until = max(self._hold_until, now + wait)
         self._next = max(self._next, self._hold_until)
-        self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
+        if now - self._last_429 < RECUR:
+            self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
+        self._last_429 = now
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
