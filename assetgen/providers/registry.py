@@ -16,8 +16,22 @@ def _local(config: ProjectConfig, root: Path) -> Provider:
     return LocalProvider()
 
 
+def _azure(config: ProjectConfig, root: Path) -> Provider:
+    from assetgen.providers.azure import AzureProvider
+
+    return AzureProvider.from_config(config)
+
+
+def _openai(config: ProjectConfig, root: Path) -> Provider:
+    from assetgen.providers.openai import OpenAIProvider
+
+    return OpenAIProvider.from_config(config)
+
+
 FACTORIES: dict[ProviderKind, Callable[[ProjectConfig, Path], Provider]] = {
     ProviderKind.LOCAL: _local,
+    ProviderKind.AZURE: _azure,
+    ProviderKind.OPENAI: _openai,
 }
 
 
