@@ -36,6 +36,13 @@ def _values(variant: Variant) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in variant.values) + "}"
 
 
+def check_unused(project: Project) -> list[Diagnostic]:
+    """A variant that writes no output and that no other variant uses would be paid for in vain."""
+    used = {ref.asset for v in project.variants() for ref in refs_of(v)}
+    return [Diagnostic.warning(v.location, f"variant '{v.name}' writes no output and no asset uses it")
+            for v in project.variants() if not v.outputs and v.name not in used]
+
+
 def check_pick(project: Project) -> list[Diagnostic]:
     """A step with n > 1 followed by more steps needs `pick`, and `pick` must name a candidate."""
     out: list[Diagnostic] = []

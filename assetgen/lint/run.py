@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from assetgen.errors import Diagnostic
 from assetgen.lint.files import check_files
-from assetgen.lint.graph import check_cycles, check_duplicates, check_pick
+from assetgen.lint.graph import check_cycles, check_duplicates, check_pick, check_unused
 from assetgen.lint.models import check_models
 from assetgen.recipe.model import Project
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from assetgen.recipe.load import LoadResult
 
 CHECKS: tuple[Callable[[Project], list[Diagnostic]], ...] = (
-    check_models, check_files, check_duplicates, check_pick, check_cycles,
+    check_models, check_files, check_duplicates, check_pick, check_cycles, check_unused,
 )
 
 

@@ -108,15 +108,25 @@ def _step_plans(
     if "prompt" in asset:
         where = positions.key((*base, "prompt"))
         return [StepPlan(Op.GENERATE, asset["prompt"], (*base, "prompt"), "prompt", where,
-                         _frozen(asset_params), {})]
+                         _frozen(_inherited(asset_params, Op.GENERATE)), {})]
     plans = []
     for i, step in enumerate(asset.get("steps") or ()):
         path = (*base, "steps", i)
         op = Op.GENERATE if "generate" in step else Op.EDIT
-        merged = {**asset_params, **params_from(step, positions, path)}
+        merged = {**_inherited(asset_params, op), **params_from(step, positions, path)}
         plans.append(StepPlan(op, step[op.value], (*path, op.value), f"steps[{i}].{op.value}",
                               positions.value(path), _frozen(merged), step))
     return plans
+
+
+# Parameters of one operation only. Set on an asset or in defaults, they reach only the steps of
+# that operation (a chain's generate step does not inherit `input_fidelity`); set on a step of the
+# other operation, they stay, and lint reports them.
+_ONLY_FOR = {"input_fidelity": Op.EDIT, "moderation": Op.GENERATE}
+
+
+def _inherited(params: Params, op: Op) -> Params:
+    return {k: v for k, v in params.items() if _ONLY_FOR.get(k, op) is op}
 
 
 def _frozen(params: Params) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Location], ...]]:
