@@ -71,3 +71,25 @@ def test_killed_build_resumes_without_redoing_finished_calls(tmp_path: Path) -> 
         with Image.open(path) as img:
             img.load()
             assert img.size == (640, 640)
+
+
+def test_first_ctrl_c_saves_in_flight_work_and_exits_130(tmp_path: Path) -> None:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiles.yaml").write_text(RECIPE)
+    proc = _build(tmp_path, "--json")
+    deadline = time.monotonic() + 60
+    while len(_records(tmp_path)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    summary = json.loads(out)
+    finished = _records(tmp_path)
+    assert summary["actions_run"] == len(finished) < ASSETS
+    lock = json.loads((tmp_path / "assetgen.lock").read_text())
+    assert len(lock["assets"]) >= 1
+    rerun = _build(tmp_path, "--json")
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert json.loads(out)["actions_run"] == ASSETS - len(finished)

@@ -72,8 +72,8 @@ class Executor:
                     self.out.keys[aid] = st.key
 
     def stop(self) -> None:
-        if not self.stopping:
-            self.stopping = True
+        """First Ctrl-C: start no new call; in-flight calls finish and save, ready renders still run."""
+        if not self.out.interrupted:
             self.out.interrupted = True
             self.sink(Event(Kind.INTERRUPTED))
 
@@ -95,6 +95,8 @@ class Executor:
         while ready or running:
             while ready and len(running) < max(1, self.settings.jobs) and not self.stopping:
                 _, _, aid = heapq.heappop(ready)
+                if self.out.interrupted and self.by_id[aid].is_call:
+                    continue
                 running[asyncio.ensure_future(self.one(self.by_id[aid]))] = aid
             if not running:
                 break
