@@ -96,8 +96,9 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
         if cost > opts.max_cost:
             raise UserError(f"the estimated cost ${cost:.2f} exceeds --max-cost ${opts.max_cost:.2f}; "
                             "nothing was run")
+    inputs = _input_stats(prep)
     out = asyncio.run(_execute(prep, opts, sink))
-    _save(prep, opts, out)
+    _save(prep, opts, out, inputs)
     failed = len(out.failures) + len(out.blocked)
     failures = tuple((", ".join(assets), msg) for assets, msg in out.failures)
     return BuildReport(total, out.calls, total - out.calls - failed - len(out.not_started), failed,
@@ -139,7 +140,7 @@ def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
     return True
 
 
-def _save(prep: Prepared, opts: BuildOptions, out: Outcome) -> None:
+def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> None:
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
@@ -148,22 +149,32 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome) -> None:
     prep.files.save()
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
     if complete and not opts.only and not opts.force:
-        _stamp(prep, opts)
+        _stamp(prep, opts, inputs)
     else:
         stamp.clear(root)
 
 
-def _stamp(prep: Prepared, opts: BuildOptions) -> None:
+Stats = dict[str, "list[int] | None"]
+
+
+def _input_stats(prep: Prepared) -> Stats:
+    """Stats of what the build read (recipes, project file, input images), taken right after
+    loading, so an edit made while the build runs is never stamped as built."""
     root = prep.project.root
-    files = [r.path for r in prep.project.recipes] + [stamp.PROJECT_FILE, lockfile.LOCK_FILE]
+    files = [r.path for r in prep.project.recipes] + [stamp.PROJECT_FILE]
     for action in prep.plan.actions:
         if action.call is not None:
             files += [s.file for s in action.call.sources if s.file]
-        elif action.render is not None:
-            files.append(action.render.output.path)
-    dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
+    return stamp.stats(root, files)
+
+
+def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats) -> None:
+    root = prep.project.root
+    written = [lockfile.LOCK_FILE] + [a.render.output.path for a in prep.plan.actions if a.render is not None]
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
-    stamp.write(root, sig, files, dirs, len(prep.plan.actions))
+    dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
+    stamp.write(root, sig, {**inputs, **stamp.stats(root, written)}, stamp.dir_stats(root, dirs),
+                len(prep.plan.actions))
 
 
 def _only_files(opts: BuildOptions) -> bool:

@@ -73,12 +73,21 @@ def glob_dirs(root: Path, patterns: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def write(root: Path, sig: dict[str, Any], files: Iterable[str], dirs: Iterable[str], total: int) -> None:
+def stats(root: Path, files: Iterable[str]) -> dict[str, list[int] | None]:
+    return {f: _stat(root / f) for f in files}
+
+
+def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
+    return {d: _dir_mtime(root / d) for d in dirs}
+
+
+def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], dirs: dict[str, int | None],
+          total: int) -> None:
+    """Record the stats, taken by the caller: inputs before they were read, outputs after writing."""
     from assetgen.atomic import write_atomic
 
     body = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
-            "files": {f: _stat(root / f) for f in sorted(set(files))},
-            "dirs": {d: _dir_mtime(root / d) for d in sorted(set(dirs))}}
+            "files": dict(sorted(files.items())), "dirs": dict(sorted(dirs.items()))}
     write_atomic(root / ".assetgen" / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
 
 
