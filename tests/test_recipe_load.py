@@ -183,3 +183,18 @@ def test_load_or_raise_includes_lint_checks(tmp_path: Path) -> None:
 def test_load_or_raise_returns_the_example_project() -> None:
     project = load_project_or_raise(["recipes"], REPO)
     assert len(project.variants()) == 14
+
+
+def test_a_named_file_brings_the_files_it_references(tmp_path: Path) -> None:
+    (tmp_path / "assetgen.yaml").write_text("defaults: {model: gpt-image-1}\n", encoding="utf-8")
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "base.yaml").write_text(
+        "assets:\n  base:\n    prompt: x\n    output: base.png\n", encoding="utf-8")
+    (tmp_path / "recipes" / "other.yaml").write_text(
+        "assets:\n  other:\n    prompt: '{{ broken }}'\n", encoding="utf-8")
+    (tmp_path / "recipes" / "edit.yaml").write_text(
+        "assets:\n  edit:\n    steps:\n      - edit: y\n        image: {asset: base}\n    output: e.png\n",
+        encoding="utf-8")
+    result = load_project(["recipes/edit.yaml"], tmp_path)
+    assert result.diagnostics == ()
+    assert [r.path for r in result.project.recipes] == ["recipes/base.yaml", "recipes/edit.yaml"]

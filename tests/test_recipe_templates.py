@@ -11,11 +11,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from assetgen.recipe import template
 from assetgen.recipe.template import TemplateError
 
-JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def test_plain_text_is_returned_as_written() -> None:
-    assert template.render("a } b { c", {}, "prompt") == "a } b { c"
+    assert template.render("a } b { c\n", {}, "prompt") == "a } b { c\n"
+    assert template.render("a {{ b }}\n", {"b": 1}, "prompt") == "a 1\n"
 
 
 def test_filters_and_expressions_work() -> None:

@@ -28,15 +28,16 @@ class LoadResult:
 
 def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> LoadResult:
     cwd = (cwd or Path.cwd()).resolve()
-    root, files = _targets(paths, cwd)
+    root, named = _targets(paths, cwd)
     path_rules.clear_cache()
     cfg = project_file.read_config(root)
     diags: list[Diagnostic] = list(cfg.diagnostics)
-    if files is None:
-        files = _glob(root, cfg.config.recipes)
-        if not files:
-            where = Location(cfg.config.file or ".")
-            diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
+    files = _glob(root, cfg.config.recipes)
+    if named is not None:   # named files are read with the rest, so references across files resolve
+        files = list(dict.fromkeys([*files, *named]))
+    elif not files:
+        where = Location(cfg.config.file or ".")
+        diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
     project_params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
     results = [(rel, _load_file(root, rel, project_params)) for rel in files]
     names = refs.Names(
@@ -54,8 +55,30 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
         skipped |= dropped
         recipes.append(Recipe(path=rel, variants=tuple(variants)))
     recipes = _drop_leaning(recipes, skipped)
+    if named is not None:
+        recipes, diags = _only(named, recipes, diags)
     project = Project(root=root, config=cfg.config, recipes=tuple(recipes))
     return LoadResult(project, tuple(dedupe(diags)), frozenset(skipped))
+
+
+def _only(
+    named: list[str], recipes: list[Recipe], diags: list[Diagnostic],
+) -> tuple[list[Recipe], list[Diagnostic]]:
+    """The named recipe files and the files they reference (transitively), with their diagnostics."""
+    home = {v.name: r.path for r in recipes for v in r.variants}
+    by_path = {r.path: r for r in recipes}
+    chosen: set[str] = set()
+    todo = list(named)
+    while todo:
+        path = todo.pop()
+        if path in chosen:
+            continue
+        chosen.add(path)
+        todo += [home[ref.asset] for v in by_path[path].variants
+                 for ref in refs.refs_of(v) if ref.asset in home]
+    other_recipes = set(by_path) - chosen
+    return ([r for r in recipes if r.path in chosen],
+            [d for d in diags if d.location.file not in other_recipes])
 
 
 def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> Project:

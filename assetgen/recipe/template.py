@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _MARKERS = ("{{", "{%", "{#")
 
 
@@ -55,8 +55,6 @@ _NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None",
 def _simple(text: str) -> _Simple | None:
     if "\r" in text:
         return None
-    if text.endswith("\n"):
-        text = text[:-1]   # Jinja2 drops one trailing newline (keep_trailing_newline=False)
     parts = _SIMPLE_VAR.split(text)
     literals = parts[::2]
     if any("{" in lit or "}" in lit for lit in literals):
