@@ -12,12 +12,12 @@ from pathlib import Path
 
 from PIL import Image
 
-ASSETS = 16
+ASSETS = 12
 RECIPE = f"""\
 version: 1
 defaults:
   model: test-model
-  size: 640x640
+  size: 512x512
 assets:
   tile:
     matrix:
@@ -70,7 +70,7 @@ def test_killed_build_resumes_without_redoing_finished_calls(tmp_path: Path) -> 
     for path in outputs:
         with Image.open(path) as img:
             img.load()
-            assert img.size == (640, 640)
+            assert img.size == (512, 512)
 
 
 def test_first_ctrl_c_saves_in_flight_work_and_exits_130(tmp_path: Path) -> None:
