@@ -32,6 +32,9 @@ def test_filters_and_expressions_work() -> None:
      "unsafe template in prompt: access to attribute '__globals__' of 'function' object is unsafe."),
     ("{% for %}", "template syntax error in prompt: Expected an expression, got 'end of statement block'"),
     ("{{ 1 / 0 }}", "template error in prompt: division by zero"),
+    ("{{ 'x' * 10**9 }}", "unsafe template in prompt: result too large (1000000000 items)"),
+    ("{{ 2 ** 100000 }}", "unsafe template in prompt: exponent too large"),
+    ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "template syntax error in prompt: nested too deeply"),
 ])
 def test_errors_name_the_variable_and_the_field(text: str, message: str) -> None:
     with pytest.raises(TemplateError) as exc:

@@ -69,6 +69,11 @@ def test_alias_bomb_is_stopped() -> None:
     assert len(errors) == 1 and errors[0].endswith("error: document too large (aliases expand too far)")
 
 
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    assert _errors("a: " + "[" * 50_000 + "]" * 50_000 + "\n") == [
+        "r.yaml:1:67: error: invalid YAML: nested deeper than 64 levels"]
+
+
 def test_empty_document() -> None:
     doc = yamlpos.load("# nothing\n", "r.yaml")
     assert (doc.data, doc.diagnostics) == (None, ())

@@ -16,7 +16,31 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+MAX_LENGTH = 1_000_000   # a `'x' * 10**9` in a recipe must not take the machine's memory
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The Jinja2 sandbox, plus a size limit on `*` and `**` results."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 1000:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            size = _repeat_size(left, right) or _repeat_size(right, left)
+            if size > MAX_LENGTH:
+                raise SecurityError(f"result too large ({size} items)")
+        return super().call_binop(context, operator, left, right)
+
+
+def _repeat_size(seq: Any, times: Any) -> int:
+    if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+        return len(seq) * times
+    return 0
+
+
+_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _MARKERS = ("{{", "{%", "{#")
 
 
@@ -47,6 +71,8 @@ def _compile(text: str) -> jinja2.Template | _Simple | str:
         return _ENV.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         return f": {exc.message}"
+    except RecursionError:
+        return ": nested too deeply"
 
 
 _NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", *_ENV.globals})

@@ -24,7 +24,8 @@ except AttributeError:  # pragma: no cover
 Path_ = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
-_MAX_NODES = 2_000_000   # guards against alias bombs ("billion laughs")
+_MAX_NODES = 1_000_000   # values after expanding aliases: guards against alias bombs ("billion laughs")
+_MAX_DEPTH = 64          # nesting: deeper documents would exhaust the (C and Python) stack
 
 
 @dataclass
@@ -55,11 +56,6 @@ class Document:
     diagnostics: tuple[Diagnostic, ...]
 
 
-class _Budget:
-    def __init__(self) -> None:
-        self.left = _MAX_NODES
-
-
 def _loc(file: str, node: yaml.Node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -68,6 +64,11 @@ def load(text: str, file: str) -> Document:
     """Parse one YAML document. Never raises for bad input: problems become diagnostics."""
     positions = Positions(file)
     try:
+        too_deep = _too_deep(text)
+        if too_deep is not None:
+            return Document(None, positions, (Diagnostic.error(
+                Location(file, too_deep.line + 1, too_deep.column + 1),
+                f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -80,19 +81,43 @@ def load(text: str, file: str) -> Document:
         return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
     if node is None:
         return Document(None, positions, ())
+    if _expanded_size(node, {}) > _MAX_NODES:
+        return Document(None, positions, (Diagnostic.error(
+            _loc(file, node), "document too large (aliases expand too far)"),))
     diags: list[Diagnostic] = []
-    data = _convert(node, (), positions, diags, _Budget())
+    data = _convert(node, (), positions, diags)
     positions.values.setdefault((), _loc(file, node))
     return Document(data, positions, tuple(diags))
 
 
-def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget) -> Any:
-    budget.left -= 1
-    if budget.left < 0:
-        if budget.left == -1:
-            too_big = "document too large (aliases expand too far)"
-            diags.append(Diagnostic.error(_loc(pos.file, node), too_big))
-        return None
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where nesting first exceeds _MAX_DEPTH, from the event stream (the parser does not recurse)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return event.start_mark
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values the node becomes once aliases are expanded (shared nodes counted once each)."""
+    key = id(node)
+    if key not in memo:
+        if isinstance(node, yaml.ScalarNode):
+            memo[key] = 1
+        elif isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(n, memo) for n in node.value)
+        else:
+            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        memo[key] = min(memo[key], _MAX_NODES + 1)
+    return memo[key]
+
+
+def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic]) -> Any:
     pos.values[path] = _loc(pos.file, node)
     if not _tag_ok(node.tag):
         diags.append(Diagnostic.error(_loc(pos.file, node), f"unsupported YAML tag '{_short(node.tag)}'"))
@@ -100,13 +125,11 @@ def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnosti
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), pos, diags, budget) for i, item in enumerate(node.value)]
-    return _mapping(node, path, pos, diags, budget)
+        return [_convert(item, (*path, i), pos, diags) for i, item in enumerate(node.value)]
+    return _mapping(node, path, pos, diags)
 
 
-def _mapping(
-    node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic], budget: _Budget,
-) -> dict:
+def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic]) -> dict:
     out: dict[str, Any] = {}
     seen: dict[str, Location] = {}
     for key_node, value_node in _merged(node, pos, diags):
@@ -122,7 +145,7 @@ def _mapping(
         seen[key] = loc
         sub = (*path, key)
         pos.keys[sub] = loc
-        out[key] = _convert(value_node, sub, pos, diags, budget)
+        out[key] = _convert(value_node, sub, pos, diags)
     return out
 
 
