@@ -161,6 +161,9 @@ def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
     result = FileResult(diagnostics=list(doc.diagnostics))
     if doc.diagnostics:
         return result
+    if doc.data is None:
+        result.diagnostics.append(Diagnostic.error(Location(rel), "the recipe is empty: it needs 'assets'"))
+        return result
     problems = schema.errors(doc.data, doc.positions)
     result.diagnostics += [d for _, d in problems]
     bad_assets = {str(p[1]) for p, _ in problems if len(p) >= 2 and p[0] == "assets"}

@@ -95,13 +95,15 @@ def _diagnostics(error: ValidationError, positions: Positions) -> list[Diagnosti
     if kind == "required":
         message = f"missing required key '{_missing(error)}' {_where(path)}"
         return [Diagnostic.error(positions.key(path), message)]
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        hint = error.schema.get("x-message", "invalid key") if isinstance(error.schema, dict) else "bad key"
+        where = positions.key((*path, error.instance))
+        return [Diagnostic.error(where, f"invalid key '{error.instance}' {_where(path)}: {hint}")]
     custom = (error.schema.get("x-messages") or {}).get(kind) if isinstance(error.schema, dict) else None
     if custom:
         where = f"in '{dotted(path)}': " if path else ""
         return [Diagnostic.error(positions.key(path), f"{where}{custom}")]
     message = _expected(error)
-    if kind == "propertyNames":
-        return [Diagnostic.error(positions.key(path), message)]
     name = dotted(path) or "document"
     return [Diagnostic.error(positions.key(path), f"invalid value for '{name}': {message}")]
 
@@ -149,10 +151,6 @@ def _expected(error: ValidationError) -> str:
         return f"expected {hint or 'a value matching ' + repr(value)}, got {got}"
     if kind == "oneOf" and isinstance(schema, dict) and schema.get("x-message"):
         return f"{schema['x-message']}, got {got}"
-    if kind == "propertyNames":
-        inner = error.context[0] if error.context else None
-        hint = (value or {}).get("x-message", "invalid key")
-        return f"invalid key {_show(inner.instance) if inner else ''}: {hint}".replace("key : ", "key: ")
     return error.message
 
 
