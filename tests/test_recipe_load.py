@@ -198,3 +198,16 @@ def test_a_named_file_brings_the_files_it_references(tmp_path: Path) -> None:
     result = load_project(["recipes/edit.yaml"], tmp_path)
     assert result.diagnostics == ()
     assert [r.path for r in result.project.recipes] == ["recipes/base.yaml", "recipes/edit.yaml"]
+
+
+def test_recipe_globs_stay_inside_the_project(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").write_text("assets:\n  x:\n    prompt: x\n", encoding="utf-8")
+    root = tmp_path / "project"
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "link.yaml").symlink_to(outside / "x.yaml")
+    globs = "recipes: ['../outside/*.yaml', 'recipes/*.yaml']\n"
+    (root / "assetgen.yaml").write_text(globs, encoding="utf-8")
+    result = load_project([], root)
+    assert result.project.recipes == ()

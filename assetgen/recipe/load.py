@@ -147,9 +147,15 @@ def _glob(root: Path, patterns: Iterable[str]) -> list[str]:
         except (ValueError, NotImplementedError):
             continue
         for path in matches:
-            if path.is_file() and path.name != project_file.PROJECT_FILE:
+            if path.is_file() and path.name != project_file.PROJECT_FILE and _within(path, root):
                 found[path.relative_to(root).as_posix()] = None
     return list(found)
+
+
+def _within(path: Path, root: Path) -> bool:
+    """A recipe glob never reaches outside the project (through `..` or a symlink)."""
+    real, real_root = path.resolve(), root.resolve()
+    return ".." not in path.relative_to(root).parts and (real == real_root or real_root in real.parents)
 
 
 def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:

@@ -93,9 +93,10 @@ class VariantBuilder:
         if image is not None and i > 0:
             raise self._fail(self.positions.key((*base, "image")),
                              f"'image' is only allowed on the first step (steps[{i}])")
-        if image is not None and plan.op is Op.GENERATE:
-            raise self._fail(self.positions.key((*base, "image")),
-                             f"'image' needs an edit step, not generate (steps[{i}])")
+        for field_name in ("image", "mask", "images"):
+            if field_name in raw and plan.op is Op.GENERATE:
+                raise self._fail(self.positions.key((*base, field_name)),
+                                 f"'{field_name}' needs an edit step, not generate (steps[{i}])")
         if i == 0 and plan.op is Op.EDIT and image is None:
             raise self._fail(plan.location,
                              "the first step is an edit without 'image': name the image it edits")
