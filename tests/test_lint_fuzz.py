@@ -137,3 +137,22 @@ def mutated(draw: st.DrawFn) -> str:
 def test_mutations_of_a_valid_recipe_give_diagnostics_only(text: str) -> None:
     for d in _lint_text(text):
         assert d.location.line >= 1 and d.message
+
+
+PROJECT_KEYS = ["recipes", "provider", "defaults", "providers", "pricing", "azure", "openai", "deployments",
+                "rpm", "endpoint", "api", "auth", "per_mtok", "per_image", "model", "version"]
+PROJECT_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(PROJECT_KEYS), inner, max_size=3)),
+    max_leaves=15)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(PROJECT_KEYS), PROJECT_VALUES, max_size=5))
+def test_random_project_files_give_diagnostics_only(document: dict) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "assetgen.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+        (root / "recipes").mkdir()
+        (root / "recipes" / "r.yaml").write_text(VALID, encoding="utf-8")
+        for d in lint([], root):
+            assert d.location.line >= 1 and d.message
