@@ -52,31 +52,42 @@ def test_acquire_sleeps_until_its_slot() -> None:
     assert t.slept == pytest.approx([10 * (1 + MARGIN)] * 2)
 
 
-def test_rate_limit_holds_every_later_slot() -> None:
+def test_a_short_rate_limit_holds_every_later_slot_without_slowing() -> None:
     t = FakeTime()
     pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
     pacer.reserve()
-    pacer.on_rate_limited(5.0)
-    assert pacer.reserve() == pytest.approx(5.0)
-    assert (pacer.rpm, pacer.throttled) == (60.0, 1)     # a lone 429 is jitter: same pace
+    pacer.on_rate_limited(0.5)
+    assert pacer.reserve() == pytest.approx(1 + MARGIN)  # the held slot comes after the next one anyway
+    pacer.on_rate_limited(1.5)
+    assert (pacer.rpm, pacer.throttled) == (60.0, 2)  # jitter at a window's edge: same pace
 
 
-def test_a_recurring_rate_limit_slows_the_pace() -> None:
+def test_a_long_rate_limit_slows_the_pace() -> None:
     t = FakeTime()
     pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
-    pacer.on_rate_limited(1.0)
-    t.now += 30
-    pacer.on_rate_limited(1.0)
+    pacer.on_rate_limited(5.0)
+    assert pacer.reserve() == pytest.approx(5.0)
+    assert pacer.rpm == pytest.approx(57.0)
+
+
+def test_the_third_rate_limit_within_a_minute_slows_the_pace() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+    for _ in range(2):
+        pacer.on_rate_limited(0.1)
+        t.now += 20
+    assert pacer.rpm == 60.0
+    pacer.on_rate_limited(0.1)
     assert pacer.rpm == pytest.approx(57.0)
     t.now += 61
-    pacer.on_rate_limited(1.0)
+    pacer.on_rate_limited(0.1)
     assert pacer.rpm == pytest.approx(57.0)
 
 
 def test_rate_floor_is_half_the_configured_quota() -> None:
     pacer = Pacer(100, clock=FakeTime().clock)
     for _ in range(50):
-        pacer.on_rate_limited(0.0)
+        pacer.on_rate_limited(10.0)
     assert pacer.rpm == 50.0
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-MARGIN = 0.02          # spacing is this much wider than 60/RPM: clock jitter never makes a burst
+MARGIN = 0.015         # spacing is this much wider than 60/RPM: arrival jitter never makes a burst
 SLOWDOWN = 0.95        # a 429 soon after another multiplies the rate by this ...
 FLOOR = 0.5            # ... down to this fraction of the configured rate
-RECUR = 60.0           # seconds: a 429 within this time of the previous one lowers the rate
+RECUR = 60.0           # seconds: the third 429 within this time lowers the rate
+RECUR_COUNT = 3
 
 
 class Pacer:
@@ -36,7 +38,7 @@ class Pacer:
         self._sleep = sleep
         self._next = -math.inf             # the earliest free slot
         self._hold_until = -math.inf       # no request before this (after a 429)
-        self._last_429 = -math.inf
+        self._recent_429: deque[float] = deque(maxlen=RECUR_COUNT)
 
     @property
     def interval(self) -> float:
@@ -59,15 +61,16 @@ class Pacer:
                 return
 
     def on_rate_limited(self, wait: float) -> None:
-        """A 429: no request for `wait` seconds. A lone 429 is jitter at a window's edge; one that
-        recurs means the quota is lower than configured, so the pace slows down."""
+        """A 429: no request for `wait` seconds. A short wait is jitter at a window's edge; a long
+        one, or 429s that keep coming, mean the quota is lower than configured: slow down."""
         self.throttled += 1
         now = self._clock()
         self._hold_until = max(self._hold_until, now + wait)
         self._next = max(self._next, self._hold_until)
-        if now - self._last_429 < RECUR:
+        self._recent_429.append(now)
+        recurring = len(self._recent_429) == RECUR_COUNT and now - self._recent_429[0] < RECUR
+        if wait > 2 * self.interval or recurring:
             self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
-        self._last_429 = now
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
