@@ -122,8 +122,8 @@ def main() -> None:
     latency = args.latency * catalog.get(MODEL).output_tokens(PARAMS["size"], PARAMS["quality"]) / 1000
     floor = (args.calls - 1) / args.rpm * 60 + latency
     print(f"{args.calls} calls, {args.rpm} RPM (enforced over 1 s / 10 s / 60 s windows), "
-          f"C={args.concurrency}, {latency:.2f} s per image; ideal M/R {ideal:.2f} s; evenly spaced floor (M-1)/R + latency "
-          f"{floor:.2f} s ({floor / ideal:.3f} x ideal)")
+          f"C={args.concurrency}, {latency:.2f} s per image; ideal M/R {ideal:.2f} s; "
+          f"evenly spaced floor (M-1)/R + latency {floor:.2f} s ({floor / ideal:.3f} x ideal)")
     rows = [
         measure("assetgen azure provider", assetgen_calls, args),
         measure("openai SDK, default retries", sdk_runner(None), args),
