@@ -1,0 +1,142 @@
+"""`assetgen build --provider azure` end to end: the example project against the emulator,
+counting requests from the emulator's own log."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from assetgen.cli import main
+from assetgen.emulator.testing import EmulatorHandle, run_emulator
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "recipes"
+KEY = "build-test-key-5150"
+CALLS = 16            # 12 icons + banner (generate, 2 edits) + banner-square (edit)
+PROJECT = """\
+recipes: ["recipes/**/*.yaml"]
+provider: azure
+defaults:
+  model: gpt-image-1.5
+providers:
+  azure:
+    rpm: {{gpt-image-1.5: {rpm}}}
+"""
+CURSED = """\
+version: 1
+defaults: {size: 1024x1024, quality: low}
+assets:
+  cursed:
+    prompt: "A forbidden relic"
+    output: build/cursed.png
+"""
+
+
+def project(root: Path, rpm: int = 6000) -> Path:
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", ".assetgen", "assetgen.lock"))
+    (root / "assetgen.yaml").write_text(PROJECT.format(rpm=rpm))
+    return root
+
+
+def build(root: Path, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch,
+          capsys: pytest.CaptureFixture[str], *extra: str, code: int = 0) -> dict:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    capsys.readouterr()
+    assert main(["build", str(root), "--json", *extra]) == code, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def image(path: Path) -> tuple[tuple[int, int], str]:
+    with Image.open(path) as img:
+        return img.size, img.mode
+
+
+def successes(emu: EmulatorHandle) -> Counter[str]:
+    return Counter(f"{r.op}:{r.fields.get('prompt')}" for r in emu.records if r.status == 200)
+
+
+def test_example_builds_with_exact_requests_and_rebuilds_with_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    with run_emulator(api_key=KEY) as emu:
+        first = build(root, emu, monkeypatch, capsys)
+        assert len(emu.records) == CALLS
+        second = build(root, emu, monkeypatch, capsys)
+        assert len(emu.records) == CALLS
+    assert (first["actions_run"], first["requests"], first["actions_failed"]) == (CALLS, CALLS, 0)
+    assert (second["actions_run"], second["requests"], second["outputs_written"]) == (0, 0, 0)
+    assert image(root / "build/marketing/banner.png")[0] == (1536, 1024)
+    assert image(root / "build/icons/icon-key-gold.png") == ((1024, 1024), "RGBA")
+    assert all(r.path.startswith("/openai/deployments/gpt-image-1.5/images/") for r in emu.records)
+
+
+def test_small_quota_completes_with_few_rate_limits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p", rpm=480)
+    with run_emulator(api_key=KEY, rpm=480) as emu:      # at most 8 requests in any second
+        out = build(root, emu, monkeypatch, capsys, "-j", "16")
+        stats = emu.stats()
+    assert (out["actions_run"], out["actions_failed"]) == (CALLS, 0)
+    assert stats["throttled"] <= 2
+    assert out["requests"] == stats["requests"] == CALLS + stats["throttled"]
+
+
+def test_faults_are_retried_and_no_call_succeeds_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    with run_emulator(api_key=KEY, fault_rate=0.2, seed=11) as emu:
+        out = build(root, emu, monkeypatch, capsys)
+        stats = emu.stats()
+        ok = successes(emu)
+    assert (out["actions_run"], out["actions_failed"]) == (CALLS, 0)
+    assert stats["faults"] >= 1
+    assert len(ok) == CALLS and set(ok.values()) == {1}
+    assert out["requests"] == stats["requests"]
+
+
+def test_filtered_variant_fails_alone_and_is_the_only_one_retried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    (root / "recipes" / "cursed.yaml").write_text(CURSED)
+    with run_emulator(api_key=KEY) as emu:
+        first = build(root, emu, monkeypatch, capsys, code=1)
+        mark = len(emu.records)
+        second = build(root, emu, monkeypatch, capsys, code=1)
+        retried = emu.records[mark:]
+    message = ("filtered by the Azure OpenAI safety system (content_policy_violation): the prompt or an "
+               "input image was refused: Your request was rejected as a result of our safety system. Your "
+               "prompt may contain text that is not allowed by our safety system.")
+    assert first["failures"] == [{"asset": "cursed", "message": message}]
+    assert (first["actions_run"], first["requests"]) == (CALLS, CALLS + 1)
+    assert (root / "build/marketing/banner-square.jpg").is_file()
+    assert not (root / "build/cursed.png").exists()
+    assert [r.fields["prompt"] for r in retried] == ["A forbidden relic"]
+    assert (second["requests"], second["failures"]) == (1, first["failures"])
+
+
+def test_previews_are_saved_as_they_stream(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    with run_emulator(api_key=KEY) as emu:
+        out = build(root, emu, monkeypatch, capsys, "--only", "icon-key-gold", "--previews", "2")
+        [record] = emu.records
+    assert (out["actions_run"], out["requests"]) == (1, 1)
+    assert str(record.fields["stream"]).lower() == "true"
+    previews = sorted(p.name for p in (root / ".assetgen/previews/icon-key-gold").iterdir())
+    assert previews == ["partial-0.png", "partial-1.png"]
+    assert image(root / "build/icons/icon-key-gold.png")[0] == (1024, 1024)
+
+
+def test_max_cost_refuses_before_any_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    with run_emulator(api_key=KEY) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+        assert main(["build", str(root), "--json", "--max-cost", "0.01"]) == 2
+        assert emu.records == []
