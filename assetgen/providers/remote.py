@@ -27,7 +27,7 @@ from assetgen.run.pacing import Pacer, Pacers, Sleep
 from assetgen.run.retry import RetryPolicy
 
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)    # images take minutes
-LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=4.0)
 FALLBACK_RPM = 9                                 # a model the catalog does not know
 
 
