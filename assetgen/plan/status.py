@@ -126,8 +126,10 @@ class Resolver:
         if action.id in must:
             return ActionState(Status.RUN, key, None, must[action.id])
         if key is not None:
-            rec = self.store.record(key)
-            found = rec.results if rec is not None else self.lock_results.get(key)
+            found = self.lock_results.get(key)   # the lock first: no file to read
+            if not found:
+                rec = self.store.record(key)
+                found = rec.results if rec is not None else None
             if found:
                 return ActionState(Status.CACHED, key, found)
         asset, index = self.place.get(action.id, (action.assets[0], 0))
@@ -140,11 +142,10 @@ class Resolver:
         current = self.file_hash(path)
         expected = None
         if out.key:
-            rec = self.store.record(out.key)
-            if rec is not None and rec.results:
-                expected = rec.results[0]
-            else:
-                expected = self.lock_outputs.get((path, out.key))
+            expected = self.lock_outputs.get((path, out.key))
+            if expected is None or expected != current:
+                rec = self.store.record(out.key)
+                expected = rec.results[0] if rec is not None and rec.results else expected
         if expected is not None and current == expected:
             return ActionState(Status.CACHED, out.key, (expected,))
         asset = action.assets[0]

@@ -145,7 +145,8 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> No
 
     root = prep.project.root
     lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=not opts.only)
-    lockfile.write(root, lock)
+    if lock != prep.lock:
+        lockfile.write(root, lock)
     prep.files.save()
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
     if complete and not opts.only and not opts.force:
