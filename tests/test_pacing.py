@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from assetgen.run.pacing import MARGIN, Pacer, Pacers
+from assetgen.run.pacing import MARGIN, WARMUP, Pacer, Pacers
 from assetgen.run.retry import RetryPolicy
 
 
@@ -29,7 +29,7 @@ def test_slots_are_spaced_evenly_at_the_quota() -> None:
     pacer = Pacer(600, clock=t.clock, sleep=t.sleep)
     delays = [pacer.reserve() for _ in range(4)]
     step = 0.1 * (1 + MARGIN)
-    assert delays == pytest.approx([0.0, step, 2 * step, 3 * step])
+    assert delays == pytest.approx([0.0, step + WARMUP, 2 * step + WARMUP, 3 * step + WARMUP])
 
 
 def test_an_idle_pacer_gives_the_next_slot_at_once() -> None:
@@ -49,7 +49,7 @@ def test_acquire_sleeps_until_its_slot() -> None:
             await pacer.acquire()
 
     asyncio.run(go())
-    assert t.slept == pytest.approx([10 * (1 + MARGIN)] * 2)
+    assert t.slept == pytest.approx([10 * (1 + MARGIN) + WARMUP, 10 * (1 + MARGIN)])
 
 
 def test_a_short_rate_limit_holds_every_later_slot_without_slowing() -> None:
@@ -57,7 +57,7 @@ def test_a_short_rate_limit_holds_every_later_slot_without_slowing() -> None:
     pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
     pacer.reserve()
     pacer.on_rate_limited(0.5)
-    assert pacer.reserve() == pytest.approx(1 + MARGIN)  # the held slot comes after the next one anyway
+    assert pacer.reserve() == pytest.approx(1 + MARGIN + WARMUP)  # the next slot was later than the hold
     pacer.on_rate_limited(1.5)
     assert (pacer.rpm, pacer.throttled) == (60.0, 2)  # jitter at a window's edge: same pace
 
@@ -124,7 +124,7 @@ def test_remaining_zero_leaves_one_interval() -> None:
     pacer.reserve()
     t.now += 10
     pacer.observe({"x-ratelimit-remaining-requests": "0"})
-    assert pacer.reserve() == pytest.approx(60 / 60 * (1 + MARGIN))
+    assert pacer.reserve() == pytest.approx(1 + MARGIN)
     pacer.observe({"x-ratelimit-remaining-requests": "nonsense"})
 
 

@@ -21,6 +21,8 @@ Sleep = Callable[[float], Awaitable[None]]
 MARGIN = 0.015         # spacing is this much wider than 60/RPM: arrival jitter never makes a burst
 SLOWDOWN = 0.95        # a 429 soon after another multiplies the rate by this ...
 FLOOR = 0.5            # ... down to this fraction of the configured rate
+WARMUP = 0.05          # seconds of extra space after a pacer's first request: it opens a connection
+                       # and so reaches the server later than the ones after it
 RECUR = 60.0           # seconds: the third 429 within this time lowers the rate
 RECUR_COUNT = 3
 
@@ -47,8 +49,9 @@ class Pacer:
     def reserve(self) -> float:
         """Take the next slot; return how long to wait for it (0 when it is now)."""
         now = self._clock()
+        first = self._next == -math.inf
         slot = max(now, self._next, self._hold_until)
-        self._next = slot + self.interval
+        self._next = slot + self.interval + (WARMUP if first else 0.0)
         return slot - now
 
     async def acquire(self) -> None:
