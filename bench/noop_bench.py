@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,14 +35,16 @@ PYTHON = sys.executable
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """(wall seconds, peak RSS in MiB) of one run, measured by /usr/bin/time."""
+    """(wall seconds, peak RSS in MiB) of one run: perf_counter around it, RSS from /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%e %M", *cmd], cwd=cwd, env=env,
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M", *cmd], cwd=cwd, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stderr[-2000:]}")
-        wall, rss = out.read().split()[-2:]
-    return float(wall), int(rss) // 1024
+        rss = out.read().split()[-1]
+    return wall, int(rss) // 1024
 
 
 def median_run(cmd: list[str], cwd: Path, repeat: int, before: object = None) -> tuple[float, int]:

@@ -272,3 +272,11 @@ def test_lock_file_is_sorted_and_names_each_assets_requests(tmp_path: Path, caps
     assert text == json.dumps(lock, indent=2, sort_keys=True) + "\n"
     mask_input = lock["assets"]["chain"]["steps"][1]["inputs"][1]
     assert (mask_input["role"], mask_input["file"]) == ("mask", "masks/left.png")
+
+
+def test_only_and_force_accept_an_asset_key(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path)
+    result = build(root, capsys, "--only", "icon")
+    assert (result["actions_total"], result["actions_run"]) == (6, 2)
+    result = build(root, capsys, "--force", "icon")
+    assert result["actions_run"] == 6   # both icons again, plus chain (3) and other (1), never built

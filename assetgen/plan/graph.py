@@ -95,6 +95,7 @@ class AssetPlan:
     recipe: str
     steps: tuple[str, ...]        # action ids of the edit chain, in order
     outputs: tuple[str, ...]      # render action ids, one per output
+    key: str = ""                 # the asset key in the recipe (the variant's `asset`)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class _Builder:
         final = steps[-1]
         outputs = tuple(self.output(variant, out, final) for out in variant.outputs)
         self.visiting.pop()
-        plan = AssetPlan(name, recipe, tuple(steps), outputs)
+        plan = AssetPlan(name, recipe, tuple(steps), outputs, variant.asset)
         self.assets[name] = plan
         return plan
 

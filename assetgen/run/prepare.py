@@ -11,7 +11,7 @@ from assetgen import lockfile
 from assetgen.cache import STATE_DIR, Store, cache_dir
 from assetgen.lockfile import Lock
 from assetgen.plan.files import FileHashes
-from assetgen.plan.graph import Plan, build_plan
+from assetgen.plan.graph import AssetPlan, Plan, build_plan
 from assetgen.plan.status import Resolution, Resolver
 from assetgen.recipe.model import Project, ProviderKind
 
@@ -31,6 +31,11 @@ class Prepared:
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _picked(asset: AssetPlan, patterns: Sequence[str]) -> bool:
+    """A pattern names a variant, or an asset key (all its variants)."""
+    return matches(asset.name, patterns) or matches(asset.key, patterns)
 
 
 def restrict(plan: Plan, names: frozenset[str]) -> Plan:
@@ -55,11 +60,11 @@ def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = Non
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     full = build_plan(project, kind.value, files.hash)
-    names = frozenset(a.name for a in full.assets)
-    selected = frozenset(n for n in names if matches(n, only)) if only else names
+    selected = frozenset(a.name for a in full.assets if not only or _picked(a, only))
     plan = restrict(full, selected) if only else full
     store = Store(cache_dir(project.root))
     lock = lockfile.read(project.root)
-    forced = {a.id for a in plan.actions if a.is_call and any(matches(n, force) for n in a.assets)}
+    forcing = {a.name for a in full.assets if force and _picked(a, force)}
+    forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
     resolver = Resolver(plan, store, lock, files.hash)
     return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolver.resolve(forced))
