@@ -275,3 +275,21 @@ def test_endpoint_and_version_come_from_the_environment() -> None:
     assert target.url == "https://r.openai.azure.com/openai/deployments/gpt-image-1.5/images/generations"
     assert target.query == (("api-version", "2025-06-01"),)
     assert target.rpm == 9.0
+
+
+class RefusingCredential:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        raise ClientAuthenticationError("no Azure CLI session; run az login")
+
+
+def test_a_credential_that_fails_stops_the_build_before_any_request(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    provider = azure(emu.url, key=None, credential=RefusingCredential(), auth="entra")
+    [error] = run(provider, gen())
+    assert isinstance(error, ProviderError)
+    assert str(error) == ("could not get credentials from the Entra ID credential (RefusingCredential, scope "
+                          "https://cognitiveservices.azure.com/.default): no Azure CLI session; run az login")
+    assert (error.fatal, error.requests) == (True, 0)
+    assert since(emu, mark) == []
