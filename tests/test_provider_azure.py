@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -293,3 +294,14 @@ def test_a_credential_that_fails_stops_the_build_before_any_request(emu: Emulato
                           "https://cognitiveservices.azure.com/.default): no Azure CLI session; run az login")
     assert (error.fatal, error.requests) == (True, 0)
     assert since(emu, mark) == []
+
+
+def test_a_rate_limit_asking_too_long_a_wait_fails_the_call() -> None:
+    impatient = RetryPolicy(base=0.01, cap=0.05, max_rate_wait=0.0)
+    with run_emulator(api_key=KEY, rpm=60, deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        provider = azure(emu.url, rpm=(("img15", 6000),), policy=impatient)
+        results = run(provider, gen("first"), gen("second"))
+    [error] = [r for r in results if isinstance(r, ProviderError)]
+    assert re.fullmatch(r"deployment 'img15' is rate limited and asks to wait \d+\.\d s, longer than this "
+                        r"build waits \(0 s\); try again later", str(error)), str(error)
+    assert (error.retryable, error.requests, error.status) == (True, 1, 429)

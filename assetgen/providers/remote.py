@@ -111,9 +111,12 @@ class RemoteProvider:
                 failure = failed.failure
             if failure.kind is ErrorKind.RATE_LIMITED:
                 limited += 1
+                wait = self.policy.rate_wait(failure.retry_after)
+                if self.policy.waits_too_long(wait):
+                    raise self._too_long(failure, target, count, wait)
                 if limited > self.policy.max_rate_limited:
                     raise self._error(failure, request, target, count, limited)
-                pacer.on_rate_limited(self.policy.rate_wait(failure.retry_after))
+                pacer.on_rate_limited(wait)
             elif failure.kind is ErrorKind.TRANSIENT:
                 transient += 1
                 if self.policy.gives_up(transient):
@@ -205,6 +208,11 @@ class RemoteProvider:
         message = redact(self._message(failure, request, target, attempts), self.auth.secrets())
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
                              fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
+
+    def _too_long(self, failure: ApiFailure, target: Target, count: _Count, wait: float) -> ProviderError:
+        message = (f"deployment '{target.deployment}' is rate limited and asks to wait {wait:.1f} s, "
+                   f"longer than this build waits ({self.policy.max_rate_wait:.0f} s); try again later")
+        return ProviderError(message, status=failure.status, retryable=True, requests=count.requests)
 
     def _message(self, failure: ApiFailure, request: ImageRequest, target: Target, attempts: int) -> str:
         said = f": {failure.message}" if failure.message else ""

@@ -19,6 +19,7 @@ class RetryPolicy:
     base: float = 1.0              # seconds; the first backoff is drawn from [0, base]
     cap: float = 30.0              # seconds; no backoff is drawn from a wider range
     default_rate_wait: float = 2.0  # seconds to wait after a 429 that says nothing
+    max_rate_wait: float = 300.0    # a 429 asking for a longer wait fails the call instead
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after the `failures`-th transient failure (1-based): full jitter."""
@@ -28,6 +29,9 @@ class RetryPolicy:
     def gives_up(self, failures: int) -> bool:
         """True when `failures` transient failures leave no attempt."""
         return failures >= self.max_attempts
+
+    def waits_too_long(self, wait: float) -> bool:
+        return wait > self.max_rate_wait
 
     def rate_wait(self, retry_after: float | None) -> float:
         return self.default_rate_wait if retry_after is None else retry_after
