@@ -305,3 +305,14 @@ def test_a_rate_limit_asking_too_long_a_wait_fails_the_call() -> None:
     assert re.fullmatch(r"deployment 'img15' is rate limited and asks to wait \d+\.\d s, longer than this "
                         r"build waits \(0 s\); try again later", str(error)), str(error)
     assert (error.retryable, error.requests, error.status) == (True, 1, 429)
+
+
+def test_after_refused_credentials_no_more_requests_are_sent() -> None:
+    with run_emulator(api_key=KEY, deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        provider = azure(emu.url, key="sk-wrong-key-1", rpm=(("img15", 240),))  # one request in 0.25 s
+        results = run(provider, *(gen(f"potion {i}") for i in range(3)))
+        sent = len(emu.records)
+    assert sent == 1
+    assert [(type(r).__name__, r.fatal, r.requests) for r in results if isinstance(r, ProviderError)] == [
+        ("ProviderError", True, 1), ("ProviderError", True, 0), ("ProviderError", True, 0)]
+    assert len({str(r) for r in results}) == 1

@@ -74,6 +74,7 @@ class RemoteProvider:
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS)
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._refused: str | None = None     # set by refused credentials: no request is sent after it
 
     # -- what the services differ in
 
@@ -105,6 +106,8 @@ class RemoteProvider:
         transient = limited = 0
         while True:
             await pacer.acquire()
+            if self._refused is not None:
+                raise ProviderError(self._refused, fatal=True, requests=count.requests)
             try:
                 return await self._attempt(request, target, pacer, count)
             except _Failed as failed:
@@ -155,9 +158,10 @@ class RemoteProvider:
         try:
             return await self.auth.headers()
         except Exception as exc:  # noqa: BLE001 - any credential failure stops the build, in words
-            message = f"could not get credentials from {self.auth.describe()}: {exc}"
-            raise ProviderError(redact(message, self.auth.secrets()), fatal=True,
-                                requests=count.requests) from None
+            message = redact(f"could not get credentials from {self.auth.describe()}: {exc}",
+                             self.auth.secrets())
+            self._refused = message
+            raise ProviderError(message, fatal=True, requests=count.requests) from None
 
     # -- streaming
 
@@ -206,6 +210,8 @@ class RemoteProvider:
     def _error(self, failure: ApiFailure, request: ImageRequest, target: Target, count: _Count,
                attempts: int) -> ProviderError:
         message = redact(self._message(failure, request, target, attempts), self.auth.secrets())
+        if failure.kind is ErrorKind.CREDENTIALS:
+            self._refused = message
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
                              fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
 
