@@ -280,3 +280,17 @@ def test_only_and_force_accept_an_asset_key(tmp_path: Path, capsys) -> None:
     assert (result["actions_total"], result["actions_run"]) == (6, 2)
     result = build(root, capsys, "--force", "icon")
     assert result["actions_run"] == 6   # both icons again, plus chain (3) and other (1), never built
+
+
+def test_building_one_recipe_file_keeps_the_others_lock_entries(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path)
+    (root / "assetgen.yaml").write_text('recipes: ["recipes/**/*.yaml"]\n')
+    (root / "recipes" / "extra.yaml").write_text(
+        'version: 1\nassets:\n  coin:\n    model: test-model\n    size: 32x32\n    prompt: "A coin"\n'
+        '    output: out/coin.png\n')
+    build(root, capsys)
+    capsys.readouterr()
+    assert main(["build", str(root / "recipes" / "extra.yaml"), "--json", "--force", "coin"]) == 0
+    assert json.loads(capsys.readouterr().out)["actions_run"] == 1
+    lock = json.loads((root / "assetgen.lock").read_text())
+    assert sorted(lock["assets"]) == ["chain", "coin", "icon-blue", "icon-red", "other"]

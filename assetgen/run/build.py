@@ -144,7 +144,8 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> No
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
-    lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=not opts.only)
+    whole = not (opts.only or _only_files(opts))
+    lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole)
     if lock != prep.lock:
         lockfile.write(root, lock)
     prep.files.save()
