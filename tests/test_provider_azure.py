@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from azure.core.credentials import AccessToken
 from PIL import Image
@@ -316,3 +317,17 @@ def test_after_refused_credentials_no_more_requests_are_sent() -> None:
     assert [(type(r).__name__, r.fatal, r.requests) for r in results if isinstance(r, ProviderError)] == [
         ("ProviderError", True, 1), ("ProviderError", True, 0), ("ProviderError", True, 0)]
     assert len({str(r) for r in results}) == 1
+
+
+def test_timeouts_are_retried_a_bounded_number_of_times() -> None:
+    policy = RetryPolicy(max_attempts=2, base=0.01, cap=0.02)
+    with run_emulator(api_key=KEY, latency=2.0, deployments=(("img15", "gpt-image-1.5"),)) as emu:
+        config = ProjectConfig(azure=AzureConfig(endpoint=emu.url, deployments=(("gpt-image-1.5", "img15"),),
+                                                 rpm=(("img15", 6000),)))
+        client = httpx.AsyncClient(timeout=httpx.Timeout(0.05))   # an image takes 0.54 s here
+        provider = AzureProvider.from_config(config, env={"AZURE_OPENAI_API_KEY": KEY}, policy=policy,
+                                             client=client)
+        [error] = run(provider, gen())
+    assert isinstance(error, ProviderError)
+    assert str(error) == "Azure OpenAI failed 2 times (last: no answer: ReadTimeout)"
+    assert (error.retryable, error.fatal, error.requests, error.status) == (True, False, 2, None)
