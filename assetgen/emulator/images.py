@@ -77,7 +77,7 @@ def _generated(w: int, h: int, prompt: str, text: str, transparent: bool, fmt: s
 
 
 def _opaque(img: Image.Image) -> Image.Image:
-    if img.getextrema()[3][0] == 255:
+    if img.getchannel("A").getextrema()[0] == 255:
         return img
     flat = Image.new("RGBA", img.size, (255, 255, 255, 255))
     flat.alpha_composite(img)

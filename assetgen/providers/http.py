@@ -125,8 +125,8 @@ def parse_images(payload: Any) -> Images:
         revised = revised or item.get("revised_prompt")
     if not b64 and not urls:
         raise ValueError("the answer carried no image")
-    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
-    return Images(tuple(b64), tuple(urls), usage, revised)
+    usage = payload.get("usage")
+    return Images(tuple(b64), tuple(urls), usage if isinstance(usage, dict) else {}, revised)
 
 
 # ---------------------------------------------------------------- streaming

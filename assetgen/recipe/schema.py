@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -71,8 +72,13 @@ def _missing(error: ValidationError) -> str:
     return error.message.split("'")[1] if "'" in error.message else "?"
 
 
+def _properties(error: ValidationError) -> list[str]:
+    """The keys the failing schema allows, sorted."""
+    return sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
+
+
 def _suggestions(error: ValidationError) -> list[str]:
-    allowed = sorted((error.schema or {}).get("properties", {}))
+    allowed = _properties(error)
     return [m for k in _extra_keys(error) for m in difflib.get_close_matches(k, allowed, n=1)]
 
 
@@ -101,21 +107,21 @@ def _diagnostics(error: ValidationError, positions: Positions) -> list[Diagnosti
         return [Diagnostic.error(where, f"invalid key '{error.instance}' {_where(path)}: {hint}")]
     custom = (error.schema.get("x-messages") or {}).get(kind) if isinstance(error.schema, dict) else None
     if custom:
-        where = f"in '{dotted(path)}': " if path else ""
-        return [Diagnostic.error(positions.key(path), f"{where}{custom}")]
+        prefix = f"in '{dotted(path)}': " if path else ""
+        return [Diagnostic.error(positions.key(path), f"{prefix}{custom}")]
     message = _expected(error)
     name = dotted(path) or "document"
     return [Diagnostic.error(positions.key(path), f"invalid value for '{name}': {message}")]
 
 
 def _extra_keys(error: ValidationError) -> list[str]:
-    allowed = set((error.schema or {}).get("properties", {}))
+    allowed = set(_properties(error))
     instance = error.instance if isinstance(error.instance, dict) else {}
     return [k for k in instance if k not in allowed]
 
 
 def _unknown_key(path: Path_, key: str, error: ValidationError, positions: Positions) -> Diagnostic:
-    allowed = sorted((error.schema or {}).get("properties", {}))
+    allowed = _properties(error)
     message = f"unknown key '{key}' {_where(path)}"
     close = difflib.get_close_matches(key, allowed, n=1)
     if close:
@@ -132,9 +138,10 @@ def _expected(error: ValidationError) -> str:
     got = _show(error.instance)
     if kind == "type":
         types = value if isinstance(value, list) else [value]
-        return "expected " + " or ".join(_TYPES.get(t, t) for t in types) + f", got {got}"
+        return "expected " + " or ".join(_TYPES.get(str(t), str(t)) for t in types) + f", got {got}"
     if kind == "enum":
-        return f"expected one of {', '.join(repr(v) for v in value)}, got {got}"
+        choices = value if isinstance(value, list) else []
+        return f"expected one of {', '.join(repr(v) for v in choices)}, got {got}"
     if kind == "const":
         return f"expected {value!r}, got {got}"
     if kind in ("minimum", "maximum"):

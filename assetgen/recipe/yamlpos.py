@@ -64,11 +64,10 @@ def load(text: str, file: str) -> Document:
     """Parse one YAML document. Never raises for bad input: problems become diagnostics."""
     positions = Positions(file)
     try:
-        too_deep = _too_deep(text)
+        too_deep = _too_deep(text, file)
         if too_deep is not None:
             return Document(None, positions, (Diagnostic.error(
-                Location(file, too_deep.line + 1, too_deep.column + 1),
-                f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
+                too_deep, f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -90,14 +89,15 @@ def load(text: str, file: str) -> Document:
     return Document(data, positions, tuple(diags))
 
 
-def _too_deep(text: str) -> yaml.Mark | None:
+def _too_deep(text: str, file: str) -> Location | None:
     """Where nesting first exceeds _MAX_DEPTH, from the event stream (the parser does not recurse)."""
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
-            if depth > _MAX_DEPTH:
-                return event.start_mark
+            mark = event.start_mark
+            if depth > _MAX_DEPTH and mark is not None:
+                return Location(file, mark.line + 1, mark.column + 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
     return None
@@ -126,6 +126,7 @@ def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnosti
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), pos, diags) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.MappingNode)
     return _mapping(node, path, pos, diags)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +162,8 @@ class Executor:
         images = tuple(img for s, img in zip(spec.sources, loaded, strict=True) if s.role is not Role.MASK)
         request = ImageRequest(op=action.call_op, model=spec.model, prompt=spec.prompt,
                                params=dict(spec.params), label=spec.label, images=images, mask=mask,
-                               **self.preview_args(spec.label))
+                               partial_images=self.settings.previews or None,
+                               on_partial=self.preview_saver(spec.label))
         result = await self.provider.run(request)
         self.out.calls += 1
         self.out.requests += result.requests
@@ -180,17 +182,16 @@ class Executor:
         self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage)
         return shas
 
-    def preview_args(self, label: str) -> dict[str, object]:
-        n = self.settings.previews
-        if not n:
-            return {}
+    def preview_saver(self, label: str) -> Callable[[int, bytes], None] | None:
+        if not self.settings.previews:
+            return None
         folder = self.settings.root / ".assetgen" / "previews" / label
 
         def save(index: int, data: bytes) -> None:
             ctype, ext = inputs.sniff(data)
             write_atomic(folder / f"partial-{index}.{ext}", data)
 
-        return {"partial_images": n, "on_partial": save}
+        return save
 
     async def render(self, action: Action) -> str:
         spec = action.render

@@ -35,8 +35,8 @@ def load(source: Source, sha: str, root: Path, store: Store) -> InputImage:
             raise MissingInput(f"cannot read {source.file}: {exc.strerror}") from None
         ctype, _ = sniff(data)
         return InputImage(PurePosixPath(source.file).name, data, ctype)
-    data = store.get_object(sha)
-    if data is None:
+    cached = store.get_object(sha)
+    if cached is None:
         raise MissingInput(f"the image of {source.asset} is missing from the cache")
-    ctype, ext = sniff(data)
-    return InputImage(f"{source.asset}.{ext}", data, ctype)
+    ctype, ext = sniff(cached)
+    return InputImage(f"{source.asset}.{ext}", cached, ctype)
