@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "github"], default="text",
                    help="text (FILE:LINE:COL), json, or GitHub Actions annotations")
 
-    sub.add_parser("schema", help="print the recipe JSON Schema")
+    p = sub.add_parser("schema", help="print the recipe JSON Schema")
+    p.add_argument("--project", action="store_true",
+                   help="print the project file's schema instead (it refers to recipe.schema.json beside it)")
 
     p = sub.add_parser("emulator", help="serve an offline emulation of the Azure OpenAI image API")
     p.add_argument("--host", default="127.0.0.1")

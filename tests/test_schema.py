@@ -66,3 +66,8 @@ def test_image_ref_shape() -> None:
 def test_document_must_be_a_mapping() -> None:
     assert _messages("- a\n- b\n") == [
         "r.yaml:1:1: error: invalid value for 'document': expected a mapping, got a list"]
+
+
+def test_assetgen_schema_project_prints_the_project_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["schema", "--project"]) == 0
+    assert capsys.readouterr().out == (REPO / "schema" / "project.schema.json").read_text(encoding="utf-8")

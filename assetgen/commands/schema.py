@@ -1,4 +1,4 @@
-"""`assetgen schema`: print the recipe JSON Schema."""
+"""`assetgen schema [--project]`: print the recipe (or project file) JSON Schema."""
 
 from __future__ import annotations
 
@@ -9,5 +9,5 @@ from assetgen.recipe import schema
 
 
 def main(args: argparse.Namespace) -> int:
-    sys.stdout.write(schema.recipe_schema_text())
+    sys.stdout.write(schema.schema_text(schema.PROJECT if args.project else schema.RECIPE))
     return 0
