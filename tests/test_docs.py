@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from assetgen.cli import build_parser
 
@@ -53,3 +56,12 @@ def test_the_readme_and_the_example_recipes_carry_the_schema_line():
         first = recipe.read_text(encoding="utf-8").splitlines()[0]
         target = first.removeprefix("# yaml-language-server: $schema=")
         assert (recipe.parent / target).resolve() == ROOT / "schema" / "recipe.schema.json", recipe
+
+
+def test_the_pre_commit_hook_runs_assetgen_lint_on_the_example_project():
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["entry"].split()[:2] == ["assetgen", "lint"] and hook["pass_filenames"] is False
+    assert f"id: {hook['id']}" in README
+    argv = [sys.executable, "-m", "assetgen", *hook["entry"].split()[1:]]
+    done = subprocess.run(argv, cwd=ROOT / "recipes", capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
