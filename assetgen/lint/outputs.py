@@ -1,8 +1,9 @@
-"""Output checks: renditions that lose what the recipe asked for."""
+"""Output checks: renditions that lose what the recipe asked for, and paths that would overwrite
+what the build reads or keeps."""
 
 from __future__ import annotations
 
-from assetgen.errors import Diagnostic
+from assetgen.errors import Diagnostic, Location
 from assetgen.recipe.model import Project
 
 _NO_ALPHA = frozenset({"jpeg", "bmp"})
@@ -21,3 +22,39 @@ def check_outputs(project: Project) -> list[Diagnostic]:
                 out.append(Diagnostic.warning(output.location, f"'quality' has no effect on {output.format} "
                                                                f"output '{output.path}'"))
     return out
+
+
+_KEPT = {"assetgen.yaml": "the project file", "assetgen.lock": "the lock file"}
+_STATE = ".assetgen"
+
+
+def check_output_targets(project: Project) -> list[Diagnostic]:
+    """An output may not replace a recipe, the project or lock file, state, or an input image."""
+    recipes = {r.path for r in project.recipes}
+    inputs: dict[str, tuple[str, Location]] = {}
+    for variant in project.variants():
+        for step in variant.steps:
+            for ref in (step.image, step.mask, *step.images):
+                if ref is not None and ref.path is not None:
+                    inputs.setdefault(ref.path, (variant.name, ref.location))
+    out: list[Diagnostic] = []
+    for variant in project.variants():
+        for output in variant.outputs:
+            problem = _target_problem(output.path, recipes, inputs)
+            if problem:
+                out.append(Diagnostic.error(output.location, f"output '{output.path}' {problem}"))
+    return out
+
+
+def _target_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> str | None:
+    if path in _KEPT:
+        return f"would overwrite {_KEPT[path]}"
+    if path == _STATE or path.startswith(_STATE + "/"):
+        return f"would write into assetgen's state folder {_STATE}/"
+    if path in recipes:
+        return "would overwrite a recipe file"
+    if path in inputs:
+        name, where = inputs[path]
+        return (f"would overwrite an input of variant '{name}' at {where}; "
+                "to use another asset's image, refer to it with {asset: NAME}")
+    return None

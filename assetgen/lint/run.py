@@ -10,7 +10,7 @@ from assetgen.errors import Diagnostic
 from assetgen.lint.files import check_files
 from assetgen.lint.graph import check_cycles, check_duplicates, check_pick, check_unused
 from assetgen.lint.models import check_models
-from assetgen.lint.outputs import check_outputs
+from assetgen.lint.outputs import check_output_targets, check_outputs
 from assetgen.recipe.model import Project
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 CHECKS: tuple[Callable[[Project], list[Diagnostic]], ...] = (
     check_models, check_files, check_duplicates, check_pick, check_cycles, check_unused, check_outputs,
+    check_output_targets,
 )
 
 
