@@ -331,3 +331,21 @@ def test_timeouts_are_retried_a_bounded_number_of_times() -> None:
     assert isinstance(error, ProviderError)
     assert str(error) == "Azure OpenAI failed 2 times (last: no answer: ReadTimeout)"
     assert (error.retryable, error.fatal, error.requests, error.status) == (True, False, 2, None)
+
+
+def test_without_a_key_the_default_entra_credential_is_tried_and_fails_in_words(
+        emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DefaultAzureCredential limited to managed identity, whose token endpoint answers 404 at once
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{emu.url}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "h")
+    mark = len(emu.records)
+    provider = azure(emu.url, key=None)
+    [error] = run(provider, gen())
+    assert isinstance(error, ProviderError)
+    assert str(error).startswith(
+        "could not get credentials from the Entra ID credential (DefaultAzureCredential, scope "
+        "https://cognitiveservices.azure.com/.default; $AZURE_OPENAI_API_KEY is not set): "), str(error)
+    assert "ManagedIdentityCredential" in str(error)
+    assert (error.fatal, error.requests) == (True, 0)
+    assert since(emu, mark) == []

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from assetgen.errors import UserError
 
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 REFRESH_MARGIN = 300.0      # seconds: a token is renewed this long before it expires
@@ -54,8 +57,9 @@ class TokenAuth:
     until `REFRESH_MARGIN` seconds before it expires."""
 
     def __init__(self, credential: Any, *, owned: bool = False, scope: str = ENTRA_SCOPE,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, why: str = "") -> None:
         self._credential = credential
+        self._why = why                      # why Entra ID is used, for messages
         self._owned = owned                  # created here: closed here
         self._scope = scope
         self._clock = clock
@@ -83,7 +87,8 @@ class TokenAuth:
         return await result if inspect.isawaitable(result) else result
 
     def describe(self) -> str:
-        return f"the Entra ID credential ({type(self._credential).__name__}, scope {self._scope})"
+        why = f"; {self._why}" if self._why else ""
+        return f"the Entra ID credential ({type(self._credential).__name__}, scope {self._scope}{why})"
 
     def secrets(self) -> tuple[str, ...]:
         return (self._token,) if self._token else ()
@@ -99,10 +104,18 @@ class TokenAuth:
 
 
 def default_credential() -> Any:
-    """azure-identity's async DefaultAzureCredential (imported only when Entra ID is used)."""
-    from azure.identity.aio import DefaultAzureCredential
+    """azure-identity's DefaultAzureCredential (imported only when Entra ID is used).
 
-    return DefaultAzureCredential()
+    The synchronous one: its async twin needs aiohttp, which assetgen does not depend on.
+    `TokenAuth` calls it in a worker thread."""
+    from azure.identity import DefaultAzureCredential
+
+    # its failures reach the user in our own message; without this they also go to stderr as a log line
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
+    try:
+        return DefaultAzureCredential()
+    except ValueError as exc:        # e.g. an unknown $AZURE_TOKEN_CREDENTIALS
+        raise UserError(f"azure provider: cannot set up Entra ID credentials: {exc}") from None
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -99,7 +99,8 @@ def make_auth(mode: AuthMode, env: Mapping[str, str], credential: Any = None) ->
         return KeyAuth(str(key), f"${KEY_ENV}")
     if credential is not None:
         return TokenAuth(credential)
-    return TokenAuth(default_credential(), owned=True)
+    why = f"${KEY_ENV} is not set" if mode is AuthMode.AUTO else ""
+    return TokenAuth(default_credential(), owned=True, why=why)
 
 
 def _enum(kind: type[enum.Enum], value: str, where: str) -> Any:
