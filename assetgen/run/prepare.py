@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assetgen import lockfile
 from assetgen.cache import STATE_DIR, Store, cache_dir
+from assetgen.errors import UserError
 from assetgen.lockfile import Lock
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import AssetPlan, Plan, build_plan
@@ -38,6 +39,13 @@ def _picked(asset: AssetPlan, patterns: Sequence[str]) -> bool:
     return matches(asset.name, patterns) or matches(asset.key, patterns)
 
 
+def _check_patterns(plan: Plan, flag: str, patterns: Sequence[str]) -> None:
+    """A pattern that names nothing is a typo, not a request to build nothing."""
+    for pattern in patterns:
+        if not any(_picked(a, [pattern]) for a in plan.assets):
+            raise UserError(f"{flag} '{pattern}' matches no asset or variant")
+
+
 def restrict(plan: Plan, names: frozenset[str]) -> Plan:
     """The actions the named assets need (their own and everything upstream), in plan order."""
     by_id = plan.by_id()
@@ -57,9 +65,14 @@ def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = Non
     from assetgen.recipe.load import load_project_or_raise
 
     project = load_project_or_raise(list(paths), cwd)
+    if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
+        globs = ", ".join(project.config.recipes)
+        raise UserError(f"no recipe files match {globs} in {project.root}")
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     full = build_plan(project, kind.value, files.hash)
+    _check_patterns(full, "--only", only)
+    _check_patterns(full, "--force", force)
     selected = frozenset(a.name for a in full.assets if not only or _picked(a, only))
     plan = restrict(full, selected) if only else full
     store = Store(cache_dir(project.root))
