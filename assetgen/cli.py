@@ -18,6 +18,26 @@ from assetgen.errors import ExitCode, UserError
 BUG_URL = "https://github.com/assetgen/assetgen/issues"
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
+    return value
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:      # also refuses nan, which compares false with every cost
+        raise argparse.ArgumentTypeError(f"expected an amount in USD of 0 or more, got '{text}'")
+    return value
+
+
 def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATHS",
                    help="recipe files or folders (a folder means its project); default: the current project")
@@ -36,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="run every stale action and write the outputs and the lock file")
     _paths(p)
     _provider(p)
-    p.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="actions at once (default 8)")
+    p.add_argument("-j", "--jobs", type=_jobs, default=8, metavar="N", help="actions at once (default 8)")
     p.add_argument("--only", action="append", default=[], metavar="PATTERN",
                    help="build only assets whose name matches this glob (repeatable)")
     p.add_argument("--force", action="append", default=[], metavar="PATTERN",
@@ -44,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frozen", action="store_true",
                    help="make no API call; exit 1 listing every asset that would need one")
     p.add_argument("--fail-fast", action="store_true", help="stop starting new work after the first failure")
-    p.add_argument("--max-cost", type=float, metavar="USD",
+    p.add_argument("--max-cost", type=_usd, metavar="USD",
                    help="refuse to start (exit 2) when the estimated cost exceeds USD")
     p.add_argument("--previews", type=int, metavar="N", choices=range(0, 4),
                    help="stream with partial_images=N and save partial images under .assetgen/previews/")

@@ -68,3 +68,18 @@ def test_a_typo_in_the_recipe_globs_keeps_the_lock_file(tmp_path: Path, capsys) 
     (root / "assetgen.yaml").write_text('recipes: ["recipe/**/*.yaml"]\n', encoding="utf-8")
     assert _run(["build", str(root)], capsys)[0] == 2
     assert (root / "assetgen.lock").read_text() == lock
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-j", "0"], "argument -j/--jobs: expected a whole number of at least 1, got '0'"),
+    (["-j", "-2"], "argument -j/--jobs: expected a whole number of at least 1, got '-2'"),
+    (["--max-cost", "-1"], "argument --max-cost: expected an amount in USD of 0 or more, got '-1'"),
+    (["--max-cost", "nan"], "argument --max-cost: expected an amount in USD of 0 or more, got 'nan'"),
+])
+def test_bad_numbers_are_usage_errors(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    root = _project(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["build", str(root), *args])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.endswith(f"assetgen build: error: {message}\n")
+    assert not (root / "out").exists()
