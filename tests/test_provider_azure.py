@@ -256,6 +256,20 @@ def test_streaming_saves_partials_and_takes_the_completed_image(emu: EmulatorHan
     assert str(rec.fields["stream"]).lower() == "true" and int(rec.fields["partial_images"]) == 2
 
 
+def test_previews_are_not_asked_of_a_model_that_cannot_stream(emu: EmulatorHandle) -> None:
+    partials: list[int] = []
+    params = {"size": "1024x1024", "quality": "standard"}
+    request = ImageRequest(Op.GENERATE, "dall-e-3", "a lighthouse", params, partial_images=2,
+                           on_partial=lambda index, data: partials.append(index))
+    mark = len(emu.records)
+    [result] = run(azure(emu.url), request)
+    assert isinstance(result, ImageResult), result
+    assert decoded(result.images[0]).size == (1024, 1024)
+    assert partials == []
+    [rec] = since(emu, mark)
+    assert (rec.status, "stream" in rec.fields, "partial_images" in rec.fields) == (200, False, False)
+
+
 def test_missing_endpoint_and_key_are_user_errors() -> None:
     with pytest.raises(UserError, match=r"^azure provider: no endpoint: set providers.azure.endpoint in "
                        r"assetgen.yaml or \$AZURE_OPENAI_ENDPOINT$"):

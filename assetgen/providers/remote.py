@@ -133,7 +133,7 @@ class RemoteProvider:
         kwargs = self._body(request, target)
         count.requests += 1
         try:
-            if request.partial_images is not None:
+            if streams(request) is not None:
                 return await self._stream(request, target, pacer, headers, kwargs)
             response = await self._client.post(target.url, params=dict(target.query), headers=headers,
                                                **kwargs)
@@ -147,11 +147,11 @@ class RemoteProvider:
         return _parse(response.content)
 
     def _body(self, request: ImageRequest, target: Target) -> dict[str, Any]:
+        partial_images = streams(request)
         if request.op is Op.GENERATE:
-            return {"json": http.json_body(target.body_model, request.prompt, request.params,
-                                           request.partial_images)}
+            return {"json": http.json_body(target.body_model, request.prompt, request.params, partial_images)}
         return {"data": http.multipart_fields(target.body_model, request.prompt, request.params,
-                                              request.partial_images),
+                                              partial_images),
                 "files": http.multipart_files(request.images, request.mask)}
 
     async def _auth_headers(self, count: _Count) -> dict[str, str]:
@@ -255,6 +255,15 @@ def rpm_for(model: str, configured: dict[str, int], deployment: str) -> float:
         return float(configured[deployment])
     spec = catalog.get(model)
     return float(spec.default_rpm if spec else FALLBACK_RPM)
+
+
+def streams(request: ImageRequest) -> int | None:
+    """`partial_images` to stream with, or None: previews are asked only of models that can stream
+    (dall-e-3 cannot; a model the catalog does not know is asked as the build says)."""
+    spec = catalog.get(request.model)
+    if spec is not None and "stream" not in spec.params_for(request.op.value):
+        return None
+    return request.partial_images
 
 
 def _parse(body: bytes) -> Images:
