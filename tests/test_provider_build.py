@@ -140,3 +140,25 @@ def test_max_cost_refuses_before_any_request(
         monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
         assert main(["build", str(root), "--json", "--max-cost", "0.01"]) == 2
         assert emu.records == []
+
+
+def test_no_key_reaches_the_cache_the_lock_file_the_log_or_the_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    wrong = "sk-wrong-key-31337"
+    log = tmp_path / "emulator.log"
+    seen: list[str] = []
+    with run_emulator(api_key=KEY, log=log) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        for key, args, code in [(KEY, ["--only", "icon-sword-*"], 0), (wrong, ["--force", "icon-*"], 1),
+                                (wrong, ["--json", "--force", "banner"], 1)]:
+            monkeypatch.setenv("AZURE_OPENAI_API_KEY", key)
+            capsys.readouterr()
+            assert main(["build", str(root), *args]) == code
+            out, err = capsys.readouterr()
+            seen += [out, err]
+    assert "refused the credentials" in "".join(seen)
+    files = [p for p in root.rglob("*") if p.is_file()] + [log]
+    assert root / "assetgen.lock" in files and any(".assetgen" in p.parts for p in files)
+    for text in seen + [p.read_bytes().decode("latin-1") for p in files]:
+        assert KEY not in text and wrong not in text
