@@ -60,16 +60,26 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         _print(report)
     for asset, why in report.stale:
         print(f"stale: {asset}: {why}", file=sys.stderr)
-    if report.failures and args.json:
+    if args.json:
+        for line in _swept(report):
+            print(line, file=sys.stderr)
         for asset, message in report.failures:
             print(f"failed: {asset}: {message}", file=sys.stderr)
     return report.exit_code
+
+
+def _swept(report: BuildReport) -> list[str]:
+    return ([f"removed {p}: no recipe writes it any more" for p in report.swept.removed]
+            + [f"kept {p}: no recipe writes it any more, but it changed since assetgen wrote it"
+               for p in report.swept.kept])
 
 
 def _print(report: BuildReport) -> None:
     if report.stale:
         print(f"--frozen: {len(report.stale)} assets need an API call; nothing was run")
         return
+    for line in _swept(report):
+        print(line)
     for asset, message in report.failures:
         print(f"failed: {asset}: {message}")
     print(f"{report.actions_total} actions: {report.actions_run} calls made, {report.actions_cached} cached, "

@@ -23,6 +23,7 @@ from assetgen.recipe.model import ProviderKind
 from assetgen.run import stamp
 from assetgen.run.events import Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
+from assetgen.run.orphans import Swept, sweep
 from assetgen.run.prepare import Prepared, prepare
 
 
@@ -51,6 +52,7 @@ class BuildReport:
     failures: tuple[tuple[str, str], ...] = ()      # (asset, message)
     stale: tuple[tuple[str, str], ...] = ()         # --frozen: (asset, why)
     interrupted: bool = False
+    swept: Swept = Swept()                          # outputs no recipe writes any more
 
     @property
     def exit_code(self) -> ExitCode:
@@ -98,11 +100,11 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
                             "nothing was run")
     inputs = _input_stats(prep)
     out = asyncio.run(_execute(prep, opts, sink))
-    _save(prep, opts, out, inputs)
+    swept = _save(prep, opts, out, inputs)
     failed = len(out.failures) + len(out.blocked)
     failures = tuple((", ".join(assets), msg) for assets, msg in out.failures)
     return BuildReport(total, out.calls, total - out.calls - failed - len(out.not_started), failed,
-                       out.requests, len(out.written), failures, interrupted=out.interrupted)
+                       out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept)
 
 
 async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink) -> Outcome:
@@ -140,13 +142,15 @@ def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
     return True
 
 
-def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> None:
+def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Swept:
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
     whole = not (opts.only or _only_files(opts))
     lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole)
+    swept = Swept()
     if lock != prep.lock:
+        swept = sweep(root, prep.lock, lock, _in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
@@ -154,6 +158,17 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> No
         _stamp(prep, opts, inputs)
     else:
         stamp.clear(root)
+    return swept
+
+
+def _in_use(prep: Prepared) -> set[str]:
+    """Paths the recipes still write or read: never removed as orphans."""
+    used = {a.render.output.path for a in prep.plan.actions if a.render is not None}
+    for variant in prep.project.variants():
+        used.update(o.path for o in variant.outputs)
+        for step in variant.steps:
+            used.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
+    return used
 
 
 Stats = dict[str, "list[int] | None"]

@@ -1,0 +1,41 @@
+"""Outputs that no recipe writes any more (an asset removed, an output path changed).
+
+The previous lock file names every file assetgen wrote. A file it named that the next lock file
+no longer names is removed when its bytes are still the ones the lock recorded; a file changed
+since is someone's work, and is kept (and reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from assetgen.lockfile import Lock
+from assetgen.plan.files import FileHashes
+
+
+@dataclass(frozen=True)
+class Swept:
+    removed: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()      # orphans changed by hand since assetgen wrote them
+
+
+def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes) -> Swept:
+    expected = {o.path: o.sha256 for a in old.assets.values() for o in a.outputs}
+    named = {o.path for a in new.assets.values() for o in a.outputs} | still_written
+    removed: list[str] = []
+    kept: list[str] = []
+    for path in sorted(set(expected) - named):
+        sha = files.hash(path)
+        if sha is None:
+            continue
+        if sha != expected[path]:
+            kept.append(path)
+            continue
+        try:
+            (root / path).unlink()
+        except OSError:
+            kept.append(path)
+            continue
+        removed.append(path)
+    return Swept(tuple(removed), tuple(kept))
