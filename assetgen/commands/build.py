@@ -76,12 +76,17 @@ def _swept(report: BuildReport) -> list[str]:
 
 def _print(report: BuildReport) -> None:
     if report.stale:
-        print(f"--frozen: {len(report.stale)} assets need an API call; nothing was run")
+        needs = "asset needs" if len(report.stale) == 1 else "assets need"
+        print(f"--frozen: {len(report.stale)} {needs} an API call; nothing was run")
         return
     for line in _swept(report):
         print(line)
     for asset, message in report.failures:
         print(f"failed: {asset}: {message}")
-    print(f"{report.actions_total} actions: {report.actions_run} calls made, {report.actions_cached} cached, "
-          f"{report.actions_failed} failed; {report.requests} requests; "
-          f"{report.outputs_written} outputs written")
+    print(f"{_n(report.actions_total, 'action')}: {_n(report.actions_run, 'call')} made, "
+          f"{report.actions_cached} cached, {report.actions_failed} failed; "
+          f"{_n(report.requests, 'request')}; {_n(report.outputs_written, 'output')} written")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
