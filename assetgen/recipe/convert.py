@@ -88,6 +88,7 @@ def _convert_asset(
     names: list[str] = []
     combos = expand.combinations(
         asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
+    result.diagnostics += _check_exclude(asset, base, builder.positions)
     key_loc = builder.positions.key(base)
     for combo, include_index in combos:
         where = key_loc if include_index is None else builder.positions.value(
@@ -99,6 +100,22 @@ def _convert_asset(
         names.append(variant.name)
         result.variants.append(variant)
     return names
+
+
+def _check_exclude(asset: dict[str, Any], base: tuple[str, str], positions: Positions) -> list[Diagnostic]:
+    """An `exclude` entry naming a key the matrix lacks, or matching nothing, is a typo."""
+    matrix = asset.get("matrix") or {}
+    out = []
+    for i, entry in enumerate(asset.get("exclude") or ()):
+        unknown = [k for k in entry if k not in matrix]
+        for k in unknown:
+            out.append(Diagnostic.error(positions.key((*base, "exclude", i, k)),
+                                        f"exclude[{i}] names '{k}', which is not a matrix key "
+                                        f"({', '.join(matrix)})"))
+        if not unknown and not expand.matches_any(matrix, entry):
+            out.append(Diagnostic.warning(positions.value((*base, "exclude", i)),
+                                          f"exclude[{i}] matches no combination of the matrix"))
+    return out
 
 
 def _step_plans(

@@ -31,6 +31,14 @@ def combinations(
     return out
 
 
+def matches_any(matrix: Mapping[str, Sequence[Any]], entry: Mapping[str, Any]) -> bool:
+    """Whether an `exclude` entry drops at least one combination of the product."""
+    keys = list(matrix)
+    rule = tuple(entry.items())
+    return any(_matches(tuple(zip(keys, values, strict=True)), rule)
+               for values in itertools.product(*(matrix[k] for k in keys)))
+
+
 def _matches(combo: Combination, rule: Combination) -> bool:
     values = dict(combo)
     return all(k in values and _same(values[k], v) for k, v in rule)
