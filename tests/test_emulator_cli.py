@@ -75,3 +75,25 @@ def test_busy_port_exits_2(capsys: object) -> None:
         assert main(["emulator", "--port", str(port)]) == 2
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert err == f"assetgen emulator: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_bad_option_values_exit_2_in_words(tmp_path: object, capsys: object) -> None:
+    cases = [
+        (["--port", "99999"], "--port must be between 0 and 65535, got 99999"),
+        (["--port", "-1"], "--port must be between 0 and 65535, got -1"),
+        (["--latency", "inf"], "--latency must be a finite number of seconds, got inf"),
+        (["--latency", "nan"], "--latency must be a finite number of seconds, got nan"),
+        (["--log", "/nonexistent-dir/em.log"],
+         "assetgen emulator: cannot open the log file /nonexistent-dir/em.log: No such file or directory"),
+    ]
+    for args, message in cases:
+        assert main(["emulator", "--port", "0", *args]) == 2, args
+        err = capsys.readouterr().err  # type: ignore[attr-defined]
+        assert err == message + "\n", args
+
+
+def test_an_unknown_host_is_named_in_words(capsys: object) -> None:
+    assert main(["emulator", "--host", "no-such-host.invalid", "--port", "0"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert err.startswith("assetgen emulator: cannot listen on no-such-host.invalid:0: "), err
+    assert "Unknown error" not in err and "while attempting" not in err and len(err.splitlines()) == 1

@@ -6,6 +6,7 @@ import argparse
 import os
 import socket
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -19,15 +20,34 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise UserError(f"assetgen emulator: cannot listen on {host}:{port}: {reason}") from None
+        raise UserError(f"assetgen emulator: cannot listen on {host}:{port}: {_reason(exc)}") from None
     return sock
+
+
+def check_log(path: Path | None) -> None:
+    """The log file is opened for every request: a path that cannot be written is a usage error now."""
+    if path is None:
+        return
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UserError(f"assetgen emulator: cannot open the log file {path}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    """`Address already in use`; a name lookup failure (negative errno) in its own words."""
+    if exc.errno is not None and exc.errno > 0:
+        return os.strerror(exc.errno)
+    return (exc.strerror or str(exc)).split(" (while attempting")[0]
 
 
 def main(args: argparse.Namespace) -> int:
     config = EmulatorConfig.from_args(args)
+    check_log(config.log)
     sock = listen(config.host, config.port)
-    base = f"http://{config.host}:{sock.getsockname()[1]}"
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{host}:{sock.getsockname()[1]}"
     print(f"assetgen emulator: serving on {base}  (AZURE_OPENAI_ENDPOINT={base}, OpenAI base_url={base}/v1)",
           file=sys.stderr)
     app = create_app(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,12 @@ class EmulatorConfig:
             raise UserError(f"--fault-rate must be between 0 and 1, got {self.fault_rate}")
         if self.rpm is not None and self.rpm < 1:
             raise UserError(f"--rpm must be at least 1, got {self.rpm}")
+        if not math.isfinite(self.latency):
+            raise UserError(f"--latency must be a finite number of seconds, got {self.latency}")
         if self.latency < 0:
             raise UserError(f"--latency must not be negative, got {self.latency}")
+        if not 0 <= self.port <= 65535:
+            raise UserError(f"--port must be between 0 and 65535, got {self.port}")
 
     def deployment_map(self) -> dict[str, str]:
         """Deployment name -> model name."""
