@@ -84,21 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", action="store_true",
                    help="print the project file's schema instead (it refers to recipe.schema.json beside it)")
 
-    p = sub.add_parser("emulator", help="serve an offline emulation of the Azure OpenAI image API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p = sub.add_parser(
+        "emulator", help="serve an offline emulation of the Azure OpenAI image API",
+        description="Serve the Azure OpenAI image API (/openai/deployments/{d}/images/*, "
+                    "/openai/v1/images/*) and OpenAI's /v1/images/* offline, with placeholder images, "
+                    "until Ctrl-C. Point the azure provider at it with "
+                    "AZURE_OPENAI_ENDPOINT=http://HOST:PORT, the openai provider with "
+                    "OPENAI_BASE_URL=http://HOST:PORT/v1.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765,
+                   help="port to listen on (default 8765; 0 picks a free one)")
     p.add_argument("--api-key", metavar="KEY", help="the only key accepted (default: any non-empty key)")
     p.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
                    help="a deployment of a model (repeatable; default: each model is its own)")
-    p.add_argument("--rpm", type=int, metavar="N", help="requests per minute per deployment")
+    p.add_argument("--rpm", type=int, metavar="N",
+                   help="requests per minute per deployment, answered with 429 beyond (default: no limit)")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                    help="seconds per 1,000 output tokens (default 0)")
     p.add_argument("--fault-rate", type=float, default=0.0, metavar="F",
-                   help="fraction of requests answered with 500, 503 or a dropped connection")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for injected faults")
+                   help="fraction (0-1) of requests answered with 500, 503 or a dropped connection "
+                        "(default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for injected faults (default 0)")
     p.add_argument("--block-word", default="forbidden", metavar="WORD",
-                   help="prompts containing WORD are refused by the content filter")
-    p.add_argument("--log", metavar="FILE", help="append one JSON line per request")
+                   help="prompts containing WORD are refused by the content filter (default 'forbidden'; "
+                        "'' turns the filter off)")
+    p.add_argument("--log", metavar="FILE",
+                   help="append one JSON line per image request (never keys or images)")
 
     p = sub.add_parser("gc", help="drop cache entries that no recipe or lock entry reaches")
     _paths(p)
