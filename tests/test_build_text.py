@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from assetgen.cli import main
@@ -25,3 +29,22 @@ def test_counts_of_one_are_singular(tmp_path: Path, capsys) -> None:
     (tmp_path / "recipes" / "a.yaml").write_text(RECIPE.replace("A sword", "A shield"), encoding="utf-8")
     assert main(["build", str(tmp_path), "--frozen"]) == 1
     assert capsys.readouterr().out == "--frozen: 1 asset needs an API call; nothing was run\n"
+
+
+def test_an_interrupted_build_says_so(tmp_path: Path) -> None:
+    (tmp_path / "recipes").mkdir()
+    numbers = ", ".join(str(i) for i in range(40))
+    tiles = RECIPE.replace('prompt: "A sword"', f'matrix: {{i: [{numbers}]}}\n    prompt: "Tile {{{{ i }}}}"')
+    tiles = tiles.replace("out/icon.png", '"out/{{ name }}.png"').replace("1024x1024", "1536x1024")
+    (tmp_path / "recipes" / "a.yaml").write_text(tiles, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "build", str(tmp_path), "-j", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:      # interrupt once the first output is written
+        if "render wrote" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    expected = r"^interrupted: \d+ actions not started; run the build again to finish them\n$"
+    assert re.search(expected, err), err
