@@ -60,11 +60,17 @@ class Store:
         return self.object_path(sha).is_file()
 
     def get_object(self, sha: str) -> bytes | None:
+        """The bytes stored under `sha`; None when missing or damaged (a damaged file is removed,
+        so the next plan sees it missing and runs the call again)."""
+        path = self.object_path(sha)
         try:
-            data = self.object_path(sha).read_bytes()
+            data = path.read_bytes()
         except OSError:
             return None
-        return data if hashlib.sha256(data).hexdigest() == sha else None
+        if hashlib.sha256(data).hexdigest() != sha:
+            path.unlink(missing_ok=True)
+            return None
+        return data
 
     def put_object(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -95,9 +101,14 @@ class Store:
         self._records[key] = rec
         return rec
 
-    def has_results(self, key: str) -> bool:
+    def has_results(self, key: str, verify: bool = False) -> bool:
+        """Whether every result of `key` is stored; `verify` also reads and checks the bytes."""
         rec = self.record(key)
-        return rec is not None and all(self.has_object(s) for s in rec.results)
+        if rec is None:
+            return False
+        if verify:
+            return all(self.get_object(s) is not None for s in rec.results)
+        return all(self.has_object(s) for s in rec.results)
 
     def record_keys(self) -> Iterator[str]:
         if self.actions.is_dir():

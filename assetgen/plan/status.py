@@ -158,7 +158,8 @@ class Resolver:
 
     def backward(self, states: dict[str, ActionState],
                  must: dict[str, tuple[Reason, ...]]) -> dict[str, tuple[Reason, ...]]:
-        """Cached actions whose bytes a running action needs but the cache does not hold."""
+        """Cached actions whose bytes a running action needs but the cache does not hold (or holds
+        damaged)."""
         extra: dict[str, tuple[Reason, ...]] = {}
         for action in reversed(self.plan.actions):
             if states[action.id].status is not Status.RUN and action.id not in extra:
@@ -167,7 +168,7 @@ class Resolver:
                 st = states[dep]
                 if st.status is Status.RUN or dep in extra or dep in must:
                     continue
-                if st.key is None or not self.store.has_results(st.key):
+                if st.key is None or not self.store.has_results(st.key, verify=True):
                     who = action.render.output.path if action.render else action.assets[0]
                     extra[dep] = (Reason(Why.NOT_CACHED, who),)
         return extra
