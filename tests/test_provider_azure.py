@@ -256,6 +256,17 @@ def test_streaming_saves_partials_and_takes_the_completed_image(emu: EmulatorHan
     assert str(rec.fields["stream"]).lower() == "true" and int(rec.fields["partial_images"]) == 2
 
 
+def test_streamed_candidates_add_up_to_the_usage_of_the_whole_call(emu: EmulatorHandle) -> None:
+    params = {"size": "1024x1024", "quality": "low", "n": 2}
+    plain = ImageRequest(Op.GENERATE, "gpt-image-1.5", "two red cats", params)
+    streamed = ImageRequest(Op.GENERATE, "gpt-image-1.5", "two red cats", params, partial_images=1)
+    [whole, parts] = run(azure(emu.url), plain, streamed)
+    assert isinstance(whole, ImageResult) and isinstance(parts, ImageResult), (whole, parts)
+    assert len(parts.images) == 2
+    assert whole.usage["output_tokens"] == 544
+    assert parts.usage == whole.usage
+
+
 def test_previews_are_not_asked_of_a_model_that_cannot_stream(emu: EmulatorHandle) -> None:
     partials: list[int] = []
     params = {"size": "1024x1024", "quality": "standard"}

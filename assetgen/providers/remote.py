@@ -286,7 +286,22 @@ async def _on_event(obj: dict[str, Any], request: ImageRequest, state: _Stream) 
     elif event.is_completed and obj.get("b64_json"):
         state.finals.append(http.decode_b64(obj["b64_json"]))
         if isinstance(obj.get("usage"), dict):
-            state.usage = obj["usage"]
+            state.usage = add_usage(state.usage, obj["usage"])
+
+
+def add_usage(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Usage of a call streamed as several completed events (n > 1): each carries its candidate's
+    share, so counts add up (nested details too); anything that is not a count keeps its first value."""
+    merged = dict(total)
+    for name, value in more.items():
+        have = merged.get(name)
+        if name not in merged:
+            merged[name] = value
+        elif isinstance(have, dict) and isinstance(value, dict):
+            merged[name] = add_usage(have, value)
+        elif isinstance(have, int | float) and isinstance(value, int | float) and not isinstance(value, bool):
+            merged[name] = have + value
+    return merged
 
 
 def _describe(exc: Exception) -> str:
