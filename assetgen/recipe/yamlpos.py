@@ -8,6 +8,7 @@ the second key (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,16 +184,24 @@ def _short(tag: str) -> str:
     return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
-_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+# Plain scalars resolve by the YAML 1.2 core schema, not PyYAML's YAML 1.1 rules: `on`, `no`,
+# `NO` (Norway) stay words, `12:30` is not 750 (base 60) and `010` is ten, not octal eight.
+_CORE_NULL = re.compile(r"~|null|Null|NULL")
+_CORE_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                         r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     kind = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else "str"
     text = node.value
+    if _implicit(node):
+        kind = _core_kind(text)
     if kind == "null":
         return None
     if kind == "bool":
-        return _BOOLS.get(text.lower(), bool(text))
+        return _CORE_BOOL.get(text, text)
     if kind == "int":
         return _int(text)
     if kind == "float":
@@ -200,24 +209,35 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return text   # str, timestamp and binary stay text: a recipe has no use for dates or bytes
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _implicit(node: yaml.ScalarNode) -> bool:
+    """A plain scalar without an explicit tag (`!!str 5` keeps its tag)."""
+    plain = not node.style   # None from the Python parser, "" from the C one
+    return plain and node.tag == _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))
+
+
+def _core_kind(text: str) -> str:
+    if text == "" or _CORE_NULL.fullmatch(text):
+        return "null"
+    if text in _CORE_BOOL:
+        return "bool"
+    if _CORE_INT.fullmatch(text):
+        return "int"
+    if _CORE_FLOAT.fullmatch(text):
+        return "float"
+    return "str"
+
+
 def _int(text: str) -> int | str:
-    clean = text.replace("_", "")
-    sign = -1 if clean.startswith("-") else 1
-    clean = clean.lstrip("+-")
+    sign = -1 if text.startswith("-") else 1
+    clean = text.lstrip("+-")
     try:
-        if clean.startswith("0b"):
-            return sign * int(clean[2:], 2)
         if clean.startswith("0x"):
             return sign * int(clean[2:], 16)
         if clean.startswith("0o"):
             return sign * int(clean[2:], 8)
-        if ":" in clean:
-            value = 0
-            for part in clean.split(":"):
-                value = value * 60 + int(part)
-            return sign * value
-        if len(clean) > 1 and clean.startswith("0"):
-            return sign * int(clean, 8)
         return sign * int(clean)
     except ValueError:
         return text
