@@ -293,6 +293,22 @@ def test_missing_endpoint_and_key_are_user_errors() -> None:
         OpenAIProvider.from_config(ProjectConfig(), env={})
 
 
+@pytest.mark.parametrize("endpoint", ["my-resource.openai.azure.com", "127.0.0.1:8765", "http://", "ftp://x"])
+def test_an_endpoint_that_is_not_an_http_url_is_a_user_error(endpoint: str) -> None:
+    env = {"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_OPENAI_API_KEY": KEY}
+    with pytest.raises(UserError) as azure_error:
+        AzureProvider.from_config(ProjectConfig(), env=env)
+    assert str(azure_error.value) == (
+        f"azure provider: the endpoint {endpoint!r} ($AZURE_OPENAI_ENDPOINT) is not an http(s) URL; "
+        "expected e.g. https://my-resource.openai.azure.com")
+    with pytest.raises(UserError) as openai_error:
+        OpenAIProvider.from_config(ProjectConfig(openai=OpenAIConfig(base_url=endpoint)),
+                                   env={"OPENAI_API_KEY": KEY})
+    assert str(openai_error.value) == (
+        f"openai provider: the base URL {endpoint!r} (providers.openai.base_url) is not an http(s) URL; "
+        "expected e.g. https://api.openai.com/v1")
+
+
 def test_endpoint_and_version_come_from_the_environment() -> None:
     env = {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com/", "AZURE_OPENAI_API_KEY": KEY,
            "OPENAI_API_VERSION": "2025-06-01"}

@@ -18,7 +18,7 @@ from assetgen.errors import UserError
 from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, default_credential
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
-from assetgen.providers.remote import RemoteProvider, Target, rpm_for
+from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
 from assetgen.recipe.model import AzureConfig, Op, ProjectConfig
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
@@ -65,6 +65,8 @@ class AzureProvider(RemoteProvider):
         if not endpoint:
             raise UserError(f"azure provider: no endpoint: set providers.azure.endpoint in assetgen.yaml "
                             f"or ${ENDPOINT_ENV}")
+        source = "providers.azure.endpoint" if azure.endpoint else f"${ENDPOINT_ENV}"
+        check_url(endpoint, "azure", "endpoint", source, "https://my-resource.openai.azure.com")
         api = _enum(ApiStyle, azure.api, "providers.azure.api")
         version = azure.api_version
         if api is ApiStyle.DEPLOYMENTS:

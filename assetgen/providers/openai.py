@@ -14,7 +14,7 @@ from assetgen.errors import UserError
 from assetgen.providers.auth import Auth, KeyAuth
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
-from assetgen.providers.remote import RemoteProvider, Target, rpm_for
+from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
 from assetgen.recipe.model import Op, ProjectConfig
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -40,6 +40,8 @@ class OpenAIProvider(RemoteProvider):
         if not key:
             raise UserError(f"openai provider: ${KEY_ENV} is not set")
         base_url = config.openai.base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        source = "providers.openai.base_url" if config.openai.base_url else f"${BASE_URL_ENV}"
+        check_url(base_url, "openai", "base URL", source, DEFAULT_BASE_URL)
         return cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm), **options)
 
     def target(self, request: ImageRequest) -> Target:

@@ -12,12 +12,14 @@ import asyncio
 import inspect
 import json
 import random
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from assetgen import catalog
+from assetgen.errors import UserError
 from assetgen.providers import http
 from assetgen.providers.auth import Auth, redact
 from assetgen.providers.base import ImageRequest, ImageResult, ProviderError
@@ -247,6 +249,15 @@ class RemoteProvider:
 
 
 _RETRYABLE = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
+
+
+def check_url(url: str, provider: str, what: str, source: str, example: str) -> str:
+    """A configured service URL, or a UserError: a URL without http(s):// would fail every request."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise UserError(f"{provider} provider: the {what} {url!r} ({source}) is not an http(s) URL; "
+                        f"expected e.g. {example}")
+    return url
 
 
 def rpm_for(model: str, configured: dict[str, int], deployment: str) -> float:
