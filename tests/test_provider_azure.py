@@ -293,7 +293,8 @@ def test_missing_endpoint_and_key_are_user_errors() -> None:
         OpenAIProvider.from_config(ProjectConfig(), env={})
 
 
-@pytest.mark.parametrize("endpoint", ["my-resource.openai.azure.com", "127.0.0.1:8765", "http://", "ftp://x"])
+@pytest.mark.parametrize("endpoint", ["my-resource.openai.azure.com", "127.0.0.1:8765", "http://", "ftp://x",
+                                      "http://[bad", "http://host:99999"])
 def test_an_endpoint_that_is_not_an_http_url_is_a_user_error(endpoint: str) -> None:
     env = {"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_OPENAI_API_KEY": KEY}
     with pytest.raises(UserError) as azure_error:

@@ -253,8 +253,12 @@ _RETRYABLE = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
 
 def check_url(url: str, provider: str, what: str, source: str, example: str) -> str:
     """A configured service URL, or a UserError: a URL without http(s):// would fail every request."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:          # e.g. "http://[bad", a port out of range
+        valid = False
+    if not valid:
         raise UserError(f"{provider} provider: the {what} {url!r} ({source}) is not an http(s) URL; "
                         f"expected e.g. {example}")
     return url
