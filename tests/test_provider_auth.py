@@ -87,3 +87,7 @@ def test_auto_uses_the_key_when_set_and_the_credential_otherwise() -> None:
 
 def test_redact_removes_every_secret() -> None:
     assert redact("key sk-1 and tok-2 here", ("sk-1", "tok-2", "")) == "key *** and *** here"
+
+
+def test_redact_removes_the_escaped_form_of_a_secret_too() -> None:
+    assert redact("Illegal header value b'k\\r1'", ("k\r1",)) == "Illegal header value b'***'"

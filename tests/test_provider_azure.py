@@ -310,6 +310,27 @@ def test_an_endpoint_that_is_not_an_http_url_is_a_user_error(endpoint: str) -> N
         "expected e.g. https://api.openai.com/v1")
 
 
+def test_a_key_with_a_trailing_line_break_or_space_is_sent_without_it(emu: EmulatorHandle) -> None:
+    mark = len(emu.records)
+    results = run(azure(emu.url, key=KEY + "\r\n"), gen())
+    results += run(OpenAIProvider.from_config(ProjectConfig(openai=OpenAIConfig(base_url=f"{emu.url}/v1")),
+                                              env={"OPENAI_API_KEY": f" {KEY} "}, policy=FAST), gen())
+    assert all(isinstance(r, ImageResult) for r in results), results
+    assert [r.status for r in since(emu, mark)] == [200, 200]
+
+
+@pytest.mark.parametrize("key", ["sk-caf\u00e9-0123", "sk-a\nb-0123", "sk-a\x00b-0123"])
+def test_a_key_that_cannot_go_in_a_header_is_a_user_error_that_does_not_show_it(key: str) -> None:
+    with pytest.raises(UserError) as error:
+        AzureProvider.from_config(ProjectConfig(azure=AzureConfig(endpoint="http://127.0.0.1:9")),
+                                  env={"AZURE_OPENAI_API_KEY": key})
+    assert str(error.value) == (
+        "azure provider: $AZURE_OPENAI_API_KEY holds a character that cannot be sent in an HTTP header (only "
+        "printable ASCII can); check how it was set")
+    with pytest.raises(UserError, match=r"^openai provider: \$OPENAI_API_KEY holds a character"):
+        OpenAIProvider.from_config(ProjectConfig(), env={"OPENAI_API_KEY": key})
+
+
 def test_endpoint_and_version_come_from_the_environment() -> None:
     env = {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com/", "AZURE_OPENAI_API_KEY": KEY,
            "OPENAI_API_VERSION": "2025-06-01"}

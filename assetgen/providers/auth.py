@@ -118,8 +118,25 @@ def default_credential() -> Any:
         raise UserError(f"azure provider: cannot set up Entra ID credentials: {exc}") from None
 
 
+def clean_key(key: str | None, provider: str, source: str) -> str | None:
+    """A key from the environment as it can be sent: surrounding whitespace (a pasted space, the CR of
+    a Windows-edited env file) dropped; None when nothing is left. A character no HTTP header can
+    carry is a UserError that never shows the key."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    if not all(" " <= c <= "~" for c in key):
+        raise UserError(f"{provider} provider: {source} holds a character that cannot be sent in an HTTP "
+                        f"header (only printable ASCII can); check how it was set")
+    return key
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` without any secret, written as is or escaped (as in the repr of a header value)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+            escaped = repr(secret)[1:-1]
+            if escaped != secret:
+                text = text.replace(escaped, "***")
     return text

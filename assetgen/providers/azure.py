@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assetgen.errors import UserError
-from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, default_credential
+from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, clean_key, default_credential
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
 from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
@@ -94,7 +94,7 @@ class AzureProvider(RemoteProvider):
 
 
 def make_auth(mode: AuthMode, env: Mapping[str, str], credential: Any = None) -> Auth:
-    key = env.get(KEY_ENV)
+    key = clean_key(env.get(KEY_ENV), "azure", f"${KEY_ENV}")
     if mode is AuthMode.KEY and not key:
         raise UserError(f"azure provider: providers.azure.auth is 'key' but ${KEY_ENV} is not set")
     if mode is AuthMode.KEY or (mode is AuthMode.AUTO and key and credential is None):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assetgen.errors import UserError
-from assetgen.providers.auth import Auth, KeyAuth
+from assetgen.providers.auth import Auth, KeyAuth, clean_key
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
 from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
@@ -36,7 +36,7 @@ class OpenAIProvider(RemoteProvider):
     def from_config(cls, config: ProjectConfig, env: Mapping[str, str] | None = None,
                     **options: Any) -> OpenAIProvider:
         env = os.environ if env is None else env
-        key = env.get(KEY_ENV)
+        key = clean_key(env.get(KEY_ENV), "openai", f"${KEY_ENV}")
         if not key:
             raise UserError(f"openai provider: ${KEY_ENV} is not set")
         base_url = config.openai.base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
