@@ -74,6 +74,9 @@ def load(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = exc.problem or "invalid YAML"
+        if "nesting depth" in problem:  # newer PyYAML/libyaml stop far deeper nesting while scanning
+            return Document(None, positions, (Diagnostic.error(
+                loc, f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
         if exc.context and exc.context_mark:
             problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
         return Document(None, positions, (Diagnostic.error(loc, f"invalid YAML: {problem}"),))
