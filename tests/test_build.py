@@ -161,14 +161,18 @@ def test_fresh_clone_with_outputs_and_lock_runs_no_call(tmp_path: Path, capsys) 
     assert mtimes(root) == before
 
 
-def test_fresh_clone_then_quality_change_regenerates_only_what_it_must(tmp_path: Path, capsys) -> None:
+def test_fresh_clone_then_quality_change_runs_no_call(tmp_path: Path, capsys) -> None:
     root = make_project(tmp_path)
     build(root, capsys)
+    before = mtimes(root)
     shutil.rmtree(root / ".assetgen")
     edit_recipe(root, "quality: 80", "quality: 40")
     result = build(root, capsys)
-    # the icon images are not in the (empty) cache: their generates run again
-    assert result["actions_run"] == 2
+    # the icon images are not in the (empty) cache: the committed PNG outputs hold their pixels
+    assert (result["actions_run"], result["outputs_written"]) == (0, 2)
+    after = mtimes(root)
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == ["assetgen.lock", "out/icon-blue.jpg", "out/icon-red.jpg"]
 
 
 def test_frozen_after_a_prompt_change_names_the_asset_and_runs_nothing(tmp_path: Path, capsys) -> None:

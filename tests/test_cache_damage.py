@@ -1,4 +1,5 @@
-"""A damaged image in the cache is treated as missing: the call that made it runs again."""
+"""A damaged image in the cache is treated as missing: recovered from a lossless output when one
+holds it; otherwise the call that made it runs again."""
 
 from __future__ import annotations
 
@@ -25,16 +26,36 @@ def _write(root: Path, resize: str) -> None:
     (root / "recipes" / "a.yaml").write_text(RECIPE.replace("RESIZE", resize), encoding="utf-8")
 
 
-def test_a_damaged_cached_image_is_made_again(tmp_path: Path, capsys) -> None:
+def _damage(root: Path) -> None:
+    for obj in (root / ".assetgen" / "cache" / "objects").glob("*/*"):
+        obj.write_bytes(b"damaged")
+
+
+def _build(root: Path, capsys, *extra: str, code: int = 0) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["build", str(root), "--json", *extra]) == code
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_damaged_cached_image_is_recovered_from_the_png_output(tmp_path: Path, capsys) -> None:
     _write(tmp_path, "128x128")
     assert main(["build", str(tmp_path)]) == 0
-    for obj in (tmp_path / ".assetgen" / "cache" / "objects").glob("*/*"):
-        obj.write_bytes(b"damaged")
+    _damage(tmp_path)
+    _write(tmp_path, "64x64")
+    summary = _build(tmp_path, capsys)
+    assert (summary["actions_run"], summary["actions_failed"], summary["outputs_written"]) == (0, 0, 1)
+    assert not list((tmp_path / ".assetgen" / "cache" / "objects").glob("*/*"))
+
+
+def test_a_damaged_cached_image_no_output_holds_is_made_again(tmp_path: Path, capsys) -> None:
+    _write(tmp_path, "128x128")
+    assert main(["build", str(tmp_path)]) == 0
+    _damage(tmp_path)
+    (tmp_path / "out" / "icon.png").unlink()
     _write(tmp_path, "64x64")
     capsys.readouterr()
     assert main(["plan", str(tmp_path)]) == 0
     assert ("run    generate icon  (image not in cache (needed by out/small.webp))\n"
             in capsys.readouterr().out)
-    assert main(["build", str(tmp_path), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    summary = _build(tmp_path, capsys)
     assert (summary["actions_run"], summary["actions_failed"]) == (1, 0)

@@ -41,9 +41,9 @@ class Reason:
         if w is Why.UPSTREAM:
             return f"upstream asset {self.subject} changed"
         if w is Why.OUTPUT_MISSING:
-            return f"output {self.subject} missing (restored from cache)"
+            return f"output {self.subject} missing (restored from {self.new or 'cache'})"
         if w is Why.OUTPUT_CHANGED:
-            return f"output {self.subject} changed on disk (restored from cache)"
+            return f"output {self.subject} changed on disk (restored from {self.new or 'cache'})"
         if w is Why.NOT_CACHED:
             return f"image not in cache (needed by {self.subject})"
         return w.value

@@ -3,21 +3,24 @@
 Keys need the hash of the image each upstream action actually produced: known from the cache's
 action record or from the lock file. An action whose upstream must run first gets no key yet and
 runs ("upstream asset changed"). An action that is up to date only through the lock (its bytes
-are not in the cache) is fine until something needs its bytes: then it runs too, and the passes
-repeat until nothing changes.
+are not in the cache) is fine until something needs its bytes: then a lossless output that holds
+them will do (`plan.recovery`); when none does, it runs too, and the passes repeat until nothing
+changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assetgen.cache import Store
 from assetgen.lockfile import Lock, LockInput, LockOutput, LockStep
 from assetgen.plan import keys
 from assetgen.plan.explain import Reason, Why, call_reasons, output_of, render_reasons, step_of
 from assetgen.plan.graph import Action, Plan, call_ident, render_ident
+from assetgen.plan.recovery import Recovered, Recovery
 
 ENCODER = "pillow"
 
@@ -82,6 +85,7 @@ def render_output(action: Action, results: Results, encoder: str) -> LockOutput:
 @dataclass(frozen=True)
 class Resolution:
     states: dict[str, ActionState]
+    recovered: Mapping[str, Recovered] = field(default_factory=dict)  # image hash -> output holding it
 
     def to_run(self) -> list[str]:
         return [i for i, s in self.states.items() if s.status is Status.RUN]
@@ -96,16 +100,21 @@ class Resolver:
         self.lock_results = lock.step_results()
         self.lock_outputs = lock.output_shas()
         self.encoder = encoder_version()
+        self.recovery = Recovery(lock, file_hash, self.encoder)
         self.place = {sid: (a.name, i) for a in plan.assets for i, sid in enumerate(a.steps)}
 
     def resolve(self, forced: set[str]) -> Resolution:
         must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
         while True:
             states = self.forward(must)
-            extra = self.backward(states, must)
+            recovered, extra = self.backward(states, must)
             if not extra:
-                return Resolution(states)
+                break
             must.update(extra)
+        for action in self.plan.actions:
+            if action.render is not None and states[action.id].status is Status.RUN:
+                states[action.id] = _restored_from(states[action.id], action, states, recovered)
+        return Resolution(states, recovered)
 
     def forward(self, must: dict[str, tuple[Reason, ...]]) -> dict[str, ActionState]:
         states: dict[str, ActionState] = {}
@@ -156,19 +165,54 @@ class Resolver:
             reasons = render_reasons(out, old, current is not None, asset)
         return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
 
-    def backward(self, states: dict[str, ActionState],
-                 must: dict[str, tuple[Reason, ...]]) -> dict[str, tuple[Reason, ...]]:
-        """Cached actions whose bytes a running action needs but the cache does not hold (or holds
-        damaged)."""
+    def backward(self, states: dict[str, ActionState], must: dict[str, tuple[Reason, ...]]
+                 ) -> tuple[dict[str, Recovered], dict[str, tuple[Reason, ...]]]:
+        """For every image a running action needs from a cached one: in the cache, recovered from an
+        output (image hash -> where), or neither (the cached action must run again, with why)."""
+        recovered: dict[str, Recovered] = {}
         extra: dict[str, tuple[Reason, ...]] = {}
+        stored: dict[str, bool] = {}
         for action in reversed(self.plan.actions):
             if states[action.id].status is not Status.RUN and action.id not in extra:
                 continue
-            for dep in action.deps:
+            who = action.render.output.path if action.render else action.assets[0]
+            for dep, index in _needs(action):
                 st = states[dep]
                 if st.status is Status.RUN or dep in extra or dep in must:
                     continue
-                if st.key is None or not self.store.has_results(st.key, verify=True):
-                    who = action.render.output.path if action.render else action.assets[0]
+                if st.results is None or index >= len(st.results):
+                    continue
+                image = st.results[index]
+                if image not in stored:
+                    stored[image] = self.store.get_object(image) is not None
+                if stored[image] or image in recovered:
+                    continue
+                found = self.recovery.find(image)
+                if found is not None:
+                    recovered[image] = found
+                else:
                     extra[dep] = (Reason(Why.NOT_CACHED, who),)
-        return extra
+        return recovered, extra
+
+
+def _restored_from(state: ActionState, action: Action, states: Mapping[str, ActionState],
+                   recovered: Mapping[str, Recovered]) -> ActionState:
+    """A restored output says where its image comes from when that is another output, not the cache."""
+    assert action.render is not None
+    src = action.render.source
+    known = states[src.action].results if src.action else None
+    found = recovered.get(known[src.index]) if known and src.index < len(known) else None
+    if found is None:
+        return state
+    restored = (Why.OUTPUT_MISSING, Why.OUTPUT_CHANGED)
+    reasons = tuple(dataclasses.replace(r, new=found.path) if r.why in restored else r for r in state.reasons)
+    return dataclasses.replace(state, reasons=reasons)
+
+
+def _needs(action: Action) -> list[tuple[str, int]]:
+    """(upstream action id, candidate index) of every upstream image `action` reads."""
+    if action.render is not None:
+        src = action.render.source
+        return [(src.action, src.index)] if src.action else []
+    assert action.call is not None
+    return [(s.action, s.index) for s in action.call.sources if s.action is not None]

@@ -115,7 +115,8 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink) -> Outcome:
     settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
                         encoder_version())
     provider = create_provider(prep.provider, prep.project.config, prep.project.root)
-    executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink)
+    executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink,
+                        prep.resolution.recovered)
     loop = asyncio.get_running_loop()
     presses = [0]
 

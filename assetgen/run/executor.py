@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +19,11 @@ from assetgen.cache import Store
 from assetgen.plan import keys
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
+from assetgen.plan.recovery import Recovered
 from assetgen.plan.status import ActionState, Status, call_step, render_output
 from assetgen.providers.base import ImageRequest, Provider, ProviderError
 from assetgen.recipe.model import Output
-from assetgen.run import inputs
+from assetgen.run import images, inputs
 from assetgen.run.events import Event, Kind, Sink
 
 
@@ -55,7 +56,8 @@ class ActionFailed(Exception):
 
 class Executor:
     def __init__(self, plan: Plan, states: dict[str, ActionState], store: Store, files: FileHashes,
-                 provider: Provider, settings: Settings, sink: Sink) -> None:
+                 provider: Provider, settings: Settings, sink: Sink,
+                 recovered: Mapping[str, Recovered] | None = None) -> None:
         self.plan = plan
         self.by_id = plan.by_id()
         self.states = states
@@ -66,6 +68,7 @@ class Executor:
         self.sink = sink
         self.out = Outcome()
         self.stopping = False
+        self.images = images.Images(store, settings.root, recovered or {}, _overwritten(plan, states))
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
                 self.out.results[aid] = st.results
@@ -157,7 +160,7 @@ class Executor:
             return 0
         root = self.settings.root
         pairs = zip(spec.sources, step.inputs, strict=True)
-        loaded = [inputs.load(s, i.sha256, root, self.store) for s, i in pairs]
+        loaded = [inputs.load(s, i.sha256, root, self.images.get) for s, i in pairs]
         mask = next((img for s, img in zip(spec.sources, loaded, strict=True) if s.role is Role.MASK), None)
         images = tuple(img for s, img in zip(spec.sources, loaded, strict=True) if s.role is not Role.MASK)
         request = ImageRequest(op=action.call_op, model=spec.model, prompt=spec.prompt,
@@ -198,9 +201,9 @@ class Executor:
         assert spec is not None
         out = render_output(action, self.out.results, self.settings.encoder)
         self.out.keys[action.id] = out.key
-        data = self.store.get_object(out.source)
+        data = self.images.get(out.source)
         if data is None:
-            raise ActionFailed(f"the image for {out.path} is missing from the cache")
+            raise ActionFailed(f"the image for {out.path} {self.images.missing(out.source)}")
         sha, wrote = await asyncio.to_thread(self.encode_and_write, data, spec.output, out.key)
         if wrote:
             self.out.written.append(out.path)
@@ -222,6 +225,12 @@ class Executor:
             self.files.remember(output.path, sha)
         self.store.put_record(key, "render", "pillow", output.format, (sha,))
         return sha, written
+
+
+def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
+    """Output paths this build renders again."""
+    return {a.render.output.path for a in plan.actions
+            if a.render is not None and states[a.id].status is Status.RUN}
 
 
 def _heights(todo: list[str], dependants: dict[str, list[str]]) -> dict[str, int]:

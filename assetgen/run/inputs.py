@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from assetgen.cache import Store
 from assetgen.plan.graph import Source
 from assetgen.providers.base import InputImage
 
@@ -27,7 +27,7 @@ def sniff(data: bytes) -> tuple[str, str]:
     return "image/png", "png"
 
 
-def load(source: Source, sha: str, root: Path, store: Store) -> InputImage:
+def load(source: Source, sha: str, root: Path, image: Callable[[str], bytes | None]) -> InputImage:
     if source.file is not None:
         try:
             data = (root / source.file).read_bytes()
@@ -35,7 +35,7 @@ def load(source: Source, sha: str, root: Path, store: Store) -> InputImage:
             raise MissingInput(f"cannot read {source.file}: {exc.strerror}") from None
         ctype, _ = sniff(data)
         return InputImage(PurePosixPath(source.file).name, data, ctype)
-    cached = store.get_object(sha)
+    cached = image(sha)
     if cached is None:
         raise MissingInput(f"the image of {source.asset} is missing from the cache")
     ctype, ext = sniff(cached)

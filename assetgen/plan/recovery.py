@@ -1,0 +1,63 @@
+"""Images the cache lacks, found again in the outputs: a lossless, full-size rendition holds them.
+
+A fresh clone has the lock file and the outputs but an empty cache. When something needs the bytes
+of an image (a rendition whose parameters changed, an edit that starts from it), a PNG output
+rendered from that image with no resize holds exactly its pixels: `render` decodes the image,
+converts it to RGBA and, for PNG without resize, encodes those RGBA pixels losslessly. Decoding the
+PNG and converting to RGBA gives the same pixels back, and every rendition is a function of those
+pixels alone, so a rendition made from the PNG is byte-identical to one made from the image.
+
+Only an output the lock records and whose file still has the recorded hash qualifies, and only one
+rendered by the current encoder (its lock key is the key we would compute now). The encoder check
+matters when the image itself is lossy (a JPEG from the API): another Pillow may decode it to
+slightly different pixels, so a PNG written by an older Pillow is not what this one would render.
+
+The recovered bytes are never stored under the image's hash: they are a different file with the
+same pixels, and the cache's objects must hash to their names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assetgen.lockfile import Lock, LockOutput
+from assetgen.plan import keys
+from assetgen.plan.graph import ActionOp
+from assetgen.recipe.model import Fit
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """Where an image's pixels are: an output file, and the hash it must have."""
+
+    path: str
+    sha256: str
+
+
+def _lossless(out: LockOutput, encoder: str) -> bool:
+    """A PNG without resize, rendered by `encoder` (the key as `plan.status.render_output` makes it)."""
+    if out.format.lower() != "png" or out.resize is not None:
+        return False
+    ident = {"op": ActionOp.RENDER.value, "format": out.format, "quality": out.quality, "resize": None,
+             "fit": Fit.CONTAIN.value}
+    return out.key == keys.digest({**ident, "source": out.source, "encoder": encoder})
+
+
+class Recovery:
+    """Finds, for an image hash, a committed output that holds its pixels."""
+
+    def __init__(self, lock: Lock, file_hash: Callable[[str], str | None], encoder: str) -> None:
+        self.file_hash = file_hash
+        self.candidates: dict[str, list[Recovered]] = {}
+        for asset in sorted(lock.assets.values(), key=lambda a: a.name):
+            for out in asset.outputs:
+                if _lossless(out, encoder):
+                    self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
+
+    def find(self, image: str) -> Recovered | None:
+        """An output whose file is unchanged since it was rendered from `image`, losslessly."""
+        for found in self.candidates.get(image, ()):
+            if self.file_hash(found.path) == found.sha256:
+                return found
+        return None

@@ -1,0 +1,132 @@
+"""A fresh clone (outputs and lock committed, empty cache): images the cache lacks are recovered from
+lossless full-size PNG outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from assetgen.cli import main
+
+RECIPE = """\
+version: 1
+defaults:
+  model: test-model
+  size: 64x64
+assets:
+  base:
+    steps:
+      - generate: "A castle"
+      - edit: "Add a dragon"
+        mask: masks/left.png
+    outputs:
+      - path: out/base.png
+      - path: out/base.jpg
+        quality: 80
+  framed:
+    steps:
+      - edit: "Frame it"
+        image: {asset: base}
+        mask: masks/left.png
+    output: out/framed.jpg
+  gem:
+    prompt: "A gem"
+    output_format: jpeg
+    outputs:
+      - path: out/gem.webp
+        quality: 70
+      - path: out/gem-small.png
+        resize: 32x32
+"""
+
+def make_project(root: Path) -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "recipes" / "r.yaml").write_text(RECIPE)
+    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 32, 64))
+    mask.save(root / "masks" / "left.png")
+    return root
+
+
+def build(root: Path, capsys: pytest.CaptureFixture[str], *extra: str, code: int = 0) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["build", str(root), "--json", *extra]) == code
+    return json.loads(capsys.readouterr().out)
+
+
+def plan(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    capsys.readouterr()
+    assert main(["plan", str(root), *extra]) == 0
+    return capsys.readouterr().out
+
+
+def edit_recipe(root: Path, old: str, new: str) -> None:
+    path = root / "recipes" / "r.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def outputs(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((root / "out").iterdir())}
+
+
+def clones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    """A built project with its cache, and a fresh clone of it: the same files, no `.assetgen/`."""
+    full = make_project(tmp_path / "full")
+    build(full, capsys)
+    fresh = tmp_path / "fresh"
+    shutil.copytree(full, fresh, ignore=shutil.ignore_patterns(".assetgen"))
+    return full, fresh
+
+
+def test_a_quality_change_on_a_fresh_clone_runs_no_call_and_rewrites_only_that_output(
+        tmp_path: Path, capsys) -> None:
+    full, fresh = clones(tmp_path, capsys)
+    before = outputs(fresh)
+    for root in (full, fresh):
+        edit_recipe(root, "quality: 80", "quality: 55")
+    assert plan(fresh, capsys).splitlines()[-1] == "9 actions, 1 to run; estimated $0.00, 0s"
+    result = build(fresh, capsys)
+    assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (0, 0, 1)
+    after = outputs(fresh)
+    assert [n for n in after if after[n] != before[n]] == ["base.jpg"]
+    build(full, capsys)
+    assert {n: b for n, (_, b) in after.items()} == {n: b for n, (_, b) in outputs(full).items()}
+
+
+def test_a_deleted_output_on_a_fresh_clone_is_restored_from_the_png(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    data = (fresh / "out" / "base.jpg").read_bytes()
+    (fresh / "out" / "base.jpg").unlink()
+    assert ("run    render   out/base.jpg  (output out/base.jpg missing (restored from out/base.png))\n"
+            in plan(fresh, capsys))
+    result = build(fresh, capsys)
+    assert (result["actions_run"], result["outputs_written"]) == (0, 1)
+    assert (fresh / "out" / "base.jpg").read_bytes() == data
+
+
+def test_an_edit_on_a_fresh_clone_starts_from_the_recovered_image(tmp_path: Path, capsys) -> None:
+    full, fresh = clones(tmp_path, capsys)
+    for root in (full, fresh):
+        edit_recipe(root, "Frame it", "Frame it in gold")
+    result = build(fresh, capsys)
+    assert (result["actions_run"], result["actions_failed"]) == (1, 0)
+    assert build(full, capsys)["actions_run"] == 1
+    assert (fresh / "out" / "framed.jpg").read_bytes() == (full / "out" / "framed.jpg").read_bytes()
+
+
+def test_a_png_output_rendered_again_still_serves_the_others(tmp_path: Path, capsys) -> None:
+    full, fresh = clones(tmp_path, capsys)
+    for root in (full, fresh):
+        edit_recipe(root, "- path: out/base.png\n", "- path: out/base.png\n        resize: 48x48\n")
+        edit_recipe(root, "quality: 80", "quality: 55")
+    result = build(fresh, capsys, "-j", "1")
+    assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (0, 0, 2)
+    build(full, capsys)
+    assert {n: b for n, (_, b) in outputs(fresh).items()} == {n: b for n, (_, b) in outputs(full).items()}
