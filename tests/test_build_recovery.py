@@ -1,5 +1,5 @@
 """A fresh clone (outputs and lock committed, empty cache): images the cache lacks are recovered from
-lossless full-size PNG outputs."""
+lossless full-size PNG outputs; a locked image nothing holds is not silently made again."""
 
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ assets:
         resize: 32x32
 """
 
+HINT = ("; restore the cache (copy .assetgen/cache, or point $ASSETGEN_CACHE_DIR at one) "
+        "or pass --force gem to make a new image")
+
+
 def make_project(root: Path) -> Path:
     (root / "recipes").mkdir(parents=True)
     (root / "masks").mkdir()
@@ -83,6 +87,11 @@ def clones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Pa
     fresh = tmp_path / "fresh"
     shutil.copytree(full, fresh, ignore=shutil.ignore_patterns(".assetgen"))
     return full, fresh
+
+
+def locked(root: Path, asset: str) -> str:
+    lock = json.loads((root / "assetgen.lock").read_text())
+    return str(lock["assets"][asset]["steps"][-1]["results"][0])
 
 
 def test_a_quality_change_on_a_fresh_clone_runs_no_call_and_rewrites_only_that_output(
@@ -130,3 +139,66 @@ def test_a_png_output_rendered_again_still_serves_the_others(tmp_path: Path, cap
     assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (0, 0, 2)
     build(full, capsys)
     assert {n: b for n, (_, b) in outputs(fresh).items()} == {n: b for n, (_, b) in outputs(full).items()}
+    # the full-size PNG is gone: the next rendition change cannot recover the image any more
+    edit_recipe(fresh, "quality: 55", "quality: 50")
+    assert build(fresh, capsys, code=1)["actions_run"] == 0
+
+
+def test_without_a_lossless_output_a_locked_image_is_not_made_again(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    before = outputs(fresh)
+    lock = (fresh / "assetgen.lock").read_text()
+    edit_recipe(fresh, "quality: 70", "quality: 60")
+    sha = locked(fresh, "gem")[:12]
+    why = (f"locked image sha256:{sha} is not in the cache and no lossless output holds it "
+           "(needed by out/gem.webp)")
+    text = plan(fresh, capsys)
+    assert f"blocked generate gem  ({why})\n" in text
+    assert text.splitlines()[-1] == (
+        "9 actions, 1 to run, 1 blocked (restore the cache or --force them); estimated $0.00, 0s")
+    data = json.loads(plan(fresh, capsys, "--json"))
+    gem = [a for a in data["actions"] if a["assets"] == ["gem"] and a["op"] == "generate"]
+    assert [(a["status"], a["reasons"], a["est_cost_usd"]) for a in gem] == [("blocked", [why], 0.0)]
+
+    result = build(fresh, capsys, code=1)
+    assert result == {"actions_total": 9, "actions_run": 0, "actions_cached": 7, "actions_failed": 2,
+                      "requests": 0, "outputs_written": 0,
+                      "failures": [{"asset": "gem", "message": why + HINT}]}
+    assert outputs(fresh) == before
+    assert (fresh / "assetgen.lock").read_text() == lock
+
+    capsys.readouterr()
+    assert main(["build", str(fresh)]) == 1
+    assert f"failed: gem: {why}{HINT}\n" in capsys.readouterr().out
+    assert main(["build", str(fresh), "--frozen"]) == 1
+    assert capsys.readouterr().err == f"stale: gem: {why}\n"
+
+    forced = build(fresh, capsys, "--force", "gem")
+    assert (forced["actions_run"], forced["actions_failed"], forced["outputs_written"]) == (1, 0, 1)
+    assert build(fresh, capsys)["actions_run"] == 0
+
+
+def test_a_blocked_asset_does_not_stop_independent_work(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    edit_recipe(fresh, "quality: 70", "quality: 60")
+    edit_recipe(fresh, "A castle", "A tower")
+    result = build(fresh, capsys, code=1)
+    assert (result["actions_run"], result["actions_failed"]) == (3, 2)
+    assert [f["asset"] for f in result["failures"]] == ["gem"]
+
+
+def test_fail_fast_with_a_blocked_asset_makes_no_call(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    edit_recipe(fresh, "quality: 70", "quality: 60")
+    edit_recipe(fresh, "A castle", "A tower")
+    result = build(fresh, capsys, "--fail-fast", code=1)
+    assert result["actions_run"] == 0
+
+
+def test_a_png_changed_by_hand_is_not_a_source(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    Image.new("RGBA", (64, 64), (1, 2, 3, 255)).save(fresh / "out" / "base.png")
+    edit_recipe(fresh, "quality: 80", "quality: 55")
+    result = build(fresh, capsys, code=1)
+    assert result["actions_run"] == 0
+    assert [f["asset"] for f in result["failures"]] == ["base"]

@@ -41,7 +41,9 @@ def plan_text(data: dict[str, Any]) -> str:
     for a in data["actions"]:
         why = f"  ({'; '.join(a['reasons'])})" if a["reasons"] else ""
         lines.append(f"{a['status']:<6} {a['op']:<8} {a['target']}{why}")
-    run = sum(1 for a in data["actions"] if a["status"] == "run")
-    lines.append(f"{len(data['actions'])} actions, {run} to run; estimated ${data['est_cost_usd']:.2f}, "
-                 f"{data['est_seconds']:.0f}s")
+    run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
+    blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
+    also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""
+    lines.append(f"{len(data['actions'])} actions, {run} to run{also}; "
+                 f"estimated ${data['est_cost_usd']:.2f}, {data['est_seconds']:.0f}s")
     return "\n".join(lines) + "\n"

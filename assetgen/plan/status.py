@@ -3,9 +3,10 @@
 Keys need the hash of the image each upstream action actually produced: known from the cache's
 action record or from the lock file. An action whose upstream must run first gets no key yet and
 runs ("upstream asset changed"). An action that is up to date only through the lock (its bytes
-are not in the cache) is fine until something needs its bytes: then a lossless output that holds
-them will do (`plan.recovery`); when none does, it runs too, and the passes repeat until nothing
-changes.
+are not in the cache) is fine until something that runs needs its bytes: then a lossless output
+that holds them will do (`plan.recovery`). When none does, the action is BLOCKED, not run: its key
+did not change, and calling again would silently replace the image the lock promises with a new
+one. `--force` regenerates it on purpose.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ENCODER = "pillow"
 class Status(enum.Enum):
     CACHED = "cached"
     RUN = "run"
+    BLOCKED = "blocked"     # would run only to remake a locked image the cache lost: needs --force
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,11 @@ class Resolver:
 
     def resolve(self, forced: set[str]) -> Resolution:
         must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
-        while True:
-            states = self.forward(must)
-            recovered, extra = self.backward(states, must)
-            if not extra:
-                break
-            must.update(extra)
+        states = self.forward(must)
+        recovered, blocked = self.backward(states)
+        for aid, reason in blocked.items():
+            st = states[aid]
+            states[aid] = ActionState(Status.BLOCKED, st.key, st.results, (reason,))
         for action in self.plan.actions:
             if action.render is not None and states[action.id].status is Status.RUN:
                 states[action.id] = _restored_from(states[action.id], action, states, recovered)
@@ -165,22 +166,19 @@ class Resolver:
             reasons = render_reasons(out, old, current is not None, asset)
         return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
 
-    def backward(self, states: dict[str, ActionState], must: dict[str, tuple[Reason, ...]]
-                 ) -> tuple[dict[str, Recovered], dict[str, tuple[Reason, ...]]]:
+    def backward(self, states: dict[str, ActionState]) -> tuple[dict[str, Recovered], dict[str, Reason]]:
         """For every image a running action needs from a cached one: in the cache, recovered from an
-        output (image hash -> where), or neither (the cached action must run again, with why)."""
+        output (image hash -> where), or neither (the cached action is blocked, with why)."""
         recovered: dict[str, Recovered] = {}
-        extra: dict[str, tuple[Reason, ...]] = {}
+        blocked: dict[str, Reason] = {}
         stored: dict[str, bool] = {}
         for action in reversed(self.plan.actions):
-            if states[action.id].status is not Status.RUN and action.id not in extra:
+            if states[action.id].status is not Status.RUN:
                 continue
             who = action.render.output.path if action.render else action.assets[0]
             for dep, index in _needs(action):
                 st = states[dep]
-                if st.status is Status.RUN or dep in extra or dep in must:
-                    continue
-                if st.results is None or index >= len(st.results):
+                if st.status is not Status.CACHED or st.results is None or index >= len(st.results):
                     continue
                 image = st.results[index]
                 if image not in stored:
@@ -190,9 +188,9 @@ class Resolver:
                 found = self.recovery.find(image)
                 if found is not None:
                     recovered[image] = found
-                else:
-                    extra[dep] = (Reason(Why.NOT_CACHED, who),)
-        return recovered, extra
+                elif dep not in blocked:
+                    blocked[dep] = Reason(Why.LOCKED_MISSING, who, image)
+        return recovered, blocked
 
 
 def _restored_from(state: ActionState, action: Action, states: Mapping[str, ActionState],

@@ -69,12 +69,12 @@ class BuildReport:
 
 
 def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
-    """Every asset with a call to make, and why (for --frozen)."""
+    """Every asset with a call to make (or blocked: one only `--force` would make), and why (for --frozen)."""
     found: dict[str, list[str]] = {}
     states = prep.resolution.states
     for action in prep.plan.actions:
         st = states[action.id]
-        if action.is_call and st.status is Status.RUN:
+        if action.is_call and st.status is not Status.CACHED:
             for asset in action.assets:
                 found.setdefault(asset, []).extend(r.text() for r in st.reasons)
     return [(a, "; ".join(dict.fromkeys(w))) for a, w in sorted(found.items())]

@@ -82,20 +82,27 @@ class Executor:
             self.sink(Event(Kind.INTERRUPTED))
 
     async def run(self) -> Outcome:
-        todo = [a.id for a in self.plan.actions if self.states[a.id].status is Status.RUN]
+        todo = [a.id for a in self.plan.actions if self.states[a.id].status is not Status.CACHED]
         self.sink(Event(Kind.STARTED, total=len(self.plan.actions), queued=len(todo)))
         todo_set = set(todo)
+        blocked = [aid for aid in todo if self.states[aid].status is Status.BLOCKED]
         waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
+        for aid in blocked:     # it fails without reading anything: it waits for nothing
+            waiting[aid].clear()
         dependants: dict[str, list[str]] = {aid: [] for aid in todo}
         for aid, deps in waiting.items():
             for d in deps:
                 dependants[d].append(aid)
         height = _heights(todo, dependants)
-        ready = [(-height[a], i, a) for i, a in enumerate(todo) if not waiting[a]]
+        pending = set(todo)
+        for aid in blocked:     # before anything starts: with --fail-fast, no call is made
+            await self.one(self.by_id[aid])
+            pending.discard(aid)
+            self.block(aid, dependants, pending)
+        ready = [(-height[a], i, a) for i, a in enumerate(todo) if not waiting[a] and a in pending]
         heapq.heapify(ready)
         order = {a: i for i, a in enumerate(todo)}
         running: dict[asyncio.Task[None], str] = {}
-        pending = set(todo)
         while ready or running:
             while ready and len(running) < max(1, self.settings.jobs) and not self.stopping:
                 _, _, aid = heapq.heappop(ready)
@@ -128,6 +135,8 @@ class Executor:
     async def one(self, action: Action) -> None:
         self.sink(Event(Kind.ACTION_START, action.id, action.op.value, action.assets))
         try:
+            if self.states[action.id].status is Status.BLOCKED:
+                raise ActionFailed(blocked_message(self.states[action.id], action))
             if action.is_call:
                 requests = await self.call(action)
                 wrote = ""
@@ -225,6 +234,12 @@ class Executor:
             self.files.remember(output.path, sha)
         self.store.put_record(key, "render", "pillow", output.format, (sha,))
         return sha, written
+
+
+def blocked_message(state: ActionState, action: Action) -> str:
+    why = "; ".join(r.text() for r in state.reasons)
+    return (f"{why}; restore the cache (copy .assetgen/cache, or point $ASSETGEN_CACHE_DIR at one) "
+            f"or pass --force {action.assets[0]} to make a new image")
 
 
 def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
