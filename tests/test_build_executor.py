@@ -50,6 +50,9 @@ class ScriptedProvider:
         img = placeholder.generate(32, 32, request.prompt, request.label)
         return ImageResult((placeholder.encode(img),), {"total_tokens": 7}, requests=2)
 
+    def stop(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

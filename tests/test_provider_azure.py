@@ -18,7 +18,7 @@ from assetgen import placeholder
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 from assetgen.errors import UserError
 from assetgen.providers.azure import AzureProvider
-from assetgen.providers.base import ImageRequest, ImageResult, InputImage, ProviderError
+from assetgen.providers.base import ImageRequest, ImageResult, InputImage, NotSent, ProviderError
 from assetgen.providers.openai import OpenAIProvider
 from assetgen.recipe.model import AzureConfig, Op, OpenAIConfig, ProjectConfig
 from assetgen.run.retry import RetryPolicy
@@ -42,8 +42,8 @@ def azure(url: str, *, key: str | None = KEY, credential: Any = None, policy: Re
     return AzureProvider.from_config(config, env=env, credential=credential, policy=policy)
 
 
-def run(provider: Any, *requests: ImageRequest) -> list[ImageResult | ProviderError]:
-    async def go() -> list[ImageResult | ProviderError]:
+def run(provider: Any, *requests: ImageRequest) -> list[ImageResult | ProviderError | NotSent]:
+    async def go() -> list[ImageResult | ProviderError | NotSent]:
         try:
             return await asyncio.gather(*(provider.run(r) for r in requests), return_exceptions=True)
         finally:
@@ -51,7 +51,7 @@ def run(provider: Any, *requests: ImageRequest) -> list[ImageResult | ProviderEr
 
     results = asyncio.run(go())
     for result in results:
-        if not isinstance(result, ImageResult | ProviderError):
+        if not isinstance(result, ImageResult | ProviderError | NotSent):
             raise result
     return results
 
@@ -377,9 +377,50 @@ def test_after_refused_credentials_no_more_requests_are_sent() -> None:
         results = run(provider, *(gen(f"potion {i}") for i in range(3)))
         sent = len(emu.records)
     assert sent == 1
-    assert [(type(r).__name__, r.fatal, r.requests) for r in results if isinstance(r, ProviderError)] == [
-        ("ProviderError", True, 1), ("ProviderError", True, 0), ("ProviderError", True, 0)]
-    assert len({str(r) for r in results}) == 1
+    assert [(type(r).__name__, r.requests) for r in results] == [
+        ("ProviderError", 1), ("NotSent", 0), ("NotSent", 0)]
+    assert isinstance(results[0], ProviderError) and results[0].fatal
+
+
+def faulty(**options: Any) -> Any:
+    return run_emulator(api_key=KEY, fault_rate=1.0, seed=3, deployments=(("img15", "gpt-image-1.5"),),
+                        **options)
+
+
+def test_a_call_stopped_while_on_the_wire_is_not_retried_after_a_server_error() -> None:
+    providers: list[AzureProvider] = []
+
+    async def stop_as_it_is_sent(request: httpx.Request) -> None:
+        providers[0].stop()
+
+    with faulty() as emu:
+        config = ProjectConfig(azure=AzureConfig(endpoint=emu.url, deployments=(("gpt-image-1.5", "img15"),),
+                                                 rpm=(("img15", 6000),)))
+        client = httpx.AsyncClient(event_hooks={"request": [stop_as_it_is_sent]})
+        providers.append(AzureProvider.from_config(config, env={"AZURE_OPENAI_API_KEY": KEY}, policy=FAST,
+                                                   client=client))
+        [result] = run(providers[0], gen())
+        records = emu.records
+    assert [r.fault is not None for r in records] == [True]
+    assert isinstance(result, NotSent) and result.requests == 1
+
+
+def test_a_stop_during_a_backoff_ends_the_call_unsent() -> None:
+    providers: list[AzureProvider] = []
+
+    async def stop_while_backing_off(seconds: float) -> None:
+        providers[0].stop()
+        await asyncio.sleep(30)
+
+    with faulty() as emu:
+        config = ProjectConfig(azure=AzureConfig(endpoint=emu.url, deployments=(("gpt-image-1.5", "img15"),),
+                                                 rpm=(("img15", 6000),)))
+        providers.append(AzureProvider.from_config(config, env={"AZURE_OPENAI_API_KEY": KEY}, policy=FAST,
+                                                   sleep=stop_while_backing_off))
+        [result] = run(providers[0], gen())
+        sent = len(emu.records)
+    assert sent == 1
+    assert isinstance(result, NotSent) and result.requests == 1
 
 
 def test_timeouts_are_retried_a_bounded_number_of_times() -> None:

@@ -53,9 +53,23 @@ class ProviderError(Exception):
         self.requests = requests
 
 
+class NotSent(Exception):
+    """A call ended before sending the request that would have made its image, because the build is
+    stopping (first Ctrl-C, refused credentials). Nothing was paid for; `requests` counts what it did
+    send before (answers 429 or 5xx)."""
+
+    def __init__(self, requests: int = 0) -> None:
+        super().__init__("not sent: the build is stopping")
+        self.requests = requests
+
+
 class Provider(Protocol):
     kind: str   # "local" | "azure" | "openai": part of every cache key
 
     async def run(self, request: ImageRequest) -> ImageResult: ...
+
+    def stop(self) -> None:
+        """Send no new request: calls waiting (for quota, a backoff) raise NotSent; calls on the
+        wire finish."""
 
     async def aclose(self) -> None: ...

@@ -22,6 +22,9 @@ class LocalProvider:
     async def run(self, request: ImageRequest) -> ImageResult:
         return await asyncio.to_thread(draw, request)
 
+    def stop(self) -> None:
+        return None      # nothing waits here: a drawing in progress finishes
+
     async def aclose(self) -> None:
         return None
 

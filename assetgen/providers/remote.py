@@ -3,7 +3,9 @@
 `AzureProvider` and `OpenAIProvider` only say where a request goes (`target`) and how to word a
 404. Everything else is here: one httpx client, one pacer per deployment (a slot before every
 attempt), the retry policy, SSE streaming with partial images, and URL downloads for dall-e-3.
-A call returns exactly once: a success is never sent again.
+A call returns exactly once: a success is never sent again. After `stop()` (first Ctrl-C) or refused
+credentials no request is sent: a call waiting for a slot or a backoff ends at once with NotSent,
+and so does one whose request on the wire was answered 429 or 5xx (it was not paid for).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import inspect
 import json
 import random
 import urllib.parse
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +25,7 @@ from assetgen import catalog
 from assetgen.errors import UserError
 from assetgen.providers import http
 from assetgen.providers.auth import Auth, redact
-from assetgen.providers.base import ImageRequest, ImageResult, ProviderError
+from assetgen.providers.base import ImageRequest, ImageResult, NotSent, ProviderError
 from assetgen.providers.http import ApiFailure, ErrorKind, Images
 from assetgen.recipe.model import Op
 from assetgen.run.pacing import Pacer, Pacers, Sleep
@@ -76,7 +79,8 @@ class RemoteProvider:
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS)
         self._rng = rng or random.Random()
         self._sleep = sleep
-        self._refused: str | None = None     # set by refused credentials: no request is sent after it
+        self._stopped = False                # stop() or refused credentials: no request is sent after it
+        self._waiting: set[asyncio.Task[None]] = set()   # slot and backoff waits, cancelled by stop()
 
     # -- what the services differ in
 
@@ -97,6 +101,11 @@ class RemoteProvider:
             data.append(await self._download(url, count))
         return ImageResult(tuple(data), dict(images.usage), count.requests, images.revised_prompt)
 
+    def stop(self) -> None:
+        self._stopped = True
+        for task in self._waiting:
+            task.cancel()
+
     async def aclose(self) -> None:
         await self._client.aclose()
         await self.auth.aclose()
@@ -107,13 +116,13 @@ class RemoteProvider:
         pacer = self.pacers.get(target.deployment, target.rpm)
         transient = limited = 0
         while True:
-            await pacer.acquire()
-            if self._refused is not None:
-                raise ProviderError(self._refused, fatal=True, requests=count.requests)
+            await self._wait(pacer.acquire(), count)
             try:
                 return await self._attempt(request, target, pacer, count)
             except _Failed as failed:
                 failure = failed.failure
+            if self._stopped and failure.kind in _RETRYABLE:
+                raise NotSent(count.requests)
             if failure.kind is ErrorKind.RATE_LIMITED:
                 limited += 1
                 wait = self.policy.rate_wait(failure.retry_after)
@@ -126,12 +135,29 @@ class RemoteProvider:
                 transient += 1
                 if self.policy.gives_up(transient):
                     raise self._error(failure, request, target, count, transient)
-                await self._sleep(self.policy.backoff(transient, self._rng))
+                await self._wait(self._sleep(self.policy.backoff(transient, self._rng)), count)
             else:
                 raise self._error(failure, request, target, count, 1)
 
+    async def _wait(self, waiting: Awaitable[None], count: _Count) -> None:
+        """Wait for a slot or a backoff; a stop() before or meanwhile ends the call unsent."""
+        task = asyncio.ensure_future(waiting)
+        self._waiting.add(task)
+        if self._stopped:
+            task.cancel()
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._waiting.discard(task)
+            task.cancel()
+        if task.cancelled():
+            raise NotSent(count.requests)
+        task.result()
+
     async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count) -> Images:
         headers = await self._auth_headers(count)
+        if self._stopped:
+            raise NotSent(count.requests)
         kwargs = self._body(request, target)
         count.requests += 1
         try:
@@ -162,7 +188,7 @@ class RemoteProvider:
         except Exception as exc:  # noqa: BLE001 - any credential failure stops the build, in words
             message = redact(f"could not get credentials from {self.auth.describe()}: {exc}",
                              self.auth.secrets())
-            self._refused = message
+            self.stop()
             raise ProviderError(message, fatal=True, requests=count.requests) from None
 
     # -- streaming
@@ -213,7 +239,7 @@ class RemoteProvider:
                attempts: int) -> ProviderError:
         message = redact(self._message(failure, request, target, attempts), self.auth.secrets())
         if failure.kind is ErrorKind.CREDENTIALS:
-            self._refused = message
+            self.stop()
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
                              fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
 

@@ -12,6 +12,7 @@ class Kind(enum.Enum):
     ACTION_START = "action_start"
     ACTION_DONE = "action_done"
     ACTION_FAILED = "action_failed"
+    ACTION_STOPPED = "action_stopped"   # a call that ended before sending: the build is stopping
     INTERRUPTED = "interrupted"
 
 

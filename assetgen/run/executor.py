@@ -3,7 +3,9 @@
 Among ready actions the one with the longest chain of dependants starts first. A call's result is
 in the cache (objects, then record) before anything that depends on it starts. After a failure the
 executor goes on with independent work (`fail_fast` stops starting new work); `stop()` (first
-Ctrl-C) lets in-flight actions finish and save, and starts nothing new.
+Ctrl-C) lets the calls whose request is on the wire finish and save, and sends nothing new: a call
+still waiting for its quota slot ends unsent and counts as not started, like its dependants.
+Refused credentials stop the build the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
 from assetgen.plan.recovery import Recovered
 from assetgen.plan.status import ActionState, Status, call_step, render_output
-from assetgen.providers.base import ImageRequest, Provider, ProviderError
+from assetgen.providers.base import ImageRequest, NotSent, Provider, ProviderError
 from assetgen.recipe.model import Output
 from assetgen.run import images, inputs
 from assetgen.run.events import Event, Kind, Sink
@@ -68,6 +70,7 @@ class Executor:
         self.sink = sink
         self.out = Outcome()
         self.stopping = False
+        self.unsent: set[str] = set()    # calls that ended before sending: not started
         self.images = images.Images(store, settings.root, recovered or {}, _overwritten(plan, states))
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
@@ -76,9 +79,10 @@ class Executor:
                     self.out.keys[aid] = st.key
 
     def stop(self) -> None:
-        """First Ctrl-C: start no new call; in-flight calls finish and save, ready renders still run."""
+        """First Ctrl-C: send no new request; calls on the wire finish and save, ready renders still run."""
         if not self.out.interrupted:
             self.out.interrupted = True
+            self.provider.stop()
             self.sink(Event(Kind.INTERRUPTED))
 
     async def run(self) -> Outcome:
@@ -114,6 +118,8 @@ class Executor:
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 aid = running.pop(task)
+                if aid in self.unsent:      # stays pending: not started, and nor are its dependants
+                    continue
                 pending.discard(aid)
                 if task.result() is None and aid in self.out.results:
                     for nxt in dependants[aid]:
@@ -143,6 +149,12 @@ class Executor:
             else:
                 requests = 0
                 wrote = await self.render(action)
+        except NotSent as unsent:
+            self.out.requests += unsent.requests
+            self.unsent.add(action.id)
+            self.sink(Event(Kind.ACTION_STOPPED, action.id, action.op.value, action.assets,
+                            requests=unsent.requests))
+            return None
         except (ProviderError, ActionFailed, inputs.MissingInput, OSError) as exc:
             self.out.failures.append((action.assets, str(exc)))
             if isinstance(exc, ProviderError):

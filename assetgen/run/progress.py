@@ -58,6 +58,9 @@ class LiveReporter:
             self.total = event.queued
         elif event.kind is Kind.ACTION_START:
             self.running += 1
+        elif event.kind is Kind.ACTION_STOPPED:
+            self.running -= 1
+            self.requests += event.requests
         elif event.kind in (Kind.ACTION_DONE, Kind.ACTION_FAILED):
             self.running -= 1
             self.done += 1
