@@ -1,22 +1,33 @@
-"""A fresh clone (outputs and lock committed, empty cache): images the cache lacks are recovered from
-lossless full-size PNG outputs; a locked image nothing holds is not silently made again."""
+"""A fresh clone (outputs and lock committed, empty cache) building with a paid provider (azure,
+against the emulator): images the cache lacks are recovered from lossless full-size PNG outputs; a
+locked image nothing holds is not silently made again. The local provider draws it again."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from assetgen.cli import main
+from assetgen.emulator.testing import EmulatorHandle, run_emulator
+
+PROJECT = """\
+provider: azure
+providers:
+  azure:
+    rpm: {gpt-image-1: 60000}
+"""
 
 RECIPE = """\
 version: 1
 defaults:
-  model: test-model
-  size: 64x64
+  model: gpt-image-1
+  size: 1024x1024
+  quality: low
 assets:
   base:
     steps:
@@ -47,12 +58,25 @@ HINT = ("; restore the cache (copy .assetgen/cache, or point $ASSETGEN_CACHE_DIR
         "or pass --force gem to make a new image")
 
 
-def make_project(root: Path) -> Path:
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorHandle]:
+    with run_emulator(api_key="recovery-key") as handle:
+        yield handle
+
+
+@pytest.fixture(autouse=True)
+def azure(emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "recovery-key")
+
+
+def make_project(root: Path, project: str = PROJECT) -> Path:
     (root / "recipes").mkdir(parents=True)
     (root / "masks").mkdir()
+    (root / "assetgen.yaml").write_text(project)
     (root / "recipes" / "r.yaml").write_text(RECIPE)
-    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
-    mask.paste((0, 0, 0, 0), (0, 0, 32, 64))
+    mask = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 512, 1024))
     mask.save(root / "masks" / "left.png")
     return root
 
@@ -80,9 +104,9 @@ def outputs(root: Path) -> dict[str, tuple[int, bytes]]:
     return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((root / "out").iterdir())}
 
 
-def clones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+def clones(tmp_path: Path, capsys: pytest.CaptureFixture[str], project: str = PROJECT) -> tuple[Path, Path]:
     """A built project with its cache, and a fresh clone of it: the same files, no `.assetgen/`."""
-    full = make_project(tmp_path / "full")
+    full = make_project(tmp_path / "full", project)
     build(full, capsys)
     fresh = tmp_path / "fresh"
     shutil.copytree(full, fresh, ignore=shutil.ignore_patterns(".assetgen"))
@@ -197,8 +221,20 @@ def test_fail_fast_with_a_blocked_asset_makes_no_call(tmp_path: Path, capsys) ->
 
 def test_a_png_changed_by_hand_is_not_a_source(tmp_path: Path, capsys) -> None:
     _, fresh = clones(tmp_path, capsys)
-    Image.new("RGBA", (64, 64), (1, 2, 3, 255)).save(fresh / "out" / "base.png")
+    Image.new("RGBA", (1024, 1024), (1, 2, 3, 255)).save(fresh / "out" / "base.png")
     edit_recipe(fresh, "quality: 80", "quality: 55")
     result = build(fresh, capsys, code=1)
     assert result["actions_run"] == 0
     assert [f["asset"] for f in result["failures"]] == ["base"]
+
+
+def test_the_local_provider_draws_a_lost_image_again(tmp_path: Path, capsys) -> None:
+    full, fresh = clones(tmp_path, capsys, project="provider: local\n")
+    for root in (full, fresh):
+        edit_recipe(root, "quality: 70", "quality: 60")
+    assert ("run    generate gem  (image not in cache (needed by out/gem.webp; the local provider draws "
+            "it again))\n") in plan(fresh, capsys)
+    result = build(fresh, capsys)
+    assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (1, 0, 1)
+    build(full, capsys)
+    assert {n: b for n, (_, b) in outputs(fresh).items()} == {n: b for n, (_, b) in outputs(full).items()}

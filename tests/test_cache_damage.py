@@ -1,5 +1,6 @@
 """A damaged image in the cache is treated as missing: recovered from a lossless output when one
-holds it; otherwise its call is blocked (it would make a different image), until --force."""
+holds it; otherwise the local provider draws it again (a paid call would be blocked, see
+test_build_recovery.py)."""
 
 from __future__ import annotations
 
@@ -47,18 +48,18 @@ def test_a_damaged_cached_image_is_recovered_from_the_png_output(tmp_path: Path,
     assert not list((tmp_path / ".assetgen" / "cache" / "objects").glob("*/*"))
 
 
-def test_a_damaged_cached_image_no_output_holds_is_blocked_until_forced(tmp_path: Path, capsys) -> None:
+def test_a_damaged_cached_image_no_output_holds_is_drawn_again_by_the_local_provider(
+        tmp_path: Path, capsys) -> None:
+    # A paid provider's call would be blocked instead (tests/test_build_recovery.py).
     _write(tmp_path, "128x128")
     assert main(["build", str(tmp_path)]) == 0
     _damage(tmp_path)
     (tmp_path / "out" / "icon.png").unlink()
     _write(tmp_path, "64x64")
-    sha = json.loads((tmp_path / "assetgen.lock").read_text())["assets"]["icon"]["steps"][0]["results"][0]
     capsys.readouterr()
     assert main(["plan", str(tmp_path)]) == 0
-    assert (f"blocked generate icon  (locked image sha256:{sha[:12]} is not in the cache and no lossless "
-            "output holds it (needed by out/small.webp))\n") in capsys.readouterr().out
-    summary = _build(tmp_path, capsys, code=1)
-    assert (summary["actions_run"], summary["actions_failed"]) == (0, 3)
-    summary = _build(tmp_path, capsys, "--force", "icon")
-    assert (summary["actions_run"], summary["actions_failed"]) == (1, 0)
+    assert ("run    generate icon  (image not in cache (needed by out/small.webp; the local provider "
+            "draws it again))\n") in capsys.readouterr().out
+    summary = _build(tmp_path, capsys)
+    assert (summary["actions_run"], summary["actions_failed"], summary["outputs_written"]) == (1, 0, 2)
+    assert _build(tmp_path, capsys)["actions_run"] == 0

@@ -19,6 +19,7 @@ class Why(enum.Enum):
     PROVIDER = "provider changed"
     OUTPUT_MISSING = "output missing"
     OUTPUT_CHANGED = "output changed on disk"
+    NOT_CACHED = "image not in cache"
     LOCKED_MISSING = "locked image missing"
     FORCED = "forced"
 
@@ -44,6 +45,8 @@ class Reason:
             return f"output {self.subject} missing (restored from {self.new or 'cache'})"
         if w is Why.OUTPUT_CHANGED:
             return f"output {self.subject} changed on disk (restored from {self.new or 'cache'})"
+        if w is Why.NOT_CACHED:
+            return f"image not in cache (needed by {self.subject}; the local provider draws it again)"
         if w is Why.LOCKED_MISSING:
             return (f"locked image sha256:{str(self.old)[:12]} is not in the cache and no lossless output "
                     f"holds it (needed by {self.subject})")

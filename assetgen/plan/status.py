@@ -6,7 +6,9 @@ runs ("upstream asset changed"). An action that is up to date only through the l
 are not in the cache) is fine until something that runs needs its bytes: then a lossless output
 that holds them will do (`plan.recovery`). When none does, the action is BLOCKED, not run: its key
 did not change, and calling again would silently replace the image the lock promises with a new
-one. `--force` regenerates it on purpose.
+one. `--force` regenerates it on purpose. The `local` provider is the exception: free and
+deterministic, it draws the lost image again ("image not in cache"), and the passes repeat until
+nothing changes.
 """
 
 from __future__ import annotations
@@ -104,11 +106,18 @@ class Resolver:
         self.encoder = encoder_version()
         self.recovery = Recovery(lock, file_hash, self.encoder)
         self.place = {sid: (a.name, i) for a in plan.assets for i, sid in enumerate(a.steps)}
+        self.by_id = plan.by_id()
 
     def resolve(self, forced: set[str]) -> Resolution:
         must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
-        states = self.forward(must)
-        recovered, blocked = self.backward(states)
+        while True:
+            states = self.forward(must)
+            recovered, blocked = self.backward(states)
+            # The local provider is free and deterministic: it draws a lost image again, the same.
+            redraw = {aid: r for aid, r in blocked.items() if self._is_local(aid)}
+            if not redraw:
+                break
+            must.update({aid: (Reason(Why.NOT_CACHED, r.subject),) for aid, r in redraw.items()})
         for aid, reason in blocked.items():
             st = states[aid]
             states[aid] = ActionState(Status.BLOCKED, st.key, st.results, (reason,))
@@ -116,6 +125,10 @@ class Resolver:
             if action.render is not None and states[action.id].status is Status.RUN:
                 states[action.id] = _restored_from(states[action.id], action, states, recovered)
         return Resolution(states, recovered)
+
+    def _is_local(self, action_id: str) -> bool:
+        call = self.by_id[action_id].call
+        return call is not None and call.provider == "local"
 
     def forward(self, must: dict[str, tuple[Reason, ...]]) -> dict[str, ActionState]:
         states: dict[str, ActionState] = {}
