@@ -162,3 +162,32 @@ def test_no_key_reaches_the_cache_the_lock_file_the_log_or_the_output(
     assert root / "assetgen.lock" in files and any(".assetgen" in p.parts for p in files)
     for text in seen + [p.read_bytes().decode("latin-1") for p in files]:
         assert KEY not in text and wrong not in text
+
+
+def test_refused_key_stops_at_once_and_every_asset_not_built_is_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p", rpm=6)       # the calls queued behind the first wait 10 s each for quota
+    refused = "Azure OpenAI refused the credentials (HTTP 401); check the API key in $AZURE_OPENAI_API_KEY"
+    assets = {"banner", "banner-square", "icon-key-gold"} | {
+        f"icon-{item}-{element}" for item in ("potion", "scroll", "shield", "sword")
+        for element in ("fire", "ice", "poison")} - {"icon-scroll-poison"}
+    with run_emulator(api_key=KEY) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", "sk-wrong-key-2")
+        assert main(["build", str(root), "--json"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert main(["build", str(root)]) == 1
+        text = capsys.readouterr().out
+        statuses = [r.status for r in emu.records]
+    assert statuses == [401, 401]
+    total = out["actions_total"]
+    counts = (out["actions_run"], out["actions_cached"], out["actions_failed"], out["requests"])
+    assert counts == (0, 0, total, 1)
+    assert out["failures"][0] == {"asset": "banner", "message": refused}
+    assert out["failures"][1:] == [{"asset": a, "message": f"not started: {refused}"}
+                                   for a in sorted(assets - {"banner"})]
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("failed: ")] == [
+        f"failed: {f['asset']}: {f['message']}" for f in out["failures"]]
+    summary = f"{total} actions: 0 calls made, 0 cached, {total} failed; 1 request; 0 outputs written"
+    assert lines[-1] == summary

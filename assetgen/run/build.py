@@ -103,8 +103,20 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     swept = _save(prep, opts, out, inputs)
     failed = len(out.failures) + len(out.blocked)
     failures = tuple((", ".join(assets), msg) for assets, msg in out.failures)
-    return BuildReport(total, out.calls, total - out.calls - failed - len(out.not_started), failed,
+    left = len(out.not_started)
+    if out.halted is not None:      # refused credentials: what was not built failed, asset by asset
+        failures += _not_started(prep, out, out.halted)
+        failed, left = failed + left, 0
+    return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                        out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept)
+
+
+def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str], ...]:
+    """Each asset left unbuilt by a stop (refused credentials) that has no failure of its own."""
+    named = {a for assets, _ in out.failures for a in assets}
+    undone = out.not_started | out.blocked
+    left = {a for action in prep.plan.actions if action.id in undone for a in action.assets}
+    return tuple((asset, f"not started: {why}") for asset in sorted(left - named))
 
 
 async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink) -> Outcome:

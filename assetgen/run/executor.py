@@ -5,7 +5,7 @@ in the cache (objects, then record) before anything that depends on it starts. A
 executor goes on with independent work (`fail_fast` stops starting new work); `stop()` (first
 Ctrl-C) lets the calls whose request is on the wire finish and save, and sends nothing new: a call
 still waiting for its quota slot ends unsent and counts as not started, like its dependants.
-Refused credentials stop the build the same way.
+Refused credentials stop the build the same way and are remembered in `Outcome.halted`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Outcome:
     failures: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)     # not run because an upstream action failed
     not_started: set[str] = field(default_factory=set)
+    halted: str | None = None    # why a fatal error (refused credentials) stopped the build
     calls: int = 0
     requests: int = 0
     written: list[str] = field(default_factory=list)
@@ -161,6 +162,7 @@ class Executor:
                 self.out.requests += exc.requests
                 if exc.fatal:
                     self.stopping = True
+                    self.out.halted = self.out.halted or str(exc)
             if self.settings.fail_fast:
                 self.stopping = True
             self.sink(Event(Kind.ACTION_FAILED, action.id, action.op.value, action.assets, str(exc)))
