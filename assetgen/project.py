@@ -12,7 +12,7 @@ from typing import Any
 
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import schema, yamlpos
-from assetgen.recipe.model import AzureConfig, OpenAIConfig, ProjectConfig, ProviderKind
+from assetgen.recipe.model import AzureConfig, OpenAIConfig, ProjectConfig, ProviderKind, rpm_targets
 
 PROJECT_FILE = "assetgen.yaml"
 
@@ -57,9 +57,28 @@ def read_config(root: Path) -> ConfigResult:
     data = {} if doc.data is None else doc.data
     diags = list(doc.diagnostics)
     diags += schema.validate(data, doc.positions, schema.PROJECT)
+    if not diags and isinstance(data, dict):
+        diags += _rpm_clashes((data.get("providers") or {}).get("azure") or {}, doc.positions)
     if diags or not isinstance(data, dict):
         return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
     return ConfigResult(_config(data), (), doc.positions)
+
+
+def _rpm_clashes(azure: dict[str, Any], positions: yamlpos.Positions) -> list[Diagnostic]:
+    """`providers.azure.rpm` entries that set one deployment's quota twice (by its name and by its
+    model's, or by two models), with different values."""
+    seen: dict[str, tuple[str, int]] = {}
+    diags = []
+    entries = (azure.get("rpm") or {}).items()
+    for key, deployment, value in rpm_targets(azure.get("deployments") or {}, entries):
+        first, had = seen.setdefault(deployment, (key, value))
+        if had != value:
+            ways = " and ".join(f"as '{k}' ({v})" if k == deployment else f"as its model '{k}' ({v})"
+                                for k, v in ((first, had), (key, value)))
+            where = positions.key(("providers", "azure", "rpm", key))
+            diags.append(Diagnostic.error(where, f"providers.azure.rpm sets deployment '{deployment}' twice, "
+                                                 f"{ways}; keep one"))
+    return diags
 
 
 def _config(data: dict[str, Any]) -> ProjectConfig:

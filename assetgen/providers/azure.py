@@ -77,7 +77,7 @@ class AzureProvider(RemoteProvider):
     def target(self, request: ImageRequest) -> Target:
         deployment = self.config.deployment_for(request.model)
         query = (("api-version", self.api_version),) if self.api_version else ()
-        rpm = rpm_for(request.model, dict(self.config.rpm), deployment)
+        rpm = rpm_for(request.model, self.config.quotas(), deployment)
         if self.api is ApiStyle.V1:
             url = f"{self.endpoint}/openai/v1/images/{op_path(request.op)}"
         else:

@@ -8,6 +8,7 @@ planner never sees a Jinja2 string or a dict from a file.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,26 @@ class AzureConfig:
     api: str = "deployments"             # deployments | v1
     auth: str = "auto"                   # key | entra | auto
     deployments: tuple[tuple[str, str], ...] = ()   # model -> deployment
-    rpm: tuple[tuple[str, int], ...] = ()            # deployment -> requests per minute
+    rpm: tuple[tuple[str, int], ...] = ()            # deployment (or its model) -> requests per minute
 
     def deployment_for(self, model: str) -> str:
         return dict(self.deployments).get(model, model)
+
+    def quotas(self) -> dict[str, int]:
+        """Requests per minute by deployment name (the project file never sets one twice)."""
+        found: dict[str, int] = {}
+        for _, deployment, value in rpm_targets(dict(self.deployments), self.rpm):
+            found.setdefault(deployment, value)
+        return found
+
+
+def rpm_targets(deployments: Mapping[str, str],
+                rpm: Iterable[tuple[str, int]]) -> Iterator[tuple[str, str, int]]:
+    """(key, deployment, rpm) for each `providers.azure.rpm` entry: a key names a deployment, or a
+    model that `deployments` maps to one; a name that is both is taken as the deployment."""
+    names = set(deployments.values())
+    for key, value in rpm:
+        yield key, key if key in names else deployments.get(key, key), value
 
 
 @dataclass(frozen=True)
