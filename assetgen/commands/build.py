@@ -60,9 +60,10 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         _print(report)
     for asset, why in report.stale:
         print(f"stale: {asset}: {why}", file=sys.stderr)
-    if report.interrupted:
-        left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
-        print(f"interrupted: {_n(left, 'action')} not started; run the build again to finish them",
+    left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
+    if report.interrupted or left:
+        why = "interrupted" if report.interrupted else "--fail-fast"
+        print(f"{why}: {_n(left, 'action')} not started; run the build again to finish them",
               file=sys.stderr)
     if args.json:
         for line in _swept(report):
