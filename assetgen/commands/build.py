@@ -61,7 +61,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
     for asset, why in report.stale:
         print(f"stale: {asset}: {why}", file=sys.stderr)
     left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
-    if report.interrupted or left:
+    if report.interrupted or (left and not report.stale):   # --frozen starts nothing on purpose
         why = "interrupted" if report.interrupted else "--fail-fast"
         print(f"{why}: {_n(left, 'action')} not started; run the build again to finish them",
               file=sys.stderr)
