@@ -238,3 +238,22 @@ def test_the_local_provider_draws_a_lost_image_again(tmp_path: Path, capsys) -> 
     assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (1, 0, 1)
     build(full, capsys)
     assert {n: b for n, (_, b) in outputs(fresh).items()} == {n: b for n, (_, b) in outputs(full).items()}
+
+
+def test_a_fresh_clone_on_another_pillow_renders_again_from_the_png_outputs(tmp_path: Path, capsys) -> None:
+    _, fresh = clones(tmp_path, capsys)
+    path = fresh / "assetgen.lock"
+    lock = json.loads(path.read_text())
+    for asset in lock["assets"].values():        # render keys as another Pillow version made them
+        for out in asset["outputs"].values():
+            out["key"] = "0" * 64
+    path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    before = outputs(fresh)
+    result = build(fresh, capsys, code=1)
+    # base's PNG image is held by out/base.png, whichever Pillow wrote it. framed has no PNG
+    # output, and gem's image is a JPEG (its output_format) that another Pillow may decode to
+    # other pixels: both blocked until --force.
+    assert (result["actions_run"], result["requests"], result["outputs_written"]) == (0, 0, 0)
+    assert [f["asset"] for f in result["failures"]] == ["framed", "gem"]
+    after = outputs(fresh)
+    assert {n for n in after if after[n][1] != before[n][1]} == set()

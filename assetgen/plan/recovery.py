@@ -7,10 +7,12 @@ converts it to RGBA and, for PNG without resize, encodes those RGBA pixels lossl
 PNG and converting to RGBA gives the same pixels back, and every rendition is a function of those
 pixels alone, so a rendition made from the PNG is byte-identical to one made from the image.
 
-Only an output the lock records and whose file still has the recorded hash qualifies, and only one
-rendered by the current encoder (its lock key is the key we would compute now). The encoder check
-matters when the image itself is lossy (a JPEG from the API): another Pillow may decode it to
-slightly different pixels, so a PNG written by an older Pillow is not what this one would render.
+Only an output the lock records and whose file still has the recorded hash qualifies. When the
+image itself is lossy (a JPEG or WebP from the API), only a PNG rendered by the current encoder
+does (its lock key is the key we would compute now): another Pillow may decode a JPEG to slightly
+different pixels. A PNG image decodes to the same pixels in every Pillow, so for one (the API's
+default format) a PNG output written by any Pillow version holds it: a fresh clone on a newer
+Pillow re-renders its outputs from them instead of finding every image lost.
 
 The recovered bytes are never stored under the image's hash: they are a different file with the
 same pixels, and the cache's objects must hash to their names.
@@ -35,10 +37,13 @@ class Recovered:
     sha256: str
 
 
-def _lossless(out: LockOutput, encoder: str) -> bool:
-    """A PNG without resize, rendered by `encoder` (the key as `plan.status.render_output` makes it)."""
+def _lossless(out: LockOutput, encoder: str, source_png: bool) -> bool:
+    """A PNG without resize, rendered by `encoder` (the key as `plan.status.render_output` makes it),
+    or by any encoder when the image it was rendered from is a PNG itself."""
     if out.format.lower() != "png" or out.resize is not None:
         return False
+    if source_png:
+        return True
     ident = {"op": ActionOp.RENDER.value, "format": out.format, "quality": out.quality, "resize": None,
              "fit": Fit.CONTAIN.value}
     return out.key == keys.digest({**ident, "source": out.source, "encoder": encoder})
@@ -50,9 +55,12 @@ class Recovery:
     def __init__(self, lock: Lock, file_hash: Callable[[str], str | None], encoder: str) -> None:
         self.file_hash = file_hash
         self.candidates: dict[str, list[Recovered]] = {}
+        png = {image for a in lock.assets.values() for step in a.steps
+               if str(dict(step.params).get("output_format", "png")).lower() == "png"
+               for image in step.results}
         for asset in sorted(lock.assets.values(), key=lambda a: a.name):
             for out in asset.outputs:
-                if _lossless(out, encoder):
+                if _lossless(out, encoder, out.source in png):
                     self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
 
     def find(self, image: str) -> Recovered | None:
