@@ -137,7 +137,7 @@ def test_a_deleted_output_on_a_fresh_clone_is_restored_from_the_png(tmp_path: Pa
     _, fresh = clones(tmp_path, capsys)
     data = (fresh / "out" / "base.jpg").read_bytes()
     (fresh / "out" / "base.jpg").unlink()
-    assert ("run    render   out/base.jpg  (output out/base.jpg missing (restored from out/base.png))\n"
+    assert ("run     render   out/base.jpg  (output out/base.jpg missing (restored from out/base.png))\n"
             in plan(fresh, capsys))
     result = build(fresh, capsys)
     assert (result["actions_run"], result["outputs_written"]) == (0, 1)
@@ -178,8 +178,9 @@ def test_without_a_lossless_output_a_locked_image_is_not_made_again(tmp_path: Pa
            "(needed by out/gem.webp)")
     text = plan(fresh, capsys)
     assert f"blocked generate gem  ({why})\n" in text
+    assert "blocked render   out/gem.webp  (upstream asset gem is blocked)\n" in text
     assert text.splitlines()[-1] == (
-        "9 actions, 1 to run, 1 blocked (restore the cache or --force them); estimated $0.00, 0s")
+        "9 actions, 0 to run, 2 blocked (restore the cache or --force them); estimated $0.00, 0s")
     data = json.loads(plan(fresh, capsys, "--json"))
     gem = [a for a in data["actions"] if a["assets"] == ["gem"] and a["op"] == "generate"]
     assert [(a["status"], a["reasons"], a["est_cost_usd"]) for a in gem] == [("blocked", [why], 0.0)]
@@ -232,7 +233,7 @@ def test_the_local_provider_draws_a_lost_image_again(tmp_path: Path, capsys) -> 
     full, fresh = clones(tmp_path, capsys, project="provider: local\n")
     for root in (full, fresh):
         edit_recipe(root, "quality: 70", "quality: 60")
-    assert ("run    generate gem  (image not in cache (needed by out/gem.webp; the local provider draws "
+    assert ("run     generate gem  (image not in cache (needed by out/gem.webp; the local provider draws "
             "it again))\n") in plan(fresh, capsys)
     result = build(fresh, capsys)
     assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (1, 0, 1)

@@ -58,7 +58,7 @@ def test_a_damaged_cached_image_no_output_holds_is_drawn_again_by_the_local_prov
     _write(tmp_path, "64x64")
     capsys.readouterr()
     assert main(["plan", str(tmp_path)]) == 0
-    assert ("run    generate icon  (image not in cache (needed by out/small.webp; the local provider "
+    assert ("run     generate icon  (image not in cache (needed by out/small.webp; the local provider "
             "draws it again))\n") in capsys.readouterr().out
     summary = _build(tmp_path, capsys)
     assert (summary["actions_run"], summary["actions_failed"], summary["outputs_written"]) == (1, 0, 2)

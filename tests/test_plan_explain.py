@@ -89,10 +89,10 @@ def test_text_plan(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["plan", str(root)]) == 0
     assert capsys.readouterr().out == (
-        "run    generate gem  (new)\n"
-        "run    render   out/gem.png  (new)\n"
-        "run    edit     framed  (new)\n"
-        "run    render   out/framed.webp  (new)\n"
+        "run     generate gem  (new)\n"
+        "run     render   out/gem.png  (new)\n"
+        "run     edit     framed  (new)\n"
+        "run     render   out/framed.webp  (new)\n"
         "4 actions, 4 to run; estimated $0.00, 0s\n"
     )
 

@@ -22,15 +22,23 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
     """SPEC section 7's object: actions with status and reasons, total cost and time estimates."""
     actions = []
     cost = seconds = 0.0
+    waits: dict[str, str] = {}     # action id -> the blocked asset it cannot run without
     for action in plan.actions:
         st = resolution.states[action.id]
-        run = st.status is Status.RUN
+        status, reasons = st.status, [r.text() for r in st.reasons]
+        if status is Status.BLOCKED:
+            waits[action.id] = action.assets[0]
+        elif status is Status.RUN:
+            upstream = next((waits[d] for d in action.deps if d in waits), None)
+            if upstream is not None:   # build fails it with its upstream: it is not going to run
+                status, reasons = Status.BLOCKED, [f"upstream asset {upstream} is blocked"]
+                waits[action.id] = upstream
+        run = status is Status.RUN
         c = estimate.cost(action, pricing) if run else 0.0
         cost += c
         seconds += estimate.seconds(action) if run else 0.0
         actions.append({"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
-                        "target": describe(action),
-                        "status": st.status.value, "reasons": [r.text() for r in st.reasons],
+                        "target": describe(action), "status": status.value, "reasons": reasons,
                         "est_cost_usd": round(c, 6)})
     return {"actions": actions, "est_cost_usd": round(cost, 6),
             "est_seconds": round(seconds / max(1, jobs), 3)}
@@ -40,7 +48,7 @@ def plan_text(data: dict[str, Any]) -> str:
     lines = []
     for a in data["actions"]:
         why = f"  ({'; '.join(a['reasons'])})" if a["reasons"] else ""
-        lines.append(f"{a['status']:<6} {a['op']:<8} {a['target']}{why}")
+        lines.append(f"{a['status']:<7} {a['op']:<8} {a['target']}{why}")
     run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
     blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
     also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""
