@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from assetgen.cli import main
 
@@ -93,3 +97,53 @@ def test_lock_change_falls_through(root: Path, capsys) -> None:
     assert not fast
     assert summary["actions_run"] == 0
     assert '"A red gem"' in lock.read_text()
+
+
+def _rewrite_keeping_stat(path: Path, data: bytes) -> None:
+    """Overwrite a file in place with other bytes of the same size, then restore its mtime."""
+    before = path.stat()
+    assert len(data) == before.st_size
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    kept = (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == kept
+
+
+def test_recipe_rewritten_with_mtime_kept_falls_through(root: Path, capsys) -> None:
+    path = root / "recipes" / "r.yaml"
+    _rewrite_keeping_stat(path, RECIPE.replace("[red, blue]", "[tan, blue]").encode())
+    summary, fast = _build(root, capsys)
+    assert (fast, summary["actions_run"]) == (False, 1)
+    assert (root / "out" / "gem-tan.png").is_file()
+
+
+def _png(colour: tuple[int, int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGBA", (32, 32), colour).save(buf, "PNG", compress_level=0)    # stored: size fixed
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_input_image_rewritten_with_mtime_kept_is_hashed_again(tmp_path: Path, capsys, stamped: bool) -> None:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        "version: 1\nassets:\n  tinted:\n    model: test-model\n    size: 32x32\n    steps:\n"
+        "      - edit: Tint it\n        image: art/base.png\n    output: out/tinted.png\n")
+    (tmp_path / "art").mkdir()
+    base = tmp_path / "art" / "base.png"
+    base.write_bytes(_png((200, 0, 0, 255)))
+    assert main(["build", str(tmp_path), "--json"]) == 0
+    first = (tmp_path / "out" / "tinted.png").read_bytes()
+    _rewrite_keeping_stat(base, _png((0, 0, 200, 255)))
+    if not stamped:
+        (tmp_path / ".assetgen" / "build-stamp.json").unlink()
+    summary, fast = _build(tmp_path, capsys)
+    assert (fast, summary["actions_run"], summary["outputs_written"]) == (False, 1, 1)
+    lock = json.loads((tmp_path / "assetgen.lock").read_text())
+    step = lock["assets"]["tinted"]["steps"][0]
+    assert step["inputs"][0]["sha256"] == hashlib.sha256(base.read_bytes()).hexdigest()
+    with Image.open(tmp_path / "out" / "tinted.png") as image:
+        assert image.size == (32, 32)
+    assert (tmp_path / "out" / "tinted.png").read_bytes() != first

@@ -1,7 +1,9 @@
 """Content hashes of project files, with a persisted stat cache.
 
-A file is re-read only when its (size, mtime_ns, inode) differ from what the cache last saw, so a
-no-op build hashes nothing. The stat only decides whether to re-hash; it never enters a key.
+A file is re-read only when its (size, mtime_ns, inode, ctime_ns) differ from what the cache last
+saw, so a no-op build hashes nothing. The ctime catches a file rewritten in place with its size and
+mtime kept (`touch -r`, an editor or a sync tool restoring the mtime): no tool can set it back. The
+stat only decides whether to re-hash; it never enters a key.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ class FileHashes:
             st = os.stat(full)
         except OSError:
             return None
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stamp = _stamp(st)
         entry = self._entries.get(rel)
-        if entry is not None and entry[:3] == stamp:
-            return str(entry[3])
+        if entry is not None and entry[:-1] == stamp:
+            return str(entry[-1])
         try:
             sha = hashlib.sha256(full.read_bytes()).hexdigest()
         except OSError:
@@ -49,7 +51,7 @@ class FileHashes:
             st = os.stat(self.root / rel)
         except OSError:
             return
-        self._entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, sha]
+        self._entries[rel] = [*_stamp(st), sha]
         self._dirty = True
 
     def save(self) -> None:
@@ -57,6 +59,10 @@ class FileHashes:
             self._file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self._file, json.dumps(self._entries, separators=(",", ":")).encode("utf-8"))
             self._dirty = False
+
+
+def _stamp(st: os.stat_result) -> list[int | str]:
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
 def _read(file: Path) -> dict[str, list[int | str]]:

@@ -1,8 +1,8 @@
 """The no-op fast path: a build stamp under `.assetgen/` that proves nothing changed.
 
-After a complete, successful build the stamp records the stat (size, mtime_ns, inode) of every
-file the build read or wrote: recipe files, the project file, input images and masks, the lock
-file and every output, plus the mtime of the folders the recipe globs search (a new recipe file
+After a complete, successful build the stamp records the stat (size, mtime_ns, inode, ctime_ns)
+of every file the build read or wrote: recipe files, the project file, input images and masks,
+the lock file and every output, plus the mtime of the folders the recipe globs search (a new recipe file
 changes its folder's mtime) and the command's signature (paths, provider). When every stat still
 matches, the build is a no-op, decided without YAML, templates, Pillow or hashing. Anything else
 falls through to the full build. This module imports nothing heavy on purpose.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 STAMP_FILE = "build-stamp.json"
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 PROJECT_FILE = "assetgen.yaml"
 
 
@@ -43,7 +43,7 @@ def _stat(path: Path) -> list[int] | None:
         st = os.stat(path)
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]  # ctime: a rewrite that kept the mtime
 
 
 def _dir_mtime(path: Path) -> int | None:
