@@ -1,10 +1,19 @@
-"""Garbage collection of the cache: drop what no recipe and no lock entry reaches."""
+"""Garbage collection of the cache: drop what no recipe and no lock entry reaches.
+
+A cache may be shared by several projects (`$ASSETGEN_CACHE_DIR`). Each project that builds with
+such a cache registers its root under `projects/` in it, and `gc` keeps what every registered
+project still reaches, loading each one as it is now. A registration whose project folder is gone
+is forgotten.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from assetgen.atomic import write_atomic
 from assetgen.cache import Store
 from assetgen.lockfile import Lock
 from assetgen.plan.status import Resolution
@@ -15,6 +24,48 @@ class Garbage:
     records: tuple[str, ...]
     objects: tuple[str, ...]
     bytes: int
+
+
+PROJECTS = "projects"
+PROJECT_MARKERS = ("assetgen.yaml", "assetgen.lock")
+
+
+def _registration(cache: Path, root: Path) -> Path:
+    return cache / PROJECTS / f"{hashlib.sha256(str(root).encode()).hexdigest()[:32]}.json"
+
+
+def register(cache: Path, root: Path) -> None:
+    """Note in a shared cache that the project at `root` uses it (written once)."""
+    root = root.resolve()
+    path = _registration(cache, root)
+    if not path.is_file():
+        write_atomic(path, json.dumps({"root": str(root)}).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Sharing:
+    others: tuple[Path, ...]     # other projects using this cache
+    gone: tuple[Path, ...]       # registrations of projects that no longer exist
+
+
+def sharing(cache: Path, root: Path) -> Sharing:
+    root = root.resolve()
+    others: list[Path] = []
+    gone: list[Path] = []
+    folder = cache / PROJECTS
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            other = Path(json.loads(path.read_bytes())["root"])
+        except (OSError, ValueError, KeyError, TypeError):
+            gone.append(path)
+            continue
+        if other == root:
+            continue
+        if any((other / m).is_file() for m in PROJECT_MARKERS):
+            others.append(other)
+        else:
+            gone.append(path)
+    return Sharing(tuple(others), tuple(gone))
 
 
 def reachable(store: Store, resolution: Resolution, lock: Lock) -> tuple[set[str], set[str]]:
@@ -30,8 +81,8 @@ def reachable(store: Store, resolution: Resolution, lock: Lock) -> tuple[set[str
     return keys, objects
 
 
-def find(store: Store, resolution: Resolution, lock: Lock) -> Garbage:
-    keys, objects = reachable(store, resolution, lock)
+def find(store: Store, keys: set[str], objects: set[str]) -> Garbage:
+    """Records and objects outside the reachable `keys` and `objects`."""
     records = tuple(sorted(k for k in store.record_keys() if k not in keys))
     blobs = tuple(sorted(s for s in store.object_shas() if s not in objects))
     size = sum(_size(store.actions / f"{k}.json") for k in records)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from assetgen import gc
-from assetgen.errors import ExitCode
+from assetgen.errors import ExitCode, UserError
+from assetgen.recipe.model import ProviderKind
 from assetgen.run.prepare import prepare
 
 
@@ -20,11 +22,43 @@ def human(size: int) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    prep = prepare(args.paths, Path.cwd())
-    garbage = gc.find(prep.store, prep.resolution, prep.lock)
+    cwd = Path.cwd()
+    prep = prepare(args.paths, cwd)
+    keys, objects = _reach(args.paths, cwd)
+    shared = gc.sharing(prep.store.root, prep.project.root)
+    for other in shared.others:
+        try:
+            more_keys, more_objects = _reach([str(other)], other)
+        except UserError as exc:
+            print(f"gc: {other} shares this cache and cannot be loaded, so nothing was removed:\n{exc}",
+                  file=sys.stderr)
+            return ExitCode.FAILED
+        keys |= more_keys
+        objects |= more_objects
+    garbage = gc.find(prep.store, keys, objects)
     verb = "would remove" if args.dry_run else "removed"
     if not args.dry_run:
         gc.remove(prep.store, garbage)
+        for path in shared.gone:
+            path.unlink(missing_ok=True)
     print(f"{verb} {len(garbage.objects)} images and {len(garbage.records)} action records, "
           f"{'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
+    if shared.others:
+        names = ", ".join(str(p) for p in shared.others)
+        print(f"kept what {len(shared.others)} other project{'s' if len(shared.others) > 1 else ''} "
+              f"sharing this cache reach: {names}")
     return ExitCode.OK
+
+
+def _reach(paths: list[str], cwd: Path) -> tuple[set[str], set[str]]:
+    """What the project reaches under every provider: `build --provider X` may have filled the
+    cache for a provider other than the project's own, and a failed chain's paid steps are in no
+    lock entry yet."""
+    keys: set[str] = set()
+    objects: set[str] = set()
+    for kind in ProviderKind:
+        prep = prepare(paths, cwd, kind)
+        more_keys, more_objects = gc.reachable(prep.store, prep.resolution, prep.lock)
+        keys |= more_keys
+        objects |= more_objects
+    return keys, objects

@@ -12,7 +12,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assetgen import lockfile
+from assetgen import gc, lockfile
+from assetgen.cache import CACHE_ENV
 from assetgen.errors import ExitCode, UserError
 from assetgen.plan import estimate
 from assetgen.plan.explain import Why
@@ -88,6 +89,8 @@ def run_cost(prep: Prepared) -> float:
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force)
+    if os.environ.get(CACHE_ENV):   # a cache other projects may share: their gc must keep ours
+        gc.register(prep.store.root, prep.project.root)
     total = len(prep.plan.actions)
     if opts.frozen:
         stale = stale_assets(prep)

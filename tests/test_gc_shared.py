@@ -1,0 +1,134 @@
+"""gc on a cache several projects share ($ASSETGEN_CACHE_DIR), and on results of another provider."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assetgen.cache import Store
+from assetgen.cli import main
+from assetgen.emulator.testing import run_emulator
+
+RECIPE = """\
+version: 1
+defaults:
+  model: test-model
+  size: 96x96
+assets:
+  tile:
+    matrix:
+      i: [0, 1, 2]
+    prompt: "PREFIX tile {{ i }}"
+    output: "out/{{ name }}.png"
+"""
+
+
+def _project(root: Path, prefix: str) -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "r.yaml").write_text(RECIPE.replace("PREFIX", prefix))
+    return root
+
+
+def _build(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["build", str(root), "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _gc(root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        *extra: str, code: int = 0) -> tuple[str, str]:
+    monkeypatch.chdir(root)
+    capsys.readouterr()
+    assert main(["gc", *extra]) == code
+    return capsys.readouterr()
+
+
+@pytest.fixture
+def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    cache = tmp_path / "shared-cache"
+    monkeypatch.setenv("ASSETGEN_CACHE_DIR", str(cache))
+    return Store(cache)
+
+
+def test_gc_keeps_what_another_project_sharing_the_cache_reaches(
+        tmp_path: Path, capsys, monkeypatch, shared: Store) -> None:
+    a = _project(tmp_path / "a", "Red")
+    b = _project(tmp_path / "b", "Blue")
+    _build(a, capsys)
+    _build(b, capsys)
+    assert len(list(shared.record_keys())) == 12      # 2 projects x 3 tiles x (generate + render)
+
+    out, _ = _gc(a, capsys, monkeypatch)
+    assert out == ("removed 0 images and 0 action records, freed 0 B\n"
+                   f"kept what 1 other project sharing this cache reach: {b.resolve()}\n")
+    shutil.rmtree(b / "out")
+    (b / ".assetgen" / "build-stamp.json").unlink(missing_ok=True)
+    again = _build(b, capsys)
+    assert (again["actions_run"], again["outputs_written"]) == (0, 3)
+
+
+def test_gc_forgets_a_project_that_is_gone_and_drops_what_only_it_reached(
+        tmp_path: Path, capsys, monkeypatch, shared: Store) -> None:
+    a = _project(tmp_path / "a", "Red")
+    b = _project(tmp_path / "b", "Blue")
+    _build(a, capsys)
+    _build(b, capsys)
+    shutil.rmtree(b)
+    out, _ = _gc(a, capsys, monkeypatch, "--dry-run")
+    assert out.startswith("would remove 3 images and 6 action records, would free ")
+    assert len(list((shared.root / "projects").glob("*.json"))) == 2
+    out, _ = _gc(a, capsys, monkeypatch)
+    assert out.startswith("removed 3 images and 6 action records, freed ")
+    assert len(list((shared.root / "projects").glob("*.json"))) == 1
+    assert _build(a, capsys)["actions_run"] == 0
+
+
+def test_gc_removes_nothing_when_a_project_sharing_the_cache_cannot_be_loaded(
+        tmp_path: Path, capsys, monkeypatch, shared: Store) -> None:
+    a = _project(tmp_path / "a", "Red")
+    b = _project(tmp_path / "b", "Blue")
+    _build(a, capsys)
+    _build(b, capsys)
+    (a / "recipes" / "r.yaml").write_text(RECIPE.replace("PREFIX", "Green"))   # a's old tiles: garbage
+    (b / "recipes" / "r.yaml").write_text("version: 1\nasets: {}\n")
+    before = sorted(shared.record_keys())
+    _, err = _gc(a, capsys, monkeypatch, code=1)
+    assert err.startswith(
+        f"gc: {b.resolve()} shares this cache and cannot be loaded, so nothing was removed:\n")
+    assert "unknown key 'asets'" in err
+    assert sorted(shared.record_keys()) == before
+
+
+def test_gc_keeps_paid_results_of_a_provider_other_than_the_projects_own(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    # The project's provider is local; a build with --provider azure paid for a generate whose
+    # edit was refused, so no lock entry names it: gc must still keep it.
+    root = tmp_path / "p"
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "r.yaml").write_text(
+        "version: 1\n"
+        "defaults: {model: gpt-image-1, size: 1024x1024, quality: low}\n"
+        "assets:\n"
+        "  poster:\n"
+        "    steps:\n"
+        "      - generate: \"A castle\"\n"
+        "      - edit: \"Add a forbidden sign\"\n"
+        "    output: out/poster.png\n")
+    with run_emulator(api_key="gc-key") as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", "gc-key")
+        monkeypatch.setenv("OPENAI_API_VERSION", "2025-04-01-preview")
+        capsys.readouterr()
+        assert main(["build", str(root), "--provider", "azure", "--json"]) == 1
+        first = json.loads(capsys.readouterr().out)
+        assert first["actions_run"] == 1
+        out, _ = _gc(root, capsys, monkeypatch)
+        assert out == "removed 0 images and 0 action records, freed 0 B\n"
+        recipe = root / "recipes" / "r.yaml"
+        recipe.write_text(recipe.read_text().replace("forbidden", "wooden"))
+        again = _build(root, capsys, "--provider", "azure")
+        assert again["actions_run"] == 1
+        assert sum(1 for r in emu.records if r.status == 200 and r.op == "generate") == 1
