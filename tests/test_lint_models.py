@@ -48,3 +48,11 @@ def test_no_model_is_a_warning(tmp_path: Path) -> None:
     assert _lint(tmp_path, "assets:\n  a:\n    prompt: x\n    output: a.png\n") == [
         "recipes/a.yaml:3:5: warning: no model set for this step: set 'model' in defaults, on the asset "
         "or on the step"]
+
+
+def test_output_compression_needs_a_lossy_output_format(tmp_path: Path) -> None:
+    recipe = ("defaults: {model: gpt-image-1.5}\nassets:\n  a:\n    output_compression: 50\n    prompt: x\n"
+              "    output: a.png\n  b:\n    output_compression: 50\n    output_format: jpeg\n    prompt: x\n"
+              "    output: b.jpg\n  c:\n    output_compression: 100\n    prompt: x\n    output: c.png\n")
+    assert _lint(tmp_path, recipe) == [
+        "recipes/a.yaml:4:5: error: output_compression 50 needs output_format jpeg or webp, not png"]

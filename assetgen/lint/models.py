@@ -81,6 +81,8 @@ def _value_problem(spec: catalog.ModelSpec, name: str, value: Any, values: dict[
         if value not in formats:
             return (f"output_format '{value}' is not available from the {provider.value} provider for "
                     f"{spec.name}; expected one of {', '.join(formats) or 'none'}")
+    if name == "output_compression" and value != 100 and values.get("output_format", "png") == "png":
+        return f"output_compression {value} needs output_format jpeg or webp, not png"
     if name == "background" and value == "transparent":
         fmt = values.get("output_format", "png")
         if fmt not in spec.transparent_formats:
