@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,42 @@ def _repeat_size(seq: Any, times: Any) -> int:
     return 0
 
 
-_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class _Unstable(Exception):
+    """A template whose text would change from one build to the next (each build a new paid call)."""
+
+
+class _Refused:
+    """Stands in for `random` and `lipsum()`: a recipe renders the same text on every build."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Unstable(f"'{self.name}' gives different text on every build, and each build would pay "
+                        "for a new image; write the value out")
+
+    def __str__(self) -> str:
+        return self()
+
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+>")
+
+
+def _finalize(value: Any) -> Any:
+    """What `{{ ... }}` prints; an object whose text holds its memory address differs per build."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if _ADDRESS.search(str(value)):
+        hint = " (join a list: | join(', '))" if isinstance(value, types.GeneratorType) else ""
+        raise _Unstable(f"an expression renders a {type(value).__name__} object, whose text differs on "
+                        f"every build{hint}")
+    return value
+
+
+_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                finalize=_finalize)
+_ENV.filters["random"] = _Refused("random")
+_ENV.globals["lipsum"] = _Refused("lipsum")
 _MARKERS = ("{{", "{%", "{#")
 
 
@@ -115,6 +151,8 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         return template.render(context)
     except SecurityError as exc:
         raise TemplateError(f"unsafe template in {what}: {exc}") from None
+    except _Unstable as exc:
+        raise TemplateError(f"template error in {what}: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(_undefined(exc, what)) from None
     except jinja2.TemplateError as exc:
