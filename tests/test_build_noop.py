@@ -147,3 +147,20 @@ def test_input_image_rewritten_with_mtime_kept_is_hashed_again(tmp_path: Path, c
     with Image.open(tmp_path / "out" / "tinted.png") as image:
         assert image.size == (32, 32)
     assert (tmp_path / "out" / "tinted.png").read_bytes() != first
+
+
+def test_another_pillow_takes_the_full_path(root: Path, tmp_path_factory) -> None:
+    """Render keys hold the Pillow version: after an upgrade the stamp must not answer 'nothing
+    to do' while `plan` would encode the outputs again."""
+    other = tmp_path_factory.mktemp("site") / "PIL"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "_version.py").write_text('__version__ = "0.0.1"\n')
+    code = ("import sys; from pathlib import Path; from assetgen.run.stamp import fast_noop; "
+            "print(fast_noop([sys.argv[1]], Path.cwd(), None)); print('PIL' in sys.modules)")
+    same = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    assert same.stdout.split() == ["4", "False"]
+    env = {**os.environ, "PYTHONPATH": str(other.parent)}
+    upgraded = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
+                              check=True, env=env)
+    assert upgraded.stdout.split() == ["None", "False"]

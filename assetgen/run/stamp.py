@@ -2,10 +2,11 @@
 
 After a complete, successful build the stamp records the stat (size, mtime_ns, inode, ctime_ns)
 of every file the build read or wrote: recipe files, the project file, input images and masks,
-the lock file and every output, plus the mtime of the folders the recipe globs search (a new recipe file
-changes its folder's mtime) and the command's signature (paths, provider). When every stat still
-matches, the build is a no-op, decided without YAML, templates, Pillow or hashing. Anything else
-falls through to the full build. This module imports nothing heavy on purpose.
+the lock file and every output, plus the mtime of the folders the recipe globs search (a new
+recipe file changes its folder's mtime) and the command's signature (paths, provider, cache
+folder, the assetgen and Pillow versions). When every stat still matches, the build is a no-op,
+decided without YAML, templates, Pillow or hashing. Anything else falls through to the full
+build. This module imports nothing heavy on purpose.
 """
 
 from __future__ import annotations
@@ -34,8 +35,28 @@ def find_root(paths: Iterable[str], cwd: Path) -> Path:
 
 
 def signature(paths: Iterable[str], cwd: Path, provider: str | None) -> dict[str, Any]:
+    from assetgen import __version__
+
     return {"paths": sorted(str((cwd / p).resolve()) for p in paths), "provider": provider,
-            "cache": os.environ.get("ASSETGEN_CACHE_DIR")}
+            "cache": os.environ.get("ASSETGEN_CACHE_DIR"), "assetgen": __version__,
+            "pillow": pillow_version()}
+
+
+def pillow_version() -> str | None:
+    """The installed Pillow's version file, read without importing Pillow: render keys hold the
+    Pillow version, so another Pillow must take the full path (and encode the outputs again)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("PIL")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        try:
+            return (Path(folder) / "_version.py").read_text(encoding="utf-8")
+        except OSError:
+            continue
+    return None
 
 
 def _stat(path: Path) -> list[int] | None:
