@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import PIL
 from PIL import Image
 
 from assetgen.cli import main
@@ -106,3 +108,25 @@ def test_estimates_for_a_paid_provider(tmp_path: Path, capsys) -> None:
     assert plan["actions"][0]["est_cost_usd"] > 0
     assert plan["est_cost_usd"] == plan["actions"][0]["est_cost_usd"]
     assert plan["est_seconds"] > 0
+
+
+def test_a_lock_written_by_another_encoder_says_so(tmp_path: Path, capsys) -> None:
+    """A fresh clone whose lock another Pillow wrote: the rendition is encoded again, with that
+    reason (not 'changed on disk': the file is untouched), and with no call."""
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--json"]) == 0
+    lock_file = root / "assetgen.lock"
+    lock = json.loads(lock_file.read_text())
+    lock["assets"]["gem"]["outputs"]["out/gem.png"]["key"] = "0" * 64   # as another Pillow keys it
+    lock_file.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(root / ".assetgen")
+    plan = _plan(root, capsys)
+    assert [(a["op"], a["status"], a["reasons"]) for a in plan["actions"] if a["status"] != "cached"] == [
+        ("render", "run", [f"encoder changed (now pillow-{PIL.__version__})"])]
+    before = (root / "out" / "gem.png").read_bytes()
+    capsys.readouterr()
+    assert main(["build", str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["actions_run"], summary["outputs_written"]) == (0, 0)
+    assert (root / "out" / "gem.png").read_bytes() == before
+    assert "0" * 64 not in lock_file.read_text()

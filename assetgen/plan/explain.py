@@ -19,6 +19,7 @@ class Why(enum.Enum):
     PROVIDER = "provider changed"
     OUTPUT_MISSING = "output missing"
     OUTPUT_CHANGED = "output changed on disk"
+    ENCODER = "encoder changed"
     NOT_CACHED = "image not in cache"
     LOCKED_MISSING = "locked image missing"
     FORCED = "forced"
@@ -45,6 +46,8 @@ class Reason:
             return f"output {self.subject} missing (restored from {self.new or 'cache'})"
         if w is Why.OUTPUT_CHANGED:
             return f"output {self.subject} changed on disk (restored from {self.new or 'cache'})"
+        if w is Why.ENCODER:
+            return f"encoder changed (now {self.new})"
         if w is Why.NOT_CACHED:
             return f"image not in cache (needed by {self.subject}; the local provider draws it again)"
         if w is Why.LOCKED_MISSING:
@@ -93,7 +96,10 @@ def _input_reasons(current: LockStep, old: LockStep) -> list[Reason]:
     return found
 
 
-def render_reasons(current: LockOutput, old: LockOutput | None, exists: bool, asset: str) -> list[Reason]:
+def render_reasons(current: LockOutput, old: LockOutput | None, exists: bool, asset: str,
+                   encoder: str) -> list[Reason]:
+    """What changed between the lock's output and the current rendition; with the same settings
+    and source, a different key means another encoder (a Pillow upgrade) made the locked file."""
     if old is None:
         return [Reason(Why.NEW)]
     names = ("format", "quality", "resize", "fit")
@@ -103,6 +109,8 @@ def render_reasons(current: LockOutput, old: LockOutput | None, exists: bool, as
         found.append(Reason(Why.UPSTREAM, asset))
     if found:
         return found
+    if exists and current.key and old.key != current.key:
+        return [Reason(Why.ENCODER, current.path, new=encoder)]
     return [Reason(Why.OUTPUT_CHANGED if exists else Why.OUTPUT_MISSING, current.path)]
 
 

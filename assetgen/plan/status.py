@@ -176,7 +176,7 @@ class Resolver:
         if old is not None and out.key and old.key == out.key:
             reasons = [Reason(Why.OUTPUT_CHANGED if current else Why.OUTPUT_MISSING, path)]
         else:
-            reasons = render_reasons(out, old, current is not None, asset)
+            reasons = render_reasons(out, old, current is not None, asset, self.encoder)
         return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
 
     def backward(self, states: dict[str, ActionState]) -> tuple[dict[str, Recovered], dict[str, Reason]]:
