@@ -22,6 +22,12 @@ EXTENSION_FORMATS = {
     ".gif": "gif", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
 }
 
+# The largest rendition: WebP's side limit, and the most pixels Pillow opens without calling the
+# file a decompression bomb (a recovered output is read back). Far larger sizes would take the
+# machine's memory while rendering.
+MAX_RESIZE_SIDE = 16383
+MAX_RESIZE_PIXELS = 89_478_485
+
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -165,4 +171,8 @@ class VariantBuilder:
         if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
             raise self._fail(self.positions.value((*path, "resize")),
                              f"invalid resize '{text}' in {what}.resize: expected WIDTHxHEIGHT")
+        if max(int(w), int(h)) > MAX_RESIZE_SIDE or int(w) * int(h) > MAX_RESIZE_PIXELS:
+            raise self._fail(self.positions.value((*path, "resize")),
+                             f"resize '{text}' in {what}.resize is too large: at most {MAX_RESIZE_SIDE} "
+                             f"pixels a side and {MAX_RESIZE_PIXELS} pixels in all")
         return int(w), int(h)
