@@ -89,6 +89,10 @@ def _convert_asset(
     combos = expand.combinations(
         asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
     result.diagnostics += _check_exclude(asset, base, builder.positions)
+    if not combos:
+        result.diagnostics.append(Diagnostic.warning(
+            builder.positions.key((*base, "exclude")),
+            f"asset '{key}' makes no variant: exclude drops every combination of the matrix"))
     key_loc = builder.positions.key(base)
     for combo, include_index in combos:
         where = key_loc if include_index is None else builder.positions.value(

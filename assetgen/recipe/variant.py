@@ -52,17 +52,20 @@ class VariantBuilder:
         self.positions = positions
         self.diagnostics = diagnostics
         self._paths: dict[str, str | PathEscape] = {}
+        self.dropped: set[str] = set()   # names of variants dropped for their errors (already reported)
 
     def build(self, key: str, asset: dict[str, Any], combo: expand.Combination, context: dict[str, Any],
               plans: list[StepPlan], where: Location) -> Variant | None:
         base = ("assets", key)
         ctx = {**context, **dict(combo), "asset": key}
+        name = expand.default_name(key, combo)   # what a reference most likely names if `name` fails
         try:
             name = self._name(key, asset, combo, ctx, base)
             ctx["name"] = name
             steps = tuple(self._step(i, plan, ctx) for i, plan in enumerate(plans))
             outputs = self._outputs(asset, ctx, base, steps[-1].n)
         except _Drop:
+            self.dropped.add(name)
             return None
         return Variant(name=name, asset=key, values=combo, steps=steps, outputs=outputs, location=where)
 
