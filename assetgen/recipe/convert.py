@@ -56,10 +56,11 @@ def convert_file(
     for key, asset in assets.items():
         if key in bad_assets:
             continue
-        if "matrix" in asset:
+        if asset.get("matrix") or asset.get("include"):
             result.matrix_assets.add(key)
         names = _convert_asset(key, asset, context, file_params, builder, result)
         result.assets[key] = names
+    result.skipped |= builder.dropped
     return result
 
 
@@ -110,6 +111,9 @@ def _check_exclude(asset: dict[str, Any], base: tuple[str, str], positions: Posi
     """An `exclude` entry naming a key the matrix lacks, or matching nothing, is a typo."""
     matrix = asset.get("matrix") or {}
     out = []
+    if not matrix and asset.get("exclude"):
+        return [Diagnostic.error(positions.key((*base, "exclude")),
+                                 "'exclude' needs a 'matrix' to drop combinations from")]
     for i, entry in enumerate(asset.get("exclude") or ()):
         unknown = [k for k in entry if k not in matrix]
         for k in unknown:

@@ -17,12 +17,14 @@ def combinations(
     """Every combination with the index of the `include` entry it came from (None: the product).
 
     An `exclude` entry drops a combination when all of its given keys match. `include` entries
-    are added after the product, in order, as written.
+    are added after the product, in order, as written. Without a matrix, the `include` entries are
+    the combinations (the product of no keys, one empty combination, is not added to them).
     """
     keys = list(matrix)
     out: list[tuple[Combination, int | None]] = []
     drops = [tuple(e.items()) for e in exclude]
-    for values in itertools.product(*(matrix[k] for k in keys)):
+    product = itertools.product(*(matrix[k] for k in keys)) if matrix or not include else ()
+    for values in product:
         combo = tuple(zip(keys, values, strict=True))
         if not any(_matches(combo, d) for d in drops):
             out.append((combo, None))
