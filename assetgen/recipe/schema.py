@@ -60,12 +60,25 @@ def errors(data: Any, positions: Positions, name: str = RECIPE) -> list[tuple[Pa
     for error in raw:
         if error.validator == "additionalProperties":
             suggested |= {(tuple(error.absolute_path), s) for s in _suggestions(error)}
+    wrong_type = {tuple(e.absolute_path) for e in raw if e.validator == "type"}
+    listed = {tuple(e.absolute_path) for e in raw if e.validator in ("enum", "const")}
     for error in raw:
         if error.validator == "required" and (tuple(error.absolute_path), _missing(error)) in suggested:
             continue   # "unknown key 'asets'; did you mean 'assets'?" says it already
+        if _said_already(error, wrong_type, listed):
+            continue
         for diag in _diagnostics(error, positions):
             found.setdefault(diag, tuple(error.absolute_path))
     return sorted(((p, d) for d, p in found.items()), key=lambda pd: (pd[1].location, pd[1].message))
+
+
+def _said_already(error: ValidationError, wrong_type: set[Path_], listed: set[Path_]) -> bool:
+    """A value of the wrong type gets one message: the list of allowed values if there is one, else
+    the expected type; not also what a mapping of the right type would have needed."""
+    path = tuple(error.absolute_path)
+    if error.validator == "type":
+        return path in listed
+    return path in wrong_type and error.validator in ("oneOf", "anyOf", "allOf", "not", "required")
 
 
 def _missing(error: ValidationError) -> str:
@@ -155,7 +168,7 @@ def _expected(error: ValidationError) -> str:
         return "expected a non-empty string"
     if kind == "pattern":
         hint = schema.get("description") if isinstance(schema, dict) else None
-        return f"expected {hint or 'a value matching ' + repr(value)}, got {got}"
+        return f"expected {hint.rstrip('.') if hint else 'a value matching ' + repr(value)}, got {got}"
     if kind == "oneOf" and isinstance(schema, dict) and schema.get("x-message"):
         return f"{schema['x-message']}, got {got}"
     return error.message
