@@ -18,11 +18,22 @@ def check_duplicates(project: Project) -> list[Diagnostic]:
             out.append(Diagnostic.error(variant.location, _duplicate_name(first, variant)))
         for output in variant.outputs:
             owner, other = paths.setdefault(output.path, (variant, output))
-            if other is not output:
-                out.append(Diagnostic.error(
-                    output.location, f"duplicate output path '{output.path}': variant '{variant.name}' here "
-                                     f"and variant '{owner.name}' at {other.location}"))
+            if other is not output and not _same_place(owner, other, variant, output):
+                out.append(Diagnostic.error(output.location, _duplicate_path(owner, other, variant, output)))
     return out
+
+
+def _duplicate_path(first: Variant, first_output: Output, second: Variant, second_output: Output) -> str:
+    text = f"duplicate output path '{second_output.path}': "
+    if first_output.location == second_output.location and first.asset == second.asset:
+        return (text + f"variants '{first.name}' and '{second.name}' of asset '{second.asset}' both write "
+                "it; put {{ name }} or a matrix value in the path")
+    return text + f"variant '{second.name}' here and variant '{first.name}' at {first_output.location}"
+
+
+def _same_place(first: Variant, first_output: Output, second: Variant, second_output: Output) -> bool:
+    """One output line of two same-named combinations: the duplicate name says it already."""
+    return first.name == second.name and first_output.location == second_output.location
 
 
 def _duplicate_name(first: Variant, second: Variant) -> str:
