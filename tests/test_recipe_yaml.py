@@ -27,6 +27,14 @@ def test_duplicate_key_is_an_error_at_the_second() -> None:
     assert _errors("a: 1\nb: 2\na: 3\n") == ["r.yaml:3:1: error: duplicate key 'a' (first at line 1)"]
 
 
+def test_a_tab_in_the_indentation_is_named() -> None:
+    assert _errors("assets:\n\ta:\n    prompt: x\n") == [
+        "r.yaml:2:1: error: invalid YAML: a tab character here; YAML indents with spaces"]
+    assert _errors("assets:\n  a:\n    prompt: x\n    \toutput: a.png\n") == [
+        "r.yaml:4:5: error: invalid YAML: a tab character here; YAML indents with spaces"]
+    assert _errors("assets:\n  a:\n    prompt: \"x\ty\"\t\n") == []
+
+
 def test_python_tags_are_refused_never_constructed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = f'x: !!python/object/apply:os.system ["touch {marker}"]\n'

@@ -79,6 +79,8 @@ def load(text: str, file: str) -> Document:
                 loc, f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
         if exc.context and exc.context_mark:
             problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
+        if mark and _char_at(text, mark.line, mark.column) == "\t":
+            problem = "a tab character here; YAML indents with spaces"
         return Document(None, positions, (Diagnostic.error(loc, f"invalid YAML: {problem}"),))
     except yaml.YAMLError as exc:
         return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
@@ -91,6 +93,11 @@ def load(text: str, file: str) -> Document:
     data = _convert(node, (), positions, diags)
     positions.values.setdefault((), _loc(file, node))
     return Document(data, positions, tuple(diags))
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column] if line < len(lines) and column < len(lines[line]) else ""
 
 
 def _too_deep(text: str, file: str) -> Location | None:
