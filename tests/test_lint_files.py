@@ -99,6 +99,13 @@ def test_not_an_image(tmp_path: Path) -> None:
         "recipes/a.yaml:10:18: error: input image 'b/logo.png' is not an image Pillow can read"]
 
 
+def test_a_folder_is_not_an_image(tmp_path: Path) -> None:
+    (tmp_path / "m" / "sky.png").mkdir(parents=True)
+    logo = _save(tmp_path, "b/logo.png", "RGBA", (64, 64))
+    assert _lint(tmp_path, "m/sky.png", logo) == [
+        "recipes/a.yaml:8:15: error: mask 'm/sky.png' is a folder, not an image file"]
+
+
 def test_mask_size_known_from_the_first_image_file(tmp_path: Path) -> None:
     _save(tmp_path, "in/photo.png", "RGB", (800, 600))
     _save(tmp_path, "m/mask.png", "RGBA", (600, 800))

@@ -34,13 +34,15 @@ class _Facts:
         self.cache: dict[str, Facts | str] = {}
 
     def get(self, path: str) -> Facts | str:
-        """The file's facts, or a problem ('missing' or 'unreadable')."""
+        """The file's facts, or a problem ('missing', 'folder' or 'unreadable')."""
         if path not in self.cache:
             self.cache[path] = self._read(path)
         return self.cache[path]
 
     def _read(self, path: str) -> Facts | str:
         full = self.root / path
+        if full.is_dir():
+            return "folder"
         if not full.is_file():
             return "missing"
         try:
@@ -137,6 +139,8 @@ def _produced_size(step: Step) -> tuple[int, int] | None:
 def _problem(ref: ImageRef, what: str, problem: str) -> Diagnostic:
     if problem == "missing":
         return Diagnostic.error(ref.location, f"{what} '{ref.path}' does not exist")
+    if problem == "folder":
+        return Diagnostic.error(ref.location, f"{what} '{ref.path}' is a folder, not an image file")
     return Diagnostic.error(ref.location, f"{what} '{ref.path}' is not an image Pillow can read")
 
 
