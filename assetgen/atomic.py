@@ -1,15 +1,20 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename over the target.
 
 Readers (and a concurrent build on the same cache) see either the old file or the new one,
-never a torn one; a crash leaves at most a stray temp file, which nothing reads.
+never a torn one; a crash leaves at most a stray temp file, which nothing reads. Stray temp files
+an hour old are removed: beside the outputs by the next build, in the cache by `gc` (a younger one
+may belong to a build still running).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
+STALE_SECONDS = 3600.0
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -24,3 +29,38 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temp_target(name: str) -> str | None:
+    """The file name a temp file named `name` was to become (None for other files)."""
+    if not name.startswith(TEMP_PREFIX):
+        return None
+    parts = name[len(TEMP_PREFIX):].rsplit(".", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    try:
+        return path.stat().st_mtime < (now if now is not None else time.time()) - STALE_SECONDS
+    except OSError:
+        return False
+
+
+def drop_stale_temps(root: Path, paths: Iterable[str]) -> list[str]:
+    """Remove stale temp files of these output paths (relative to root); the ones removed."""
+    by_folder: dict[Path, set[str]] = {}
+    for p in paths:
+        path = root / p
+        by_folder.setdefault(path.parent, set()).add(path.name)
+    now = time.time()
+    removed: list[str] = []
+    for folder, names in by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if temp_target(entry.name) in names and is_stale(Path(entry.path), now):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(entry.path)
+    return removed

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assetgen.atomic import write_atomic
+from assetgen.atomic import TEMP_PREFIX, is_stale, write_atomic
 from assetgen.cache import Store
 from assetgen.lockfile import Lock
 from assetgen.plan.status import Resolution
@@ -24,6 +25,7 @@ class Garbage:
     records: tuple[str, ...]
     objects: tuple[str, ...]
     bytes: int
+    temps: tuple[Path, ...] = ()    # temp files a killed build left, an hour old or more
 
 
 PROJECTS = "projects"
@@ -87,7 +89,10 @@ def find(store: Store, keys: set[str], objects: set[str]) -> Garbage:
     blobs = tuple(sorted(s for s in store.object_shas() if s not in objects))
     size = sum(_size(store.actions / f"{k}.json") for k in records)
     size += sum(_size(store.object_path(s)) for s in blobs)
-    return Garbage(records, blobs, size)
+    now = time.time()
+    temps = tuple(sorted(p for p in store.root.rglob(f"{TEMP_PREFIX}*") if p.is_file() and is_stale(p, now)))
+    size += sum(_size(p) for p in temps)
+    return Garbage(records, blobs, size, temps)
 
 
 def remove(store: Store, garbage: Garbage) -> None:
@@ -95,6 +100,8 @@ def remove(store: Store, garbage: Garbage) -> None:
         (store.actions / f"{key}.json").unlink(missing_ok=True)
     for sha in garbage.objects:
         store.object_path(sha).unlink(missing_ok=True)
+    for path in garbage.temps:
+        path.unlink(missing_ok=True)
 
 
 def _size(path: Path) -> int:

@@ -195,8 +195,16 @@ def test_frozen_json_counts_zero_calls(tmp_path: Path, capsys) -> None:
     root = make_project(tmp_path)
     build(root, capsys)
     edit_recipe(root, "A {{ color }} gem", "A {{ color }} jewel")
-    result = build(root, capsys, "--frozen", code=1)
-    assert result["actions_run"] == 0
+    capsys.readouterr()
+    assert main(["build", str(root), "--json", "--frozen"]) == 1
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert {k: v for k, v in result.items() if k not in ("actions_total", "failures")} == {
+        "actions_run": 0, "actions_cached": 0, "actions_failed": 0, "requests": 0, "outputs_written": 0}
+    why = "needs an API call (--frozen): prompt changed"
+    assert result["failures"] == [{"asset": "icon-blue", "message": why},
+                                  {"asset": "icon-red", "message": why}]
+    assert err == "stale: icon-blue: prompt changed\nstale: icon-red: prompt changed\n"
 
 
 def test_force_regenerates_matching_assets(tmp_path: Path, capsys) -> None:

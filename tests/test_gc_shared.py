@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,37 @@ def test_gc_keeps_paid_results_of_a_provider_other_than_the_projects_own(
         again = _build(root, capsys, "--provider", "azure")
         assert again["actions_run"] == 1
         assert sum(1 for r in emu.records if r.status == 200 and r.op == "generate") == 1
+
+
+def _plant(folder: Path, name: str, age: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"half an image")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_gc_removes_temp_files_a_killed_build_left_in_the_cache(tmp_path: Path, capsys, monkeypatch) -> None:
+    root = _project(tmp_path / "p", "Red")
+    _build(root, capsys)
+    cache = root / ".assetgen" / "cache"
+    old = _plant(cache / "objects" / "ab", ".tmp-ab12.4242.deadbeef", 7200)
+    young = _plant(cache / "actions", ".tmp-k.json.4243.deadbeef", 60)   # a build may still be writing it
+    out, _ = _gc(root, capsys, monkeypatch, "--dry-run")
+    assert out == ("would remove 0 images, 0 action records and 1 temp file left by interrupted builds, "
+                   "would free 13 B\n")
+    _gc(root, capsys, monkeypatch)
+    assert (old.exists(), young.exists()) == (False, True)
+
+
+def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path / "p", "Red")
+    _build(root, capsys)
+    out = root / "out"
+    old = _plant(out, ".tmp-tile-0.png.4242.deadbeef", 7200)
+    young = _plant(out, ".tmp-tile-1.png.4243.deadbeef", 60)
+    other = _plant(out, ".tmp-notes.txt.4244.deadbeef", 7200)     # not an output's: not ours to remove
+    (root / "out" / "tile-2.png").unlink()
+    assert _build(root, capsys)["outputs_written"] == 1
+    assert (old.exists(), young.exists(), other.exists()) == (False, True, True)

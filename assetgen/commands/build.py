@@ -65,7 +65,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         why = "interrupted" if report.interrupted else "--fail-fast"
         print(f"{why}: {_n(left, 'action')} not started; run the build again to finish them",
               file=sys.stderr)
-    if args.json:
+    if args.json and not report.stale:
         for line in _swept(report):
             print(line, file=sys.stderr)
         for asset, message in report.failures:

@@ -41,8 +41,12 @@ def main(args: argparse.Namespace) -> int:
         gc.remove(prep.store, garbage)
         for path in shared.gone:
             path.unlink(missing_ok=True)
-    print(f"{verb} {len(garbage.objects)} images and {len(garbage.records)} action records, "
-          f"{'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
+    what = f"{len(garbage.objects)} images and {len(garbage.records)} action records"
+    if garbage.temps:
+        what = (f"{len(garbage.objects)} images, {len(garbage.records)} action records and "
+                f"{len(garbage.temps)} temp file{'' if len(garbage.temps) == 1 else 's'} "
+                "left by interrupted builds")
+    print(f"{verb} {what}, {'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
     if shared.others:
         names = ", ".join(str(p) for p in shared.others)
         print(f"kept what {len(shared.others)} other project{'s' if len(shared.others) > 1 else ''} "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assetgen import gc, lockfile
+from assetgen.atomic import drop_stale_temps
 from assetgen.cache import CACHE_ENV
 from assetgen.errors import ExitCode, UserError
 from assetgen.plan import estimate
@@ -95,7 +96,8 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     if opts.frozen:
         stale = stale_assets(prep)
         if stale:
-            return BuildReport(total, 0, 0, 0, 0, 0, stale=tuple(stale))
+            failures = tuple((asset, f"needs an API call (--frozen): {why}") for asset, why in stale)
+            return BuildReport(total, 0, 0, 0, 0, 0, failures, stale=tuple(stale))
     if opts.max_cost is not None:
         cost = run_cost(prep)
         if cost > opts.max_cost:
@@ -169,6 +171,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Sw
         swept = sweep(root, prep.lock, lock, _in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
+    drop_stale_temps(root, [a.render.output.path for a in prep.plan.actions if a.render is not None])
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
     if complete and not opts.only and not opts.force:
         _stamp(prep, opts, inputs)
