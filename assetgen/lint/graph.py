@@ -55,7 +55,8 @@ def check_unused(project: Project) -> list[Diagnostic]:
 
 
 def check_pick(project: Project) -> list[Diagnostic]:
-    """A step with n > 1 followed by more steps needs `pick`, and `pick` must name a candidate."""
+    """A step with n > 1 followed by more steps, or by another asset's reference, needs `pick`, and
+    `pick` must name a candidate."""
     out: list[Diagnostic] = []
     for variant in project.variants():
         last = len(variant.steps) - 1
@@ -68,6 +69,23 @@ def check_pick(project: Project) -> list[Diagnostic]:
                 message = (f"steps[{i}] makes {step.n} candidates and more steps follow: "
                            "set 'pick' to the one that continues")
                 out.append(Diagnostic.error(step.location, message))
+    return out + _referenced_candidates(project)
+
+
+def _referenced_candidates(project: Project) -> list[Diagnostic]:
+    """A reference to a variant whose last step makes n > 1 images needs that step's `pick`."""
+    by_name = {v.name: v for v in project.variants()}
+    out: list[Diagnostic] = []
+    for variant in project.variants():
+        for ref in refs_of(variant):
+            upstream = by_name.get(ref.asset or "")
+            if upstream is None:
+                continue
+            final = upstream.steps[-1]
+            if final.n > 1 and final.pick is None:
+                out.append(Diagnostic.error(ref.location, (
+                    f"{{asset: {ref.asset}}} makes {final.n} candidates: set 'pick' on its last step "
+                    f"(at {final.location}) to the one that continues")))
     return out
 
 
