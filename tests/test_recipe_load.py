@@ -211,3 +211,11 @@ def test_recipe_globs_stay_inside_the_project(tmp_path: Path) -> None:
     (root / "assetgen.yaml").write_text(globs, encoding="utf-8")
     result = load_project([], root)
     assert result.project.recipes == ()
+
+
+def test_a_file_not_in_utf8_is_reported_at_its_first_bad_byte(tmp_path: Path) -> None:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.yaml").write_bytes(
+        b"assets:\n  a:\n    prompt: \"\xc3\xa9caf\xe9\"\n    output: a.png\n")
+    assert [str(d) for d in load_project([], tmp_path).diagnostics] == [
+        "recipes/a.yaml:3:18: error: cannot read recipe: byte 0xe9 is not UTF-8; save the file as UTF-8"]

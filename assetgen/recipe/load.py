@@ -160,9 +160,12 @@ def _within(path: Path, root: Path) -> bool:
 
 def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
     try:
-        text = (root / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = (root / rel).read_bytes()
+        text = data.decode("utf-8")
+    except OSError as exc:
         return FileResult(diagnostics=[Diagnostic.error(Location(rel), f"cannot read recipe: {exc}")])
+    except UnicodeDecodeError as exc:
+        return FileResult(diagnostics=[_not_utf8(rel, data, exc)])
     doc = yamlpos.load(text, rel)
     result = FileResult(diagnostics=list(doc.diagnostics))
     if doc.diagnostics:
@@ -180,3 +183,12 @@ def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
     converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets)
     converted.diagnostics[:0] = result.diagnostics
     return converted
+
+
+def _not_utf8(rel: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """At the line and column of the first byte that is not UTF-8 (a file saved as Latin-1)."""
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = len(data[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+    return Diagnostic.error(Location(rel, line, col), f"cannot read recipe: byte 0x{data[exc.start]:02x} is "
+                                                      "not UTF-8; save the file as UTF-8")
