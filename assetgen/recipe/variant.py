@@ -79,7 +79,10 @@ class VariantBuilder:
         try:
             return template.render(text, ctx, what)
         except template.TemplateError as exc:
-            raise self._fail(self.positions.value(path), str(exc)) from None
+            message = str(exc)
+            if message.startswith("undefined variable 'index' in "):
+                message += " ({{ index }} numbers the candidates in output paths only)"
+            raise self._fail(self.positions.value(path), message) from None
 
     def _name(self, key: str, asset: dict[str, Any], combo: expand.Combination, ctx: dict[str, Any],
               base: Path_) -> str:
