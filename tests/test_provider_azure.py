@@ -158,6 +158,23 @@ def test_unknown_deployment_names_it_and_its_model(emu: EmulatorHandle) -> None:
     assert not error.retryable
 
 
+def test_a_missing_deployment_is_asked_once(emu: EmulatorHandle) -> None:
+    """After DeploymentNotFound the calls queued for that deployment fail without a request."""
+    mark = len(emu.records)
+    provider = azure(emu.url, deployments=(("gpt-image-1.5", "img-missing"), ("dall-e-3", "dalle")),
+                     rpm=(("img-missing", 60), ("dalle", 6000)))
+    lamp = gen("a lamp", model="dall-e-3", quality="standard")
+    results = run(provider, *(gen(f"potion {i}") for i in range(5)), lamp)
+    *missing, other = results
+    assert [r.deployment for r in since(emu, mark)].count("img-missing") == 1
+    assert all(isinstance(r, ProviderError) for r in missing), missing
+    assert {str(r) for r in missing} == {
+        f"Azure OpenAI deployment 'img-missing' does not exist at {emu.url} (model 'gpt-image-1.5' maps "
+        "to it; set providers.azure.deployments in assetgen.yaml)"}
+    assert sum(r.requests for r in missing if isinstance(r, ProviderError)) == 1
+    assert isinstance(other, ImageResult)
+
+
 def test_rate_limits_are_waited_out_and_retried() -> None:
     with run_emulator(api_key=KEY, rpm=120, deployments=(("img15", "gpt-image-1.5"),)) as emu:
         # the project claims far more quota than the deployment has: 429s must be waited out

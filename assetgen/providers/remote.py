@@ -5,7 +5,8 @@
 attempt), the retry policy, SSE streaming with partial images, and URL downloads for dall-e-3.
 A call returns exactly once: a success is never sent again. After `stop()` (first Ctrl-C) or refused
 credentials no request is sent: a call waiting for a slot or a backoff ends at once with NotSent,
-and so does one whose request on the wire was answered 429 or 5xx (it was not paid for).
+and so does one whose request on the wire was answered 429 or 5xx (it was not paid for). A
+deployment answered `DeploymentNotFound` gets no further request: its other calls fail the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from assetgen.run.retry import RetryPolicy
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)    # images take minutes
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=4.0)
 FALLBACK_RPM = 9                                 # a model the catalog does not know
+DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"      # Azure's 404 code: the whole deployment is missing
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class RemoteProvider:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._stopped = False                # stop() or refused credentials: no request is sent after it
-        self._waiting: set[asyncio.Task[None]] = set()   # slot and backoff waits, cancelled by stop()
+        self._waiting: dict[asyncio.Task[None], str] = {}   # slot and backoff waits -> their deployment
+        self._missing: dict[str, str] = {}   # deployment -> why: answered DeploymentNotFound
 
     # -- what the services differ in
 
@@ -116,7 +119,7 @@ class RemoteProvider:
         pacer = self.pacers.get(target.deployment, target.rpm)
         transient = limited = 0
         while True:
-            await self._wait(pacer.acquire(), count)
+            await self._wait(pacer.acquire(), target, count)
             try:
                 return await self._attempt(request, target, pacer, count)
             except _Failed as failed:
@@ -135,22 +138,30 @@ class RemoteProvider:
                 transient += 1
                 if self.policy.gives_up(transient):
                     raise self._error(failure, request, target, count, transient)
-                await self._wait(self._sleep(self.policy.backoff(transient, self._rng)), count)
+                await self._wait(self._sleep(self.policy.backoff(transient, self._rng)), target, count)
             else:
                 raise self._error(failure, request, target, count, 1)
 
-    async def _wait(self, waiting: Awaitable[None], count: _Count) -> None:
-        """Wait for a slot or a backoff; a stop() before or meanwhile ends the call unsent."""
+    def _check_missing(self, target: Target, count: _Count) -> None:
+        """A deployment the service said does not exist gets no more requests in this build."""
+        message = self._missing.get(target.deployment)
+        if message is not None:
+            raise ProviderError(message, status=404, requests=count.requests)
+
+    async def _wait(self, waiting: Awaitable[None], target: Target, count: _Count) -> None:
+        """Wait for a slot or a backoff; a stop() before or meanwhile ends the call unsent, and so
+        does its deployment turning out not to exist (with that failure)."""
         task = asyncio.ensure_future(waiting)
-        self._waiting.add(task)
-        if self._stopped:
+        self._waiting[task] = target.deployment
+        if self._stopped or target.deployment in self._missing:
             task.cancel()
         try:
             await asyncio.wait({task})
         finally:
-            self._waiting.discard(task)
+            self._waiting.pop(task, None)
             task.cancel()
         if task.cancelled():
+            self._check_missing(target, count)
             raise NotSent(count.requests)
         task.result()
 
@@ -240,6 +251,11 @@ class RemoteProvider:
         message = redact(self._message(failure, request, target, attempts), self.auth.secrets())
         if failure.kind is ErrorKind.CREDENTIALS:
             self.stop()
+        if failure.kind is ErrorKind.NOT_FOUND and failure.code == DEPLOYMENT_NOT_FOUND:
+            self._missing.setdefault(target.deployment, message)
+            for task, deployment in list(self._waiting.items()):
+                if deployment == target.deployment:
+                    task.cancel()
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
                              fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
 
