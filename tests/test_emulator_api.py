@@ -182,6 +182,14 @@ def test_openai_client_on_v1_path_allows_webp_and_echoes_fields(emu: EmulatorHan
         "webp", "1024x1536", "low", "opaque")
 
 
+def test_v1_path_ignores_fields_no_model_takes_whatever_their_type(emu: EmulatorHandle) -> None:
+    with OpenAI(base_url=f"{emu.url}/v1", api_key=KEY, max_retries=0) as client:
+        result = client.images.generate(model="gpt-image-1", prompt="a tree", quality="low",
+                                         extra_body={"seed": 3, "tags": ["a"], "safety_identifier": "u1"})
+    assert decode(result.data[0].b64_json).size == (1024, 1024)
+    assert emu.records[-1].status == 200
+
+
 def test_named_deployment_maps_to_model() -> None:
     with run_emulator(deployments=(("img15-prod", "gpt-image-1.5"),)) as emu:
         with AzureOpenAI(azure_endpoint=emu.url, api_key="any", api_version=API_VERSION,

@@ -62,7 +62,9 @@ def validate(op: Op, spec: ModelSpec, fields: dict[str, Any], mode: Mode, *, for
     """Check `fields` against `spec` for `op`; `form` means values are multipart text."""
     _check_operation(op, spec, mode)
     _check_known(op, spec, fields, mode)
-    values = {name: _typed(name, value, form) for name, value in fields.items()}
+    accepted = spec.params_for(op.value) | {"prompt", "model"}
+    # what is left unchecked is a field no model takes, passed on the OpenAI path: it is ignored
+    values = {name: _typed(name, value, form) for name, value in fields.items() if name in accepted}
     prompt = _prompt(values, spec)
     for name, allowed in ENUMS.items():
         if name in values and values[name] not in allowed:
