@@ -153,3 +153,13 @@ def test_attempts_are_bounded() -> None:
     assert [policy.gives_up(k) for k in (1, 2, 3)] == [False, False, True]
     assert policy.rate_wait(None) == policy.default_rate_wait
     assert policy.rate_wait(0.5) == 0.5
+
+
+def test_a_lower_quota_in_the_limit_header_becomes_the_rate() -> None:
+    pacer = Pacer(120, clock=FakeTime().clock)
+    pacer.observe({"x-ratelimit-limit-requests": "30", "x-ratelimit-remaining-requests": "5"})
+    assert pacer.rpm == 30.0
+    pacer.observe({"x-ratelimit-limit-requests": "600"})     # never above what the project says
+    assert pacer.rpm == 30.0
+    pacer.observe({"x-ratelimit-limit-requests": "many"})
+    assert pacer.rpm == 30.0

@@ -86,6 +86,24 @@ def test_small_quota_completes_with_few_rate_limits(
     assert out["requests"] == stats["requests"] == CALLS + stats["throttled"]
 
 
+def test_a_quota_set_too_high_is_learned_from_the_limit_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p")
+    (root / "assetgen.yaml").write_text(       # OpenAI sends x-ratelimit-limit-requests; Azure does not
+        'recipes: ["recipes/**/*.yaml"]\nprovider: openai\ndefaults: {model: gpt-image-1.5}\n'
+        "providers: {openai: {rpm: {gpt-image-1.5: 6000}}}\n")   # the project thinks 100 a second
+    with run_emulator(api_key=KEY, rpm=120) as emu:      # 2 in any second, 20 in any 10 s
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{emu.url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        capsys.readouterr()
+        assert main(["build", str(root), "--json", "-j", "16"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        stats = emu.stats()
+    assert (out["actions_run"], out["actions_failed"]) == (CALLS, 0)
+    assert stats["throttled"] <= 4     # only requests sent before the first answer; 12+ unpaced
+    assert out["requests"] == stats["requests"] == CALLS + stats["throttled"]
+
+
 def test_faults_are_retried_and_no_call_succeeds_twice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path / "p")

@@ -174,7 +174,7 @@ def _admit(state: EmulatorState, mode: Mode, trace: Trace, api_version: str | No
     headers: dict[str, str] = {}
     if state.quota is not None:
         decision = state.quota.check(trace.deployment or "")
-        headers = decision.headers()
+        headers = decision.headers(limit=mode is Mode.OPENAI)
         if not decision.allowed:
             raise errors.rate_limited(mode, AZURE_OPERATION_IDS[trace.op], api_version,
                                       int(headers["retry-after"]), headers)

@@ -23,9 +23,12 @@ class QuotaDecision:
     remaining: int          # requests left in the tightest window after this one
     retry_after: float      # seconds until a refused request would be accepted; 0 when allowed
 
-    def headers(self) -> dict[str, str]:
-        headers = {"x-ratelimit-limit-requests": str(self.limit),
-                   "x-ratelimit-remaining-requests": str(self.remaining)}
+    def headers(self, limit: bool = False) -> dict[str, str]:
+        """The rate-limit headers; `limit` adds OpenAI's `x-ratelimit-limit-requests`, which Azure
+        does not send (reference §8)."""
+        headers = {"x-ratelimit-remaining-requests": str(self.remaining)}
+        if limit:
+            headers["x-ratelimit-limit-requests"] = str(self.limit)
         if not self.allowed:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
             headers["retry-after-ms"] = str(max(1, math.ceil(self.retry_after * 1000)))

@@ -3,7 +3,8 @@
 Azure enforces a deployment's RPM over short windows (1 s or 10 s), so a quota of R requests per
 minute is only safe as one request every 60/R seconds. A `Pacer` hands out those slots, one per
 HTTP attempt (retries included). A 429 pushes every later slot past its `retry-after` and lowers
-the rate a little; `x-ratelimit-remaining-requests: 0` delays the next slot by one interval.
+the rate a little; `x-ratelimit-remaining-requests: 0` delays the next slot by one interval; an
+`x-ratelimit-limit-requests` below the configured quota (OpenAI sends it) becomes the rate.
 The clock and the sleep are injectable so the arithmetic is tested without waiting.
 """
 
@@ -41,6 +42,7 @@ class Pacer:
         self._next = -math.inf             # the earliest free slot
         self._hold_until = -math.inf       # no request before this (after a 429)
         self._recent_429: deque[float] = deque(maxlen=RECUR_COUNT)
+        self._epoch = 0                    # changes when the rate is learned: waiters reserve again
 
     @property
     def interval(self) -> float:
@@ -57,10 +59,11 @@ class Pacer:
     async def acquire(self) -> None:
         """Wait for a slot. A 429 seen while waiting moves this request behind the hold."""
         while True:
+            epoch = self._epoch
             delay = self.reserve()
             if delay > 0:
                 await self._sleep(delay)
-            if self._clock() >= self._hold_until:
+            if self._clock() >= self._hold_until and self._epoch == epoch:
                 return
 
     def on_rate_limited(self, wait: float) -> None:
@@ -76,14 +79,24 @@ class Pacer:
             self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Read `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
-        value = headers.get("x-ratelimit-remaining-requests")
-        try:
-            remaining = int(value) if value is not None else None
-        except ValueError:
-            return
+        """Read `x-ratelimit-limit-requests` (OpenAI's requests per minute): a quota lower than the
+        configured one is the real one, so pace to it from now on. Read
+        `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
+        limit = _int(headers.get("x-ratelimit-limit-requests"))
+        if limit is not None and 0 < limit < self.rpm:
+            self.rpm = float(limit)
+            self._epoch += 1        # slots handed out at the old rate are taken again at this one
+            self._next = self._clock() + self.interval
+        remaining = _int(headers.get("x-ratelimit-remaining-requests"))
         if remaining is not None and remaining <= 0:
             self._next = max(self._next, self._clock() + self.interval)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class Pacers:
