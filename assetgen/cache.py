@@ -79,10 +79,15 @@ class Store:
             write_atomic(path, data)
         return sha
 
-    def record(self, key: str) -> ActionRecord | None:
-        if key not in self._records:
+    def record(self, key: str, fresh: bool = False) -> ActionRecord | None:
+        """The action record of `key`; `fresh` reads it again (another build may have written it)."""
+        if fresh or key not in self._records:
             self._records[key] = self._read_record(key)
         return self._records[key]
+
+    def claim(self, key: str) -> Claim:
+        """A lock on `key` across processes: the build holding it is the one making that call."""
+        return Claim(self.root / "locks" / f"{key}.lock")
 
     def _read_record(self, key: str) -> ActionRecord | None:
         try:
@@ -101,9 +106,9 @@ class Store:
         self._records[key] = rec
         return rec
 
-    def has_results(self, key: str, verify: bool = False) -> bool:
+    def has_results(self, key: str, verify: bool = False, fresh: bool = False) -> bool:
         """Whether every result of `key` is stored; `verify` also reads and checks the bytes."""
-        rec = self.record(key)
+        rec = self.record(key, fresh)
         if rec is None:
             return False
         if verify:
@@ -120,3 +125,34 @@ class Store:
             for p in self.objects.glob("??/*"):
                 if not p.name.startswith("."):
                     yield p.name
+
+
+class Claim:
+    """An exclusive advisory lock (flock) on one action key, so two builds sharing a cache never
+    pay twice for one call: the second waits for the first's result. The kernel drops the lock when
+    its process dies, so a killed build never leaves a key claimed. Without flock (Windows) every
+    claim succeeds at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)      # closing the descriptor drops the lock
+            self._fd = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assetgen.atomic import TEMP_PREFIX, is_stale, write_atomic
-from assetgen.cache import Store
+from assetgen.cache import Claim, Store
 from assetgen.lockfile import Lock
 from assetgen.plan.status import Resolution
 
@@ -102,6 +102,12 @@ def remove(store: Store, garbage: Garbage) -> None:
         store.object_path(sha).unlink(missing_ok=True)
     for path in garbage.temps:
         path.unlink(missing_ok=True)
+    locks = store.root / "locks"
+    for path in sorted(locks.glob("*.lock")) if locks.is_dir() else ():
+        claim = Claim(path)
+        if claim.try_acquire():     # no build is making that call now
+            path.unlink(missing_ok=True)
+            claim.release()
 
 
 def _size(path: Path) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from assetgen.cache import Store
 from assetgen.cli import main
+from assetgen.emulator.testing import run_emulator
 
 RECIPE = """\
 version: 1
@@ -84,3 +85,47 @@ def test_gc_removes_what_nothing_reaches(tmp_path: Path, capsys, monkeypatch) ->
     assert capsys.readouterr().out == "removed 0 images and 0 action records, freed 0 B\n"
     assert main(["build", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["actions_run"] == 0
+
+
+PAID = """\
+version: 1
+defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
+assets:
+  tile:
+    matrix:
+      i: [0, 1, 2, 3, 4, 5]
+    prompt: "Tile {{ i }}"
+    output: "out/{{ name }}.png"
+"""
+
+
+def test_two_builds_at_once_on_one_cache_pay_for_each_call_once(tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "shared-cache"
+    roots = [_project(tmp_path / name, PAID) for name in ("a", "b")]
+    for root in roots:
+        (root / "assetgen.yaml").write_text(
+            "provider: azure\nproviders: {azure: {rpm: {gpt-image-1: 60000}}}\n")
+    with run_emulator(api_key="k", latency=2.0) as emu:     # about 0.5 s a call: the builds overlap
+        env = {**os.environ, "ASSETGEN_CACHE_DIR": str(cache), "AZURE_OPENAI_ENDPOINT": emu.url,
+               "AZURE_OPENAI_API_KEY": "k"}
+        command = [sys.executable, "-m", "assetgen", "build", "--json", "-j", "3"]
+        procs = [subprocess.Popen([*command, str(r)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for r in roots]
+        results = [p.communicate(timeout=120) for p in procs]
+        made = [r.fields["prompt"] for r in emu.records if r.status == 200]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert sorted(made) == [f"Tile {i}" for i in range(6)]               # each call made once
+    runs = [json.loads(out)["actions_run"] for out, _ in results]
+    assert sum(runs) == 6
+    for i in range(6):
+        name = f"tile-{i}.png"
+        assert (roots[0] / "out" / name).read_bytes() == (roots[1] / "out" / name).read_bytes()
+
+    assert len(list((cache / "locks").glob("*.lock"))) == 6
+    held = Store(cache).claim(sorted((cache / "locks").glob("*.lock"))[0].stem)
+    assert held.try_acquire()
+    monkeypatch.setenv("ASSETGEN_CACHE_DIR", str(cache))
+    monkeypatch.chdir(roots[0])
+    assert main(["gc"]) == 0
+    held.release()
+    assert [p.name for p in (cache / "locks").glob("*.lock")] == [held.path.name]   # a claim in use stays

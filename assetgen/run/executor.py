@@ -18,6 +18,7 @@ from pathlib import Path
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import Store
+from assetgen.lockfile import LockStep
 from assetgen.plan import keys
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
@@ -27,6 +28,8 @@ from assetgen.providers.base import ImageRequest, NotSent, Provider, ProviderErr
 from assetgen.recipe.model import Output
 from assetgen.run import images, inputs
 from assetgen.run.events import Event, Kind, Sink
+
+CLAIM_POLL = 0.1     # seconds between looks at a call another build is making
 
 
 @dataclass
@@ -181,6 +184,24 @@ class Executor:
             assert rec is not None
             self.out.results[action.id] = rec.results
             return 0
+        claim = self.store.claim(step.key)
+        while not claim.try_acquire():      # another build is making this very call: wait for it
+            if self.out.interrupted or self.stopping:
+                raise NotSent()
+            await asyncio.sleep(CLAIM_POLL)
+        try:
+            if action.id not in self.settings.forced and self.store.has_results(step.key, fresh=True):
+                rec = self.store.record(step.key)
+                assert rec is not None
+                self.out.results[action.id] = rec.results
+                return 0
+            return await self.make(action, step)
+        finally:
+            claim.release()
+
+    async def make(self, action: Action, step: LockStep) -> int:
+        spec = action.call
+        assert spec is not None and step.key
         root = self.settings.root
         pairs = zip(spec.sources, step.inputs, strict=True)
         loaded = [inputs.load(s, i.sha256, root, self.images.get) for s, i in pairs]
