@@ -12,6 +12,7 @@ def check_duplicates(project: Project) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     names: dict[str, Variant] = {}
     paths: dict[str, tuple[Variant, Output]] = {}
+    folded: dict[str, tuple[Variant, Output]] = {}
     for variant in project.variants():
         first = names.setdefault(variant.name, variant)
         if first is not variant:
@@ -20,6 +21,13 @@ def check_duplicates(project: Project) -> list[Diagnostic]:
             owner, other = paths.setdefault(output.path, (variant, output))
             if other is not output and not _same_place(owner, other, variant, output):
                 out.append(Diagnostic.error(output.location, _duplicate_path(owner, other, variant, output)))
+                continue
+            owner, other = folded.setdefault(output.path.casefold(), (variant, output))
+            if other.path != output.path:
+                out.append(Diagnostic.error(output.location, (
+                    f"output paths '{output.path}' (variant '{variant.name}') and '{other.path}' (variant "
+                    f"'{owner.name}' at {other.location}) differ only in case: on macOS and Windows "
+                    "they are one file")))
     return out
 
 
