@@ -59,9 +59,26 @@ def read_config(root: Path) -> ConfigResult:
     diags += schema.validate(data, doc.positions, schema.PROJECT)
     if not diags and isinstance(data, dict):
         diags += _rpm_clashes((data.get("providers") or {}).get("azure") or {}, doc.positions)
+        diags += _outside_globs(data.get("recipes") or [], doc.positions)
     if diags or not isinstance(data, dict):
         return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
     return ConfigResult(_config(data), (), doc.positions)
+
+
+def _outside_globs(globs: list[str], positions: yamlpos.Positions) -> list[Diagnostic]:
+    """Recipe globs are relative to the project root and stay inside it: one that is absolute or
+    climbs out with `..` would read another project's recipes (and never matches: it is skipped)."""
+    diags = []
+    for i, pattern in enumerate(globs):
+        text = str(pattern).replace("\\", "/")
+        if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+            why = "is absolute; recipe globs are relative to the project root"
+        elif ".." in text.split("/"):
+            why = "leaves the project root; recipe files live inside the project"
+        else:
+            continue
+        diags.append(Diagnostic.error(positions.value(("recipes", i)), f"recipe glob '{pattern}' {why}"))
+    return diags
 
 
 def _rpm_clashes(azure: dict[str, Any], positions: yamlpos.Positions) -> list[Diagnostic]:

@@ -123,3 +123,20 @@ def test_project_file_errors_are_reported(tmp_path: Path, monkeypatch: pytest.Mo
         "assetgen.yaml:1:1: warning: no recipe files match recipes/**/*.yaml\n"
         "assetgen.yaml:2:1: error: unknown key 'recipe' at top level; did you mean 'recipes'?\n"
     )
+
+
+def test_recipe_globs_that_leave_the_project_are_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "assetgen.yaml").write_text(
+        'recipes:\n  - "recipes/*.yaml"\n  - "../other/*.yaml"\n  - "/etc/*.yaml"\n', encoding="utf-8")
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.yaml").write_text(
+        "version: 1\nassets:\n  a: {prompt: x, model: gpt-image-1, output: o.png}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    errors = ("assetgen.yaml:3:5: error: recipe glob '../other/*.yaml' leaves the project root; recipe files "
+              "live inside the project\n"
+              "assetgen.yaml:4:5: error: recipe glob '/etc/*.yaml' is absolute; recipe globs are relative to "
+              "the project root\n")
+    assert _run(["lint"], capsys)[:2] == (1, errors)
+    assert _run(["build"], capsys) == (2, "", errors)
+    assert not (tmp_path / "o.png").exists()
