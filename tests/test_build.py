@@ -313,3 +313,27 @@ def test_building_one_recipe_file_keeps_the_others_lock_entries(tmp_path: Path, 
     assert json.loads(capsys.readouterr().out)["actions_run"] == 1
     lock = json.loads((root / "assetgen.lock").read_text())
     assert sorted(lock["assets"]) == ["chain", "coin", "icon-blue", "icon-red", "other"]
+
+
+def test_pick_beside_the_prompt_shorthand_chooses_the_candidate_others_start_from(
+        tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path, """\
+version: 1
+defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
+assets:
+  hero:
+    prompt: "a knight"
+    n: 3
+    pick: 2
+    outputs:
+      - path: "out/hero-{{ index }}.png"
+  poster:
+    steps:
+      - edit: "make it a poster"
+        image: {asset: hero}
+    output: out/poster.png
+""")
+    assert build(root, capsys)["actions_run"] == 2
+    lock = json.loads((root / "assetgen.lock").read_text())
+    candidates = lock["assets"]["hero"]["steps"][0]["results"]
+    assert [i["sha256"] for i in lock["assets"]["poster"]["steps"][0]["inputs"]] == [candidates[2]]

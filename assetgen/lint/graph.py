@@ -91,8 +91,9 @@ def _referenced_candidates(project: Project) -> list[Diagnostic]:
                 continue
             final = upstream.steps[-1]
             if final.n > 1 and final.pick is None:
+                where = "beside its 'prompt'" if final.shorthand else "on its last step"
                 out.append(Diagnostic.error(ref.location, (
-                    f"{{asset: {ref.asset}}} makes {final.n} candidates: set 'pick' on its last step "
+                    f"{{asset: {ref.asset}}} makes {final.n} candidates: set 'pick' {where} "
                     f"(at {final.location}) to the one that continues")))
     return out
 

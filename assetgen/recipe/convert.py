@@ -90,6 +90,11 @@ def _convert_asset(
     combos = expand.combinations(
         asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
     result.diagnostics += _check_exclude(asset, base, builder.positions)
+    if "pick" in asset and "steps" in asset:
+        result.diagnostics.append(Diagnostic.error(
+            builder.positions.key((*base, "pick")),
+            "'pick' on an asset goes with the 'prompt' shorthand; with 'steps', set it on the step that "
+            "makes the candidates"))
     if not combos:
         result.diagnostics.append(Diagnostic.warning(
             builder.positions.key((*base, "exclude")),
@@ -132,8 +137,9 @@ def _step_plans(
     base = ("assets", key)
     if "prompt" in asset:
         where = positions.key((*base, "prompt"))
+        raw = {"pick": asset["pick"]} if "pick" in asset else {}
         return [StepPlan(Op.GENERATE, asset["prompt"], (*base, "prompt"), "prompt", where,
-                         _frozen(_inherited(asset_params, Op.GENERATE)), {})]
+                         _frozen(_inherited(asset_params, Op.GENERATE)), raw)]
     plans = []
     for i, step in enumerate(asset.get("steps") or ()):
         path = (*base, "steps", i)

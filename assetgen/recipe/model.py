@@ -56,6 +56,7 @@ class Step:
     mask: ImageRef | None = None
     images: tuple[ImageRef, ...] = ()    # extra reference images, sent after the working image
     pick: int | None = None              # with n > 1 and more steps: the candidate that continues
+    shorthand: bool = field(default=False, compare=False)   # the asset's `prompt:`, not a `steps` entry
     # where each merged parameter was set (step, asset, file or project defaults): for messages only
     param_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 

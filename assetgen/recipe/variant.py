@@ -117,7 +117,8 @@ class VariantBuilder:
                        for j, r in enumerate(raw.get("images") or ()))
         values, locations = plan.params
         return Step(op=plan.op, prompt=prompt, params=values, location=plan.location, image=image,
-                    mask=mask, images=images, pick=raw.get("pick"), param_locations=locations)
+                    mask=mask, images=images, pick=raw.get("pick"), param_locations=locations,
+                    shorthand=plan.what == "prompt")
 
     def _ref(self, raw: Any, ctx: dict[str, Any], path: Path_, what: str) -> ImageRef:
         if isinstance(raw, dict):
