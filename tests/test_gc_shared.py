@@ -110,6 +110,7 @@ def test_gc_keeps_paid_results_of_a_provider_other_than_the_projects_own(
     # edit was refused, so no lock entry names it: gc must still keep it.
     root = tmp_path / "p"
     (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text("provider: local\nproviders: {azure: {rpm: {gpt-image-1: 60000}}}\n")
     (root / "recipes" / "r.yaml").write_text(
         "version: 1\n"
         "defaults: {model: gpt-image-1, size: 1024x1024, quality: low}\n"
