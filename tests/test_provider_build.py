@@ -207,5 +207,6 @@ def test_refused_key_stops_at_once_and_every_asset_not_built_is_a_failure(
     lines = text.splitlines()
     assert [line for line in lines if line.startswith("failed: ")] == [
         f"failed: {f['asset']}: {f['message']}" for f in out["failures"]]
-    summary = f"{total} actions: 0 calls made, 0 cached, {total} failed; 1 request; 0 outputs written"
+    summary = (f"{total} actions (16 calls, 27 renditions): 0 calls made, 0 outputs written, "
+               f"{total} failed; 1 request")
     assert lines[-1] == summary

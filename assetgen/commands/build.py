@@ -88,9 +88,11 @@ def _print(report: BuildReport) -> None:
         print(line)
     for asset, message in report.failures:
         print(f"failed: {asset}: {message}")
-    print(f"{_n(report.actions_total, 'action')}: {_n(report.actions_run, 'call')} made, "
-          f"{report.actions_cached} cached, {report.actions_failed} failed; "
-          f"{_n(report.requests, 'request')}; {_n(report.outputs_written, 'output')} written")
+    calls = report.actions_total - report.renditions
+    kinds = f"{_n(calls, 'call')}, {_n(report.renditions, 'rendition')}"
+    print(f"{_n(report.actions_total, 'action')} ({kinds}): "
+          f"{_n(report.actions_run, 'call')} made, {_n(report.outputs_written, 'output')} written, "
+          f"{report.actions_failed} failed; {_n(report.requests, 'request')}")
 
 
 def _n(count: int, noun: str) -> str:

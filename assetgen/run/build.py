@@ -55,6 +55,7 @@ class BuildReport:
     stale: tuple[tuple[str, str], ...] = ()         # --frozen: (asset, why)
     interrupted: bool = False
     swept: Swept = Swept()                          # outputs no recipe writes any more
+    renditions: int = 0                             # render actions among actions_total
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,8 +113,10 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     if out.halted is not None:      # refused credentials: what was not built failed, asset by asset
         failures += _not_started(prep, out, out.halted)
         failed, left = failed + left, 0
+    renditions = sum(1 for a in prep.plan.actions if a.render is not None)
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
-                       out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept)
+                       out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
+                       renditions=renditions)
 
 
 def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str], ...]:
