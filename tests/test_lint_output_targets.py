@@ -69,3 +69,29 @@ def test_build_refuses_and_leaves_the_recipe_alone(tmp_path: Path, monkeypatch, 
     assert "would overwrite a recipe file" in capsys.readouterr().err
     assert (root / "recipes" / "a.yaml").read_bytes() == before
     assert not (root / "assetgen.lock").exists()
+
+
+def test_paths_that_differ_only_in_case_are_the_same_target(tmp_path: Path) -> None:
+    """On macOS and Windows 'Assetgen.lock' is the lock file: lint on Linux CI must say so."""
+    same = "on macOS and Windows (paths that differ only in case are one file): it"
+    assert _errors(_project(tmp_path / "l", "Assetgen.lock")) == [
+        f"recipes/a.yaml:4:15: error: output 'Assetgen.lock' is 'assetgen.lock' {same} "
+        "would overwrite the lock file"]
+    assert _errors(_project(tmp_path / "r", "Recipes/A.yaml")) == [
+        f"recipes/a.yaml:4:15: error: output 'Recipes/A.yaml' is 'recipes/a.yaml' {same} "
+        "would overwrite a recipe file"]
+    assert _errors(_project(tmp_path / "s", ".Assetgen/x.png")) == [
+        f"recipes/a.yaml:4:15: error: output '.Assetgen/x.png' is '.assetgen/x.png' {same} "
+        "would write into assetgen's state folder .assetgen/"]
+    assert _errors(_project(tmp_path / "i", "Brand/Logo.png")) == [
+        f"recipes/a.yaml:4:15: error: output 'Brand/Logo.png' is 'brand/logo.png' {same} "
+        "would overwrite an input of variant 'y' at recipes/a.yaml:9:16; to use another asset's image, "
+        "refer to it with {asset: NAME}"]
+
+
+def test_build_refuses_the_lock_file_in_another_case(tmp_path: Path, monkeypatch, capsys) -> None:
+    root = _project(tmp_path, "Assetgen.lock")
+    monkeypatch.chdir(root)
+    assert main(["build"]) == 2
+    assert "would overwrite the lock file" in capsys.readouterr().err
+    assert not (root / "Assetgen.lock").exists()

@@ -47,6 +47,22 @@ def check_output_targets(project: Project) -> list[Diagnostic]:
 
 
 def _target_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> str | None:
+    problem = _exact_problem(path, recipes, inputs)
+    if problem is not None:
+        return problem
+    # On macOS and Windows a path that differs only in case is the same file.
+    folded = path.casefold()
+    same = [p for p in (*_KEPT, *sorted(recipes), *inputs) if p.casefold() == folded]
+    if not same and folded.split("/", 1)[0] == _STATE:
+        same = [_STATE + path[len(_STATE):]]
+    if not same:
+        return None
+    problem = _exact_problem(same[0], recipes, inputs)
+    assert problem is not None
+    return f"is '{same[0]}' on macOS and Windows (paths that differ only in case are one file): it {problem}"
+
+
+def _exact_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> str | None:
     if path in _KEPT:
         return f"would overwrite {_KEPT[path]}"
     if path == _STATE or path.startswith(_STATE + "/"):
