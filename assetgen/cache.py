@@ -21,6 +21,7 @@ from typing import Any
 from assetgen.atomic import write_atomic
 
 CACHE_ENV = "ASSETGEN_CACHE_DIR"
+BUILDS_LOCK = "builds.lock"
 STATE_DIR = ".assetgen"
 
 
@@ -89,6 +90,11 @@ class Store:
         """A lock on `key` across processes: the build holding it is the one making that call."""
         return Claim(self.root / "locks" / f"{key}.lock")
 
+    def in_use(self, exclusive: bool = False) -> Claim:
+        """Each build holds this shared while it runs, and `gc` exclusively while it removes: gc would
+        otherwise remove an image a running build has stored but not yet named in a record."""
+        return Claim(self.root / BUILDS_LOCK, shared=not exclusive)
+
     def _read_record(self, key: str) -> ActionRecord | None:
         try:
             data = json.loads((self.actions / f"{key}.json").read_bytes())
@@ -133,19 +139,28 @@ class Claim:
     its process dies, so a killed build never leaves a key claimed. Without flock (Windows) every
     claim succeeds at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shared: bool = False) -> None:
         self.path = path
+        self.shared = shared
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
+        return self._lock(wait=False)
+
+    def acquire(self) -> None:
+        """Wait for the lock."""
+        self._lock(wait=True)
+
+    def _lock(self, wait: bool) -> bool:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -169,3 +171,44 @@ def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, cap
     (root / "out" / "tile-2.png").unlink()
     assert _build(root, capsys)["outputs_written"] == 1
     assert (old.exists(), young.exists(), other.exists()) == (False, True, True)
+
+
+PAID = """\
+version: 1
+defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
+assets:
+  tile:
+    matrix:
+      i: [0, 1, 2, 3]
+    prompt: "Tile {{ i }}"
+    output: "out/{{ name }}.png"
+"""
+
+
+def test_gc_removes_nothing_while_a_build_is_using_the_cache(
+        tmp_path: Path, capsys, monkeypatch, shared: Store) -> None:
+    # A build stores each image before the record naming it: a gc between the two would remove a
+    # paid image, so gc waits for no build and refuses while one runs; the build's work all stays.
+    old = _project(tmp_path / "old", "Red")
+    _build(old, capsys)
+    shutil.rmtree(old)                                  # its 3 images and 6 records are garbage
+    root = _project(tmp_path / "p", "Red")
+    (root / "recipes" / "r.yaml").write_text(PAID)
+    (root / "assetgen.yaml").write_text("provider: azure\nproviders: {azure: {rpm: {gpt-image-1: 60000}}}\n")
+    with run_emulator(api_key="k", latency=2.0) as emu:     # about 0.5 s a call
+        env = {**os.environ, "AZURE_OPENAI_ENDPOINT": emu.url, "AZURE_OPENAI_API_KEY": "k",
+               "OPENAI_API_VERSION": "2025-04-01-preview"}
+        proc = subprocess.Popen([sys.executable, "-m", "assetgen", "build", "--json", "-j", "1", str(root)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not emu.records and proc.poll() is None:      # until the build has made a call
+            time.sleep(0.02)
+        before = (sorted(shared.record_keys()), sorted(shared.object_shas()))
+        _, err = _gc(root, capsys, monkeypatch, code=1)
+        assert err == ("gc: a build is using this cache, so nothing was removed (it may have stored images "
+                       "that no record names yet); run gc again when no build is running\n")
+        assert (sorted(shared.record_keys()), sorted(shared.object_shas())) == before
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and json.loads(out)["actions_run"] == 4
+    out, _ = _gc(root, capsys, monkeypatch)
+    assert out.startswith("removed 3 images and 6 action records, freed ")
+    assert _build(root, capsys)["actions_run"] == 0     # every paid image is still there

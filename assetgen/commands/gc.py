@@ -9,7 +9,7 @@ from pathlib import Path
 from assetgen import gc
 from assetgen.errors import ExitCode, UserError
 from assetgen.recipe.model import ProviderKind
-from assetgen.run.prepare import prepare
+from assetgen.run.prepare import Prepared, prepare
 
 
 def human(size: int) -> str:
@@ -24,6 +24,18 @@ def human(size: int) -> str:
 def main(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     prep = prepare(args.paths, cwd)
+    removing = prep.store.in_use(exclusive=True)
+    if not args.dry_run and not removing.try_acquire():
+        print("gc: a build is using this cache, so nothing was removed (it may have stored images "
+              "that no record names yet); run gc again when no build is running", file=sys.stderr)
+        return ExitCode.FAILED
+    try:
+        return _collect(args, cwd, prep)
+    finally:
+        removing.release()
+
+
+def _collect(args: argparse.Namespace, cwd: Path, prep: Prepared) -> int:
     keys, objects = _reach(args.paths, cwd)
     shared = gc.sharing(prep.store.root, prep.project.root)
     for other in shared.others:

@@ -91,6 +91,15 @@ def run_cost(prep: Prepared) -> float:
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force)
+    using = prep.store.in_use()
+    using.acquire()     # waits while gc removes; gc refuses while a build runs
+    try:
+        return _build(prep, opts, sink)
+    finally:
+        using.release()
+
+
+def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     if os.environ.get(CACHE_ENV):   # a cache other projects may share: their gc must keep ours
         gc.register(prep.store.root, prep.project.root)
     total = len(prep.plan.actions)
