@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,14 @@ def test_an_output_kept_as_an_input_is_not_removed(tmp_path: Path, capsys) -> No
     out, _ = _build(root, capsys)
     assert "removed" not in out
     assert _files(root) == ["banner.png", "icon-shield.png", "icon-sword.png", "poster.png"]
+
+
+def test_an_output_renamed_only_in_case_is_not_removed_as_its_own_orphan(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    _build(root, capsys)
+    _edit(root, "output: out/banner.png", "output: out/Banner.png")
+    # a case-insensitive file system (macOS, Windows) shows the old name and the new as one file
+    os.link(root / "out" / "banner.png", root / "out" / "Banner.png")
+    out, _ = _build(root, capsys)
+    assert "removed" not in out
+    assert _files(root) == ["Banner.png", "banner.png", "icon-shield.png", "icon-sword.png"]

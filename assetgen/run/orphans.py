@@ -7,6 +7,7 @@ since is someone's work, and is kept (and reported).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,12 @@ class Swept:
 def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes) -> Swept:
     expected = {o.path: o.sha256 for a in old.assets.values() for o in a.outputs}
     named = {o.path for a in new.assets.values() for o in a.outputs} | still_written
+    folded = {p.casefold(): p for p in named}
     removed: list[str] = []
     kept: list[str] = []
     for path in sorted(set(expected) - named):
+        if _same_file(root, path, folded.get(path.casefold())):
+            continue    # renamed only in case on a case-insensitive file system: it is the new output
         sha = files.hash(path)
         if sha is None:
             continue
@@ -39,3 +43,10 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
             continue
         removed.append(path)
     return Swept(tuple(removed), tuple(kept))
+
+
+def _same_file(root: Path, path: str, other: str | None) -> bool:
+    try:
+        return other is not None and os.path.samefile(root / path, root / other)
+    except OSError:
+        return False
