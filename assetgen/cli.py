@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -126,6 +127,15 @@ def crash_report(exc: BaseException) -> str:
     )
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -137,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:     # `assetgen plan | head`: the reader left; say nothing more
+        _silence_stdout()
+        return ExitCode.PIPE_CLOSED
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 3
         print(crash_report(exc), file=sys.stderr)
         return ExitCode.INTERNAL

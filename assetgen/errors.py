@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     INTERNAL = 3
     INTERRUPTED = 130
+    PIPE_CLOSED = 141           # what a shell reports for a command killed by SIGPIPE
 
 
 class Severity(enum.Enum):

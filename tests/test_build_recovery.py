@@ -194,7 +194,9 @@ def test_without_a_lossless_output_a_locked_image_is_not_made_again(tmp_path: Pa
 
     capsys.readouterr()
     assert main(["build", str(fresh)]) == 1
-    assert f"failed: gem: {why}{HINT}\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("9 actions, 0 to run, 2 blocked\n")
+    assert f"failed: gem: {why}{HINT}\n" in out
     assert main(["build", str(fresh), "--frozen"]) == 1
     assert capsys.readouterr().err == f"stale: gem: {why}\n"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,3 +51,23 @@ def test_an_interrupted_build_says_so(tmp_path: Path) -> None:
     assert proc.returncode == 130
     expected = r"^interrupted: \d+ actions not started; run the build again to finish them\n$"
     assert re.search(expected, err), err
+
+
+def test_a_reader_that_leaves_early_does_not_stop_the_build(tmp_path: Path) -> None:
+    # `assetgen build | head -1`: the build finishes and saves everything, then exits 141 quietly
+    root = tmp_path / "p"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "recipes", root,
+                    ignore=shutil.ignore_patterns("build", ".assetgen", "assetgen.lock"))
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "build", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert first == b"43 actions, 43 to run\n"
+    assert err == b""
+    assert len(list((root / "build").rglob("*.*"))) == 27
+    lock = json.loads((root / "assetgen.lock").read_text())
+    assert len(lock["assets"]) == 14

@@ -24,7 +24,8 @@ class Event:
     assets: tuple[str, ...] = ()
     message: str = ""
     total: int = 0
-    queued: int = 0
+    queued: int = 0            # STARTED: actions to run
+    blocked: int = 0           # STARTED: actions blocked (a lost locked image), and what needs them
     requests: int = 0          # HTTP requests this action sent
     wrote: str = ""            # the output path written, for renders that changed a file
 

@@ -91,7 +91,6 @@ class Executor:
 
     async def run(self) -> Outcome:
         todo = [a.id for a in self.plan.actions if self.states[a.id].status is not Status.CACHED]
-        self.sink(Event(Kind.STARTED, total=len(self.plan.actions), queued=len(todo)))
         todo_set = set(todo)
         blocked = [aid for aid in todo if self.states[aid].status is Status.BLOCKED]
         waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
@@ -102,6 +101,9 @@ class Executor:
             for d in deps:
                 dependants[d].append(aid)
         height = _heights(todo, dependants)
+        stuck = _closure(blocked, dependants)
+        self.sink(Event(Kind.STARTED, total=len(self.plan.actions), queued=len(todo) - len(stuck),
+                        blocked=len(stuck)))
         pending = set(todo)
         for aid in blocked:     # before anything starts: with --fail-fast, no call is made
             await self.one(self.by_id[aid])
@@ -281,6 +283,18 @@ def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
     """Output paths this build renders again."""
     return {a.render.output.path for a in plan.actions
             if a.render is not None and states[a.id].status is Status.RUN}
+
+
+def _closure(roots: list[str], dependants: dict[str, list[str]]) -> set[str]:
+    """The roots and everything that depends on them."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        aid = stack.pop()
+        if aid not in seen:
+            seen.add(aid)
+            stack.extend(dependants[aid])
+    return seen
 
 
 def _heights(todo: list[str], dependants: dict[str, list[str]]) -> dict[str, int]:

@@ -13,14 +13,15 @@ class PlainReporter:
     """One line per finished, failed or started-build event."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream: TextIO | None = stream or sys.stdout
         self.total = 0
         self.done = 0
 
     def __call__(self, event: Event) -> None:
         if event.kind is Kind.STARTED:
-            self.total = event.queued
-            self._line(f"{event.total} actions, {event.queued} to run")
+            self.total = event.queued + event.blocked
+            blocked = f", {event.blocked} blocked" if event.blocked else ""
+            self._line(f"{event.total} actions, {event.queued} to run{blocked}")
         elif event.kind is Kind.ACTION_DONE:
             self.done += 1
             what = f"wrote {event.wrote}" if event.wrote else ", ".join(event.assets)
@@ -33,7 +34,12 @@ class PlainReporter:
             self._line("interrupted: finishing the actions in flight (Ctrl-C again to quit at once)")
 
     def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        if self.stream is None:
+            return
+        try:
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:     # `assetgen build | head`: the build goes on, saving everything
+            self.stream = None
 
     def close(self) -> None:
         return None
@@ -55,7 +61,7 @@ class LiveReporter:
 
     def __call__(self, event: Event) -> None:
         if event.kind is Kind.STARTED:
-            self.total = event.queued
+            self.total = event.queued + event.blocked
         elif event.kind is Kind.ACTION_START:
             self.running += 1
         elif event.kind is Kind.ACTION_STOPPED:
