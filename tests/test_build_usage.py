@@ -83,3 +83,21 @@ def test_bad_numbers_are_usage_errors(tmp_path: Path, capsys, args: list[str], m
     assert exc.value.code == 2
     assert capsys.readouterr().err.endswith(f"assetgen build: error: {message}\n")
     assert not (root / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["build", "plan", "gc"])
+def test_one_recipe_glob_that_matches_nothing_is_a_usage_error(tmp_path: Path, capsys, command: str) -> None:
+    root = _project(tmp_path)
+    assert _run(["build", str(root)], capsys)[0] == 0
+    lock = (root / "assetgen.lock").read_text(encoding="utf-8")
+    outputs = sorted(p.name for p in (root / "out").iterdir())
+    (root / "assetgen.yaml").write_text('recipes: ["recipes/*.yaml", "recipe/extra/*.yaml"]\n',
+                                        encoding="utf-8")
+    code, out, err = _run([command, str(root)], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"recipe glob 'recipe/extra/*.yaml' in assetgen.yaml matches no file in {root}; fix or "
+                   "remove it (building without it would drop the assets it was meant to find)\n")
+    assert (root / "assetgen.lock").read_text(encoding="utf-8") == lock
+    assert sorted(p.name for p in (root / "out").iterdir()) == outputs
+    assert _run(["lint", str(root)], capsys)[:2] == (
+        0, "assetgen.yaml:1:29: warning: recipe glob 'recipe/extra/*.yaml' matches no file\n")

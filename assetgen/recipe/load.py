@@ -38,6 +38,13 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
     elif not files:
         where = Location(cfg.config.file or ".")
         diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
+    else:
+        unmatched = set(unmatched_globs(root, cfg.config.recipes))
+        for i, pattern in enumerate(cfg.config.recipes):
+            if pattern in unmatched:
+                where = (cfg.positions.value(("recipes", i)) if cfg.positions
+                         else Location(project_file.PROJECT_FILE))
+                diags.append(Diagnostic.warning(where, f"recipe glob '{pattern}' matches no file"))
     project_params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
     results = [(rel, _load_file(root, rel, project_params)) for rel in files]
     names = refs.Names(
@@ -137,6 +144,12 @@ def _relative(full: Path, root: Path, raw: str | Path) -> str:
         return full.relative_to(root).as_posix()
     except ValueError:
         raise UserError(f"{raw}: the recipe file is outside the project root {root}") from None
+
+
+def unmatched_globs(root: Path, patterns: Sequence[str]) -> list[str]:
+    """The recipe globs that match no file (when others do): a typo there would drop the assets
+    of the files it was meant to match, their outputs and their lock entries."""
+    return [p for p in patterns if not _glob(root, [p])]
 
 
 def _glob(root: Path, patterns: Iterable[str]) -> list[str]:

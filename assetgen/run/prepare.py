@@ -62,12 +62,15 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
             only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
-    from assetgen.recipe.load import load_project_or_raise
+    from assetgen.recipe.load import load_project_or_raise, unmatched_globs
 
     project = load_project_or_raise(list(paths), cwd)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
+    for pattern in unmatched_globs(project.root, project.config.recipes):   # the others' assets would go
+        raise UserError(f"recipe glob '{pattern}' in assetgen.yaml matches no file in {project.root}; "
+                        "fix or remove it (building without it would drop the assets it was meant to find)")
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     full = build_plan(project, kind.value, files.hash)
