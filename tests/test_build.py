@@ -276,6 +276,8 @@ def test_max_cost_refuses_to_start(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["build", str(root), "--provider", "openai", "--max-cost", "0.01"]) == 2
     assert capsys.readouterr().err == "the estimated cost $0.07 exceeds --max-cost $0.01; nothing was run\n"
+    assert main(["build", str(root), "--provider", "openai", "--max-cost", "0.0015"]) == 2
+    assert capsys.readouterr().err == "the estimated cost $0.07 exceeds --max-cost $0.0015; nothing was run\n"
     assert not (root / "out").exists()
 
 

@@ -206,7 +206,8 @@ def test_gc_removes_nothing_while_a_build_is_using_the_cache(
         _, err = _gc(root, capsys, monkeypatch, code=1)
         assert err == ("gc: a build is using this cache, so nothing was removed (it may have stored images "
                        "that no record names yet); run gc again when no build is running\n")
-        assert (sorted(shared.record_keys()), sorted(shared.object_shas())) == before
+        records, objects = before            # nothing removed (the build may have added more)
+        assert set(records) <= set(shared.record_keys()) and set(objects) <= set(shared.object_shas())
         out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0 and json.loads(out)["actions_run"] == 4
     out, _ = _gc(root, capsys, monkeypatch)

@@ -21,6 +21,10 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def main(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     prep = prepare(args.paths, cwd)
@@ -53,11 +57,10 @@ def _collect(args: argparse.Namespace, cwd: Path, prep: Prepared) -> int:
         gc.remove(prep.store, garbage)
         for path in shared.gone:
             path.unlink(missing_ok=True)
-    what = f"{len(garbage.objects)} images and {len(garbage.records)} action records"
+    images, records = _n(len(garbage.objects), "image"), _n(len(garbage.records), "action record")
+    what = f"{images} and {records}"
     if garbage.temps:
-        what = (f"{len(garbage.objects)} images, {len(garbage.records)} action records and "
-                f"{len(garbage.temps)} temp file{'' if len(garbage.temps) == 1 else 's'} "
-                "left by interrupted builds")
+        what = f"{images}, {records} and {_n(len(garbage.temps), 'temp file')} left by interrupted builds"
     print(f"{verb} {what}, {'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
     if shared.others:
         names = ", ".join(str(p) for p in shared.others)

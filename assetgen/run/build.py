@@ -83,6 +83,13 @@ def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
     return [(a, "; ".join(dict.fromkeys(w))) for a, w in sorted(found.items())]
 
 
+def _usd(amount: float) -> str:
+    """Dollars with cents, or with as many digits as a sub-cent amount needs ($0.0015)."""
+    if amount == 0 or amount >= 0.01:
+        return f"${amount:.2f}"
+    return f"${amount:.6f}".rstrip("0")
+
+
 def run_cost(prep: Prepared) -> float:
     pricing = dict(prep.project.config.pricing)
     return sum(estimate.cost(a, pricing) for a in prep.plan.actions
@@ -111,7 +118,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     if opts.max_cost is not None:
         cost = run_cost(prep)
         if cost > opts.max_cost:
-            raise UserError(f"the estimated cost ${cost:.2f} exceeds --max-cost ${opts.max_cost:.2f}; "
+            raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
                             "nothing was run")
     inputs = _input_stats(prep)
     out = asyncio.run(_execute(prep, opts, sink))
