@@ -62,6 +62,9 @@ def test_the_pre_commit_hook_runs_assetgen_lint_on_the_example_project():
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert hook["entry"].split()[:2] == ["assetgen", "lint"] and hook["pass_filenames"] is False
     assert f"id: {hook['id']}" in README
+    changed = ["recipes/icons.yaml", "assetgen.yml", "masks/sky.png", "brand/logo.jpeg", "a.webp"]
+    assert all(re.search(hook["files"], path) for path in changed)
+    assert not re.search(hook["files"], "README.md")
     argv = [sys.executable, "-m", "assetgen", *hook["entry"].split()[1:]]
     done = subprocess.run(argv, cwd=ROOT / "recipes", capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -120,7 +120,6 @@ def test_project_file_errors_are_reported(tmp_path: Path, monkeypatch: pytest.Mo
     assert out == (
         "assetgen.yaml:1:1: error: invalid value for 'provider': expected one of 'local', 'azure', 'openai', "
         "got 'azur'\n"
-        "assetgen.yaml:1:1: warning: no recipe files match recipes/**/*.yaml\n"
         "assetgen.yaml:2:1: error: unknown key 'recipe' at top level; did you mean 'recipes'?\n"
     )
 

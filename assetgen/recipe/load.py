@@ -35,6 +35,8 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
     files = _glob(root, cfg.config.recipes)
     if named is not None:   # named files are read with the rest, so references across files resolve
         files = list(dict.fromkeys([*files, *named]))
+    elif cfg.diagnostics:
+        pass    # the project file has errors: its globs were not read, so none is judged
     elif not files:
         where = Location(cfg.config.file or ".")
         diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
