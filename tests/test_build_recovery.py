@@ -229,6 +229,12 @@ def test_a_png_changed_by_hand_is_not_a_source(tmp_path: Path, capsys) -> None:
     result = build(fresh, capsys, code=1)
     assert result["actions_run"] == 0
     assert [f["asset"] for f in result["failures"]] == ["base"]
+    sha = locked(fresh, "base")[:12]
+    assert result["failures"][0]["message"].startswith(
+        f"locked image sha256:{sha} is not in the cache and out/base.png, which held it, changed since it "
+        "was written (needed by out/base.jpg); restore the cache")
+    (fresh / "out" / "base.png").unlink()
+    assert "out/base.png, which held it, is missing" in plan(fresh, capsys)
 
 
 def test_the_local_provider_draws_a_lost_image_again(tmp_path: Path, capsys) -> None:

@@ -51,8 +51,9 @@ class Reason:
         if w is Why.NOT_CACHED:
             return f"image not in cache (needed by {self.subject}; the local provider draws it again)"
         if w is Why.LOCKED_MISSING:
-            return (f"locked image sha256:{str(self.old)[:12]} is not in the cache and no lossless output "
-                    f"holds it (needed by {self.subject})")
+            held = self.new or "no lossless output holds it"
+            return (f"locked image sha256:{str(self.old)[:12]} is not in the cache and {held} "
+                    f"(needed by {self.subject})")
         return w.value
 
 

@@ -63,6 +63,16 @@ class Recovery:
                 if _lossless(out, encoder, out.source in png):
                     self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
 
+    def why_not(self, image: str) -> str | None:
+        """Why no output serves `image` when one once held it: it is gone, or changed since."""
+        held = self.candidates.get(image, ())
+        if not held:
+            return None
+        found = held[0]
+        if self.file_hash(found.path) is None:
+            return f"{found.path}, which held it, is missing"
+        return f"{found.path}, which held it, changed since it was written"
+
     def find(self, image: str) -> Recovered | None:
         """An output whose file is unchanged since it was rendered from `image`, losslessly."""
         for found in self.candidates.get(image, ()):

@@ -202,7 +202,7 @@ class Resolver:
                 if found is not None:
                     recovered[image] = found
                 elif dep not in blocked:
-                    blocked[dep] = Reason(Why.LOCKED_MISSING, who, image)
+                    blocked[dep] = Reason(Why.LOCKED_MISSING, who, image, self.recovery.why_not(image))
         return recovered, blocked
 
 
