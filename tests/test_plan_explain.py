@@ -110,6 +110,20 @@ def test_estimates_for_a_paid_provider(tmp_path: Path, capsys) -> None:
     assert plan["est_seconds"] > 0
 
 
+def test_time_estimate_never_beats_the_quota(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    (root / "recipes" / "r.yaml").write_text(
+        'version: 1\nassets:\n  gem:\n    model: gpt-image-1.5\n    quality: low\n    size: 1024x1024\n'
+        '    matrix: {i: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}\n    prompt: "Gem {{ i }}"\n'
+        '    output: "out/{{ name }}.png"\n')
+    # 12 calls at the catalog's 9 RPM take 80 s however many run at once
+    assert _plan(root, capsys, "--provider", "azure")["est_seconds"] == 80.0
+    (root / "assetgen.yaml").write_text(
+        "providers: {azure: {deployments: {gpt-image-1.5: img15}, rpm: {img15: 36}}}\n")
+    assert _plan(root, capsys, "--provider", "azure")["est_seconds"] == 20.0
+    assert _plan(root, capsys, "--provider", "local")["est_seconds"] < 1
+
+
 def test_a_lock_written_by_another_encoder_says_so(tmp_path: Path, capsys) -> None:
     """A fresh clone whose lock another Pillow wrote: the rendition is encoded again, with that
     reason (not 'changed on disk': the file is untouched), and with no call."""

@@ -16,7 +16,8 @@ from assetgen.run.prepare import prepare
 def main(args: argparse.Namespace) -> int:
     provider = ProviderKind(args.provider) if args.provider else None
     prep = prepare(args.paths, Path.cwd(), provider)
-    data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing))
+    data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing),
+                     config=prep.project.config)
     prep.files.save()
     if args.json:
         print(json.dumps(data))

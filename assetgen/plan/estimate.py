@@ -4,16 +4,22 @@ Cost comes from the model table (`catalog.ModelSpec.estimate_cost`, with the pro
 overrides); the `local` provider is free, and a model the table does not know costs 0 (unknown).
 Time: a call takes about BASE_SECONDS plus SECONDS_PER_TOKEN per output image token (latency is
 proportional to output tokens; the reference gives no official figures, these are rough), a local
-placeholder LOCAL_SECONDS; the build's total is the sum divided by the concurrency.
+placeholder LOCAL_SECONDS; the build's total is the sum divided by the concurrency, but never
+less than the quota allows: N calls to a deployment paced at R requests per minute take N × 60 / R
+seconds however many run at once.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from assetgen import catalog
 from assetgen.plan.graph import Action
+from assetgen.recipe.model import ProjectConfig
 
+FALLBACK_RPM = 9           # a model the catalog does not know (as the providers pace it)
 BASE_SECONDS = 5.0
 SECONDS_PER_TOKEN = 0.02
 LOCAL_SECONDS = 0.05
@@ -39,3 +45,26 @@ def seconds(action: Action) -> float:
     model = catalog.get(spec.model)
     tokens = model.output_tokens(spec.param("size"), spec.param("quality")) if model else 1056
     return BASE_SECONDS + SECONDS_PER_TOKEN * tokens * spec.n
+
+
+def paced_seconds(calls: Iterable[Action], config: ProjectConfig) -> float:
+    """The least time these calls take at their deployments' quotas (0 for the local provider)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    rpm: dict[tuple[str, str], float] = {}
+    azure_quotas = config.azure.quotas()
+    openai_quotas = dict(config.openai.rpm)
+    for action in calls:
+        spec = action.call
+        if spec is None or spec.provider == "local":
+            continue
+        if spec.provider == "azure":
+            name = config.azure.deployment_for(spec.model)
+            configured = azure_quotas.get(name)
+        else:
+            name = spec.model
+            configured = openai_quotas.get(name)
+        model = catalog.get(spec.model)
+        key = (spec.provider, name)
+        counts[key] += 1
+        rpm[key] = float(configured or (model.default_rpm if model else FALLBACK_RPM))
+    return max((n * 60.0 / rpm[key] for key, n in counts.items()), default=0.0)

@@ -7,6 +7,7 @@ from typing import Any
 from assetgen.plan import estimate
 from assetgen.plan.graph import Action, Plan
 from assetgen.plan.status import Resolution, Status
+from assetgen.recipe.model import ProjectConfig
 
 DEFAULT_JOBS = 8
 
@@ -18,7 +19,7 @@ def describe(action: Action) -> str:
 
 
 def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
-              jobs: int = DEFAULT_JOBS) -> dict[str, Any]:
+              jobs: int = DEFAULT_JOBS, config: ProjectConfig | None = None) -> dict[str, Any]:
     """SPEC section 7's object: actions with status and reasons, total cost and time estimates."""
     actions = []
     cost = seconds = 0.0
@@ -40,8 +41,10 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
         actions.append({"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
                         "target": describe(action), "status": status.value, "reasons": reasons,
                         "est_cost_usd": round(c, 6)})
+    runs = [a for a, entry in zip(plan.actions, actions, strict=True) if entry["status"] == Status.RUN.value]
+    paced = estimate.paced_seconds(runs, config or ProjectConfig())
     return {"actions": actions, "est_cost_usd": round(cost, 6),
-            "est_seconds": round(seconds / max(1, jobs), 3)}
+            "est_seconds": round(max(seconds / max(1, jobs), paced), 3)}
 
 
 def plan_text(data: dict[str, Any]) -> str:
