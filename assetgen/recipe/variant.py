@@ -61,13 +61,29 @@ class VariantBuilder:
         name = expand.default_name(key, combo)   # what a reference most likely names if `name` fails
         try:
             name = self._name(key, asset, combo, ctx, base)
-            ctx["name"] = name
-            steps = tuple(self._step(i, plan, ctx) for i, plan in enumerate(plans))
-            outputs = self._outputs(asset, ctx, base, steps[-1].n)
         except _Drop:
             self.dropped.add(name)
             return None
-        return Variant(name=name, asset=key, values=combo, steps=steps, outputs=outputs, location=where)
+        ctx["name"] = name
+        failed = False          # every step and output is checked, so one lint run lists every error
+        steps: list[Step] = []
+        for i, plan in enumerate(plans):
+            try:
+                steps.append(self._step(i, plan, ctx))
+            except _Drop:
+                failed = True
+        n = steps[-1].n if steps and not failed else int(dict(plans[-1].params[0]).get("n", 1) or 1)
+        outputs: list[Output] = []
+        for entry, path, what in self._output_entries(asset, base):
+            try:
+                outputs.extend(self._output(entry, path, what, ctx, n))
+            except _Drop:
+                failed = True
+        if failed:
+            self.dropped.add(name)
+            return None
+        return Variant(name=name, asset=key, values=combo, steps=tuple(steps), outputs=tuple(outputs),
+                       location=where)
 
     # -- pieces -----------------------------------------------------------------------------
 
@@ -139,17 +155,11 @@ class VariantBuilder:
             raise self._fail(self.positions.value(path), f"path '{text.strip()}' in {what} {cached}")
         return cached
 
-    def _outputs(self, asset: dict[str, Any], ctx: dict[str, Any], base: Path_, n: int) -> tuple[Output, ...]:
+    @staticmethod
+    def _output_entries(asset: dict[str, Any], base: Path_) -> list[tuple[dict[str, Any], Path_, str]]:
         if "output" in asset:
-            entries: list[tuple[dict[str, Any], Path_, str]] = [
-                ({"path": asset["output"]}, (*base, "output"), "output")]
-        else:
-            entries = [(o, (*base, "outputs", i), f"outputs[{i}]")
-                       for i, o in enumerate(asset.get("outputs") or ())]
-        out: list[Output] = []
-        for entry, path, what in entries:
-            out.extend(self._output(entry, path, what, ctx, n))
-        return tuple(out)
+            return [({"path": asset["output"]}, (*base, "output"), "output")]
+        return [(o, (*base, "outputs", i), f"outputs[{i}]") for i, o in enumerate(asset.get("outputs") or ())]
 
     def _output(
         self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int,
