@@ -151,7 +151,11 @@ def _expected(error: ValidationError) -> str:
     got = _show(error.instance)
     if kind == "type":
         types = value if isinstance(value, list) else [value]
-        return "expected " + " or ".join(_TYPES.get(str(t), str(t)) for t in types) + f", got {got}"
+        text = "expected " + " or ".join(_TYPES.get(str(t), str(t)) for t in types) + f", got {got}"
+        number = isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool)
+        if "string" in types and number:   # `size: 0x10` is hex 16 in YAML 1.2, `version: 1.10` is 1.1
+            text += " (YAML read it as a number: put the value in quotes)"
+        return text
     if kind == "enum":
         choices = value if isinstance(value, list) else []
         return f"expected one of {', '.join(repr(v) for v in choices)}, got {got}"
