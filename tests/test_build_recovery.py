@@ -174,19 +174,18 @@ def test_without_a_lossless_output_a_locked_image_is_not_made_again(tmp_path: Pa
     lock = (fresh / "assetgen.lock").read_text()
     edit_recipe(fresh, "quality: 70", "quality: 60")
     sha = locked(fresh, "gem")[:12]
-    why = (f"locked image sha256:{sha} is not in the cache and no lossless output holds it "
-           "(needed by out/gem.webp)")
+    why = f"locked image sha256:{sha} of gem is not in the cache and no lossless output holds it"
     text = plan(fresh, capsys)
-    assert f"blocked generate gem  ({why})\n" in text
-    assert "blocked render   out/gem.webp  (upstream asset gem is blocked)\n" in text
+    assert "cached  generate gem\n" in text             # the call is not made again ...
+    assert f"blocked render   out/gem.webp  ({why})\n" in text    # ... what needs its image waits
     assert text.splitlines()[-1] == (
-        "9 actions, 0 to run, 2 blocked (restore the cache or --force them); estimated $0.00, 0s")
+        "9 actions, 0 to run, 1 blocked (restore the cache or --force them); estimated $0.00, 0s")
     data = json.loads(plan(fresh, capsys, "--json"))
-    gem = [a for a in data["actions"] if a["assets"] == ["gem"] and a["op"] == "generate"]
-    assert [(a["status"], a["reasons"], a["est_cost_usd"]) for a in gem] == [("blocked", [why], 0.0)]
+    webp = [a for a in data["actions"] if a["target"] == "out/gem.webp"]
+    assert [(a["status"], a["reasons"], a["est_cost_usd"]) for a in webp] == [("blocked", [why], 0.0)]
 
     result = build(fresh, capsys, code=1)
-    assert result == {"actions_total": 9, "actions_run": 0, "actions_cached": 7, "actions_failed": 2,
+    assert result == {"actions_total": 9, "actions_run": 0, "actions_cached": 8, "actions_failed": 1,
                       "requests": 0, "outputs_written": 0,
                       "failures": [{"asset": "gem", "message": why + HINT}]}
     assert outputs(fresh) == before
@@ -195,7 +194,7 @@ def test_without_a_lossless_output_a_locked_image_is_not_made_again(tmp_path: Pa
     capsys.readouterr()
     assert main(["build", str(fresh)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("9 actions, 0 to run, 2 blocked\n")
+    assert out.startswith("9 actions, 0 to run, 1 blocked\n")
     assert f"failed: gem: {why}{HINT}\n" in out
     assert main(["build", str(fresh), "--frozen"]) == 1
     assert capsys.readouterr().err == f"stale: gem: {why}\n"
@@ -210,7 +209,7 @@ def test_a_blocked_asset_does_not_stop_independent_work(tmp_path: Path, capsys) 
     edit_recipe(fresh, "quality: 70", "quality: 60")
     edit_recipe(fresh, "A castle", "A tower")
     result = build(fresh, capsys, code=1)
-    assert (result["actions_run"], result["actions_failed"]) == (3, 2)
+    assert (result["actions_run"], result["actions_failed"]) == (3, 1)
     assert [f["asset"] for f in result["failures"]] == ["gem"]
 
 
@@ -231,8 +230,8 @@ def test_a_png_changed_by_hand_is_not_a_source(tmp_path: Path, capsys) -> None:
     assert [f["asset"] for f in result["failures"]] == ["base"]
     sha = locked(fresh, "base")[:12]
     assert result["failures"][0]["message"].startswith(
-        f"locked image sha256:{sha} is not in the cache and out/base.png, which held it, changed since it "
-        "was written (needed by out/base.jpg); restore the cache")
+        f"locked image sha256:{sha} of base is not in the cache and out/base.png, which held it, changed "
+        "since it was written; restore the cache")
     (fresh / "out" / "base.png").unlink()
     assert "out/base.png, which held it, is missing" in plan(fresh, capsys)
 
@@ -266,3 +265,38 @@ def test_a_fresh_clone_on_another_pillow_renders_again_from_the_png_outputs(tmp_
     assert [f["asset"] for f in result["failures"]] == ["framed", "gem"]
     after = outputs(fresh)
     assert {n for n in after if after[n][1] != before[n][1]} == set()
+
+
+SIBLINGS = """\
+version: 1
+defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
+assets:
+  hero:
+    prompt: "a knight"
+    n: 3
+    pick: 1
+    outputs:
+      - path: "out/hero-{{ index }}.png"
+  poster:
+    steps:
+      - edit: "make it a poster"
+        image: {asset: hero}
+    output: out/poster.jpg
+"""
+
+
+def test_a_lost_candidate_blocks_only_what_needs_it(tmp_path: Path, capsys) -> None:
+    full = tmp_path / "full"
+    (full / "recipes").mkdir(parents=True)
+    (full / "assetgen.yaml").write_text(PROJECT)
+    (full / "recipes" / "r.yaml").write_text(SIBLINGS)
+    build(full, capsys)
+    fresh = tmp_path / "fresh"
+    shutil.copytree(full, fresh, ignore=shutil.ignore_patterns(".assetgen"))
+    (fresh / "out" / "hero-0.png").unlink()
+    edit_recipe(fresh, "make it a poster", "make it a film poster")
+    result = build(fresh, capsys, code=1)
+    # poster starts from candidate 1, which out/hero-1.png holds; only hero-0.png cannot be made
+    assert (result["actions_run"], result["actions_failed"], result["outputs_written"]) == (1, 1, 1)
+    assert [f["asset"] for f in result["failures"]] == ["hero"]
+    assert result["failures"][0]["message"].endswith("or pass --force hero to make a new image")

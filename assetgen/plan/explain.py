@@ -52,8 +52,8 @@ class Reason:
             return f"image not in cache (needed by {self.subject}; the local provider draws it again)"
         if w is Why.LOCKED_MISSING:
             held = self.new or "no lossless output holds it"
-            return (f"locked image sha256:{str(self.old)[:12]} is not in the cache and {held} "
-                    f"(needed by {self.subject})")
+            image = str(self.old)[:12]
+            return f"locked image sha256:{image} of {self.subject} is not in the cache and {held}"
         return w.value
 
 

@@ -4,11 +4,11 @@ Keys need the hash of the image each upstream action actually produced: known fr
 action record or from the lock file. An action whose upstream must run first gets no key yet and
 runs ("upstream asset changed"). An action that is up to date only through the lock (its bytes
 are not in the cache) is fine until something that runs needs its bytes: then a lossless output
-that holds them will do (`plan.recovery`). When none does, the action is BLOCKED, not run: its key
-did not change, and calling again would silently replace the image the lock promises with a new
-one. `--force` regenerates it on purpose. The `local` provider is the exception: free and
-deterministic, it draws the lost image again ("image not in cache"), and the passes repeat until
-nothing changes.
+that holds them will do (`plan.recovery`). When none does, what needs them is BLOCKED, and the
+call that made them is not run again: its key did not change, and calling again would silently
+replace the image the lock promises with a new one. `--force` regenerates it on purpose. The
+`local` provider is the exception: free and deterministic, it draws the lost image again ("image
+not in cache"), and the passes repeat until nothing changes.
 """
 
 from __future__ import annotations
@@ -114,13 +114,16 @@ class Resolver:
             states = self.forward(must)
             recovered, blocked = self.backward(states)
             # The local provider is free and deterministic: it draws a lost image again, the same.
-            redraw = {aid: r for aid, r in blocked.items() if self._is_local(aid)}
+            redraw: dict[str, str] = {}
+            for maker, who, _ in blocked.values():
+                if self._is_local(maker):
+                    redraw.setdefault(maker, who)
             if not redraw:
                 break
-            must.update({aid: (Reason(Why.NOT_CACHED, r.subject),) for aid, r in redraw.items()})
-        for aid, reason in blocked.items():
+            must.update({maker: (Reason(Why.NOT_CACHED, who),) for maker, who in redraw.items()})
+        for aid, (_, _, reason) in blocked.items():
             st = states[aid]
-            states[aid] = ActionState(Status.BLOCKED, st.key, st.results, (reason,))
+            states[aid] = ActionState(Status.BLOCKED, st.key, None, (reason,))
         for action in self.plan.actions:
             if action.render is not None and states[action.id].status is Status.RUN:
                 states[action.id] = _restored_from(states[action.id], action, states, recovered)
@@ -179,11 +182,14 @@ class Resolver:
             reasons = render_reasons(out, old, current is not None, asset, self.encoder)
         return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
 
-    def backward(self, states: dict[str, ActionState]) -> tuple[dict[str, Recovered], dict[str, Reason]]:
+    def backward(self, states: dict[str, ActionState]
+                 ) -> tuple[dict[str, Recovered], dict[str, tuple[str, str, Reason]]]:
         """For every image a running action needs from a cached one: in the cache, recovered from an
-        output (image hash -> where), or neither (the cached action is blocked, with why)."""
+        output (image hash -> where), or neither: then the action that needs it is blocked (action
+        id -> the action that made the image, who needs it, why). Only what needs a lost image is
+        blocked: another candidate of the same call may still serve its own users."""
         recovered: dict[str, Recovered] = {}
-        blocked: dict[str, Reason] = {}
+        blocked: dict[str, tuple[str, str, Reason]] = {}
         stored: dict[str, bool] = {}
         for action in reversed(self.plan.actions):
             if states[action.id].status is not Status.RUN:
@@ -201,8 +207,10 @@ class Resolver:
                 found = self.recovery.find(image)
                 if found is not None:
                     recovered[image] = found
-                elif dep not in blocked:
-                    blocked[dep] = Reason(Why.LOCKED_MISSING, who, image, self.recovery.why_not(image))
+                elif action.id not in blocked:
+                    maker = self.by_id[dep].assets[0]
+                    reason = Reason(Why.LOCKED_MISSING, maker, image, self.recovery.why_not(image))
+                    blocked[action.id] = (dep, who, reason)
         return recovered, blocked
 
 

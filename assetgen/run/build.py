@@ -77,7 +77,7 @@ def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
     states = prep.resolution.states
     for action in prep.plan.actions:
         st = states[action.id]
-        if action.is_call and st.status is not Status.CACHED:
+        if (action.is_call and st.status is not Status.CACHED) or st.status is Status.BLOCKED:
             for asset in action.assets:
                 found.setdefault(asset, []).extend(r.text() for r in st.reasons)
     return [(a, "; ".join(dict.fromkeys(w))) for a, w in sorted(found.items())]
@@ -124,7 +124,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     out = asyncio.run(_execute(prep, opts, sink))
     swept = _save(prep, opts, out, inputs)
     failed = len(out.failures) + len(out.blocked)
-    failures = tuple((", ".join(assets), msg) for assets, msg in out.failures)
+    failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))  # once each
     left = len(out.not_started)
     if out.halted is not None:      # refused credentials: what was not built failed, asset by asset
         failures += _not_started(prep, out, out.halted)

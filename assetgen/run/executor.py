@@ -20,6 +20,7 @@ from assetgen.atomic import write_atomic
 from assetgen.cache import Store
 from assetgen.lockfile import LockStep
 from assetgen.plan import keys
+from assetgen.plan.explain import Why
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
 from assetgen.plan.recovery import Recovered
@@ -275,8 +276,9 @@ class Executor:
 
 def blocked_message(state: ActionState, action: Action) -> str:
     why = "; ".join(r.text() for r in state.reasons)
+    maker = next((r.subject for r in state.reasons if r.why is Why.LOCKED_MISSING), action.assets[0])
     return (f"{why}; restore the cache (copy .assetgen/cache, or point $ASSETGEN_CACHE_DIR at one) "
-            f"or pass --force {action.assets[0]} to make a new image")
+            f"or pass --force {maker} to make a new image")
 
 
 def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
