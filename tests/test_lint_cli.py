@@ -139,3 +139,12 @@ def test_recipe_globs_that_leave_the_project_are_errors(tmp_path: Path, monkeypa
     assert _run(["lint"], capsys)[:2] == (1, errors)
     assert _run(["build"], capsys) == (2, "", errors)
     assert not (tmp_path / "o.png").exists()
+
+
+def test_recipe_globs_that_match_nothing_are_warned_at_their_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    project = 'provider: local\nrecipes: ["nothing/*.yaml"]\n'
+    (tmp_path / "assetgen.yaml").write_text(project, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    warning = "assetgen.yaml:2:11: warning: no recipe files match nothing/*.yaml\n"
+    assert _run(["lint"], capsys)[:2] == (0, warning)

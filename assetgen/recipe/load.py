@@ -38,7 +38,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
     elif cfg.diagnostics:
         pass    # the project file has errors: its globs were not read, so none is judged
     elif not files:
-        where = Location(cfg.config.file or ".")
+        where = cfg.positions.value(("recipes", 0)) if cfg.positions else Location(cfg.config.file or ".")
         diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
     else:
         unmatched = set(unmatched_globs(root, cfg.config.recipes))
