@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assetgen.commands import counted
 from assetgen.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
     left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
     if report.interrupted or (left and not report.stale):   # --frozen starts nothing on purpose
         why = "interrupted" if report.interrupted else "--fail-fast"
-        print(f"{why}: {_n(left, 'action')} not started; run the build again to finish them",
+        print(f"{why}: {counted(left, 'action')} not started; run the build again to finish them",
               file=sys.stderr)
     if args.json and not report.stale:
         for line in _swept(report):
@@ -89,11 +90,7 @@ def _print(report: BuildReport) -> None:
     for asset, message in report.failures:
         print(f"failed: {asset}: {message}")
     calls = report.actions_total - report.renditions
-    kinds = f"{_n(calls, 'call')}, {_n(report.renditions, 'rendition')}"
-    print(f"{_n(report.actions_total, 'action')} ({kinds}): "
-          f"{_n(report.actions_run, 'call')} made, {_n(report.outputs_written, 'output')} written, "
-          f"{report.actions_failed} failed; {_n(report.requests, 'request')}")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    kinds = f"{counted(calls, 'call')}, {counted(report.renditions, 'rendition')}"
+    print(f"{counted(report.actions_total, 'action')} ({kinds}): "
+          f"{counted(report.actions_run, 'call')} made, {counted(report.outputs_written, 'output')} written, "
+          f"{report.actions_failed} failed; {counted(report.requests, 'request')}")

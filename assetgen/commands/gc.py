@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from assetgen import gc
+from assetgen.cache import Store, cache_dir
+from assetgen.commands import counted
 from assetgen.errors import ExitCode, UserError
-from assetgen.recipe.model import ProviderKind
-from assetgen.run.prepare import Prepared, prepare
+from assetgen.recipe.model import Project, ProviderKind
+from assetgen.run.prepare import load, prepare_project
 
 
 def human(size: int) -> str:
@@ -21,46 +23,43 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def main(args: argparse.Namespace) -> int:
-    cwd = Path.cwd()
-    prep = prepare(args.paths, cwd)
-    removing = prep.store.in_use(exclusive=True)
+    project = load(args.paths, Path.cwd())
+    store = Store(cache_dir(project.root))
+    removing = store.in_use(exclusive=True)
     if not args.dry_run and not removing.try_acquire():
         print("gc: a build is using this cache, so nothing was removed (it may have stored images "
               "that no record names yet); run gc again when no build is running", file=sys.stderr)
         return ExitCode.FAILED
     try:
-        return _collect(args, cwd, prep)
+        return _collect(args, project, store)
     finally:
         removing.release()
 
 
-def _collect(args: argparse.Namespace, cwd: Path, prep: Prepared) -> int:
-    keys, objects = _reach(args.paths, cwd)
-    shared = gc.sharing(prep.store.root, prep.project.root)
+def _collect(args: argparse.Namespace, project: Project, store: Store) -> int:
+    keys, objects = _reach(project)
+    shared = gc.sharing(store.root, project.root)
     for other in shared.others:
         try:
-            more_keys, more_objects = _reach([str(other)], other)
+            more_keys, more_objects = _reach(load([str(other)], other))
         except UserError as exc:
             print(f"gc: {other} shares this cache and cannot be loaded, so nothing was removed:\n{exc}",
                   file=sys.stderr)
             return ExitCode.FAILED
         keys |= more_keys
         objects |= more_objects
-    garbage = gc.find(prep.store, keys, objects)
+    garbage = gc.find(store, keys, objects)
     verb = "would remove" if args.dry_run else "removed"
     if not args.dry_run:
-        gc.remove(prep.store, garbage)
+        gc.remove(store, garbage)
         for path in shared.gone:
             path.unlink(missing_ok=True)
-    images, records = _n(len(garbage.objects), "image"), _n(len(garbage.records), "action record")
+    images, records = counted(len(garbage.objects), "image"), counted(len(garbage.records), "action record")
     what = f"{images} and {records}"
     if garbage.temps:
-        what = f"{images}, {records} and {_n(len(garbage.temps), 'temp file')} left by interrupted builds"
+        temps = counted(len(garbage.temps), "temp file")
+        what = f"{images}, {records} and {temps} left by interrupted builds"
     print(f"{verb} {what}, {'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
     if shared.others:
         names = ", ".join(str(p) for p in shared.others)
@@ -69,14 +68,14 @@ def _collect(args: argparse.Namespace, cwd: Path, prep: Prepared) -> int:
     return ExitCode.OK
 
 
-def _reach(paths: list[str], cwd: Path) -> tuple[set[str], set[str]]:
+def _reach(project: Project) -> tuple[set[str], set[str]]:
     """What the project reaches under every provider: `build --provider X` may have filled the
     cache for a provider other than the project's own, and a failed chain's paid steps are in no
     lock entry yet."""
     keys: set[str] = set()
     objects: set[str] = set()
     for kind in ProviderKind:
-        prep = prepare(paths, cwd, kind)
+        prep = prepare_project(project, kind)
         more_keys, more_objects = gc.reachable(prep.store, prep.resolution, prep.lock)
         keys |= more_keys
         objects |= more_objects

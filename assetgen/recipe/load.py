@@ -32,7 +32,9 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
     path_rules.clear_cache()
     cfg = project_file.read_config(root)
     diags: list[Diagnostic] = list(cfg.diagnostics)
-    files = _glob(root, cfg.config.recipes)
+    each = _glob_each(root, cfg.config.recipes)
+    files = list(dict.fromkeys(f for found in each.values() for f in found))
+    unmatched = tuple(p for p, found in each.items() if not found)
     if named is not None:   # named files are read with the rest, so references across files resolve
         files = list(dict.fromkeys([*files, *named]))
     elif cfg.diagnostics:
@@ -41,7 +43,6 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
         where = cfg.positions.value(("recipes", 0)) if cfg.positions else Location(cfg.config.file or ".")
         diags.append(Diagnostic.warning(where, f"no recipe files match {', '.join(cfg.config.recipes)}"))
     else:
-        unmatched = set(unmatched_globs(root, cfg.config.recipes))
         for i, pattern in enumerate(cfg.config.recipes):
             if pattern in unmatched:
                 where = (cfg.positions.value(("recipes", i)) if cfg.positions
@@ -66,7 +67,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
     recipes = _drop_leaning(recipes, skipped)
     if named is not None:
         recipes, diags = _only(named, recipes, diags)
-    project = Project(root=root, config=cfg.config, recipes=tuple(recipes))
+    project = Project(root=root, config=cfg.config, recipes=tuple(recipes), unmatched_globs=unmatched)
     return LoadResult(project, tuple(dedupe(diags)), frozenset(skipped))
 
 
@@ -148,23 +149,17 @@ def _relative(full: Path, root: Path, raw: str | Path) -> str:
         raise UserError(f"{raw}: the recipe file is outside the project root {root}") from None
 
 
-def unmatched_globs(root: Path, patterns: Sequence[str]) -> list[str]:
-    """The recipe globs that match no file (when others do): a typo there would drop the assets
-    of the files it was meant to match, their outputs and their lock entries."""
-    return [p for p in patterns if not _glob(root, [p])]
-
-
-def _glob(root: Path, patterns: Iterable[str]) -> list[str]:
-    found: dict[str, None] = {}
+def _glob_each(root: Path, patterns: Iterable[str]) -> dict[str, list[str]]:
+    """The recipe files each glob matches (project-relative, in order)."""
+    each: dict[str, list[str]] = {}
     for pattern in patterns:
         try:
             matches = sorted(root.glob(pattern))
         except (ValueError, NotImplementedError):
-            continue
-        for path in matches:
-            if path.is_file() and path.name != project_file.PROJECT_FILE and _within(path, root):
-                found[path.relative_to(root).as_posix()] = None
-    return list(found)
+            matches = []
+        each[pattern] = [path.relative_to(root).as_posix() for path in matches
+                         if path.is_file() and path.name != project_file.PROJECT_FILE and _within(path, root)]
+    return each
 
 
 def _within(path: Path, root: Path) -> bool:

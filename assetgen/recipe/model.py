@@ -160,6 +160,9 @@ class Project:
     root: Path                         # absolute; every recipe path resolves against it
     config: ProjectConfig
     recipes: tuple[Recipe, ...]
+    # recipe globs that match no file: a typo there would drop the assets of the files it was meant
+    # to match, their outputs and their lock entries
+    unmatched_globs: tuple[str, ...] = ()
 
     def variants(self) -> tuple[Variant, ...]:
         return tuple(v for r in self.recipes for v in r.variants)

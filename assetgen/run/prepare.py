@@ -62,15 +62,26 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
             only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
-    from assetgen.recipe.load import load_project_or_raise, unmatched_globs
+    return prepare_project(load(paths, cwd), provider, only, force)
+
+
+def load(paths: Sequence[str], cwd: Path) -> Project:
+    """The project, or UserError when it has errors or its globs find nothing to build."""
+    from assetgen.recipe.load import load_project_or_raise
 
     project = load_project_or_raise(list(paths), cwd)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
-    for pattern in unmatched_globs(project.root, project.config.recipes):   # the others' assets would go
+    for pattern in project.unmatched_globs:     # the others' assets would go
         raise UserError(f"recipe glob '{pattern}' in assetgen.yaml matches no file in {project.root}; "
                         "fix or remove it (building without it would drop the assets it was meant to find)")
+    return project
+
+
+def prepare_project(project: Project, provider: ProviderKind | None = None,
+                    only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
+    """The plan of a loaded project for one provider, resolved against the cache and lock file."""
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     full = build_plan(project, kind.value, files.hash)
