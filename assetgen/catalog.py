@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -159,6 +160,17 @@ def models() -> dict[str, ModelSpec]:
 
 def get(name: str | None) -> ModelSpec | None:
     return models().get(name or "")
+
+
+FALLBACK_RPM = 9    # requests per minute for a model the table does not know
+
+
+def rpm_for(model: str, configured: Mapping[str, int], deployment: str) -> float:
+    """A deployment's quota: the project's `rpm:` entry, else the table's default for the model."""
+    if deployment in configured:
+        return float(configured[deployment])
+    spec = get(model)
+    return float(spec.default_rpm if spec else FALLBACK_RPM)
 
 
 # Parameters that never change the produced image: kept out of cache keys.

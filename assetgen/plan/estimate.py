@@ -19,7 +19,6 @@ from assetgen import catalog
 from assetgen.plan.graph import Action
 from assetgen.recipe.model import ProjectConfig
 
-FALLBACK_RPM = 9           # a model the catalog does not know (as the providers pace it)
 BASE_SECONDS = 5.0
 SECONDS_PER_TOKEN = 0.02
 LOCAL_SECONDS = 0.05
@@ -57,14 +56,9 @@ def paced_seconds(calls: Iterable[Action], config: ProjectConfig) -> float:
         spec = action.call
         if spec is None or spec.provider == "local":
             continue
-        if spec.provider == "azure":
-            name = config.azure.deployment_for(spec.model)
-            configured = azure_quotas.get(name)
-        else:
-            name = spec.model
-            configured = openai_quotas.get(name)
-        model = catalog.get(spec.model)
+        azure = spec.provider == "azure"
+        name = config.azure.deployment_for(spec.model) if azure else spec.model
         key = (spec.provider, name)
         counts[key] += 1
-        rpm[key] = float(configured or (model.default_rpm if model else FALLBACK_RPM))
+        rpm[key] = catalog.rpm_for(spec.model, azure_quotas if azure else openai_quotas, name)
     return max((n * 60.0 / rpm[key] for key, n in counts.items()), default=0.0)

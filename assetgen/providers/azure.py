@@ -14,11 +14,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from assetgen.catalog import rpm_for
 from assetgen.errors import UserError
 from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, clean_key, default_credential
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
-from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
+from assetgen.providers.remote import RemoteProvider, Target, check_url
 from assetgen.recipe.model import AzureConfig, Op, ProjectConfig
 
 DEFAULT_API_VERSION = "2025-04-01-preview"

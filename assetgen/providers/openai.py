@@ -10,11 +10,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from assetgen.catalog import rpm_for
 from assetgen.errors import UserError
 from assetgen.providers.auth import Auth, KeyAuth, clean_key
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
-from assetgen.providers.remote import RemoteProvider, Target, check_url, rpm_for
+from assetgen.providers.remote import RemoteProvider, Target, check_url
 from assetgen.recipe.model import Op, ProjectConfig
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

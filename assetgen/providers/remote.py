@@ -34,7 +34,6 @@ from assetgen.run.retry import RetryPolicy
 
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)    # images take minutes
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=4.0)
-FALLBACK_RPM = 9                                 # a model the catalog does not know
 DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"      # Azure's 404 code: the whole deployment is missing
 
 
@@ -304,14 +303,6 @@ def check_url(url: str, provider: str, what: str, source: str, example: str) -> 
         raise UserError(f"{provider} provider: the {what} {url!r} ({source}) is not an http(s) URL; "
                         f"expected e.g. {example}")
     return url
-
-
-def rpm_for(model: str, configured: dict[str, int], deployment: str) -> float:
-    """A deployment's quota: the project's `rpm:` entry, else the catalog's default for the model."""
-    if deployment in configured:
-        return float(configured[deployment])
-    spec = catalog.get(model)
-    return float(spec.default_rpm if spec else FALLBACK_RPM)
 
 
 def streams(request: ImageRequest) -> int | None:
