@@ -182,10 +182,7 @@ class Executor:
         spec = action.call
         assert spec is not None and step.key
         self.out.keys[action.id] = step.key
-        if action.id not in self.settings.forced and self.store.has_results(step.key):
-            rec = self.store.record(step.key)
-            assert rec is not None
-            self.out.results[action.id] = rec.results
+        if self.reuse(action, step.key, fresh=False):
             return 0
         claim = self.store.claim(step.key)
         while not claim.try_acquire():      # another build is making this very call: wait for it
@@ -193,14 +190,20 @@ class Executor:
                 raise NotSent()
             await asyncio.sleep(CLAIM_POLL)
         try:
-            if action.id not in self.settings.forced and self.store.has_results(step.key, fresh=True):
-                rec = self.store.record(step.key)
-                assert rec is not None
-                self.out.results[action.id] = rec.results
+            if self.reuse(action, step.key, fresh=True):    # the other build made it meanwhile
                 return 0
             return await self.make(action, step)
         finally:
             claim.release()
+
+    def reuse(self, action: Action, key: str, fresh: bool) -> bool:
+        """Take the cached result of `key` (unless forced); `fresh` reads its record again."""
+        if action.id in self.settings.forced or not self.store.has_results(key, fresh=fresh):
+            return False
+        rec = self.store.record(key)
+        assert rec is not None
+        self.out.results[action.id] = rec.results
+        return True
 
     async def make(self, action: Action, step: LockStep) -> int:
         spec = action.call
