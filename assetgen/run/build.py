@@ -129,10 +129,15 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     if out.halted is not None:      # refused credentials: what was not built failed, asset by asset
         failures += _not_started(prep, out, out.halted)
         failed, left = failed + left, 0
-    renditions = sum(1 for a in prep.plan.actions if a.render is not None)
+    renditions = len(_outputs(prep))
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                        out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
                        renditions=renditions)
+
+
+def _outputs(prep: Prepared) -> list[str]:
+    """The output path of every render in the plan."""
+    return [a.render.output.path for a in prep.plan.actions if a.render is not None]
 
 
 def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str], ...]:
@@ -190,7 +195,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Sw
         swept = sweep(root, prep.lock, lock, _in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
-    drop_stale_temps(root, [a.render.output.path for a in prep.plan.actions if a.render is not None])
+    drop_stale_temps(root, _outputs(prep))
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
     if complete and not opts.only and not opts.force:
         _stamp(prep, opts, inputs)
@@ -201,7 +206,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Sw
 
 def _in_use(prep: Prepared) -> set[str]:
     """Paths the recipes still write or read: never removed as orphans."""
-    used = {a.render.output.path for a in prep.plan.actions if a.render is not None}
+    used = set(_outputs(prep))
     for variant in prep.project.variants():
         used.update(o.path for o in variant.outputs)
         for step in variant.steps:
@@ -225,7 +230,7 @@ def _input_stats(prep: Prepared) -> Stats:
 
 def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats) -> None:
     root = prep.project.root
-    written = [lockfile.LOCK_FILE] + [a.render.output.path for a in prep.plan.actions if a.render is not None]
+    written = [lockfile.LOCK_FILE, *_outputs(prep)]
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
     stamp.write(root, sig, {**inputs, **stamp.stats(root, written)}, stamp.dir_stats(root, dirs),
