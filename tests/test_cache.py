@@ -9,22 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tiles import tiles
+
 from assetgen.cache import Store
 from assetgen.cli import main
 from assetgen.emulator.testing import run_emulator
 
-RECIPE = """\
-version: 1
-defaults:
-  model: test-model
-  size: 96x96
-assets:
-  tile:
-    matrix:
-      i: [0, 1, 2, 3, 4, 5, 6, 7]
-    prompt: "Tile {{ i }}"
-    output: "out/{{ name }}.png"
-"""
+RECIPE = tiles(8)
 
 
 def _project(root: Path, recipe: str = RECIPE) -> Path:
@@ -69,7 +60,7 @@ def test_gc_removes_what_nothing_reaches(tmp_path: Path, capsys, monkeypatch) ->
     root = _project(tmp_path)
     assert main(["build", str(root), "--json"]) == 0
     recipe = root / "recipes" / "r.yaml"
-    recipe.write_text(RECIPE.replace("i: [0, 1, 2, 3, 4, 5, 6, 7]", "i: [0, 1]"))
+    recipe.write_text(tiles(2))
     assert main(["build", str(root), "--json"]) == 0
     capsys.readouterr()
     monkeypatch.chdir(root)
@@ -87,16 +78,7 @@ def test_gc_removes_what_nothing_reaches(tmp_path: Path, capsys, monkeypatch) ->
     assert json.loads(capsys.readouterr().out)["actions_run"] == 0
 
 
-PAID = """\
-version: 1
-defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
-assets:
-  tile:
-    matrix:
-      i: [0, 1, 2, 3, 4, 5]
-    prompt: "Tile {{ i }}"
-    output: "out/{{ name }}.png"
-"""
+PAID = tiles(6, "gpt-image-1", "1024x1024", quality="low")
 
 
 def test_two_builds_at_once_on_one_cache_pay_for_each_call_once(tmp_path: Path, monkeypatch) -> None:

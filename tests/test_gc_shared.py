@@ -11,28 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from tiles import tiles
 
 from assetgen.cache import Store
 from assetgen.cli import main
 from assetgen.emulator.testing import run_emulator
 
-RECIPE = """\
-version: 1
-defaults:
-  model: test-model
-  size: 96x96
-assets:
-  tile:
-    matrix:
-      i: [0, 1, 2]
-    prompt: "PREFIX tile {{ i }}"
-    output: "out/{{ name }}.png"
-"""
-
 
 def _project(root: Path, prefix: str) -> Path:
     (root / "recipes").mkdir(parents=True)
-    (root / "recipes" / "r.yaml").write_text(RECIPE.replace("PREFIX", prefix))
+    (root / "recipes" / "r.yaml").write_text(tiles(3, prompt=f"{prefix} tile"))
     return root
 
 
@@ -96,7 +84,7 @@ def test_gc_removes_nothing_when_a_project_sharing_the_cache_cannot_be_loaded(
     b = _project(tmp_path / "b", "Blue")
     _build(a, capsys)
     _build(b, capsys)
-    (a / "recipes" / "r.yaml").write_text(RECIPE.replace("PREFIX", "Green"))   # a's old tiles: garbage
+    (a / "recipes" / "r.yaml").write_text(tiles(3, prompt="Green tile"))   # a's old tiles: garbage
     (b / "recipes" / "r.yaml").write_text("version: 1\nasets: {}\n")
     before = sorted(shared.record_keys())
     _, err = _gc(a, capsys, monkeypatch, code=1)
@@ -173,16 +161,7 @@ def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, cap
     assert (old.exists(), young.exists(), other.exists()) == (False, True, True)
 
 
-PAID = """\
-version: 1
-defaults: {model: gpt-image-1, size: 1024x1024, quality: low}
-assets:
-  tile:
-    matrix:
-      i: [0, 1, 2, 3]
-    prompt: "Tile {{ i }}"
-    output: "out/{{ name }}.png"
-"""
+PAID = tiles(4, "gpt-image-1", "1024x1024", quality="low")
 
 
 def test_gc_removes_nothing_while_a_build_is_using_the_cache(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tiles import tiles
 
 from assetgen.cli import main
 from assetgen.emulator.testing import run_emulator
@@ -17,16 +18,7 @@ from assetgen.providers.base import ImageRequest
 from assetgen.recipe.model import AzureConfig, Op
 
 KEY = "rpm-test-key-2718"
-RECIPE = """\
-version: 1
-defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
-assets:
-  tile:
-    matrix:
-      i: [0, 1, 2, 3]
-    prompt: "Tile {{ i }}"
-    output: "out/{{ name }}.png"
-"""
+RECIPE = tiles(4, "gpt-image-1.5", "1024x1024", quality="low")
 
 
 def project(root: Path, azure: str) -> Path:
