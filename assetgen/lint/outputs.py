@@ -37,29 +37,40 @@ def check_output_targets(project: Project) -> list[Diagnostic]:
             for ref in (step.image, step.mask, *step.images):
                 if ref is not None and ref.path is not None:
                     inputs.setdefault(ref.path, (variant.name, ref.location))
+    folded = _folded_index(recipes, inputs)
     out: list[Diagnostic] = []
     for variant in project.variants():
         for output in variant.outputs:
-            problem = _target_problem(output.path, recipes, inputs)
+            problem = _target_problem(output.path, recipes, inputs, folded)
             if problem:
                 out.append(Diagnostic.error(output.location, f"output '{output.path}' {problem}"))
     return out
 
 
-def _target_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> str | None:
+def _folded_index(recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> dict[str, str]:
+    """Case-folded path -> the first kept file, recipe or input with that folding (built once: a
+    lookup per output, not a scan of every path for every output)."""
+    index: dict[str, str] = {}
+    for path in (*_KEPT, *sorted(recipes), *inputs):
+        index.setdefault(path.casefold(), path)
+    return index
+
+
+def _target_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]],
+                    folded_index: dict[str, str]) -> str | None:
     problem = _exact_problem(path, recipes, inputs)
     if problem is not None:
         return problem
     # On macOS and Windows a path that differs only in case is the same file.
     folded = path.casefold()
-    same = [p for p in (*_KEPT, *sorted(recipes), *inputs) if p.casefold() == folded]
-    if not same and folded.split("/", 1)[0] == _STATE:
-        same = [_STATE + path[len(_STATE):]]
-    if not same:
+    same = folded_index.get(folded)
+    if same is None and folded.split("/", 1)[0] == _STATE:
+        same = _STATE + path[len(_STATE):]
+    if same is None:
         return None
-    problem = _exact_problem(same[0], recipes, inputs)
+    problem = _exact_problem(same, recipes, inputs)
     assert problem is not None
-    return f"is '{same[0]}' on macOS and Windows (paths that differ only in case are one file): it {problem}"
+    return f"is '{same}' on macOS and Windows (paths that differ only in case are one file): it {problem}"
 
 
 def _exact_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> str | None:
