@@ -115,6 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gc", help="drop cache entries that no recipe or lock entry reaches")
     _paths(p)
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+
+    p = sub.add_parser("diff", help="list outputs changed, added or removed since a git revision")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV", help="git revision (default HEAD)")
+    _paths(p)
+    p.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text",
+                   help="text, markdown (a pull-request comment), json, or html (before and after)")
+    p.add_argument("--out", metavar="DIR", help="also write the report and its images into DIR")
+
+    p = sub.add_parser("show", help="print a variant's rendered prompts, parameters and outputs; no call")
+    p.add_argument("variant", metavar="VARIANT", help="a variant name, an asset key, or a glob of either")
+    _paths(p)
+
+    p = sub.add_parser("init", help="start a project: assetgen.yaml, an example recipe, the schemas")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project folder (default: here)")
     return parser
 
 

@@ -1,0 +1,143 @@
+"""What differs between the project at a git revision and the working tree, per variant.
+
+Before: the output hashes the lock file at the revision records. After: the hashes of the files
+the current recipes write, as they are on disk. A variant is changed when an output's bytes
+differ, or when its recipe changed and it is not built yet (its plan is stale): then its outputs
+are listed with the files as they are now, and the plan's reasons say why.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assetgen.lockfile import LOCK_FILE
+from assetgen.plan.explain import Reason, Why
+from assetgen.plan.status import Status
+from assetgen.review.gitrev import Revision
+from assetgen.run.prepare import Prepared
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+class Change(enum.Enum):
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    path: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class VariantDiff:
+    variant: str
+    status: Change
+    outputs: tuple[OutputDiff, ...]
+    reasons: tuple[str, ...] = ()       # why a variant that is not built yet will change
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variant": self.variant, "status": self.status.value,
+                "outputs": [{"path": o.path, "before": o.before, "after": o.after} for o in self.outputs]}
+
+
+@dataclass(frozen=True)
+class Diff:
+    rev: str
+    variants: tuple[VariantDiff, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rev": self.rev, "assets": [v.to_json() for v in self.variants]}
+
+
+def locked_outputs(text: bytes | None) -> dict[str, dict[str, str | None]]:
+    """Variant -> output path -> sha256, from a lock file's bytes (untrusted: malformed parts are
+    skipped, a hash that is not 64 lowercase hex counts as unknown)."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text.decode("utf-8"))
+        assets = data["assets"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    found: dict[str, dict[str, str | None]] = {}
+    if not isinstance(assets, dict):
+        return found
+    for name, entry in assets.items():
+        outputs = entry.get("outputs") if isinstance(entry, dict) else None
+        if not isinstance(outputs, dict):
+            continue
+        found[str(name)] = {
+            str(path): (o.get("sha256") if isinstance(o, dict) and isinstance(o.get("sha256"), str)
+                        and _SHA.fullmatch(o["sha256"]) else None)
+            for path, o in outputs.items()}
+    return found
+
+
+def compare(prep: Prepared, revision: Revision) -> Diff:
+    before = locked_outputs(revision.read(LOCK_FILE))
+    states = prep.resolution.states
+    by_id = prep.plan.by_id()
+    found: list[VariantDiff] = []
+    current = set()
+    for asset in prep.plan.assets:
+        current.add(asset.name)
+        old = before.get(asset.name)
+        paths = [r.output.path for o in asset.outputs if (r := by_id[o].render) is not None]
+        after = {p: prep.files.hash(p) for p in paths}
+        stale_ids = [a for a in (*asset.steps, *asset.outputs) if states[a].status is not Status.CACHED]
+        reasons = tuple(dict.fromkeys(r.text() for a in stale_ids for r in states[a].reasons
+                                      if by_id[a].is_call and not _own_chain(r, asset.name)))
+        if old is None:
+            found.append(VariantDiff(asset.name, Change.ADDED,
+                                     tuple(OutputDiff(p, None, after[p]) for p in paths), reasons))
+            continue
+        outputs = [OutputDiff(p, old.get(p), after[p]) for p in paths if old.get(p) != after[p]]
+        outputs += [OutputDiff(p, sha, None) for p, sha in old.items() if p not in after]
+        if not outputs and reasons:
+            outputs = [OutputDiff(p, old.get(p), after[p]) for p in paths]
+        if outputs:
+            found.append(VariantDiff(asset.name, Change.CHANGED, tuple(outputs), reasons))
+    for name, old in before.items():
+        if name not in current:
+            found.append(VariantDiff(name, Change.REMOVED,
+                                     tuple(OutputDiff(p, sha, None) for p, sha in sorted(old.items()))))
+    found.sort(key=lambda v: v.variant)
+    return Diff(revision.rev, tuple(found))
+
+
+def _own_chain(reason: Reason, variant: str) -> bool:
+    """"upstream asset X changed" inside X's own edit chain says nothing new."""
+    return reason.why is Why.UPSTREAM and reason.subject == variant
+
+
+def summary(diff: Diff) -> str:
+    counts = {c: sum(1 for v in diff.variants if v.status is c) for c in Change}
+    parts = ", ".join(f"{n} {c.value}" for c, n in counts.items() if n)
+    noun = "variant differs" if len(diff.variants) == 1 else "variants differ"
+    return f"{len(diff.variants)} {noun} from {diff.rev}: {parts}"
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "-"
+
+
+def text(diff: Diff) -> str:
+    if not diff.variants:
+        return f"no output differs from {diff.rev}\n"
+    lines = []
+    for v in diff.variants:
+        why = f"  (not built yet: {'; '.join(v.reasons)})" if v.reasons and v.status is not Change.REMOVED \
+            and all(o.before == o.after for o in v.outputs) else ""
+        lines.append(f"{v.status.value:<8} {v.variant}{why}")
+        for o in v.outputs:
+            lines.append(f"  {o.path}  {_short(o.before)} -> {_short(o.after)}")
+    lines.append(summary(diff))
+    return "\n".join(lines) + "\n"
