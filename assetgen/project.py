@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from assetgen.errors import Diagnostic, Location
-from assetgen.recipe import schema, yamlpos
+from assetgen.recipe import limits, schema, yamlpos
 from assetgen.recipe.model import AzureConfig, OpenAIConfig, ProjectConfig, ProviderKind, rpm_targets
 
 PROJECT_FILE = "assetgen.yaml"
@@ -49,6 +49,11 @@ def read_config(root: Path) -> ConfigResult:
     if not file.is_file():
         return ConfigResult(ProjectConfig(), ())
     try:
+        size = file.stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            return ConfigResult(ProjectConfig(file=PROJECT_FILE), (Diagnostic.error(
+                Location(PROJECT_FILE), f"the file is {limits.count(size)} bytes; at most "
+                                        f"{limits.count(limits.MAX_FILE_BYTES)}"),))
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return ConfigResult(ProjectConfig(file=PROJECT_FILE),
@@ -59,22 +64,28 @@ def read_config(root: Path) -> ConfigResult:
     diags += schema.validate(data, doc.positions, schema.PROJECT)
     if not diags and isinstance(data, dict):
         diags += _rpm_clashes((data.get("providers") or {}).get("azure") or {}, doc.positions)
-        diags += _outside_globs(data.get("recipes") or [], doc.positions)
+        diags += _bad_globs(data.get("recipes") or [], doc.positions)
     if diags or not isinstance(data, dict):
         return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
     return ConfigResult(_config(data), (), doc.positions)
 
 
-def _outside_globs(globs: list[str], positions: yamlpos.Positions) -> list[Diagnostic]:
+def _bad_globs(globs: list[str], positions: yamlpos.Positions) -> list[Diagnostic]:
     """Recipe globs are relative to the project root and stay inside it: one that is absolute or
-    climbs out with `..` would read another project's recipes (and never matches: it is skipped)."""
+    climbs out with `..` would read another project's recipes (and never matches: it is skipped).
+    One that names the root itself (`.`) matches no file."""
     diags = []
     for i, pattern in enumerate(globs):
         text = str(pattern).replace("\\", "/")
+        parts = [p for p in text.split("/") if p not in ("", ".")]
         if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
             why = "is absolute; recipe globs are relative to the project root"
         elif ".." in text.split("/"):
             why = "leaves the project root; recipe files live inside the project"
+        elif not parts:
+            why = "names the project folder, not recipe files; write e.g. '*.yaml' or 'recipes/**/*.yaml'"
+        elif any(len(p.encode("utf-8")) > limits.MAX_NAME_BYTES for p in parts):
+            why = f"has a name longer than {limits.MAX_NAME_BYTES} bytes, which no file can have"
         else:
             continue
         diags.append(Diagnostic.error(positions.value(("recipes", i)), f"recipe glob '{pattern}' {why}"))

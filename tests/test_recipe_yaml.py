@@ -75,7 +75,8 @@ def test_alias_bomb_is_stopped() -> None:
               f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
               f"*{chr(97 + i)}, *{chr(97 + i)}]" for i in range(7)]
     errors = _errors("\n".join(lines) + "\n")
-    assert len(errors) == 1 and errors[0].endswith("error: document too large (aliases expand too far)")
+    assert len(errors) == 1 and errors[0].endswith(
+        "error: document too large: more than 100,000 values once aliases are expanded")
 
 
 def test_deep_nesting_is_an_error_at_the_first_level_too_deep() -> None:
@@ -93,3 +94,23 @@ def test_very_deep_nesting_is_the_same_error_not_a_crash() -> None:
 def test_empty_document() -> None:
     doc = yamlpos.load("# nothing\n", "r.yaml")
     assert (doc.data, doc.diagnostics) == (None, ())
+
+
+def test_an_alias_inside_its_own_anchor_is_an_error_not_a_crash() -> None:
+    assert _errors("version: 1\nassets: &a\n  x: *a\n") == [
+        "r.yaml:2:9: error: an alias refers to a node that contains it (a cycle); YAML anchors here may "
+        "only repeat finished values"]
+    assert len(_errors("a: &a {<<: *a}\n")) == 1
+    assert len(_errors("a: &a [1, [2, *a]]\n")) == 1
+
+
+def test_a_long_chain_of_anchors_is_measured_without_recursion() -> None:
+    lines = ["a0: &a0 [x]"] + [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 400)]
+    errors = _errors("\n".join(lines) + "\n")
+    assert errors == [
+        "r.yaml:1:1: error: invalid YAML: nested deeper than 64 levels once aliases are expanded"]
+
+
+def test_shared_anchors_are_fine_within_the_limits() -> None:
+    doc = yamlpos.load("a: &x [1]\nb: &y [*x, *x]\nc: [*y, *y]\n", "r.yaml")
+    assert doc.diagnostics == () and doc.data["c"] == [[[1], [1]], [[1], [1]]]

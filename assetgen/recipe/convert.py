@@ -14,7 +14,7 @@ from typing import Any
 
 from assetgen.catalog import REQUEST_PARAMS
 from assetgen.errors import Diagnostic, Location
-from assetgen.recipe import expand, template
+from assetgen.recipe import expand, limits, template
 from assetgen.recipe.model import Op, Variant
 from assetgen.recipe.variant import StepPlan, VariantBuilder
 from assetgen.recipe.yamlpos import Positions
@@ -53,15 +53,47 @@ def convert_file(
         return result
     file_params = {**project_params, **params_from(data.get("defaults"), positions, ("defaults",))}
     builder = VariantBuilder(root, positions, result.diagnostics)
+    made = 0
     for key, asset in assets.items():
         if key in bad_assets:
             continue
+        too_many = _too_many(key, asset, made, positions)
+        if too_many is not None:
+            result.diagnostics.append(too_many)
+            result.skipped.add(key)
+            continue
+        made += expand.size(asset.get("matrix") or {}, asset.get("include") or ())
         if asset.get("matrix") or asset.get("include"):
             result.matrix_assets.add(key)
         names = _convert_asset(key, asset, context, file_params, builder, result)
         result.assets[key] = names
     result.skipped |= builder.dropped
     return result
+
+
+def _too_many(key: str, asset: dict[str, Any], made: int, positions: Positions) -> Diagnostic | None:
+    """An asset whose matrix would take the file past MAX_VARIANTS (measured before expanding it),
+    or with more `exclude` entries than MAX_EXCLUDE."""
+    base = ("assets", key)
+    matrix = asset.get("matrix") or {}
+    include = asset.get("include") or ()
+    exclude = asset.get("exclude") or ()
+    if len(exclude) > limits.MAX_EXCLUDE:
+        return Diagnostic.error(positions.key((*base, "exclude")),
+                                f"asset '{key}' has {limits.count(len(exclude))} exclude entries; "
+                                f"at most {limits.count(limits.MAX_EXCLUDE)}")
+    count = expand.size(matrix, include)
+    if made + count <= limits.MAX_VARIANTS:
+        return None
+    sides = " × ".join(str(len(v)) for v in matrix.values())
+    what = f"its matrix makes {limits.count(count - len(include))} combinations ({sides})" if matrix else ""
+    if include:
+        what += (" and " if what else "") + f"include adds {limits.count(len(include))}"
+    before = f" after the {limits.count(made)} of the assets above" if made else ""
+    where = positions.key((*base, "matrix" if matrix else "include"))
+    return Diagnostic.error(where, f"asset '{key}': {what}; a recipe file makes at most "
+                                   f"{limits.count(limits.MAX_VARIANTS)} variants{before} (split the "
+                                   "matrix into several assets or files)")
 
 
 def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResult) -> dict[str, Any] | None:

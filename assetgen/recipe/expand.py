@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,28 +23,43 @@ def combinations(
     """
     keys = list(matrix)
     out: list[tuple[Combination, int | None]] = []
-    drops = [tuple(e.items()) for e in exclude]
+    drops = _rules(keys, exclude)
     product = itertools.product(*(matrix[k] for k in keys)) if matrix or not include else ()
     for values in product:
-        combo = tuple(zip(keys, values, strict=True))
-        if not any(_matches(combo, d) for d in drops):
-            out.append((combo, None))
+        if not any(tuple(_typed(values[i]) for i in at) in rule for at, rule in drops):
+            out.append((tuple(zip(keys, values, strict=True)), None))
     for i, extra in enumerate(include):
         out.append((tuple(extra.items()), i))
     return out
 
 
+def size(matrix: Mapping[str, Sequence[Any]], include: Sequence[Any] = ()) -> int:
+    """How many combinations `combinations` makes at most, without making them."""
+    total = math.prod(len(v) for v in matrix.values()) if matrix or not include else 0
+    return total + len(include)
+
+
+def _rules(keys: list[str], exclude: Sequence[Mapping[str, Any]]) -> list[tuple[tuple[int, ...], set]]:
+    """`exclude` entries grouped by the keys they name: (key positions, the value tuples dropped).
+
+    Checking a combination costs one set lookup per group, not one comparison per entry."""
+    groups: dict[tuple[int, ...], set] = {}
+    for entry in exclude:
+        if any(k not in keys for k in entry):
+            continue   # names a key the matrix lacks: matches nothing (lint says so)
+        at = tuple(sorted(keys.index(k) for k in entry))
+        groups.setdefault(at, set()).add(tuple(_typed(entry[keys[i]]) for i in at))
+    return list(groups.items())
+
+
+def _typed(value: Any) -> tuple[type, Any]:
+    """YAML `1` and `"1"` are different values, and so are `true` and `1`."""
+    return type(value), value
+
+
 def matches_any(matrix: Mapping[str, Sequence[Any]], entry: Mapping[str, Any]) -> bool:
     """Whether an `exclude` entry drops at least one combination of the product."""
-    keys = list(matrix)
-    rule = tuple(entry.items())
-    return any(_matches(tuple(zip(keys, values, strict=True)), rule)
-               for values in itertools.product(*(matrix[k] for k in keys)))
-
-
-def _matches(combo: Combination, rule: Combination) -> bool:
-    values = dict(combo)
-    return all(k in values and _same(values[k], v) for k, v in rule)
+    return all(k in matrix and any(_same(v, value) for v in matrix[k]) for k, value in entry.items())
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
+from assetgen.recipe import limits, refs, schema, yamlpos
 from assetgen.recipe import paths as path_rules
-from assetgen.recipe import refs, schema, yamlpos
 from assetgen.recipe.convert import FileResult, Params, convert_file, params_from
 from assetgen.recipe.model import Project, Recipe
 
@@ -128,9 +128,12 @@ def _targets(paths: Sequence[str | Path], cwd: Path) -> tuple[Path, list[str] | 
     files: list[str] = []
     whole = False
     for raw in paths:
-        full = (cwd / raw).resolve()
-        if not full.exists():
-            raise UserError(f"{raw}: no such file or folder")
+        try:
+            full = (cwd / raw).resolve()
+            if not full.exists():
+                raise UserError(f"{raw}: no such file or folder")
+        except OSError as exc:
+            raise UserError(f"{raw}: {exc.strerror or exc}") from None
         root = project_file.root_for(full, cwd)
         roots.add(root)
         if full.is_dir():
@@ -155,7 +158,7 @@ def _glob_each(root: Path, patterns: Iterable[str]) -> dict[str, list[str]]:
     for pattern in patterns:
         try:
             matches = sorted(root.glob(pattern))
-        except (ValueError, NotImplementedError):
+        except (ValueError, NotImplementedError, OSError):
             matches = []
         each[pattern] = [path.relative_to(root).as_posix() for path in matches
                          if path.is_file() and path.name != project_file.PROJECT_FILE and _within(path, root)]
@@ -170,6 +173,9 @@ def _within(path: Path, root: Path) -> bool:
 
 def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
     try:
+        size = (root / rel).stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            return FileResult(diagnostics=[Diagnostic.error(Location(rel), _too_big(size))])
         data = (root / rel).read_bytes()
         text = data.decode("utf-8")
     except OSError as exc:
@@ -193,6 +199,11 @@ def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
     converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets)
     converted.diagnostics[:0] = result.diagnostics
     return converted
+
+
+def _too_big(size: int) -> str:
+    most = limits.count(limits.MAX_FILE_BYTES)
+    return f"the file is {limits.count(size)} bytes; a recipe file has at most {most}"
 
 
 def _not_utf8(rel: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:

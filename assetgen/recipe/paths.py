@@ -13,6 +13,8 @@ import posixpath
 import re
 from pathlib import Path
 
+from assetgen.recipe import limits
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -30,6 +32,9 @@ def project_path(root: Path, text: str) -> str:
     if raw.startswith(("/", "\\")) or _DRIVE.match(raw):
         raise PathEscape("is absolute; paths are relative to the project root")
     norm = posixpath.normpath(raw.replace("\\", "/"))
+    too_long = _too_long(norm)
+    if too_long:
+        raise PathEscape(too_long)
     if norm == ".." or norm.startswith("../"):
         raise PathEscape("escapes the project root")
     if norm == ".":
@@ -37,6 +42,17 @@ def project_path(root: Path, text: str) -> str:
     if not _inside(str(root), posixpath.dirname(norm)) or _links_out(str(root), norm):
         raise PathEscape("escapes the project root through a symlink")
     return norm
+
+
+def _too_long(norm: str) -> str | None:
+    """A name or path no file system takes (checked before the path reaches one)."""
+    if len(norm.encode("utf-8", "surrogatepass")) > limits.MAX_PATH_BYTES:
+        return f"is longer than {limits.count(limits.MAX_PATH_BYTES)} bytes"
+    longest = max(norm.split("/"), key=lambda part: len(part.encode("utf-8", "surrogatepass")))
+    size = len(longest.encode("utf-8", "surrogatepass"))
+    if size > limits.MAX_NAME_BYTES:
+        return f"has a name of {size} bytes ('{longest[:20]}...'); at most {limits.MAX_NAME_BYTES}"
+    return None
 
 
 def _links_out(root: str, norm: str) -> bool:

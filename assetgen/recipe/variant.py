@@ -152,7 +152,8 @@ class VariantBuilder:
                 cached = exc
             self._paths[text] = cached
         if isinstance(cached, PathEscape):
-            raise self._fail(self.positions.value(path), f"path '{text.strip()}' in {what} {cached}")
+            shown = text.strip() if len(text.strip()) <= 100 else text.strip()[:60] + "..."
+            raise self._fail(self.positions.value(path), f"path '{shown}' in {what} {cached}")
         return cached
 
     @staticmethod

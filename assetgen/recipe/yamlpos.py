@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from assetgen.errors import Diagnostic, Location
+from assetgen.recipe import limits
 
 try:  # pragma: no cover - depends on how PyYAML was built
     _Loader: type = yaml.CSafeLoader
@@ -25,8 +26,8 @@ except AttributeError:  # pragma: no cover
 Path_ = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
-_MAX_NODES = 1_000_000   # values after expanding aliases: guards against alias bombs ("billion laughs")
-_MAX_DEPTH = 64          # nesting: deeper documents would exhaust the (C and Python) stack
+MAX_NODES = limits.MAX_YAML_VALUES
+MAX_DEPTH = limits.MAX_YAML_DEPTH
 
 
 @dataclass
@@ -68,7 +69,7 @@ def load(text: str, file: str) -> Document:
         too_deep = _too_deep(text, file)
         if too_deep is not None:
             return Document(None, positions, (Diagnostic.error(
-                too_deep, f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
+                too_deep, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"),))
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -76,7 +77,7 @@ def load(text: str, file: str) -> Document:
         problem = exc.problem or "invalid YAML"
         if "nesting depth" in problem:  # newer PyYAML/libyaml stop far deeper nesting while scanning
             return Document(None, positions, (Diagnostic.error(
-                loc, f"invalid YAML: nested deeper than {_MAX_DEPTH} levels"),))
+                loc, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"),))
         if exc.context and exc.context_mark:
             problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
         if mark and _char_at(text, mark.line, mark.column) == "\t":
@@ -86,9 +87,9 @@ def load(text: str, file: str) -> Document:
         return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
     if node is None:
         return Document(None, positions, ())
-    if _expanded_size(node, {}) > _MAX_NODES:
-        return Document(None, positions, (Diagnostic.error(
-            _loc(file, node), "document too large (aliases expand too far)"),))
+    too_big = _expanded_problem(node, file)
+    if too_big is not None:
+        return Document(None, positions, (too_big,))
     diags: list[Diagnostic] = []
     data = _convert(node, (), positions, diags)
     positions.values.setdefault((), _loc(file, node))
@@ -101,31 +102,69 @@ def _char_at(text: str, line: int, column: int) -> str:
 
 
 def _too_deep(text: str, file: str) -> Location | None:
-    """Where nesting first exceeds _MAX_DEPTH, from the event stream (the parser does not recurse)."""
+    """Where nesting first exceeds MAX_DEPTH, from the event stream (the parser does not recurse)."""
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             mark = event.start_mark
-            if depth > _MAX_DEPTH and mark is not None:
+            if depth > MAX_DEPTH and mark is not None:
                 return Location(file, mark.line + 1, mark.column + 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
     return None
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """How many values the node becomes once aliases are expanded (shared nodes counted once each)."""
-    key = id(node)
-    if key not in memo:
-        if isinstance(node, yaml.ScalarNode):
-            memo[key] = 1
-        elif isinstance(node, yaml.SequenceNode):
-            memo[key] = 1 + sum(_expanded_size(n, memo) for n in node.value)
-        else:
-            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-        memo[key] = min(memo[key], _MAX_NODES + 1)
-    return memo[key]
+def _expanded_problem(root: yaml.Node, file: str) -> Diagnostic | None:
+    """An alias that contains itself, or a document too large or too deep once aliases are expanded.
+
+    Each node is measured once (shared nodes are memoised), without recursion: a chain of
+    thousands of anchors must not exhaust the stack.
+    """
+    size: dict[int, int] = {}      # id -> values the node becomes (capped)
+    depth: dict[int, int] = {}     # id -> nesting levels below and including it (capped)
+    open_: set[int] = set()        # nodes whose children are being measured: meeting one is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if children_done:
+            open_.discard(key)
+            size[key] = min(1 + sum(size[id(k)] for k in kids), MAX_NODES + 1)
+            below = max((depth[id(k)] for k in kids), default=0)
+            depth[key] = 0 if isinstance(node, yaml.ScalarNode) else min(1 + below, MAX_DEPTH + 1)
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return Diagnostic.error(_loc(file, node), "an alias refers to a node that contains it (a cycle); "
+                                                      "YAML anchors here may only repeat finished values")
+        open_.add(key)
+        stack.append((node, True))
+        for kid in kids:
+            if id(kid) in open_:
+                return Diagnostic.error(_loc(file, kid), "an alias refers to a node that contains it "
+                                                         "(a cycle); YAML anchors here may only repeat "
+                                                         "finished values")
+            if id(kid) not in size:
+                stack.append((kid, False))
+    if size[id(root)] > MAX_NODES:
+        most = limits.count(MAX_NODES)
+        return Diagnostic.error(_loc(file, root), f"document too large: more than {most} values once "
+                                                  "aliases are expanded")
+    if depth[id(root)] > MAX_DEPTH:
+        return Diagnostic.error(_loc(file, root), f"invalid YAML: nested deeper than {MAX_DEPTH} levels "
+                                                  "once aliases are expanded")
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic]) -> Any:

@@ -1,0 +1,97 @@
+"""Bounded resources: each reproduction from a hostile or mistaken recipe or project file is a
+`FILE:LINE:COL` error and exit 2 from `plan` (1 from `lint`), within a memory bound, as a user runs it.
+
+Each case runs `python -m assetgen` in a child process (so a regression that hangs or takes the
+machine's memory fails the test instead of the test run): the child's peak memory is read from
+`wait4`, and a generous timeout only guards the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+PEAK_KB = 300 * 1024      # the issue's bound: no input takes more than 300 MB
+GUARD_SECONDS = 120
+
+
+def _assetgen(root: Path, *args: str) -> tuple[int, str, int]:
+    """Exit code, stdout+stderr and peak memory (KB) of `python -m assetgen ARGS` in `root`."""
+    env = {**os.environ, "AZURE_TOKEN_CREDENTIALS": "dev"}
+    env.pop("AZURE_OPENAI_ENDPOINT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", *args], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    guard = threading.Timer(GUARD_SECONDS, proc.kill)
+    guard.start()
+    assert proc.stdout is not None
+    with proc.stdout:
+        out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)   # the child's own peak, not the largest child's so far
+    guard.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out, usage.ru_maxrss
+
+
+def _project(root: Path, recipe: str, project: str | None = None) -> Path:
+    (root / "recipes").mkdir()
+    (root / "recipes" / "a.yaml").write_text(recipe, encoding="utf-8")
+    if project is not None:
+        (root / "assetgen.yaml").write_text(project, encoding="utf-8")
+    return root
+
+
+def _asset(**fields: str) -> str:
+    body = "".join(f"    {k}: {v}\n" for k, v in fields.items())
+    return f"version: 1\ndefaults: {{model: gpt-image-1.5}}\nassets:\n  x:\n{body}"
+
+
+def _check(root: Path, expected: str) -> None:
+    for command, code in (("plan", 2), ("lint", 1)):
+        got, out, peak = _assetgen(root, command)
+        assert (got, expected in out) == (code, True), out[-2000:]
+        assert "internal error" not in out
+        assert peak < PEAK_KB, f"{command} peaked at {peak // 1024} MB"
+
+
+def test_an_alias_inside_its_own_anchor(tmp_path: Path) -> None:
+    _project(tmp_path, "version: 1\nassets: &a\n  x: *a\n")
+    _check(tmp_path, "recipes/a.yaml:2:9: error: an alias refers to a node that contains it (a cycle)")
+
+
+def test_a_million_variant_matrix_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    values = "[" + ",".join(str(i) for i in range(1000)) + "]"
+    recipe = (f"version: 1\ndefaults: {{model: gpt-image-1.5}}\nassets:\n  x:\n    matrix:\n"
+              f"      a: {values}\n      b: {values}\n"
+              '    prompt: "p {{ a }} {{ b }}"\n    output: "o/{{ name }}.png"\n')
+    assert len(recipe) < 8000
+    _project(tmp_path, recipe)
+    _check(tmp_path, "recipes/a.yaml:5:5: error: asset 'x': its matrix makes 1,000,000 combinations "
+                     "(1000 × 1000); a recipe file makes at most 10,000 variants")
+
+
+def test_the_root_folder_as_a_recipe_glob(tmp_path: Path) -> None:
+    _project(tmp_path, _asset(prompt="p", output="x.png"), 'recipes: ["."]\n')
+    _check(tmp_path, "assetgen.yaml:1:11: error: recipe glob '.' names the project folder, not recipe files")
+
+
+def test_an_input_file_name_over_255_bytes(tmp_path: Path) -> None:
+    recipe = ("version: 1\ndefaults: {model: gpt-image-1.5}\nassets:\n  x:\n    steps:\n"
+              f"      - edit: e\n        image: {'a' * 300}.png\n    output: x.png\n")
+    _project(tmp_path, recipe)
+    _check(tmp_path, "has a name of 304 bytes ('aaaaaaaaaaaaaaaaaaaa...'); at most 255")
+
+
+def test_a_recipe_glob_with_a_name_over_255_bytes(tmp_path: Path) -> None:
+    _project(tmp_path, _asset(prompt="p", output="x.png"), f'recipes: ["{"r" * 300}/*.yaml"]\n')
+    _check(tmp_path, "has a name longer than 255 bytes, which no file can have")
+
+
+def test_too_many_exclude_entries(tmp_path: Path) -> None:
+    entries = "".join(f"      - {{k: {i}}}\n" for i in range(1001))
+    recipe = ("version: 1\ndefaults: {model: gpt-image-1.5}\nassets:\n  x:\n    matrix:\n      k: [1, 2]\n"
+              f"    exclude:\n{entries}" '    prompt: "p {{ k }}"\n    output: "o/{{ name }}.png"\n')
+    _project(tmp_path, recipe)
+    _check(tmp_path, "recipes/a.yaml:7:5: error: asset 'x' has 1,001 exclude entries; at most 1,000")
