@@ -1,15 +1,21 @@
 """Model capability, token and price table, loaded from `data/models.json`.
 
 A new model is a new row in that file, not new code. `get(name)` returns None for a model
-the table does not know; callers then pass its parameters through unchecked.
+the table does not know; callers then pass its parameters through unchecked. A dated snapshot
+(`aliases` in the file, e.g. gpt-image-2-2026-04-21) is its model's row under its own name.
+What differs between services is data keyed by provider: `lifecycle` (retired on a date, with a
+replacement), `support` (a feature on one service: true, false, "preview" or "unconfirmed"),
+`batch` (the Batch API takes it), and the edit input size limit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -22,13 +28,35 @@ class FreeSize:
     max_long_edge: int
     max_pixels: int
     max_ratio: float
+    min_pixels: dict[str, int] = field(default_factory=dict)     # provider -> least width x height
+    experimental_pixels: int | None = None                       # above this: works, but experimental
+
+    def min_for(self, provider: str | None) -> int:
+        return self.min_pixels.get(provider or "", 0)
 
 
 @dataclass(frozen=True)
 class EditInputs:
     formats: tuple[str, ...]
-    max_bytes: int
+    max_bytes: int                                   # the strictest limit, for a provider not named
     max_images: int
+    max_bytes_by: dict[str, int] = field(default_factory=dict)   # provider -> limit per input image
+
+    def max_bytes_for(self, provider: str | None) -> int:
+        return self.max_bytes_by.get(provider or "", self.max_bytes)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A model's state on one provider: retired on `retired` (a date, or "" when the source gives none)."""
+
+    retired: datetime.date | None = None
+    retired_undated: bool = False
+    deprecated: bool = False
+    replacement: str | None = None
+
+    def is_retired(self, today: datetime.date) -> bool:
+        return self.retired_undated or (self.retired is not None and self.retired <= today)
 
 
 @dataclass(frozen=True)
@@ -57,12 +85,28 @@ class ModelSpec:
     price_per_image: dict[str, dict[str, float]] | None
     default_rpm: int
     notes: str
+    input_image_tokens: dict[str, int] = field(default_factory=dict)  # per input image, by input_fidelity
+    batch: dict[str, bool] = field(default_factory=dict)               # provider -> the Batch API takes it
+    lifecycle: dict[str, Lifecycle] = field(default_factory=dict)      # provider -> retirement
+    support: dict[str, dict[str, bool | str]] = field(default_factory=dict)  # feature -> provider -> level
+    alias_of: str | None = None                                        # a dated snapshot of this model
 
     def params_for(self, op: str) -> frozenset[str]:
         """The request parameters this model takes for `op` ("generate" or "edit")."""
         return self.edit_params if op == "edit" else self.generate_params
 
-    def size_ok(self, size: str) -> bool:
+    def supports(self, feature: str, provider: str | None) -> bool | str:
+        """True, False, "preview" or "unconfirmed": what the sources say of `feature` on `provider`
+        (True when the table says nothing)."""
+        return self.support.get(feature, {}).get(provider or "", True)
+
+    def batchable(self, provider: str | None) -> bool:
+        return bool(self.batch.get(provider or "", False))
+
+    def life(self, provider: str | None) -> Lifecycle | None:
+        return self.lifecycle.get(provider or "")
+
+    def size_ok(self, size: str, provider: str | None = None) -> bool:
         if size in self.sizes:
             return True
         dims = parse_size(size)
@@ -74,9 +118,16 @@ class ModelSpec:
             w % rule.multiple == 0
             and h % rule.multiple == 0
             and max(w, h) <= rule.max_long_edge
-            and w * h <= rule.max_pixels
+            and rule.min_for(provider) <= w * h <= rule.max_pixels
             and max(w, h) <= rule.max_ratio * min(w, h)
         )
+
+    def experimental_size(self, size: str) -> bool:
+        """A free size the service calls experimental (gpt-image-2: above 2560x1440 pixels)."""
+        dims = parse_size(size)
+        rule = self.free_size
+        return (dims is not None and rule is not None and rule.experimental_pixels is not None
+                and dims[0] * dims[1] > rule.experimental_pixels and size not in self.sizes)
 
     def resolve_size(self, size: str | None) -> str:
         """The concrete WxH a request produces; `auto` and unset mean the model's default."""
@@ -95,11 +146,18 @@ class ModelSpec:
         base = table.get(DEFAULT_SIZE) or next(iter(table.values()))
         return round(base * dims[0] * dims[1] / (1024 * 1024))
 
+    def image_input_tokens(self, images: int, input_fidelity: str | None) -> int:
+        """Input-image tokens of an edit: per image, by `input_fidelity` (low when unset)."""
+        table = self.input_image_tokens
+        per = table.get(input_fidelity or "low", table.get("low", 0))
+        return images * per
+
     def estimate_cost(
         self, size: str | None, quality: str | None, n: int = 1, prompt_tokens: int = 0,
-        pricing: dict[str, Any] | None = None,
+        pricing: dict[str, Any] | None = None, input_images: int = 0, input_fidelity: str | None = None,
     ) -> float:
-        """Estimated USD for one call producing `n` images; `pricing` overrides the table."""
+        """Estimated USD for one call producing `n` images; `pricing` overrides the table. An edit's
+        `input_images` (the working image and references) are priced as input-image tokens."""
         per_image = (pricing or {}).get("per_image", self.price_per_image)
         if per_image:
             q = self.resolve_quality(quality)
@@ -109,7 +167,8 @@ class ModelSpec:
         rates = {**(self.price_per_mtok or {}), **((pricing or {}).get("per_mtok") or {})}
         out = self.output_tokens(size, quality) * n * float(rates.get("image_out", 0))
         text = prompt_tokens * float(rates.get("text_in", 0))
-        return (out + text) / 1_000_000
+        image_in = self.image_input_tokens(input_images, input_fidelity) * float(rates.get("image_in", 0))
+        return (out + text + image_in) / 1_000_000
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
@@ -118,6 +177,25 @@ def parse_size(size: str) -> tuple[int, int] | None:
     if not sep or not w.isdigit() or not h.isdigit():
         return None
     return int(w), int(h)
+
+
+def _edit_inputs(inputs: dict[str, Any] | None) -> EditInputs | None:
+    if not inputs:
+        return None
+    limit = inputs["max_bytes"]
+    by = dict(limit) if isinstance(limit, dict) else {}
+    strictest = min(by.values()) if by else int(limit)
+    return EditInputs(tuple(inputs["formats"]), strictest, inputs["max_images"], by)
+
+
+def _lifecycle(entry: dict[str, Any]) -> Lifecycle:
+    retired = entry.get("retired")
+    return Lifecycle(
+        retired=datetime.date.fromisoformat(retired) if isinstance(retired, str) else None,
+        retired_undated=retired is True,
+        deprecated=bool(entry.get("deprecated", False)),
+        replacement=entry.get("replacement"),
+    )
 
 
 def _spec(name: str, row: dict[str, Any]) -> ModelSpec:
@@ -141,21 +219,40 @@ def _spec(name: str, row: dict[str, Any]) -> ModelSpec:
         output_formats={k: tuple(v) for k, v in row["output_formats"].items()},
         transparent_formats=tuple(row["transparent_formats"]),
         prompt_max=row["prompt_max"],
-        edit_inputs=EditInputs(tuple(inputs["formats"]), inputs["max_bytes"], inputs["max_images"])
-        if inputs else None,
+        edit_inputs=_edit_inputs(inputs),
         reports_usage=row["reports_usage"],
         tokens=row["tokens"],
         price_per_mtok=row["price_per_mtok"],
         price_per_image=row["price_per_image"],
         default_rpm=row["default_rpm"],
         notes=row.get("notes", ""),
+        input_image_tokens=dict(row.get("input_image_tokens") or {}),
+        batch=dict(row.get("batch") or {}),
+        lifecycle={p: _lifecycle(e) for p, e in (row.get("lifecycle") or {}).items()},
+        support={f: dict(by) for f, by in (row.get("support") or {}).items()},
     )
 
 
 @functools.cache
-def models() -> dict[str, ModelSpec]:
+def _table() -> dict[str, Any]:
     text = resources.files("assetgen").joinpath("data/models.json").read_text(encoding="utf-8")
-    return {name: _spec(name, row) for name, row in json.loads(text)["models"].items()}
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@functools.cache
+def models() -> dict[str, ModelSpec]:
+    """Every row, and every dated snapshot as its model's row under its own name."""
+    table = _table()
+    rows = {name: _spec(name, row) for name, row in table["models"].items()}
+    for alias, target in (table.get("aliases") or {}).items():
+        rows[alias] = dataclasses.replace(rows[target], name=alias, alias_of=target)
+    return rows
+
+
+def batch_discount() -> float:
+    """The Batch API's price as a fraction of the synchronous one (0.5: half price)."""
+    return float(_table().get("batch_discount", 1.0))
 
 
 def get(name: str | None) -> ModelSpec | None:

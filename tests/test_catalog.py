@@ -54,7 +54,7 @@ def test_token_table_matches_the_published_gpt_image_1_figures() -> None:
 
 
 def test_free_size_tokens_scale_by_area() -> None:
-    assert catalog.get("gpt-image-2").output_tokens("2048x1024", "high") == 2 * 4160
+    assert catalog.get("gpt-image-2").output_tokens("2048x1024", "high") == 2 * 7033
 
 
 def test_cost_per_token_and_per_image() -> None:
@@ -73,7 +73,8 @@ def test_pricing_override_replaces_the_rates() -> None:
 
 def test_edit_and_parameter_capabilities() -> None:
     assert not catalog.get("dall-e-3").edit
-    assert not catalog.get("gpt-image-1-mini").edit
+    assert catalog.get("gpt-image-1-mini").edit
+    assert "input_fidelity" not in catalog.get("gpt-image-1-mini").params_for("edit")
     assert "input_fidelity" in catalog.get("gpt-image-1").params_for("edit")
     assert "input_fidelity" not in catalog.get("gpt-image-1").params_for("generate")
     assert "style" in catalog.get("dall-e-3").params_for("generate")

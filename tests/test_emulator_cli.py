@@ -64,7 +64,8 @@ def test_bad_deployment_option_exits_2(capsys: object) -> None:
     assert main(["emulator", "--deployment", "d=gpt-image-9"]) == 2
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "--deployment expects NAME=MODEL, got 'no-equals-sign'" in err
-    assert "--deployment d=gpt-image-9: unknown model 'gpt-image-9' (known: dall-e-3, gpt-image-1" in err
+    assert ("--deployment d=gpt-image-9: unknown model 'gpt-image-9' (known: chatgpt-image-latest, dall-e-2"
+            in err)
 
 
 def test_busy_port_exits_2(capsys: object) -> None:

@@ -128,3 +128,13 @@ def test_symlink_out_of_the_project_is_refused(tmp_path: Path) -> None:
     assert _lint(root, "m/link/secret.png", logo) == [
         "recipes/a.yaml:8:15: error: path 'm/link/secret.png' in steps[1].mask escapes the project root "
         "through a symlink"]
+
+
+def test_azure_takes_edit_inputs_under_25_mb_openai_under_50(tmp_path: Path) -> None:
+    mask = _save(tmp_path, "m/sky.png", "RGBA", (1536, 1024))
+    logo = _save(tmp_path, "b/logo.png", "RGBA", (64, 64), pad=30 * 1024 * 1024)
+    (tmp_path / "assetgen.yaml").write_text("provider: openai\n", encoding="utf-8")
+    assert _lint(tmp_path, mask, logo) == []
+    (tmp_path / "assetgen.yaml").write_text("provider: azure\n", encoding="utf-8")
+    assert _lint(tmp_path, mask, logo) == [
+        "recipes/a.yaml:10:18: error: input image 'b/logo.png' is 30.00 MB; the limit is 25 MB"]

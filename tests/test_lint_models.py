@@ -56,3 +56,92 @@ def test_output_compression_needs_a_lossy_output_format(tmp_path: Path) -> None:
               "    output: b.jpg\n  c:\n    output_compression: 100\n    prompt: x\n    output: c.png\n")
     assert _lint(tmp_path, recipe) == [
         "recipes/a.yaml:4:5: error: output_compression 50 needs output_format jpeg or webp, not png"]
+
+
+RETIRED = """\
+version: 1
+defaults: {size: 1024x1024}
+assets:
+  one:
+    model: gpt-image-1
+    prompt: x
+    output: one.png
+  three:
+    model: dall-e-3
+    prompt: x
+    output: three.png
+  two:
+    model: dall-e-2
+    prompt: x
+    output: two.png
+"""
+
+
+def test_each_retired_pair_is_an_error_naming_the_replacement(tmp_path: Path) -> None:
+    assert _lint(tmp_path, RETIRED, "provider: openai\n") == [
+        "recipes/a.yaml:5:5: error: model 'gpt-image-1' was retired on OpenAI on 2026-10-23; use "
+        "gpt-image-1.5 (Azure OpenAI still serves it)",
+        "recipes/a.yaml:9:5: error: model 'dall-e-3' was retired on OpenAI on 2026-05-12; use "
+        "gpt-image-1.5 (Azure OpenAI still serves it)",
+        "recipes/a.yaml:13:5: error: model 'dall-e-2' was retired on OpenAI on 2026-05-12; use "
+        "gpt-image-2.5-sunburst"]
+
+
+def test_azure_still_serves_gpt_image_1_and_dall_e_3(tmp_path: Path) -> None:
+    assert _lint(tmp_path, RETIRED, "provider: azure\n") == [
+        "recipes/a.yaml:13:5: error: model 'dall-e-2' was retired on Azure OpenAI; use gpt-image-1.5"]
+
+
+MINI_AND_TWO = """\
+version: 1
+assets:
+  mini:
+    model: gpt-image-1-mini
+    steps:
+      - generate: a cat
+      - edit: a dog
+    output: mini.png
+  two:
+    model: gpt-image-2
+    steps:
+      - generate: a cat
+        size: 2576x1440
+        background: transparent
+      - edit: a dog
+        input_fidelity: high
+    output: two.png
+  small:
+    model: gpt-image-2
+    size: 800x800
+    prompt: a cat
+    output: small.png
+"""
+
+
+def test_mini_edits_and_gpt_image_2_on_openai(tmp_path: Path) -> None:
+    assert _lint(tmp_path, MINI_AND_TWO, "provider: openai\n") == [
+        "recipes/a.yaml:4:5: warning: model 'gpt-image-1-mini' is deprecated on OpenAI; use gpt-image-1.5",
+        "recipes/a.yaml:13:9: warning: size '2576x1440' is above 2560x1440 pixels: gpt-image-2 calls such "
+        "sizes experimental",
+        "recipes/a.yaml:14:9: warning: a transparent background on gpt-image-2 is in preview on OpenAI",
+        "recipes/a.yaml:16:9: error: model 'gpt-image-2' does not take 'input_fidelity' on the openai "
+        "provider (leave it out)"]
+
+
+def test_gpt_image_2_on_azure(tmp_path: Path) -> None:
+    assert _lint(tmp_path, MINI_AND_TWO, "provider: azure\n") == [
+        "recipes/a.yaml:13:9: warning: size '2576x1440' is above 2560x1440 pixels: gpt-image-2 calls such "
+        "sizes experimental",
+        "recipes/a.yaml:14:9: warning: a transparent background on gpt-image-2 is not confirmed on Azure "
+        "OpenAI (the sources disagree or say nothing)",
+        "recipes/a.yaml:20:5: error: size '800x800' is below 655360 pixels, the least gpt-image-2 makes "
+        "on the azure provider"]
+
+
+def test_xhigh_and_max_only_from_gpt_image_2_5(tmp_path: Path) -> None:
+    recipe = ("assets:\n  a:\n    model: gpt-image-2.5-sunburst-2026-09-08\n    quality: max\n"
+              "    prompt: x\n    output: a.png\n  b:\n    model: gpt-image-2-2026-04-21\n"
+              "    quality: xhigh\n    prompt: x\n    output: b.png\n")
+    assert _lint(tmp_path, recipe) == [
+        "recipes/a.yaml:9:5: error: quality 'xhigh' is not supported by gpt-image-2-2026-04-21; expected one "
+        "of low, medium, high, auto"]

@@ -3,7 +3,7 @@
 The label drawn on each image is the model name (with the candidate number when n > 1). Edits
 repaint only what the mask allows. Usage: output tokens from the catalog token table times n;
 input text tokens are a rough 4/3 per prompt word; each input image counts a fixed
-`IMAGE_INPUT_TOKENS` figure (more with input_fidelity high).
+figure from the catalog's `input_image_tokens` (more with input_fidelity high).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from assetgen.catalog import ModelSpec, parse_size
 from assetgen.emulator.uploads import EditInputs
 from assetgen.emulator.validate import ImageCall
 from assetgen.recipe.model import Op
-
-IMAGE_INPUT_TOKENS = {"low": 272, "high": 4160}
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def output_tokens(call: ImageCall, spec: ModelSpec, size: str) -> int:
 def usage(call: ImageCall, spec: ModelSpec, size: str, input_images: int) -> dict[str, Any]:
     out = output_tokens(call, spec, size)
     text = max(1, math.ceil(len(call.prompt.split()) * 4 / 3))
-    image = input_images * IMAGE_INPUT_TOKENS[call.input_fidelity]
+    image = spec.image_input_tokens(input_images, call.input_fidelity)
     return {
         "total_tokens": text + image + out,
         "input_tokens": text + image,

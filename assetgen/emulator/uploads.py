@@ -75,7 +75,7 @@ def check_inputs(form: EditForm, spec: ModelSpec, mode: Mode) -> EditInputs:
     formats = tuple(f for f in (limits.formats if limits else ("png",))
                     if mode is Mode.OPENAI or f in AZURE_INPUT_FORMATS)
     max_images = limits.max_images if limits else 1
-    max_bytes = limits.max_bytes if limits else MASK_MAX_BYTES
+    max_bytes = limits.max_bytes_for(mode.value) if limits else MASK_MAX_BYTES
     if not form.images:
         raise errors.missing_parameter("image")
     if len(form.images) > max_images:

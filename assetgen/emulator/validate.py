@@ -73,7 +73,7 @@ def validate(op: Op, spec: ModelSpec, fields: dict[str, Any], mode: Mode, *, for
         op=op,
         model=spec.name,
         prompt=prompt,
-        size=_size(op, spec, values.get("size")),
+        size=_size(op, spec, values.get("size"), mode),
         quality=_quality(spec, values.get("quality")),
         n=_bounded(values, "n", 1, spec.max_n, default=1),
         output_format=(fmt := _output_format(spec, values.get("output_format"), mode)),
@@ -100,6 +100,9 @@ def _check_known(op: Op, spec: ModelSpec, fields: dict[str, Any], mode: Mode) ->
     for name in fields:
         if name not in accepted and (mode is Mode.AZURE or name in known):
             raise errors.unknown_parameter(name)
+    if "input_fidelity" in fields and spec.supports("input_fidelity", mode.value) is False:
+        raise errors.openai_error(400, f"input_fidelity is not supported for {spec.name}.",
+                                  param="input_fidelity", code="unsupported_parameter")
 
 
 def _typed(name: str, value: Any, form: bool) -> Any:
@@ -150,9 +153,14 @@ def _prompt(values: dict[str, Any], spec: ModelSpec) -> str:
     return prompt
 
 
-def _size(op: Op, spec: ModelSpec, size: str | None) -> str | None:
+def _size(op: Op, spec: ModelSpec, size: str | None, mode: Mode) -> str | None:
     if size is not None and not spec.size_ok(size):
         raise errors.invalid_value("size", size, spec.sizes)
+    if size is not None and not spec.size_ok(size, mode.value):
+        least = spec.free_size.min_for(mode.value) if spec.free_size else 0
+        raise errors.openai_error(
+            400, f"Invalid 'size': {size} has fewer than the minimum of {least} pixels.", param="size",
+            code="invalid_value")
     if op is Op.EDIT and size in (None, "auto"):
         return None
     return spec.resolve_size(size)

@@ -81,7 +81,7 @@ def _input(ref: ImageRef, facts: _Facts, step: Step, provider: ProviderKind) -> 
     takes_webp = bool(spec and spec.edit_inputs and "webp" in spec.edit_inputs.formats)
     if provider is not ProviderKind.AZURE and takes_webp:
         allowed.append("WEBP")
-    limit = spec.edit_inputs.max_bytes if spec and spec.edit_inputs else INPUT_MAX_BYTES
+    limit = spec.edit_inputs.max_bytes_for(provider.value) if spec and spec.edit_inputs else INPUT_MAX_BYTES
     out = []
     if found.format not in allowed:
         out.append(Diagnostic.error(ref.location, f"input image '{ref.path}' is {found.format}; "

@@ -2,11 +2,14 @@
 
 A parameter the model does not take is an error naming the model. An unknown model is a
 warning, and its parameters are passed through unchecked. Messages point at the line that set
-the parameter (step, asset, file defaults or project defaults).
+the parameter (step, asset, file defaults or project defaults). What depends on the service
+(a model retired there, a feature it lacks or has only in preview, a minimum size) is checked for
+the project's provider.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 from typing import Any
 
@@ -18,11 +21,40 @@ from assetgen.recipe.model import Op, Project, ProviderKind, Step
 def check_models(project: Project) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     provider = project.config.provider
+    today = datetime.date.today()
     for variant in project.variants():
         for step in variant.steps:
             out.extend(_step_params(step.op, step.params, step.param_locations, step.location, provider))
+            out.extend(_lifecycle(step.model, step.param_locations, step.location, provider, today))
             out.extend(_prompt(step))
     return out
+
+
+SERVICES = {ProviderKind.OPENAI: "OpenAI", ProviderKind.AZURE: "Azure OpenAI"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _lifecycle(model: str | None, locations: tuple[tuple[str, Location], ...], where: Location,
+               provider: ProviderKind, today: datetime.date) -> tuple[Diagnostic, ...]:
+    """A model retired (or deprecated) on the project's provider, with its replacement."""
+    spec = catalog.get(model)
+    life = spec.life(provider.value) if spec is not None else None
+    if spec is None or life is None:
+        return ()
+    at = dict(locations).get("model", where)
+    service = SERVICES.get(provider, provider.value)
+    use = f"; use {life.replacement}" if life.replacement else ""
+    others = [SERVICES[p] for p in SERVICES if p is not provider and _serves(spec, p, today)]
+    still = f" ({' and '.join(others)} still serves it)" if others else ""
+    if life.is_retired(today):
+        when = f" on {life.retired.isoformat()}" if life.retired else ""
+        return (Diagnostic.error(at, f"model '{model}' was retired on {service}{when}{use}{still}"),)
+    if life.retired is not None:
+        return (Diagnostic.warning(at, f"model '{model}' retires on {service} on {life.retired.isoformat()}"
+                                       f"{use}"),)
+    if life.deprecated:
+        return (Diagnostic.warning(at, f"model '{model}' is deprecated on {service}{use}"),)
+    return ()
 
 
 def _prompt(step: Step) -> list[Diagnostic]:
@@ -62,13 +94,53 @@ def _step_params(
         problem = _value_problem(spec, name, value, values, provider)
         if problem:
             out.append(Diagnostic.error(loc, problem))
+            continue
+        caution = _value_caution(spec, name, value, provider)
+        if caution:
+            out.append(Diagnostic.warning(loc, caution))
     return tuple(out)
+
+
+def _serves(spec: catalog.ModelSpec, provider: ProviderKind, today: datetime.date) -> bool:
+    life = spec.life(provider.value)
+    return life is None or not life.is_retired(today)
+
+
+def _feature(spec: catalog.ModelSpec, feature: str, provider: ProviderKind) -> bool | str:
+    """What the table says of `feature` on the provider (the local provider draws anything)."""
+    if provider is ProviderKind.LOCAL:
+        return True
+    return spec.supports(feature, provider.value)
+
+
+def _value_caution(spec: catalog.ModelSpec, name: str, value: Any, provider: ProviderKind) -> str | None:
+    """Warnings: what works but is experimental, in preview or not confirmed by the sources."""
+    service = SERVICES.get(provider, provider.value)
+    if name == "size" and spec.experimental_size(str(value)):
+        return f"size '{value}' is above 2560x1440 pixels: {spec.name} calls such sizes experimental"
+    feature = {"background": "transparent_background", "input_fidelity": "input_fidelity"}.get(name)
+    if feature is None or (name == "background" and value != "transparent"):
+        return None
+    level = _feature(spec, feature, provider)
+    what = "a transparent background" if name == "background" else "input_fidelity"
+    if level == "preview":
+        return f"{what} on {spec.name} is in preview on {service}"
+    if level == "unconfirmed":
+        return f"{what} on {spec.name} is not confirmed on {service} (the sources disagree or say nothing)"
+    return None
 
 
 def _value_problem(spec: catalog.ModelSpec, name: str, value: Any, values: dict[str, Any],
                    provider: ProviderKind) -> str | None:
     if name == "size" and not spec.size_ok(str(value)):
         return f"size '{value}' is not supported by {spec.name}; expected {_sizes(spec)}"
+    if name == "size" and not spec.size_ok(str(value), provider.value):
+        least = spec.free_size.min_for(provider.value) if spec.free_size else 0
+        return (f"size '{value}' is below {least} pixels, the least {spec.name} makes on the "
+                f"{provider.value} provider")
+    if name == "input_fidelity" and _feature(spec, "input_fidelity", provider) is False:
+        return (f"model '{spec.name}' does not take 'input_fidelity' on the {provider.value} provider "
+                f"(leave it out)")
     if name == "quality" and value not in spec.qualities:
         expected = ", ".join(spec.qualities)
         return f"quality '{value}' is not supported by {spec.name}; expected one of {expected}"

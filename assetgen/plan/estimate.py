@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from assetgen import catalog
-from assetgen.plan.graph import Action
+from assetgen.plan.graph import Action, Role
 from assetgen.recipe.model import ProjectConfig
 
 BASE_SECONDS = 5.0
@@ -24,15 +24,20 @@ SECONDS_PER_TOKEN = 0.02
 LOCAL_SECONDS = 0.05
 
 
-def cost(action: Action, pricing: dict[str, Any]) -> float:
+def cost(action: Action, pricing: dict[str, Any], batch: bool = False) -> float:
+    """USD for one call: output tokens, and an edit's input images as input-image tokens (more with
+    input_fidelity high); `batch`: at the Batch API's price."""
     spec = action.call
     if spec is None or spec.provider == "local":
         return 0.0
     model = catalog.get(spec.model)
     if model is None:
         return 0.0
-    return model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
-                               pricing=pricing.get(spec.model))
+    images = sum(1 for s in spec.sources if s.role is not Role.MASK)
+    usd = model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
+                              pricing=pricing.get(spec.model), input_images=images,
+                              input_fidelity=spec.param("input_fidelity"))
+    return usd * catalog.batch_discount() if batch else usd
 
 
 def seconds(action: Action) -> float:
