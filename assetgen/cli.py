@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-word", default="forbidden", metavar="WORD",
                    help="prompts containing WORD are refused by the content filter (default 'forbidden'; "
                         "'' turns the filter off)")
+    p.add_argument("--filter-code", default="content_policy_violation",
+                   choices=["content_policy_violation", "contentFilter", "moderation_blocked"],
+                   help="the shape of the content-filter answer (default content_policy_violation; "
+                        "contentFilter is Azure's documented one, on Azure paths)")
     p.add_argument("--log", metavar="FILE",
                    help="append one JSON line per image request (never keys or images)")
 

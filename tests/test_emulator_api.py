@@ -15,6 +15,7 @@ from assetgen import catalog
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 API_VERSION = "2025-04-01-preview"
+V1_QUERY = {"api-version": "preview"}    # Azure's v1 path has image operations in its preview flavour only
 KEY = "test-key"
 
 
@@ -138,7 +139,8 @@ def test_edit_stream_with_partials(azure: AzureOpenAI) -> None:
 
 
 def test_raw_sse_frames(emu: EmulatorHandle) -> None:
-    response = httpx.post(f"{emu.url}/openai/v1/images/generations", headers={"api-key": KEY},
+    response = httpx.post(f"{emu.url}/openai/v1/images/generations?api-version=preview",
+                          headers={"api-key": KEY},
                           json={"model": "gpt-image-1", "prompt": "x", "quality": "low", "stream": True,
                                 "partial_images": 0})
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -166,7 +168,8 @@ def test_dall_e_3_b64_json(azure: AzureOpenAI) -> None:
 
 
 def test_openai_client_on_azure_v1_path(emu: EmulatorHandle) -> None:
-    with OpenAI(base_url=f"{emu.url}/openai/v1/", api_key=KEY, max_retries=0) as client:
+    with OpenAI(base_url=f"{emu.url}/openai/v1/", api_key=KEY, default_query=V1_QUERY,
+                max_retries=0) as client:
         result = client.images.generate(model="gpt-image-1-mini", prompt="a tree", quality="low")
     assert decode(result.data[0].b64_json).size == (1024, 1024)
     assert emu.records[-1].path == "/openai/v1/images/generations"

@@ -15,6 +15,7 @@ from PIL import Image
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 API_VERSION = "2025-04-01-preview"
+V1_QUERY = {"api-version": "preview"}    # Azure's v1 path has image operations in its preview flavour only
 KEY = "secret-key"
 
 
@@ -164,18 +165,22 @@ def test_undecodable_image(azure: AzureOpenAI) -> None:
     assert body["message"] == "Invalid image file or mode for image 1, please check your image file."
 
 
-def test_edit_on_gpt_image_1_mini(azure: AzureOpenAI) -> None:
-    body = bad_request(lambda: azure.images.edit(model="gpt-image-1-mini", prompt="x",
-                                                 image=("a.png", png((64, 64)), "image/png")))
-    assert body["code"] == "OperationNotSupported"
-    assert body["message"].startswith("The imageEdit operation does not work with the specified model, "
-                                      "gpt-image-1-mini.")
-
-
-def test_input_fidelity_on_gpt_image_2(azure: AzureOpenAI) -> None:
-    body = bad_request(lambda: azure.images.edit(model="gpt-image-2", prompt="x", input_fidelity="high",
+def test_edit_on_gpt_image_1_mini_without_input_fidelity(azure: AzureOpenAI) -> None:
+    result = azure.images.edit(model="gpt-image-1-mini", prompt="x",
+                               image=("a.png", png((64, 64)), "image/png"))
+    assert result.data and result.data[0].b64_json
+    body = bad_request(lambda: azure.images.edit(model="gpt-image-1-mini", prompt="x", input_fidelity="high",
                                                  image=("a.png", png((64, 64)), "image/png")))
     assert (body["code"], body["param"]) == ("unknown_parameter", "input_fidelity")
+
+
+def test_input_fidelity_on_gpt_image_2_per_service(azure: AzureOpenAI, emu: EmulatorHandle) -> None:
+    edit = {"model": "gpt-image-2", "prompt": "x", "input_fidelity": "high",
+            "image": ("a.png", png((1024, 1024)), "image/png")}
+    assert azure.images.edit(**edit).data      # Azure's catalog: "supports high input_fidelity"
+    with OpenAI(base_url=f"{emu.url}/v1", api_key=KEY, max_retries=0) as client:
+        body = bad_request(lambda: client.images.edit(**edit))   # OpenAI: omit it for gpt-image-2
+    assert (body["code"], body["param"]) == ("unsupported_parameter", "input_fidelity")
 
 
 def test_content_filter(azure: AzureOpenAI, emu: EmulatorHandle) -> None:
@@ -199,15 +204,17 @@ def test_wrong_key_is_401_with_azure_body(emu: EmulatorHandle) -> None:
 
 
 def test_bearer_key_accepted(emu: EmulatorHandle) -> None:
-    with OpenAI(base_url=f"{emu.url}/openai/v1/", api_key=KEY, max_retries=0) as client:
+    with OpenAI(base_url=f"{emu.url}/openai/v1/", api_key=KEY, default_query=V1_QUERY,
+                max_retries=0) as client:
         client.images.generate(model="gpt-image-1", prompt="x", quality="low")
 
 
 def test_any_key_accepted_without_api_key_option() -> None:
     with run_emulator() as emu:
-        ok = httpx.post(f"{emu.url}/openai/v1/images/generations", headers={"api-key": "whatever"},
+        ok = httpx.post(f"{emu.url}/openai/v1/images/generations?api-version=preview",
+                          headers={"api-key": "whatever"},
                         json={"model": "gpt-image-1", "prompt": "x", "quality": "low"})
-        missing = httpx.post(f"{emu.url}/openai/v1/images/generations",
+        missing = httpx.post(f"{emu.url}/openai/v1/images/generations?api-version=preview",
                              json={"model": "gpt-image-1", "prompt": "x"})
     assert ok.status_code == 200
     assert missing.status_code == 401
@@ -265,7 +272,7 @@ def test_wrong_type_for_n(emu: EmulatorHandle) -> None:
 
 
 def test_malformed_multipart_is_a_recorded_400(emu: EmulatorHandle) -> None:
-    response = httpx.post(f"{emu.url}/openai/v1/images/edits", content=b"garbage",
+    response = httpx.post(f"{emu.url}/openai/v1/images/edits?api-version=preview", content=b"garbage",
                           headers={"api-key": KEY, "content-type": "multipart/form-data; boundary=zzz"})
     assert response.json() == {"error": {"message": "Invalid multipart body: Invalid multipart data.",
                                          "type": "invalid_request_error", "param": None,
@@ -274,7 +281,8 @@ def test_malformed_multipart_is_a_recorded_400(emu: EmulatorHandle) -> None:
 
 
 def test_json_edit_is_refused(emu: EmulatorHandle) -> None:
-    response = httpx.post(f"{emu.url}/openai/v1/images/edits", headers={"api-key": KEY},
+    response = httpx.post(f"{emu.url}/openai/v1/images/edits?api-version=preview",
+                          headers={"api-key": KEY},
                           json={"model": "gpt-image-1", "prompt": "x"})
     assert response.json()["error"]["message"] == (
         "Invalid Content-Type header (application/json), expected multipart/form-data.")

@@ -16,6 +16,8 @@ from assetgen.emulator.quota import Quota
 from assetgen.emulator.testing import run_emulator
 
 API_VERSION = "2025-04-01-preview"
+V1_GENERATIONS = "/openai/v1/images/generations?api-version=preview"
+V1_EDITS = "/openai/v1/images/edits?api-version=preview"
 
 
 class FakeClock:
@@ -128,7 +130,8 @@ def test_fault_statuses() -> None:
         seen = set()
         for _ in range(12):
             try:
-                response = httpx.post(f"{emu.url}/openai/v1/images/generations", headers={"api-key": "k"},
+                response = httpx.post(f"{emu.url}/openai/v1/images/generations?api-version=preview",
+                          headers={"api-key": "k"},
                                       json={"model": "gpt-image-1", "prompt": "x"})
             except httpx.TransportError:
                 continue
@@ -141,9 +144,9 @@ def test_slow_request_does_not_block_others() -> None:
     with run_emulator(latency=0.25) as emu:    # 0.25 s per 1,000 output tokens: high 1024x1024 = 1.04 s
         with httpx.Client(base_url=emu.url, headers={"api-key": "k"}, timeout=30) as client:
             with ThreadPoolExecutor(max_workers=2) as pool:
-                slow = pool.submit(client.post, "/openai/v1/images/generations",
+                slow = pool.submit(client.post, V1_GENERATIONS,
                                    json={"model": "gpt-image-1", "prompt": "slow", "quality": "high"})
-                fast = client.post("/openai/v1/images/generations",
+                fast = client.post(V1_GENERATIONS,
                                    json={"model": "gpt-image-1", "prompt": "fast", "quality": "low"})
                 assert fast.status_code == 200
                 assert not slow.done()               # the fast one finished while the slow one sleeps
@@ -154,9 +157,9 @@ def test_log_file_has_json_lines_without_image_bytes_or_keys(tmp_path: Path) -> 
     log = tmp_path / "emulator.jsonl"
     with run_emulator(log=log, api_key="very-secret") as emu:
         with httpx.Client(base_url=emu.url, headers={"api-key": "very-secret"}) as client:
-            client.post("/openai/v1/images/generations", json={"model": "gpt-image-1", "prompt": "p",
+            client.post(V1_GENERATIONS, json={"model": "gpt-image-1", "prompt": "p",
                                                                "quality": "low"})
-            client.post("/openai/v1/images/edits", data={"model": "gpt-image-1", "prompt": "e"},
+            client.post(V1_EDITS, data={"model": "gpt-image-1", "prompt": "e"},
                         files={"image[]": ("a.png", b"\x89PNG-not-really", "image/png")})
     text = log.read_text()
     assert "very-secret" not in text and "PNG-not-really" not in text

@@ -32,6 +32,7 @@ from assetgen.emulator.validate import ImageCall, validate
 from assetgen.recipe.model import Op
 
 OPERATIONS = {"generations": Op.GENERATE, "edits": Op.EDIT}
+V1_API_VERSION = "preview"      # image operations on Azure's v1 path exist only in its preview flavour
 AZURE_OPERATION_IDS = {Op.GENERATE: "ImageGenerations_Create", Op.EDIT: "ImageGenerations_Edit"}
 
 
@@ -136,6 +137,9 @@ async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: T
     path_deployment = request.path_params.get("deployment")
     if path_deployment is not None and not api_version:
         raise errors.missing_api_version()
+    v1 = mode is Mode.AZURE and path_deployment is None
+    if v1 and api_version != V1_API_VERSION:
+        raise errors.v1_needs_preview(api_version)
     incoming.authenticate(request, state.config.api_key, mode)
     fields, form = await incoming.read_body(request, trace.op)
     trace.fields = {**fields, **(incoming.describe_files(form) if form else {})}
@@ -145,7 +149,7 @@ async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: T
     call = validate(trace.op, spec, fields, mode, form=form is not None)
     inputs = uploads.check_inputs(form, spec, mode) if form is not None else None
     if state.config.block_word and state.config.block_word.lower() in call.prompt.lower():
-        raise errors.content_filtered(mode)
+        raise errors.content_filtered(mode, state.config.filter_code, v1=v1, created=int(time.time()))
     return await _serve(request, state, mode, spec, call, inputs, headers)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assetgen import catalog
+from assetgen.emulator.errors import FILTER_CODES
 from assetgen.errors import UserError
 
 DEFAULT_BLOCK_WORD = "forbidden"
@@ -28,12 +29,16 @@ class EmulatorConfig:
     seed: int = 0
     block_word: str = DEFAULT_BLOCK_WORD
     log: Path | None = None
+    filter_code: str = "content_policy_violation"   # the content-filter answer's shape (errors.FILTER_CODES)
 
     def __post_init__(self) -> None:
         for name, model in self.deployments:
             if catalog.get(model) is None:
                 known = ", ".join(sorted(catalog.models()))
                 raise UserError(f"--deployment {name}={model}: unknown model {model!r} (known: {known})")
+        if self.filter_code not in FILTER_CODES:
+            allowed = ", ".join(FILTER_CODES)
+            raise UserError(f"--filter-code must be one of {allowed}, got {self.filter_code!r}")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise UserError(f"--fault-rate must be between 0 and 1, got {self.fault_rate}")
         if self.rpm is not None and self.rpm < 1:
@@ -64,6 +69,7 @@ class EmulatorConfig:
             seed=args.seed,
             block_word=args.block_word,
             log=Path(args.log) if args.log else None,
+            filter_code=args.filter_code,
         )
 
 

@@ -124,11 +124,37 @@ def operation_not_supported(operation: str, model: str) -> ApiError:
         "can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.")
 
 
-def content_filtered(mode: Mode) -> ApiError:
+FILTER_CODES = ("content_policy_violation", "contentFilter", "moderation_blocked")
+
+
+def v1_needs_preview(api_version: str | None) -> ApiError:
+    """An image call on Azure's v1 path without api-version=preview: the GA flavour of v1 has no image
+    operations (reference section 1.2). Azure's exact answer is not in the sources; this is ours."""
+    sent = f"api-version '{api_version}' was sent" if api_version else "no api-version was sent"
+    return azure_error(400, "BadRequest", f"Image operations of the v1 API exist only in its preview "
+                       f"flavour: add the query api-version=preview ({sent}).", type="error")
+
+
+def content_filtered(mode: Mode, code: str = "content_policy_violation", *, v1: bool = False,
+                     created: int = 0) -> ApiError:
+    """A refused prompt in one of the shapes the services send (reference section 6):
+    `content_policy_violation` (OpenAI; Azure with `inner_error`), Azure's documented `contentFilter`
+    (with `created`, code and message only) or `moderation_blocked` (gpt-image through Azure).
+    On the OpenAI path `contentFilter` is answered as `content_policy_violation`: OpenAI never sends it.
+    Azure's `type`: `invalid_request_error` on the deployment path (as observed), `error` on v1
+    (the v1 spec documents it as always "error")."""
     message = ("Your request was rejected as a result of our safety system. Your prompt may contain text "
                "that is not allowed by our safety system.")
+    if code == "moderation_blocked":
+        blocked = ("Your request was rejected by the safety system. If you believe this is an error, "
+                   "contact us. safety_violations=[violence].")
+        return openai_error(400, blocked, param="", code="moderation_blocked",
+                            type_="image_generation_user_error")
     if mode is Mode.OPENAI:
         return openai_error(400, message, code="content_policy_violation")
+    if code == "contentFilter":
+        return ApiError(400, {"created": created, "error": {
+            "code": "contentFilter", "message": "Your task failed as a result of our safety system."}})
     results = {
         "hate": {"filtered": False, "severity": "safe"},
         "jailbreak": {"detected": False, "filtered": False},
@@ -137,8 +163,8 @@ def content_filtered(mode: Mode) -> ApiError:
         "violence": {"filtered": True, "severity": "high"},
     }
     inner = {"code": "ResponsibleAIPolicyViolation", "content_filter_results": results}
-    return azure_error(400, "content_policy_violation", message, type=INVALID_REQUEST, param="prompt",
-                       inner_error=inner)
+    return azure_error(400, "content_policy_violation", message, type="error" if v1 else INVALID_REQUEST,
+                       param="prompt", inner_error=inner)
 
 
 def rate_limited(mode: Mode, operation: str, api_version: str | None, retry_s: int,

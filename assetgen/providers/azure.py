@@ -2,7 +2,8 @@
 
 Two path forms (`providers.azure.api`): `deployments` sends to
 `{endpoint}/openai/deployments/{deployment}/images/{op}?api-version=V`; `v1` sends to
-`{endpoint}/openai/v1/images/{op}` with the deployment as the body's `model`. Credentials: the
+`{endpoint}/openai/v1/images/{op}?api-version=preview` with the deployment as the body's `model`
+(image operations exist only in the preview flavour of v1; `api_version` overrides). Credentials: the
 `api-key` header from $AZURE_OPENAI_API_KEY, or an Entra ID token (azure-identity's
 DefaultAzureCredential, or any TokenCredential given to `from_config`).
 """
@@ -23,6 +24,7 @@ from assetgen.providers.remote import RemoteProvider, Target, check_url
 from assetgen.recipe.model import AzureConfig, Op, ProjectConfig
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
+V1_API_VERSION = "preview"      # the v1 API's image operations are in its preview flavour only
 ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
 KEY_ENV = "AZURE_OPENAI_API_KEY"
 VERSION_ENV = "OPENAI_API_VERSION"
@@ -72,6 +74,8 @@ class AzureProvider(RemoteProvider):
         version = azure.api_version
         if api is ApiStyle.DEPLOYMENTS:
             version = version or env.get(VERSION_ENV) or DEFAULT_API_VERSION
+        else:       # $OPENAI_API_VERSION names a deployment-path version: it is not used on v1
+            version = version or V1_API_VERSION
         auth = make_auth(_enum(AuthMode, azure.auth, "providers.azure.auth"), env, credential)
         return cls(endpoint, auth, api=api, api_version=version, config=azure, **options)
 
