@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="append", default=[], metavar="PATTERN",
                    help="regenerate assets matching this glob even when cached (repeatable)")
     p.add_argument("--frozen", action="store_true",
-                   help="make no API call; exit 1 listing every asset that would need one")
+                   help="change nothing on disk; exit 1 naming every call, output, orphan removal and "
+                        "lock change a build would make")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs changed by hand since assetgen wrote them (kept by default)")
+    p.add_argument("--adopt", action="append", default=[], metavar="PATH",
+                   help="keep this hand-edited output as it is and record its bytes in the lock (repeatable)")
     p.add_argument("--fail-fast", action="store_true", help="stop starting new work after the first failure")
     p.add_argument("--max-cost", type=_usd, metavar="USD",
                    help="refuse to start (exit 2) when the estimated cost exceeds USD")

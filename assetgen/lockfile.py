@@ -60,10 +60,14 @@ class LockOutput:
     source: str            # sha256 of the image it renders
     key: str
     sha256: str
+    adopted: bool = False  # the file's bytes were adopted as they are (`build --adopt`), not rendered
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "quality": self.quality, "resize": self.resize, "fit": self.fit,
-                "source": self.source, "key": self.key, "sha256": self.sha256}
+        out = {"format": self.format, "quality": self.quality, "resize": self.resize, "fit": self.fit,
+               "source": self.source, "key": self.key, "sha256": self.sha256}
+        if self.adopted:
+            out["adopted"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ class Lock:
 
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
+
+    def written(self) -> dict[str, LockOutput]:
+        """Output path -> what the lock says assetgen last left there."""
+        return {o.path: o for a in self.assets.values() for o in a.outputs}
 
     def output_shas(self) -> dict[tuple[str, str], str]:
         """(output path, render key) -> sha256 of the file the lock expects."""
@@ -111,6 +119,14 @@ def read(root: Path) -> Lock:
         raise UserError(f"{Location(LOCK_FILE)}: error: cannot read the lock file: {exc}") from None
 
 
+def would_change(root: Path, lock: Lock) -> bool:
+    """Whether `write` would write the lock file."""
+    try:
+        return (root / LOCK_FILE).read_text(encoding="utf-8") != lock.text()
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
     text = lock.text()
@@ -134,6 +150,7 @@ def _asset(name: str, raw: dict[str, Any]) -> LockAsset:
         for s in raw["steps"])
     outputs = tuple(
         LockOutput(path=p, format=o["format"], quality=o.get("quality"), resize=o.get("resize"),
-                   fit=o.get("fit"), source=o["source"], key=o["key"], sha256=o["sha256"])
+                   fit=o.get("fit"), source=o["source"], key=o["key"], sha256=o["sha256"],
+                   adopted=o.get("adopted") is True)
         for p, o in sorted(raw["outputs"].items()))
     return LockAsset(name, raw["recipe"], steps, outputs)

@@ -186,8 +186,10 @@ def test_frozen_after_a_prompt_change_names_the_asset_and_runs_nothing(tmp_path:
     assert captured.err == (
         "stale: chain: prompt changed; upstream asset chain changed\n"
         "stale: other: upstream asset chain changed\n"
+        "stale: assetgen.lock: would change\n"
     )
-    assert captured.out == "--frozen: 2 assets need an API call; nothing was run\n"
+    assert captured.out == (
+        "--frozen: 2 assets need an API call, assetgen.lock would change; nothing was written\n")
     assert mtimes(root) == before
 
 
@@ -203,8 +205,11 @@ def test_frozen_json_counts_zero_calls(tmp_path: Path, capsys) -> None:
         "actions_run": 0, "actions_cached": 0, "actions_failed": 0, "requests": 0, "outputs_written": 0}
     why = "needs an API call (--frozen): prompt changed"
     assert result["failures"] == [{"asset": "icon-blue", "message": why},
-                                  {"asset": "icon-red", "message": why}]
-    assert err == "stale: icon-blue: prompt changed\nstale: icon-red: prompt changed\n"
+                                  {"asset": "icon-red", "message": why},
+                                  {"asset": "assetgen.lock",
+                                   "message": "--frozen: assetgen.lock would change"}]
+    assert err == ("stale: icon-blue: prompt changed\nstale: icon-red: prompt changed\n"
+                   "stale: assetgen.lock: would change\n")
 
 
 def test_force_regenerates_matching_assets(tmp_path: Path, capsys) -> None:

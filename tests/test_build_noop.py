@@ -84,8 +84,11 @@ def test_deleted_or_modified_output_falls_through(root: Path, capsys) -> None:
     summary, fast = _build(root, capsys)
     assert (summary["outputs_written"], fast) == (1, False)
     (root / "out" / "gem-blue.png").write_bytes(b"not an image")
+    summary, fast = _build(root, capsys)        # a hand edit is kept, and never stamped as built
+    assert (summary["outputs_written"], summary["kept"], fast) == (0, ["out/gem-blue.png"], False)
     summary, fast = _build(root, capsys)
-    assert (summary["outputs_written"], fast) == (1, False)
+    assert (summary["outputs_written"], summary["kept"], fast) == (0, ["out/gem-blue.png"], False)
+    assert main(["build", str(root), "--overwrite"]) == 0
     summary, fast = _build(root, capsys)
     assert (summary["outputs_written"], fast) == (0, True)
 

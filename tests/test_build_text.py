@@ -31,7 +31,8 @@ def test_counts_of_one_are_singular(tmp_path: Path, capsys) -> None:
         "2 actions (1 call, 1 rendition): 1 call made, 1 output written, 0 failed; 0 requests")
     (tmp_path / "recipes" / "a.yaml").write_text(RECIPE.replace("A sword", "A shield"), encoding="utf-8")
     assert main(["build", str(tmp_path), "--frozen"]) == 1
-    assert capsys.readouterr().out == "--frozen: 1 asset needs an API call; nothing was run\n"
+    assert capsys.readouterr().out == (
+        "--frozen: 1 asset needs an API call, assetgen.lock would change; nothing was written\n")
 
 
 def test_an_interrupted_build_says_so(tmp_path: Path) -> None:

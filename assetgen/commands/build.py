@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assetgen.commands import counted
-from assetgen.errors import ExitCode
+from assetgen.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
     from assetgen.run.build import BuildReport
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 def main(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
-    if not (args.force or args.only):
+    if args.frozen and (args.force or args.overwrite or args.adopt):
+        flag = "--force" if args.force else "--overwrite" if args.overwrite else "--adopt"
+        raise UserError(f"--frozen changes nothing on disk, so it cannot go with {flag}")
+    if not (args.force or args.only or args.adopt):
         from assetgen.run.stamp import fast_noop
 
         total = fast_noop(args.paths, cwd, args.provider)
@@ -48,6 +51,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         paths=tuple(args.paths), cwd=cwd, provider=ProviderKind(args.provider) if args.provider else None,
         jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
         fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
+        overwrite=args.overwrite, adopt=tuple(args.adopt),
     )
     if args.json:
         report = build(opts)
@@ -59,8 +63,8 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         finally:
             reporter.close()
         _print(report)
-    for asset, why in report.stale:
-        print(f"stale: {asset}: {why}", file=sys.stderr)
+    for stale in report.stale:
+        print(f"stale: {stale.line()}", file=sys.stderr)
     left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
     if report.interrupted or (left and not report.stale):   # --frozen starts nothing on purpose
         why = "interrupted" if report.interrupted else "--fail-fast"
@@ -71,6 +75,8 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
             print(line, file=sys.stderr)
         for asset, message in report.failures:
             print(f"failed: {asset}: {message}", file=sys.stderr)
+        for _, _, message in report.kept:
+            print(message, file=sys.stderr)
     return report.exit_code
 
 
@@ -82,15 +88,33 @@ def _swept(report: BuildReport) -> list[str]:
 
 def _print(report: BuildReport) -> None:
     if report.stale:
-        needs = "asset needs" if len(report.stale) == 1 else "assets need"
-        print(f"--frozen: {len(report.stale)} {needs} an API call; nothing was run")
+        print(f"--frozen: {_frozen_counts(report)}; nothing was written")
         return
     for line in _swept(report):
         print(line)
     for asset, message in report.failures:
         print(f"failed: {asset}: {message}")
+    for _, _, message in report.kept:
+        print(message)
     calls = report.actions_total - report.renditions
     kinds = f"{counted(calls, 'call')}, {counted(report.renditions, 'rendition')}"
+    kept = f"{counted(len(report.kept), 'output')} kept, " if report.kept else ""
     print(f"{counted(report.actions_total, 'action')} ({kinds}): "
           f"{counted(report.actions_run, 'call')} made, {counted(report.outputs_written, 'output')} written, "
-          f"{report.actions_failed} failed; {counted(report.requests, 'request')}")
+          f"{kept}{report.actions_failed} failed; {counted(report.requests, 'request')}")
+
+
+def _frozen_counts(report: BuildReport) -> str:
+    """`2 assets need an API call, 3 outputs would be written, assetgen.lock would change`."""
+    kinds = [s.kind for s in report.stale]
+    parts = []
+    calls = kinds.count("call")
+    if calls:
+        parts.append(f"{counted(calls, 'asset')} {'needs' if calls == 1 else 'need'} an API call")
+    if kinds.count("output"):
+        parts.append(f"{counted(kinds.count('output'), 'output')} would be written")
+    if kinds.count("orphan"):
+        parts.append(f"{counted(kinds.count('orphan'), 'output')} would be removed")
+    if "lock" in kinds:
+        parts.append("assetgen.lock would change")
+    return ", ".join(parts)

@@ -19,6 +19,7 @@ class Why(enum.Enum):
     PROVIDER = "provider changed"
     OUTPUT_MISSING = "output missing"
     OUTPUT_CHANGED = "output changed on disk"
+    KEPT = "output kept"            # a rendition that would replace a file changed by hand or adopted
     ENCODER = "encoder changed"
     NOT_CACHED = "image not in cache"
     LOCKED_MISSING = "locked image missing"
@@ -45,7 +46,12 @@ class Reason:
         if w is Why.OUTPUT_MISSING:
             return f"output {self.subject} missing (restored from {self.new or 'cache'})"
         if w is Why.OUTPUT_CHANGED:
-            return f"output {self.subject} changed on disk (restored from {self.new or 'cache'})"
+            return (f"output {self.subject} changed since assetgen wrote it (build keeps it; "
+                    f"--overwrite restores it from {self.new or 'cache'})")
+        if w is Why.KEPT:
+            state = {"adopted": "is adopted", "unknown": "was not written by assetgen"}.get(
+                str(self.old), "changed since assetgen wrote it")
+            return f"output {self.subject} {state} (build keeps it; --overwrite replaces it)"
         if w is Why.ENCODER:
             return f"encoder changed (now {self.new})"
         if w is Why.NOT_CACHED:

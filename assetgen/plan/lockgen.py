@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 
-from assetgen.lockfile import Lock, LockAsset
+from assetgen.lockfile import Lock, LockAsset, LockOutput
 from assetgen.plan.graph import Action, AssetPlan, Plan
 from assetgen.plan.status import call_step, render_output
 
 
 def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[str, tuple[str, ...]],
-                encoder: str) -> LockAsset | None:
-    """The lock entry of one asset, or None when any of its actions has no result."""
+                encoder: str, old: Mapping[str, LockOutput] | None = None, kept: Collection[str] = (),
+                adopted: Collection[str] = ()) -> LockAsset | None:
+    """The lock entry of one asset, or None when any of its actions has no result. An output kept
+    as the user changed it keeps its old entry (none when assetgen never wrote it); an adopted
+    output is marked so, and stays marked while its bytes stay."""
+    old = old or {}
     steps = []
     for sid in asset.steps:
         step = call_step(by_id[sid], results)
@@ -23,17 +27,24 @@ def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[
     outputs = []
     for oid in asset.outputs:
         out = render_output(by_id[oid], results, encoder)
+        before = old.get(out.path)
+        if out.path in kept:
+            if before is not None:
+                outputs.append(before)
+            continue
         got = results.get(oid)
         if not out.key or not got:
             return None
-        outputs.append(dataclasses.replace(out, sha256=got[0]))
+        still = before is not None and before.adopted and before.sha256 == got[0]
+        outputs.append(dataclasses.replace(out, sha256=got[0], adopted=out.path in adopted or still))
     return LockAsset(asset.name, asset.recipe, tuple(steps), tuple(sorted(outputs, key=lambda o: o.path)))
 
 
 def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, selected: Collection[str],
-              encoder: str, prune: bool) -> Lock:
+              encoder: str, prune: bool, kept: Collection[str] = (), adopted: Collection[str] = ()) -> Lock:
     """Rewrite the selected assets that resolved; keep the rest; drop unknown assets when `prune`."""
     by_id = plan.by_id()
+    written = old.written()
     assets = dict(old.assets)
     if prune:
         known = {a.name for a in plan.assets}
@@ -41,7 +52,7 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
     for asset in plan.assets:
         if asset.name not in selected:
             continue
-        entry = asset_entry(asset, by_id, results, encoder)
+        entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted)
         if entry is not None:
             assets[asset.name] = entry
     return Lock(assets)

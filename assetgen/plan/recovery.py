@@ -60,7 +60,7 @@ class Recovery:
                for image in step.results}
         for asset in sorted(lock.assets.values(), key=lambda a: a.name):
             for out in asset.outputs:
-                if _lossless(out, encoder, out.source in png):
+                if not out.adopted and _lossless(out, encoder, out.source in png):
                     self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
 
     def why_not(self, image: str) -> str | None:

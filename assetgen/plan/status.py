@@ -103,6 +103,7 @@ class Resolver:
         self.file_hash = file_hash
         self.lock_results = lock.step_results()
         self.lock_outputs = lock.output_shas()
+        self.written = lock.written()
         self.encoder = encoder_version()
         self.recovery = Recovery(lock, file_hash, self.encoder)
         self.place = {sid: (a.name, i) for a in plan.assets for i, sid in enumerate(a.steps)}
@@ -180,7 +181,22 @@ class Resolver:
             reasons = [Reason(Why.OUTPUT_CHANGED if current else Why.OUTPUT_MISSING, path)]
         else:
             reasons = render_reasons(out, old, current is not None, asset, self.encoder)
+            kept = self._kept(path, current)
+            if kept is not None:
+                reasons.append(kept)
         return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
+
+    def _kept(self, path: str, current: str | None) -> Reason | None:
+        """Why a build would keep the file at `path` rather than write it: changed by hand, adopted,
+        or not written by assetgen (None: it is missing, or as assetgen wrote it)."""
+        if current is None:
+            return None
+        known = self.written.get(path)
+        if known is None:
+            return Reason(Why.KEPT, path, "unknown")
+        if known.adopted:
+            return Reason(Why.KEPT, path, "adopted")
+        return Reason(Why.KEPT, path, "changed") if known.sha256 != current else None
 
     def backward(self, states: dict[str, ActionState]
                  ) -> tuple[dict[str, Recovered], dict[str, tuple[str, str, Reason]]]:

@@ -41,6 +41,14 @@ class BuildOptions:
     fail_fast: bool = False
     max_cost: float | None = None
     previews: int | None = None
+    overwrite: bool = False              # replace outputs changed by hand
+    adopt: tuple[str, ...] = ()          # output paths (project-relative) to adopt as they are
+
+    def check(self) -> None:
+        """Usage errors among the options themselves."""
+        if self.frozen and (self.force or self.overwrite or self.adopt):
+            flag = "--force" if self.force else "--overwrite" if self.overwrite else "--adopt"
+            raise UserError(f"--frozen changes nothing on disk, so it cannot go with {flag}")
 
 
 @dataclass(frozen=True)
@@ -52,23 +60,82 @@ class BuildReport:
     requests: int
     outputs_written: int
     failures: tuple[tuple[str, str], ...] = ()      # (asset, message)
-    stale: tuple[tuple[str, str], ...] = ()         # --frozen: (asset, why)
+    stale: tuple[Stale, ...] = ()                   # --frozen: every change it refused
     interrupted: bool = False
     swept: Swept = Swept()                          # outputs no recipe writes any more
     renditions: int = 0                             # render actions among actions_total
+    kept: tuple[tuple[str, str, str], ...] = ()     # (asset, output path, message): changed by hand
 
     @property
     def exit_code(self) -> ExitCode:
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        return ExitCode.FAILED if self.failures or self.stale or self.actions_failed else ExitCode.OK
+        failed = self.failures or self.stale or self.actions_failed or self.kept
+        return ExitCode.FAILED if failed else ExitCode.OK
 
     def summary(self) -> dict[str, object]:
-        """Exactly the keys SPEC section 7 names for `build --json`."""
-        return {"actions_total": self.actions_total, "actions_run": self.actions_run,
-                "actions_cached": self.actions_cached, "actions_failed": self.actions_failed,
-                "requests": self.requests, "outputs_written": self.outputs_written,
-                "failures": [{"asset": a, "message": m} for a, m in self.failures]}
+        """The keys SPEC section 7 names for `build --json`, and `kept` (section 9) when a file was kept."""
+        failures = [{"asset": a, "message": m} for a, m in self.failures]
+        failures += [{"asset": a, "message": m} for a, _, m in self.kept]
+        summary: dict[str, object] = {
+            "actions_total": self.actions_total, "actions_run": self.actions_run,
+            "actions_cached": self.actions_cached, "actions_failed": self.actions_failed,
+            "requests": self.requests, "outputs_written": self.outputs_written, "failures": failures}
+        if self.kept:
+            summary["kept"] = [p for _, p, _ in self.kept]
+        return summary
+
+
+@dataclass(frozen=True)
+class Stale:
+    """One change `--frozen` found: an asset that needs a call, an output to write, an orphan to
+    remove, the lock file to rewrite."""
+
+    kind: str           # call | output | orphan | lock
+    subject: str        # the asset (call), the path (output, orphan) or the lock file
+    why: str
+    asset: str          # the asset it belongs to, for `failures`
+
+    def line(self) -> str:
+        return f"{self.subject}: {self.why}"
+
+    def failure(self) -> tuple[str, str]:
+        if self.kind == "call":
+            return self.asset, f"needs an API call (--frozen): {self.why}"
+        return self.asset, f"--frozen: {self.subject} {self.why}"
+
+
+def frozen_changes(prep: Prepared, opts: BuildOptions) -> list[Stale]:
+    """Everything a build would change on disk: calls, renditions, the lock file, orphan removals."""
+    found = [Stale("call", asset, why, asset) for asset, why in stale_assets(prep)]
+    states = prep.resolution.states
+    written = prep.lock.written()
+    relock = False      # a call or a rendition that changes its lock entry
+    for action in prep.plan.actions:     # a rendition waiting for a call is named by that call
+        st = states[action.id]
+        if st.status is not Status.RUN:
+            continue
+        if action.is_call:
+            relock = True
+        elif action.render is not None and st.key is not None:
+            why = "; ".join(r.text() for r in states[action.id].reasons)
+            path = action.render.output.path
+            found.append(Stale("output", path, f"would be written ({why})", action.assets[0]))
+            relock = relock or path not in written or written[path].key != st.key
+    from assetgen.plan.status import encoder_version
+
+    results = {aid: st.results for aid, st in states.items()
+               if st.status is Status.CACHED and st.results is not None}
+    lock = next_lock(prep.plan, results, prep.lock, prep.selected, encoder_version(),
+                     prune=not (opts.only or _only_files(opts)))
+    if relock or lockfile.would_change(prep.project.root, lock):
+        found.append(Stale("lock", lockfile.LOCK_FILE, "would change", lockfile.LOCK_FILE))
+    owners = {o.path: name for name, a in prep.lock.assets.items() for o in a.outputs}
+    swept = sweep(prep.project.root, prep.lock, lock, _in_use(prep), prep.files, dry_run=True)
+    for path in swept.removed:
+        found.append(Stale("orphan", path, "would be removed (no recipe writes it any more)",
+                           owners.get(path, path)))
+    return found
 
 
 def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
@@ -97,6 +164,7 @@ def run_cost(prep: Prepared) -> float:
 
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
+    opts.check()
     prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force)
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
@@ -110,10 +178,11 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     if os.environ.get(CACHE_ENV):   # a cache other projects may share: their gc must keep ours
         gc.register(prep.store.root, prep.project.root)
     total = len(prep.plan.actions)
+    adopt = _adopting(prep, opts)
     if opts.frozen:
-        stale = stale_assets(prep)
+        stale = frozen_changes(prep, opts)
         if stale:
-            failures = tuple((asset, f"needs an API call (--frozen): {why}") for asset, why in stale)
+            failures = tuple(s.failure() for s in stale)
             return BuildReport(total, 0, 0, 0, 0, 0, failures, stale=tuple(stale))
     if opts.max_cost is not None:
         cost = run_cost(prep)
@@ -121,7 +190,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
             raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
                             "nothing was run")
     inputs = _input_stats(prep)
-    out = asyncio.run(_execute(prep, opts, sink))
+    out = asyncio.run(_execute(prep, opts, sink, adopt))
     swept = _save(prep, opts, out, inputs)
     failed = len(out.failures) + len(out.blocked)
     failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))  # once each
@@ -130,9 +199,11 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         failures += _not_started(prep, out, out.halted)
         failed, left = failed + left, 0
     renditions = len(_outputs(prep))
+    owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
+    kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                        out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
-                       renditions=renditions)
+                       renditions=renditions, kept=kept)
 
 
 def _outputs(prep: Prepared) -> list[str]:
@@ -148,13 +219,13 @@ def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str
     return tuple((asset, f"not started: {why}") for asset in sorted(left - named))
 
 
-async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink) -> Outcome:
+async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozenset[str]) -> Outcome:
     from assetgen.plan.status import encoder_version
 
     forced = frozenset(aid for aid, st in prep.resolution.states.items()
                        if any(r.why is Why.FORCED for r in st.reasons))
     settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
-                        encoder_version())
+                        encoder_version(), opts.overwrite, adopt, prep.lock.written())
     provider = create_provider(prep.provider, prep.project.config, prep.project.root)
     executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink,
                         prep.resolution.recovered)
@@ -189,19 +260,36 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Sw
 
     root = prep.project.root
     whole = not (opts.only or _only_files(opts))
-    lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole)
+    lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole,
+                     kept=out.kept, adopted=out.adopted)
     swept = Swept()
     if lock != prep.lock:
         swept = sweep(root, prep.lock, lock, _in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
     drop_stale_temps(root, _outputs(prep))
-    complete = not (out.failures or out.blocked or out.not_started or out.interrupted)
+    complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept)
     if complete and not opts.only and not opts.force:
         _stamp(prep, opts, inputs)
     else:
         stamp.clear(root)
     return swept
+
+
+def _adopting(prep: Prepared, opts: BuildOptions) -> frozenset[str]:
+    """The outputs `--adopt` names, as project-relative paths; one no recipe writes is a usage error."""
+    root = prep.project.root.resolve()
+    outputs = set(_outputs(prep))
+    found: set[str] = set()
+    for given in opts.adopt:
+        full = (opts.cwd / given).resolve()
+        rel = full.relative_to(root).as_posix() if full.is_relative_to(root) else given
+        if rel not in outputs and given in outputs:
+            rel = given         # written as in the recipe, from another folder
+        if rel not in outputs:
+            raise UserError(f"--adopt {given}: no recipe in this build writes that output")
+        found.add(rel)
+    return frozenset(found)
 
 
 def _in_use(prep: Prepared) -> set[str]:

@@ -28,6 +28,7 @@ class Event:
     blocked: int = 0           # STARTED: actions blocked (a lost locked image), and what needs them
     requests: int = 0          # HTTP requests this action sent
     wrote: str = ""            # the output path written, for renders that changed a file
+    kept: str = ""             # why a render left its output as it was (changed by hand)
 
 
 Sink = Callable[[Event], None]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import Store
-from assetgen.lockfile import LockStep
+from assetgen.lockfile import LockOutput, LockStep
 from assetgen.plan import keys
 from assetgen.plan.explain import Why
 from assetgen.plan.files import FileHashes
@@ -44,6 +44,8 @@ class Outcome:
     calls: int = 0
     requests: int = 0
     written: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)     # output path -> why it was kept, not written
+    adopted: set[str] = field(default_factory=set)         # output paths whose bytes were adopted
     interrupted: bool = False
 
 
@@ -55,10 +57,26 @@ class Settings:
     forced: frozenset[str] = frozenset()
     previews: int | None = None
     encoder: str = ""
+    overwrite: bool = False                      # replace outputs changed by hand
+    adopt: frozenset[str] = frozenset()          # output paths whose current bytes become the output
+    written: Mapping[str, LockOutput] = field(default_factory=dict)   # the lock: what assetgen left where
 
 
 class ActionFailed(Exception):
     pass
+
+
+class Kept(Exception):
+    """An output changed by hand since assetgen wrote it (or never written by assetgen) is not replaced."""
+
+
+def kept_message(path: str, adopted: bool, known: bool) -> str:
+    if adopted:
+        return (f"kept {path}: adopted as it is, and the recipe now renders it differently "
+                "(--overwrite replaces it)")
+    if not known:
+        return f"kept {path}: assetgen did not write it (--overwrite replaces it)"
+    return f"kept {path}: changed since assetgen wrote it (--overwrite replaces it)"
 
 
 class Executor:
@@ -156,6 +174,11 @@ class Executor:
             else:
                 requests = 0
                 wrote = await self.render(action)
+        except Kept as kept:
+            assert action.render is not None
+            self.out.kept[action.render.output.path] = str(kept)
+            self.sink(Event(Kind.ACTION_DONE, action.id, action.op.value, action.assets, kept=str(kept)))
+            return None
         except NotSent as unsent:
             self.out.requests += unsent.requests
             self.unsent.add(action.id)
@@ -260,13 +283,25 @@ class Executor:
         self.out.results[action.id] = (sha,)
         return out.path if wrote else ""
 
+    def check_replaceable(self, path: str, current: str) -> None:
+        """Raise Kept unless the file at `path` is still what assetgen last wrote there."""
+        known = self.settings.written.get(path)
+        if known is None or known.sha256 != current or known.adopted:
+            raise Kept(kept_message(path, known is not None and known.adopted, known is not None))
+
     def encode_and_write(self, data: bytes, output: Output, key: str) -> tuple[str, bool]:
         """Render; write the file only when its bytes differ; record the render. (sha, written)"""
         from assetgen.render import render
 
         encoded = render(data, output)
         sha = keys.sha256_bytes(encoded)
-        written = self.files.hash(output.path) != sha
+        current = self.files.hash(output.path)
+        written = current != sha
+        if written and current is not None and not self.settings.overwrite:
+            if output.path in self.settings.adopt:
+                self.out.adopted.add(output.path)
+                return current, False
+            self.check_replaceable(output.path, current)
         if written:
             try:
                 write_atomic(self.settings.root / output.path, encoded)

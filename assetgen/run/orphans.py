@@ -21,7 +21,9 @@ class Swept:
     kept: tuple[str, ...] = ()      # orphans changed by hand since assetgen wrote them
 
 
-def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes) -> Swept:
+def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes,
+          dry_run: bool = False) -> Swept:
+    """Remove the orphans still as assetgen wrote them (`dry_run`: say which, remove nothing)."""
     expected = {o.path: o.sha256 for a in old.assets.values() for o in a.outputs}
     named = {o.path for a in new.assets.values() for o in a.outputs} | still_written
     folded = {p.casefold(): p for p in named}
@@ -35,6 +37,9 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
             continue
         if sha != expected[path]:
             kept.append(path)
+            continue
+        if dry_run:
+            removed.append(path)
             continue
         try:
             (root / path).unlink()

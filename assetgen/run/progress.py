@@ -24,7 +24,7 @@ class PlainReporter:
             self._line(f"{event.total} actions, {event.queued} to run{blocked}")
         elif event.kind is Kind.ACTION_DONE:
             self.done += 1
-            what = f"wrote {event.wrote}" if event.wrote else ", ".join(event.assets)
+            what = f"wrote {event.wrote}" if event.wrote else event.kept or ", ".join(event.assets)
             self._line(f"[{self.done}/{self.total}] {event.op} {what}")
         elif event.kind is Kind.ACTION_FAILED:
             self.done += 1
