@@ -270,11 +270,35 @@ def rpm_for(model: str, configured: Mapping[str, int], deployment: str) -> float
     return float(spec.default_rpm if spec else FALLBACK_RPM)
 
 
+# Parameters that choose the API a step goes through (SPEC section 12), not image API parameters:
+# `api: responses` runs the step as a turn of a Responses API conversation with the image tool.
+CONVERSATION_PARAMS = ("api", "text_model", "instructions")
+RESPONSES = "responses"
+
+
+@dataclass(frozen=True)
+class ResponsesTool:
+    """The Responses API's `image_generation` tool: which image models back it on each provider,
+    the tool fields a recipe may set, and whether the provider streams it."""
+
+    image_models: dict[str, tuple[str, ...]]
+    tool_params: frozenset[str]
+    streaming: dict[str, bool]
+
+
+@functools.cache
+def responses_tool() -> ResponsesTool:
+    text = resources.files("assetgen").joinpath("data/responses.json").read_text(encoding="utf-8")
+    row = json.loads(text)
+    return ResponsesTool({k: tuple(v) for k, v in row["image_models"].items()},
+                         frozenset(row["tool_params"]), dict(row["streaming"]))
+
+
 # Parameters that never change the produced image: kept out of cache keys.
 NON_IMAGE_PARAMS = frozenset({"user", "stream", "partial_images"})
 
-# Every request parameter a recipe may set (SPEC section 3), besides `prompt`.
+# Every request parameter a recipe may set (SPEC sections 3 and 12), besides `prompt`.
 REQUEST_PARAMS = (
     "model", "size", "quality", "n", "background", "moderation", "output_format",
-    "output_compression", "input_fidelity", "style", "user",
+    "output_compression", "input_fidelity", "style", "user", *CONVERSATION_PARAMS,
 )

@@ -65,9 +65,13 @@ class DroppedConnection(Exception):
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    from assetgen.emulator.conversation import responses_endpoint
+
     state = EmulatorState(config or EmulatorConfig())
     app = Starlette(
         routes=[
+            Route("/openai/v1/responses", responses_endpoint, methods=["POST"]),
+            Route("/v1/responses", responses_endpoint, methods=["POST"]),
             Route("/openai/deployments/{deployment}/images/{operation}", images_endpoint, methods=["POST"]),
             Route("/openai/v1/images/{operation}", images_endpoint, methods=["POST"]),
             Route("/v1/images/{operation}", images_endpoint, methods=["POST"]),

@@ -72,6 +72,13 @@ def _step_params(
 ) -> tuple[Diagnostic, ...]:
     values = dict(params)
     locs = dict(locations)
+    return _conversation(values, locs, where, provider) + _model_params(op, params, values, locs, where,
+                                                                        provider)
+
+
+def _model_params(op: Op, params: tuple[tuple[str, Any], ...], values: dict[str, Any],
+                  locs: dict[str, Location], where: Location,
+                  provider: ProviderKind) -> tuple[Diagnostic, ...]:
     model = values.get("model")
     if model is None:
         return (Diagnostic.warning(where, "no model set for this step: set 'model' in defaults, "
@@ -82,14 +89,20 @@ def _step_params(
         known = ", ".join(sorted(catalog.models()))
         return (Diagnostic.warning(at, f"unknown model '{model}': its parameters are not checked "
                                        f"(known: {known})"),)
-    if op is Op.EDIT and not spec.edit:
+    responses = values.get("api") == catalog.RESPONSES
+    if op is Op.EDIT and not spec.edit and not responses:
         return (Diagnostic.error(where, f"model '{model}' cannot edit images"),)
     out: list[Diagnostic] = []
     allowed = spec.params_for(op.value)
+    if responses:
+        allowed = catalog.responses_tool().tool_params | {"model", "user"}
     for name, value in params:
         loc = locs.get(name, where)
+        if name in catalog.CONVERSATION_PARAMS:
+            continue
         if name not in allowed:
-            out.append(Diagnostic.error(loc, f"model '{model}' does not take '{name}' for {op.value}"))
+            what = "the Responses API image tool" if responses else f"model '{model}'"
+            out.append(Diagnostic.error(loc, f"{what} does not take '{name}' for {op.value}"))
             continue
         problem = _value_problem(spec, name, value, values, provider)
         if problem:
@@ -128,6 +141,29 @@ def _value_caution(spec: catalog.ModelSpec, name: str, value: Any, provider: Pro
     if level == "unconfirmed":
         return f"{what} on {spec.name} is not confirmed on {service} (the sources disagree or say nothing)"
     return None
+
+
+def _conversation(values: dict[str, Any], locs: dict[str, Location], where: Location,
+                  provider: ProviderKind) -> tuple[Diagnostic, ...]:
+    """`api: responses` needs a text model and an image model that backs the tool on the provider;
+    `text_model` and `instructions` mean nothing without it."""
+    if values.get("api") != catalog.RESPONSES:
+        return tuple(Diagnostic.error(locs.get(name, where), f"'{name}' goes with 'api: responses'")
+                     for name in ("text_model", "instructions") if name in values)
+    out = []
+    if "text_model" not in values:
+        out.append(Diagnostic.error(locs.get("api", where), "'api: responses' needs 'text_model': the "
+                                    "text model that runs the conversation (e.g. gpt-5.1)"))
+    tool = catalog.responses_tool()
+    model = values.get("model")
+    kinds = [provider.value] if provider.value in tool.image_models else sorted(tool.image_models)
+    backed = sorted({m for k in kinds for m in tool.image_models[k]})
+    if model is not None and model not in backed:
+        on = f" on {provider.value}" if provider.value in tool.image_models else ""
+        out.append(Diagnostic.error(locs.get("model", where),
+                                    f"model '{model}' does not back the Responses API image tool{on}; "
+                                    f"expected one of {', '.join(backed)}"))
+    return tuple(out)
 
 
 def _value_problem(spec: catalog.ModelSpec, name: str, value: Any, values: dict[str, Any],

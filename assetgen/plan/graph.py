@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from assetgen.catalog import RESPONSES
 from assetgen.errors import UserError
 from assetgen.plan import keys
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Project, Step, Variant
@@ -56,6 +57,10 @@ class CallSpec:
     params: tuple[tuple[str, Any], ...]   # every request parameter the recipe set, model excluded
     label: str                            # the variant name (the local provider draws it)
     sources: tuple[Source, ...] = ()
+    # `api: responses`: the earlier turns' text, and the id of the turn before (content only: a
+    # turn's key covers the whole conversation before it, never a server-side response id)
+    history: tuple[str, ...] = ()
+    previous: str | None = None
 
     @property
     def n(self) -> int:
@@ -116,6 +121,8 @@ def call_ident(spec: CallSpec, op: ActionOp) -> dict[str, Any]:
     }
     if spec.provider == "local":
         ident["label"] = spec.label
+    if spec.previous is not None:
+        ident["previous"] = spec.previous
     return ident
 
 
@@ -146,9 +153,14 @@ class _Builder:
         self.visiting.append(name)
         recipe, variant = self.variants[name]
         steps: list[str] = []
+        history: tuple[str, ...] = ()     # the conversation so far: consecutive `api: responses` turns
         for i, step in enumerate(variant.steps):
             prev = steps[-1] if steps else None
-            steps.append(self.step(variant, step, prev, variant.steps[i - 1].pick if i else None))
+            turn = step.param("api") == RESPONSES
+            history = history if turn else ()
+            steps.append(self.step(variant, step, prev, variant.steps[i - 1].pick if i else None,
+                                   history, prev if history else None))
+            history = (*history, step.prompt) if turn else ()
         final = steps[-1]
         outputs = tuple(self.output(variant, out, final) for out in variant.outputs)
         self.visiting.pop()
@@ -165,7 +177,8 @@ class _Builder:
         sha = self.file_hash(ref.path)
         return Source(role, file=ref.path, file_sha=sha or f"missing:{ref.path}")
 
-    def step(self, variant: Variant, step: Step, prev: str | None, prev_pick: int | None) -> str:
+    def step(self, variant: Variant, step: Step, prev: str | None, prev_pick: int | None,
+             history: tuple[str, ...] = (), previous: str | None = None) -> str:
         sources: list[Source] = []
         if step.op is Op.EDIT:
             if prev is not None:
@@ -176,7 +189,8 @@ class _Builder:
             sources.append(self.source(step.mask, Role.MASK))
         sources += [self.source(ref, Role.REFERENCE) for ref in step.images]
         spec = CallSpec(self.provider, str(step.model or ""), step.prompt,
-                        tuple((k, v) for k, v in step.params if k != "model"), variant.name, tuple(sources))
+                        tuple((k, v) for k, v in step.params if k != "model"), variant.name, tuple(sources),
+                        history, previous)
         op = ActionOp(step.op.value)
         ident = call_ident(spec, op)
         ident["inputs"] = [[s.role.value, s.ident()] for s in sources]

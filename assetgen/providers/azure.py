@@ -15,8 +15,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from assetgen import catalog
 from assetgen.catalog import rpm_for
 from assetgen.errors import UserError
+from assetgen.providers import conversation
 from assetgen.providers.auth import Auth, KeyAuth, TokenAuth, clean_key, default_credential
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
@@ -83,6 +85,12 @@ class AzureProvider(RemoteProvider):
         deployment = self.config.deployment_for(request.model)
         query = (("api-version", self.api_version),) if self.api_version else ()
         rpm = rpm_for(request.model, self.config.quotas(), deployment)
+        if conversation.is_turn(request):
+            # the Responses API is on the v1 path only; a header names the image deployment
+            text = self.config.deployment_for(str(request.params.get("text_model")))
+            return Target(f"{self.endpoint}/openai/v1/responses", deployment, text, rpm,
+                          headers=((conversation.AZURE_IMAGE_DEPLOYMENT_HEADER, deployment),),
+                          can_stream=catalog.responses_tool().streaming.get(self.kind, False))
         if self.api is ApiStyle.V1:
             url = f"{self.endpoint}/openai/v1/images/{op_path(request.op)}"
         else:

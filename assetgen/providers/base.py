@@ -27,6 +27,7 @@ class ImageRequest:
     prompt: str
     params: dict[str, Any]              # API parameters the recipe set (model and prompt excluded)
     label: str = ""                     # the variant name: the local provider draws it
+    history: tuple[str, ...] = ()       # `api: responses`: the earlier turns' text, oldest first
     images: tuple[InputImage, ...] = () # edits: the working image first, then references
     mask: InputImage | None = None
     partial_images: int | None = None   # stream with previews when set

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from assetgen.catalog import CONVERSATION_PARAMS
 from assetgen.providers.base import InputImage
 
 # Error codes that mean the safety system refused the prompt or an image (reference section 6).
@@ -74,7 +75,8 @@ def json_body(model: str | None, prompt: str, params: Mapping[str, Any],
     if model is not None:
         body["model"] = model
     body["prompt"] = prompt
-    body.update((k, v) for k, v in sorted(params.items()) if v is not None and k not in ("model", "prompt"))
+    body.update((k, v) for k, v in sorted(params.items())
+                if v is not None and k not in ("model", "prompt") and k not in CONVERSATION_PARAMS)
     if partial_images is not None:
         body["stream"] = True
         body["partial_images"] = partial_images

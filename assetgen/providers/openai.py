@@ -12,6 +12,7 @@ from typing import Any
 
 from assetgen.catalog import rpm_for
 from assetgen.errors import UserError
+from assetgen.providers import conversation
 from assetgen.providers.auth import Auth, KeyAuth, clean_key
 from assetgen.providers.base import ImageRequest
 from assetgen.providers.http import ApiFailure
@@ -46,9 +47,12 @@ class OpenAIProvider(RemoteProvider):
         return cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm), **options)
 
     def target(self, request: ImageRequest) -> Target:
+        rpm = rpm_for(request.model, self.rpm, request.model)
+        if conversation.is_turn(request):
+            return Target(f"{self.base_url}/responses", request.model, str(request.params.get("text_model")),
+                          rpm, tool_model=request.model)
         op = "generations" if request.op is Op.GENERATE else "edits"
-        return Target(f"{self.base_url}/images/{op}", request.model, request.model,
-                      rpm_for(request.model, self.rpm, request.model))
+        return Target(f"{self.base_url}/images/{op}", request.model, request.model, rpm)
 
     def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
         return (f"OpenAI answered 404 for {target.url} (model '{request.model}'): "

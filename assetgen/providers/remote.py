@@ -24,7 +24,7 @@ import httpx
 
 from assetgen import catalog
 from assetgen.errors import UserError
-from assetgen.providers import http
+from assetgen.providers import conversation, http
 from assetgen.providers.auth import Auth, redact
 from assetgen.providers.base import ImageRequest, ImageResult, NotSent, ProviderError
 from assetgen.providers.http import ApiFailure, ErrorKind, Images
@@ -43,9 +43,12 @@ class Target:
 
     url: str
     deployment: str                  # the pacing key, named in messages
-    body_model: str | None           # the body's `model` field
+    body_model: str | None           # the body's `model` field (`api: responses`: the text model)
     rpm: float
     query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    tool_model: str | None = None    # `api: responses`: the image tool's `model` field
+    can_stream: bool = True          # False where the service does not stream this kind of call
 
 
 @dataclass
@@ -165,13 +168,13 @@ class RemoteProvider:
         task.result()
 
     async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count) -> Images:
-        headers = await self._auth_headers(count)
+        headers = {**await self._auth_headers(count), **dict(target.headers)}
         if self._stopped:
             raise NotSent(count.requests)
         kwargs = self._body(request, target)
         count.requests += 1
         try:
-            if streams(request) is not None:
+            if streams(request, target) is not None:
                 return await self._stream(request, target, pacer, headers, kwargs)
             response = await self._client.post(target.url, params=dict(target.query), headers=headers,
                                                **kwargs)
@@ -182,10 +185,13 @@ class RemoteProvider:
         pacer.observe(response.headers)
         if response.status_code != 200:
             raise _Failed(http.classify(response.status_code, response.headers, response.content))
-        return _parse(response.content)
+        return _parse(response.content, request)
 
     def _body(self, request: ImageRequest, target: Target) -> dict[str, Any]:
-        partial_images = streams(request)
+        partial_images = streams(request, target)
+        if conversation.is_turn(request):
+            text_model = str(target.body_model)
+            return {"json": conversation.body(request, text_model, target.tool_model, partial_images)}
         if request.op is Op.GENERATE:
             return {"json": http.json_body(target.body_model, request.prompt, request.params, partial_images)}
         return {"data": http.multipart_fields(target.body_model, request.prompt, request.params,
@@ -212,7 +218,9 @@ class RemoteProvider:
                 body = await response.aread()
                 raise _Failed(http.classify(response.status_code, response.headers, body))
             if "text/event-stream" not in response.headers.get("content-type", ""):
-                return _parse(await response.aread())
+                return _parse(await response.aread(), request)
+            if conversation.is_turn(request):
+                return await _turn_stream(response, request)
             state = _Stream()
             parser = http.SseParser()
             async for line in response.aiter_lines():
@@ -305,20 +313,54 @@ def check_url(url: str, provider: str, what: str, source: str, example: str) -> 
     return url
 
 
-def streams(request: ImageRequest) -> int | None:
+def streams(request: ImageRequest, target: Target) -> int | None:
     """`partial_images` to stream with, or None: previews are asked only of models that can stream
-    (dall-e-3 cannot; a model the catalog does not know is asked as the build says)."""
+    (dall-e-3 cannot; a model the catalog does not know is asked as the build says), and only where
+    the service streams the call (Azure's Responses image tool does not)."""
+    if not target.can_stream:
+        return None
     spec = catalog.get(request.model)
     if spec is not None and "stream" not in spec.params_for(request.op.value):
         return None
     return request.partial_images
 
 
-def _parse(body: bytes) -> Images:
+def _parse(body: bytes, request: ImageRequest) -> Images:
     try:
-        return http.parse_images(json.loads(body))
+        payload = json.loads(body)
+        parsed = conversation.parse(payload) if conversation.is_turn(request) else http.parse_images(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Failed(ApiFailure(ErrorKind.TRANSIENT, 200, f"unreadable answer: {exc}")) from None
+    if isinstance(parsed, ApiFailure):
+        raise _Failed(parsed)
+    return parsed
+
+
+async def _turn_stream(response: httpx.Response, request: ImageRequest) -> Images:
+    """A streamed Responses API turn: partial images as they come, the images of `response.completed`."""
+    state = conversation.StreamState()
+    parser = http.SseParser()
+    seen = 0
+    async for line in response.aiter_lines():
+        for obj in [*parser.feed(line)]:
+            conversation.on_event(obj, state)
+            for index, data in state.partials[seen:]:
+                await _preview(request, index, data)
+            seen = len(state.partials)
+    for obj in parser.close():
+        conversation.on_event(obj, state)
+    if state.final is None:
+        raise _Failed(ApiFailure(ErrorKind.TRANSIENT, None, "the stream ended without a completed response"))
+    if isinstance(state.final, ApiFailure):
+        raise _Failed(state.final)
+    return state.final
+
+
+async def _preview(request: ImageRequest, index: int, data: bytes) -> None:
+    if request.on_partial is not None:
+        result = request.on_partial(index, data)
+        if inspect.isawaitable(result):
+            await result
 
 
 async def _on_event(obj: dict[str, Any], request: ImageRequest, state: _Stream) -> None:
@@ -326,11 +368,7 @@ async def _on_event(obj: dict[str, Any], request: ImageRequest, state: _Stream) 
         raise _Failed(http.classify_stream_error(obj["error"]))
     event = http.stream_event(obj)
     if event.is_partial and obj.get("b64_json"):
-        data = http.decode_b64(obj["b64_json"])
-        if request.on_partial is not None:
-            result = request.on_partial(int(obj.get("partial_image_index", 0)), data)
-            if inspect.isawaitable(result):
-                await result
+        await _preview(request, int(obj.get("partial_image_index", 0)), http.decode_b64(obj["b64_json"]))
     elif event.is_completed and obj.get("b64_json"):
         state.finals.append(http.decode_b64(obj["b64_json"]))
         if isinstance(obj.get("usage"), dict):

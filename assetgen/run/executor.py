@@ -237,7 +237,8 @@ class Executor:
         mask = next((img for s, img in zip(spec.sources, loaded, strict=True) if s.role is Role.MASK), None)
         images = tuple(img for s, img in zip(spec.sources, loaded, strict=True) if s.role is not Role.MASK)
         request = ImageRequest(op=action.call_op, model=spec.model, prompt=spec.prompt,
-                               params=dict(spec.params), label=spec.label, images=images, mask=mask,
+                               params=dict(spec.params), label=spec.label, history=spec.history,
+                               images=images, mask=mask,
                                partial_images=self.settings.previews or None,
                                on_partial=self.preview_saver(spec.label))
         result = await self.provider.run(request)
