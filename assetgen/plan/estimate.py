@@ -37,7 +37,20 @@ def cost(action: Action, pricing: dict[str, Any], batch: bool = False) -> float:
     usd = model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
                               pricing=pricing.get(spec.model), input_images=images,
                               input_fidelity=spec.param("input_fidelity"))
+    usd += conversation_cost(action, pricing)
     return usd * catalog.batch_discount() if batch else usd
+
+
+def conversation_cost(action: Action, pricing: dict[str, Any]) -> float:
+    """`api: responses`: the text model's input (the replayed turns, this turn and the instructions,
+    about 4 characters a token) at the project's `pricing.<text_model>.per_mtok.text_in`; the
+    catalog has no text-model prices, so without that entry only the image is estimated."""
+    spec = action.call
+    if spec is None or spec.param("api") != catalog.RESPONSES:
+        return 0.0
+    rates = (pricing.get(str(spec.param("text_model"))) or {}).get("per_mtok") or {}
+    text = " ".join([*spec.history, spec.prompt, str(spec.param("instructions") or "")])
+    return len(text) / 4 * float(rates.get("text_in", 0)) / 1_000_000
 
 
 def seconds(action: Action) -> float:
