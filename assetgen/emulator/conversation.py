@@ -227,7 +227,7 @@ def _answer(body: dict[str, Any], turn: Turn, call: ImageCall, spec: ModelSpec, 
             "revised_prompt": call.prompt, "result": base64.b64encode(rendered[0].data).decode("ascii")}
     message = {"type": "message", "id": f"msg_{uuid.uuid4().hex}", "status": "completed", "role": "assistant",
                "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}
-    text_in = max(1, math.ceil(turn.words * 4 / 3)) + input_images * images.IMAGE_INPUT_TOKENS["low"]
+    text_in = max(1, math.ceil(turn.words * 4 / 3)) + spec.image_input_tokens(input_images, "low")
     image_gen = images.usage(call, spec, size, input_images)
     return {
         "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": int(time.time()),
