@@ -49,6 +49,12 @@ def _provider(p: argparse.ArgumentParser) -> None:
                    help="override the project's provider (default: local)")
 
 
+def _endpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", metavar="URL",
+                   help="send the calls to URL: the azure endpoint or the openai base URL; wins over "
+                        "assetgen.yaml and $AZURE_OPENAI_ENDPOINT / $OPENAI_BASE_URL")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assetgen", description="Build generated images from YAML recipes.")
     parser.add_argument("--version", action="version", version=f"assetgen {__version__}")
@@ -57,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="run every stale action and write the outputs and the lock file")
     _paths(p)
     _provider(p)
+    _endpoint(p)
     p.add_argument("-j", "--jobs", type=_jobs, default=8, metavar="N", help="actions at once (default 8)")
     p.add_argument("--only", action="append", default=[], metavar="PATTERN",
                    help="build only assets whose name matches this glob (repeatable)")
@@ -79,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="say for every action whether it is cached or will run, and why")
     _paths(p)
     _provider(p)
+    _endpoint(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     p = sub.add_parser("lint", help="check recipes without calling any API")

@@ -299,8 +299,8 @@ def test_previews_are_not_asked_of_a_model_that_cannot_stream(emu: EmulatorHandl
 
 
 def test_missing_endpoint_and_key_are_user_errors() -> None:
-    with pytest.raises(UserError, match=r"^azure provider: no endpoint: set providers.azure.endpoint in "
-                       r"assetgen.yaml or \$AZURE_OPENAI_ENDPOINT$"):
+    with pytest.raises(UserError, match=r"^azure provider: no endpoint: pass --endpoint, set "
+                       r"providers.azure.endpoint in assetgen.yaml or \$AZURE_OPENAI_ENDPOINT$"):
         AzureProvider.from_config(ProjectConfig(), env={})
     config = ProjectConfig(azure=AzureConfig(endpoint="http://127.0.0.1:9", auth="key"))
     with pytest.raises(UserError, match=r"^azure provider: providers.azure.auth is 'key' but "

@@ -51,7 +51,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         paths=tuple(args.paths), cwd=cwd, provider=ProviderKind(args.provider) if args.provider else None,
         jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
         fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
-        overwrite=args.overwrite, adopt=tuple(args.adopt),
+        overwrite=args.overwrite, adopt=tuple(args.adopt), endpoint=args.endpoint,
     )
     if args.json:
         report = build(opts)

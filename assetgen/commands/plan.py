@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assetgen.errors import ExitCode
 from assetgen.plan.report import plan_json, plan_text
+from assetgen.providers.registry import where_calls_go
 from assetgen.recipe.model import ProviderKind
 from assetgen.run.prepare import prepare
 
@@ -16,11 +17,16 @@ from assetgen.run.prepare import prepare
 def main(args: argparse.Namespace) -> int:
     provider = ProviderKind(args.provider) if args.provider else None
     prep = prepare(args.paths, Path.cwd(), provider)
+    target = where_calls_go(prep.provider, prep.project.config, args.endpoint)
     data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing),
                      config=prep.project.config)
     prep.files.save()
     if args.json:
         print(json.dumps(data))
     else:
-        sys.stdout.write(plan_text(data))
+        lines = plan_text(data).splitlines(keepends=True)
+        if target is not None and any(a["status"] == "run" and a["op"] != "render" for a in data["actions"]):
+            url, source = target    # before the totals, which stay the last line
+            lines.insert(len(lines) - 1, f"calls go to {url} ({source})\n")
+        sys.stdout.write("".join(lines))
     return ExitCode.OK

@@ -62,16 +62,16 @@ class AzureProvider(RemoteProvider):
 
     @classmethod
     def from_config(cls, config: ProjectConfig, env: Mapping[str, str] | None = None,
-                    credential: Any = None, **options: Any) -> AzureProvider:
-        """The provider for a project; `credential` is any TokenCredential (sync or async)."""
+                    credential: Any = None, endpoint: str | None = None, **options: Any) -> AzureProvider:
+        """The provider for a project; `credential` is any TokenCredential (sync or async);
+        `endpoint` (the `--endpoint` flag) wins over the project file and the environment."""
         env = os.environ if env is None else env
         azure = config.azure
-        endpoint = azure.endpoint or env.get(ENDPOINT_ENV)
-        if not endpoint:
-            raise UserError(f"azure provider: no endpoint: set providers.azure.endpoint in assetgen.yaml "
-                            f"or ${ENDPOINT_ENV}")
-        source = "providers.azure.endpoint" if azure.endpoint else f"${ENDPOINT_ENV}"
-        check_url(endpoint, "azure", "endpoint", source, "https://my-resource.openai.azure.com")
+        found = resolve_endpoint(config, env, endpoint)
+        if found is None:
+            raise UserError(f"azure provider: no endpoint: pass --endpoint, set providers.azure.endpoint "
+                            f"in assetgen.yaml or ${ENDPOINT_ENV}")
+        endpoint = found[0]
         api = _enum(ApiStyle, azure.api, "providers.azure.api")
         version = azure.api_version
         if api is ApiStyle.DEPLOYMENTS:
@@ -104,6 +104,18 @@ class AzureProvider(RemoteProvider):
         version = f" with api-version {self.api_version}" if self.api_version else ""
         return (f"Azure OpenAI answered 404 for {target.url}{version}: {failure.message or 'not found'}; "
                 f"check the endpoint, providers.azure.api and the api-version")
+
+
+def resolve_endpoint(config: ProjectConfig, env: Mapping[str, str],
+                     flag: str | None = None) -> tuple[str, str] | None:
+    """(endpoint, where it came from), checked: `--endpoint`, else providers.azure.endpoint, else
+    $AZURE_OPENAI_ENDPOINT; None when none is set."""
+    for value, source in ((flag, "--endpoint"), (config.azure.endpoint, "providers.azure.endpoint"),
+                          (env.get(ENDPOINT_ENV), f"${ENDPOINT_ENV}")):
+        if value:
+            check_url(value, "azure", "endpoint", source, "https://my-resource.openai.azure.com")
+            return value, source
+    return None
 
 
 def make_auth(mode: AuthMode, env: Mapping[str, str], credential: Any = None) -> Auth:

@@ -24,6 +24,17 @@ BASE_URL_ENV = "OPENAI_BASE_URL"
 KEY_ENV = "OPENAI_API_KEY"
 
 
+def resolve_base_url(config: ProjectConfig, env: Mapping[str, str],
+                     flag: str | None = None) -> tuple[str, str]:
+    """(base URL, where it came from), checked: `--endpoint`, else providers.openai.base_url, else
+    $OPENAI_BASE_URL, else the public API."""
+    for value, source in ((flag, "--endpoint"), (config.openai.base_url, "providers.openai.base_url"),
+                          (env.get(BASE_URL_ENV), f"${BASE_URL_ENV}")):
+        if value:
+            return check_url(value, "openai", "base URL", source, DEFAULT_BASE_URL), source
+    return DEFAULT_BASE_URL, "the default"
+
+
 class OpenAIProvider(RemoteProvider):
     kind = "openai"
     service = "OpenAI"
@@ -36,14 +47,14 @@ class OpenAIProvider(RemoteProvider):
 
     @classmethod
     def from_config(cls, config: ProjectConfig, env: Mapping[str, str] | None = None,
-                    **options: Any) -> OpenAIProvider:
+                    endpoint: str | None = None, **options: Any) -> OpenAIProvider:
+        """The provider for a project; `endpoint` (the `--endpoint` flag) is the base URL, and wins
+        over the project file and the environment."""
         env = os.environ if env is None else env
+        base_url, _ = resolve_base_url(config, env, endpoint)
         key = clean_key(env.get(KEY_ENV), "openai", f"${KEY_ENV}")
         if not key:
             raise UserError(f"openai provider: ${KEY_ENV} is not set")
-        base_url = config.openai.base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        source = "providers.openai.base_url" if config.openai.base_url else f"${BASE_URL_ENV}"
-        check_url(base_url, "openai", "base URL", source, DEFAULT_BASE_URL)
         return cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm), **options)
 
     def target(self, request: ImageRequest) -> Target:

@@ -20,7 +20,7 @@ from assetgen.plan import estimate
 from assetgen.plan.explain import Why
 from assetgen.plan.lockgen import next_lock
 from assetgen.plan.status import Status
-from assetgen.providers.registry import create_provider
+from assetgen.providers.registry import create_provider, where_calls_go
 from assetgen.recipe.model import ProviderKind
 from assetgen.run import stamp
 from assetgen.run.events import Sink, discard
@@ -43,6 +43,7 @@ class BuildOptions:
     previews: int | None = None
     overwrite: bool = False              # replace outputs changed by hand
     adopt: tuple[str, ...] = ()          # output paths (project-relative) to adopt as they are
+    endpoint: str | None = None          # --endpoint: where a remote provider sends
 
     def check(self) -> None:
         """Usage errors among the options themselves."""
@@ -179,6 +180,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         gc.register(prep.store.root, prep.project.root)
     total = len(prep.plan.actions)
     adopt = _adopting(prep, opts)
+    where_calls_go(prep.provider, prep.project.config, opts.endpoint)    # a bad URL: exit 2, nothing run
     if opts.frozen:
         stale = frozen_changes(prep, opts)
         if stale:
@@ -226,7 +228,7 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
                        if any(r.why is Why.FORCED for r in st.reasons))
     settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
                         encoder_version(), opts.overwrite, adopt, prep.lock.written())
-    provider = create_provider(prep.provider, prep.project.config, prep.project.root)
+    provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint)
     executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink,
                         prep.resolution.recovered)
     loop = asyncio.get_running_loop()
