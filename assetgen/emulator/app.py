@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,10 +115,17 @@ async def images_endpoint(request: Request) -> Response:
         return JSONResponse(error.body, error.status)
     mode = Mode.OPENAI if request.url.path.startswith("/v1/") else Mode.AZURE
     trace = Trace(op)
+    return await answer(request, state, trace, _pipeline(request, state, mode, trace))
+
+
+async def answer(request: Request, state: EmulatorState, trace: Trace,
+                 pipeline: Coroutine[Any, Any, Response]) -> Response:
+    """Run an image request's pipeline: its response, the error it raised, or a dropped
+    connection; then record the request with what the pipeline learnt (`trace`)."""
     error_code = None
     response: Response | None = None
     try:
-        response = await _pipeline(request, state, mode, trace)
+        response = await pipeline
         status = response.status_code
     except ApiError as exc:
         response = JSONResponse(exc.body, exc.status, headers={**_ids(), **trace.headers, **exc.headers})
@@ -125,7 +133,7 @@ async def images_endpoint(request: Request) -> Response:
     except DroppedConnection:
         status = 0
     state.log.add(RequestRecord(
-        time=time.time(), method=request.method, path=request.url.path, status=status, op=op.value,
+        time=time.time(), method=request.method, path=request.url.path, status=status, op=trace.op.value,
         deployment=trace.deployment, model=trace.model, fault=trace.fault.value if trace.fault else None,
         error_code=error_code, fields=trace.fields))
     return response if response is not None else await _drop(request)

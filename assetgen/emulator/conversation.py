@@ -27,9 +27,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from assetgen import catalog
 from assetgen.catalog import ModelSpec
 from assetgen.emulator import errors, images, incoming, streaming, uploads
-from assetgen.emulator.app import DroppedConnection, EmulatorState, Trace, _admit, _drop, _ids
-from assetgen.emulator.errors import ApiError, Mode
-from assetgen.emulator.records import RequestRecord
+from assetgen.emulator.app import EmulatorState, Trace, _admit, _ids, answer
+from assetgen.emulator.errors import Mode
 from assetgen.emulator.validate import ImageCall, validate
 from assetgen.recipe.model import Op
 
@@ -58,22 +57,8 @@ class Turn:
 async def responses_endpoint(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     mode = Mode.OPENAI if request.url.path.startswith("/v1/") else Mode.AZURE
-    trace = Trace(Op.GENERATE)
-    error_code = None
-    response: Response | None = None
-    try:
-        response = await _pipeline(request, state, mode, trace)
-        status = response.status_code
-    except ApiError as exc:
-        response = JSONResponse(exc.body, exc.status, headers={**_ids(), **trace.headers, **exc.headers})
-        status, error_code = exc.status, exc.code
-    except DroppedConnection:
-        status = 0
-    state.log.add(RequestRecord(
-        time=time.time(), method=request.method, path=request.url.path, status=status, op=trace.op.value,
-        deployment=trace.deployment, model=trace.model, fault=trace.fault.value if trace.fault else None,
-        error_code=error_code, fields=trace.fields))
-    return response if response is not None else await _drop(request)
+    trace = Trace(Op.GENERATE)      # an edit once the request shows an input image
+    return await answer(request, state, trace, _pipeline(request, state, mode, trace))
 
 
 async def _pipeline(request: Request, state: EmulatorState, mode: Mode, trace: Trace) -> Response:
