@@ -2,7 +2,9 @@
 
 Layout under `.assetgen/cache/` (or `$ASSETGEN_CACHE_DIR`):
   objects/ab/abcdef...      image bytes, stored once by their sha256
-  actions/<key>.json        {key, op, provider, model, results: [sha256...], usage, when}
+  actions/<key>.json        {key, op, provider, model, results: [sha256...], usage, when, deployment?}
+A record names the deployment that served the call (several may serve one model); it is not part
+of the key.
 Every write is atomic (temp + fsync + rename), and objects are written before the record that
 names them, so a record never points at a missing or torn object.
 """
@@ -39,10 +41,14 @@ class ActionRecord:
     results: tuple[str, ...]
     usage: dict[str, Any] = field(default_factory=dict)
     when: float = 0.0
+    deployment: str = ""                # which deployment served the call ("" when not known)
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "op": self.op, "provider": self.provider, "model": self.model,
+        data = {"key": self.key, "op": self.op, "provider": self.provider, "model": self.model,
                 "results": list(self.results), "usage": self.usage, "when": self.when}
+        if self.deployment:
+            data["deployment"] = self.deployment
+        return data
 
 
 class Store:
@@ -100,13 +106,14 @@ class Store:
             data = json.loads((self.actions / f"{key}.json").read_bytes())
             return ActionRecord(key=data["key"], op=data["op"], provider=data["provider"],
                                 model=data["model"], results=tuple(data["results"]),
-                                usage=data.get("usage") or {}, when=float(data.get("when", 0)))
+                                usage=data.get("usage") or {}, when=float(data.get("when", 0)),
+                                deployment=str(data.get("deployment") or ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def put_record(self, key: str, op: str, provider: str, model: str, results: tuple[str, ...],
-                   usage: dict[str, Any] | None = None) -> ActionRecord:
-        rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3))
+                   usage: dict[str, Any] | None = None, deployment: str = "") -> ActionRecord:
+        rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3), deployment)
         write_atomic(self.actions / f"{key}.json",
                      json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"))
         self._records[key] = rec

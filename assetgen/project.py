@@ -12,7 +12,14 @@ from typing import Any
 
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import limits, schema, yamlpos
-from assetgen.recipe.model import AzureConfig, OpenAIConfig, ProjectConfig, ProviderKind, rpm_targets
+from assetgen.recipe.model import (
+    AzureConfig,
+    CacheConfig,
+    OpenAIConfig,
+    ProjectConfig,
+    ProviderKind,
+    rpm_targets,
+)
 
 PROJECT_FILE = "assetgen.yaml"
 
@@ -113,6 +120,7 @@ def _config(data: dict[str, Any]) -> ProjectConfig:
     providers = data.get("providers") or {}
     azure = providers.get("azure") or {}
     openai = providers.get("openai") or {}
+    cache = data.get("cache") or {}
     return ProjectConfig(
         recipes=tuple(data.get("recipes") or ProjectConfig.recipes),
         provider=ProviderKind(data.get("provider", "local")),
@@ -130,5 +138,6 @@ def _config(data: dict[str, Any]) -> ProjectConfig:
             rpm=tuple(sorted((openai.get("rpm") or {}).items())),
         ),
         pricing=tuple(sorted((data.get("pricing") or {}).items())),
+        cache=CacheConfig(remote=cache.get("remote"), remote_mode=cache.get("remote_mode")),
         file=PROJECT_FILE,
     )

@@ -63,6 +63,8 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         finally:
             reporter.close()
         _print(report)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for stale in report.stale:
         print(f"stale: {stale.line()}", file=sys.stderr)
     left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed

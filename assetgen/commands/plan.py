@@ -16,11 +16,13 @@ from assetgen.run.prepare import prepare
 
 def main(args: argparse.Namespace) -> int:
     provider = ProviderKind(args.provider) if args.provider else None
-    prep = prepare(args.paths, Path.cwd(), provider)
+    prep = prepare(args.paths, Path.cwd(), provider, remote="look")
     target = where_calls_go(prep.provider, prep.project.config, args.endpoint)
     data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing),
                      config=prep.project.config)
     prep.files.save()
+    for warning in prep.remote.warnings if prep.remote is not None else ():
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(data))
     else:

@@ -38,9 +38,12 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
         c = estimate.cost(action, pricing) if run else 0.0
         cost += c
         seconds += estimate.seconds(action) if run else 0.0
-        actions.append({"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
-                        "target": describe(action), "status": status.value, "reasons": reasons,
-                        "est_cost_usd": round(c, 6)})
+        entry = {"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
+                 "target": describe(action), "status": status.value, "reasons": reasons,
+                 "est_cost_usd": round(c, 6)}
+        if action.id in resolution.remote:
+            entry["remote"] = True      # cached through a record in the remote cache
+        actions.append(entry)
     runs = [a for a, entry in zip(plan.actions, actions, strict=True) if entry["status"] == Status.RUN.value]
     paced = estimate.paced_seconds(runs, config or ProjectConfig())
     return {"actions": actions, "est_cost_usd": round(cost, 6),
@@ -51,7 +54,8 @@ def plan_text(data: dict[str, Any]) -> str:
     lines = []
     for a in data["actions"]:
         why = f"  ({'; '.join(a['reasons'])})" if a["reasons"] else ""
-        lines.append(f"{a['status']:<7} {a['op']:<8} {a['target']}{why}")
+        status = f"{a['status']} (remote)" if a.get("remote") else a["status"]
+        lines.append(f"{status:<7} {a['op']:<8} {a['target']}{why}")
     run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
     blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
     also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""

@@ -9,6 +9,12 @@ call that made them is not run again: its key did not change, and calling again 
 replace the image the lock promises with a new one. `--force` regenerates it on purpose. The
 `local` provider is the exception: free and deterministic, it draws the lost image again ("image
 not in cache"), and the passes repeat until nothing changes.
+
+With a remote cache (`RemoteSource`), what the local cache and the lock lack is looked up there
+after each forward pass: records of calls that would run (their results make the next keys
+known, so the passes repeat), renditions a missing output needs (its bytes, by the hash the lock
+names), and images that running actions read. The lock is asked first, so it wins over a remote
+record that disagrees with it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from assetgen.cache import Store
 from assetgen.lockfile import Lock, LockInput, LockOutput, LockStep
@@ -86,18 +93,49 @@ def render_output(action: Action, results: Results, encoder: str) -> LockOutput:
                       source, key, "")
 
 
+class RemoteSource(Protocol):
+    """The remote cache as the resolver sees it (`assetgen.remote_cache.remote.RemoteCache`)."""
+
+    def records(self, wanted: Mapping[str, Expect]) -> dict[str, tuple[str, ...]]:
+        """key -> results, for the keys the remote holds a valid record (and its images) for."""
+        ...
+
+    def objects(self, wanted: Mapping[str, str]) -> set[str]:
+        """Of the shas asked for (sha -> the key it is for), those available."""
+        ...
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a remote record must say to serve a call."""
+
+    op: str
+    provider: str
+    model: str
+
+
 @dataclass(frozen=True)
 class Resolution:
     states: dict[str, ActionState]
     recovered: Mapping[str, Recovered] = field(default_factory=dict)  # image hash -> output holding it
+    remote: frozenset[str] = frozenset()        # calls cached through a remote record
+    ready: Mapping[str, str] = field(default_factory=dict)   # render id -> stored bytes of its output
 
     def to_run(self) -> list[str]:
         return [i for i, s in self.states.items() if s.status is Status.RUN]
 
 
 class Resolver:
-    def __init__(self, plan: Plan, store: Store, lock: Lock, file_hash: Callable[[str], str | None]) -> None:
+    def __init__(self, plan: Plan, store: Store, lock: Lock, file_hash: Callable[[str], str | None],
+                 remote: RemoteSource | None = None) -> None:
         self.plan = plan
+        self.remote = remote
+        self.remote_results: dict[str, tuple[str, ...]] = {}   # key -> results, from remote records
+        self.remote_objects: set[str] = set()                  # images the remote holds
+        self.asked: set[str] = set()                           # keys asked of the remote
+        self.from_remote: set[str] = set()
+        self.expected: dict[str, str] = {}     # render id -> the output bytes its key promises
+        self.ready: dict[str, str] = {}
         self.store = store
         self.lock = lock
         self.file_hash = file_hash
@@ -113,6 +151,10 @@ class Resolver:
         must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
         while True:
             states = self.forward(must)
+            if self.remote is not None:
+                if self._remote_records(states, must):
+                    continue        # their results make more keys known
+                self._remote_objects(states)
             recovered, blocked = self.backward(states)
             # The local provider is free and deterministic: it draws a lost image again, the same.
             redraw: dict[str, str] = {}
@@ -128,7 +170,47 @@ class Resolver:
         for action in self.plan.actions:
             if action.render is not None and states[action.id].status is Status.RUN:
                 states[action.id] = _restored_from(states[action.id], action, states, recovered)
-        return Resolution(states, recovered)
+        return Resolution(states, recovered, frozenset(self.from_remote), dict(self.ready))
+
+    def _remote_records(self, states: Mapping[str, ActionState], must: Mapping[str, object]) -> bool:
+        """Ask the remote for the records of calls that would run; True when it had any."""
+        assert self.remote is not None
+        wanted: dict[str, Expect] = {}
+        for action in self.plan.actions:
+            st = states[action.id]
+            call = action.call
+            if (call is None or st.status is not Status.RUN or not st.key or action.id in must
+                    or st.key in self.asked):
+                continue
+            wanted[st.key] = Expect(action.op.value, call.provider, call.model)
+        if not wanted:
+            return False
+        self.asked.update(wanted)
+        found = self.remote.records(wanted)
+        self.remote_results.update(found)
+        return bool(found)
+
+    def _remote_objects(self, states: Mapping[str, ActionState]) -> None:
+        """Renditions of missing outputs, then the images running actions read, from the remote."""
+        assert self.remote is not None
+        outputs = {sha: states[aid].key or "" for aid, sha in self.expected.items()
+                   if states[aid].status is Status.RUN and not self.store.has_object(sha)}
+        got = self.remote.objects(outputs) if outputs else set()
+        self.ready = {}
+        for aid, sha in self.expected.items():
+            if states[aid].status is Status.RUN and (sha in got or self.store.has_object(sha)):
+                self.ready[aid] = sha
+        images: dict[str, str] = {}
+        for action in self.plan.actions:
+            if states[action.id].status is not Status.RUN or action.id in self.ready:
+                continue
+            for dep, index in _needs(action):
+                st = states[dep]
+                if st.status is Status.CACHED and st.results is not None and index < len(st.results):
+                    image = st.results[index]
+                    if image not in self.remote_objects and not self.store.has_object(image):
+                        images[image] = st.key or ""
+        self.remote_objects |= self.remote.objects(images) if images else set()
 
     def _is_local(self, action_id: str) -> bool:
         call = self.by_id[action_id].call
@@ -137,6 +219,7 @@ class Resolver:
     def forward(self, must: dict[str, tuple[Reason, ...]]) -> dict[str, ActionState]:
         states: dict[str, ActionState] = {}
         results: dict[str, tuple[str, ...] | None] = {}
+        self.expected = {}
         for action in self.plan.actions:
             if action.is_call:
                 state = self.call_state(action, results, must)
@@ -157,6 +240,9 @@ class Resolver:
             if not found:
                 rec = self.store.record(key)
                 found = rec.results if rec is not None else None
+            if not found and key in self.remote_results:
+                found = self.remote_results[key]
+                self.from_remote.add(action.id)
             if found:
                 return ActionState(Status.CACHED, key, found)
         asset, index = self.place.get(action.id, (action.assets[0], 0))
@@ -175,6 +261,8 @@ class Resolver:
                 expected = rec.results[0] if rec is not None and rec.results else expected
         if expected is not None and current == expected:
             return ActionState(Status.CACHED, out.key, (expected,))
+        if expected is not None:
+            self.expected[action.id] = expected
         asset = action.assets[0]
         old = output_of(self.lock.assets.get(asset), path)
         if old is not None and out.key and old.key == out.key:
@@ -208,7 +296,7 @@ class Resolver:
         blocked: dict[str, tuple[str, str, Reason]] = {}
         stored: dict[str, bool] = {}
         for action in reversed(self.plan.actions):
-            if states[action.id].status is not Status.RUN:
+            if states[action.id].status is not Status.RUN or action.id in self.ready:
                 continue
             who = action.render.output.path if action.render else action.assets[0]
             for dep, index in _needs(action):
@@ -217,7 +305,7 @@ class Resolver:
                     continue
                 image = st.results[index]
                 if image not in stored:
-                    stored[image] = self.store.get_object(image) is not None
+                    stored[image] = image in self.remote_objects or self.store.get_object(image) is not None
                 if stored[image] or image in recovered:
                     continue
                 found = self.recovery.find(image)

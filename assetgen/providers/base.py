@@ -40,6 +40,7 @@ class ImageResult:
     usage: dict[str, Any] = field(default_factory=dict)
     requests: int = 1                   # HTTP requests sent for this result, retries included
     revised_prompt: str | None = None
+    served_by: str = ""                 # the deployment that made it (recorded, never part of a key)
 
 
 class ProviderError(Exception):

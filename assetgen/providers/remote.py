@@ -104,7 +104,8 @@ class RemoteProvider:
         data = list(images.b64)
         for url in images.urls:
             data.append(await self._download(url, count))
-        return ImageResult(tuple(data), dict(images.usage), count.requests, images.revised_prompt)
+        return ImageResult(tuple(data), dict(images.usage), count.requests, images.revised_prompt,
+                           target.deployment)
 
     def stop(self) -> None:
         self._stopped = True

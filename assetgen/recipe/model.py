@@ -145,6 +145,12 @@ class OpenAIConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    remote: str | None = None            # else $ASSETGEN_REMOTE_CACHE
+    remote_mode: str | None = None       # read | write | off; else $ASSETGEN_REMOTE_CACHE_MODE, else read
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     recipes: tuple[str, ...] = ("recipes/**/*.yaml",)
     provider: ProviderKind = ProviderKind.LOCAL
@@ -152,6 +158,7 @@ class ProjectConfig:
     azure: AzureConfig = field(default_factory=AzureConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     pricing: tuple[tuple[str, Any], ...] = ()      # model -> override dict (see catalog.estimate_cost)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     file: str | None = None                        # "assetgen.yaml" when there is one
 
 

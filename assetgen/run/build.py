@@ -27,6 +27,7 @@ from assetgen.run.events import Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
 from assetgen.run.orphans import Swept, sweep
 from assetgen.run.prepare import Prepared, prepare
+from assetgen.run.share import uploads_of
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class BuildReport:
     swept: Swept = Swept()                          # outputs no recipe writes any more
     renditions: int = 0                             # render actions among actions_total
     kept: tuple[tuple[str, str, str], ...] = ()     # (asset, output path, message): changed by hand
+    remote_hits: int | None = None                  # records and images taken from the remote cache
+    remote_uploads: int | None = None               # records and images created there (None: no remote)
+    warnings: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:
@@ -75,7 +79,8 @@ class BuildReport:
         return ExitCode.FAILED if failed else ExitCode.OK
 
     def summary(self) -> dict[str, object]:
-        """The keys SPEC section 7 names for `build --json`, and `kept` (section 9) when a file was kept."""
+        """The keys SPEC section 7 names for `build --json`, `kept` (section 9) when a file was kept,
+        and with a remote cache section 11's `remote_hits` and `remote_uploads`."""
         failures = [{"asset": a, "message": m} for a, m in self.failures]
         failures += [{"asset": a, "message": m} for a, _, m in self.kept]
         summary: dict[str, object] = {
@@ -84,6 +89,8 @@ class BuildReport:
             "requests": self.requests, "outputs_written": self.outputs_written, "failures": failures}
         if self.kept:
             summary["kept"] = [p for _, p, _ in self.kept]
+        if self.remote_hits is not None:
+            summary.update(remote_hits=self.remote_hits, remote_uploads=self.remote_uploads)
         return summary
 
 
@@ -166,7 +173,7 @@ def run_cost(prep: Prepared) -> float:
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     opts.check()
-    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force)
+    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force, remote="fetch")
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
     try:
@@ -203,9 +210,16 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     renditions = len(_outputs(prep))
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
+    hits = uploads = None
+    warnings: tuple[str, ...] = ()
+    if prep.remote is not None:
+        prep.remote.upload(uploads_of(prep, out))
+        hits, uploads = prep.remote.counts.hits, prep.remote.counts.uploads
+        warnings = tuple(prep.remote.warnings)
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                        out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
-                       renditions=renditions, kept=kept)
+                       renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
+                       warnings=warnings)
 
 
 def _outputs(prep: Prepared) -> list[str]:
@@ -230,7 +244,7 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
                         encoder_version(), opts.overwrite, adopt, prep.lock.written())
     provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint)
     executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink,
-                        prep.resolution.recovered)
+                        prep.resolution.recovered, prep.resolution.ready)
     loop = asyncio.get_running_loop()
     presses = [0]
 

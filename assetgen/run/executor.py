@@ -82,7 +82,8 @@ def kept_message(path: str, adopted: bool, known: bool) -> str:
 class Executor:
     def __init__(self, plan: Plan, states: dict[str, ActionState], store: Store, files: FileHashes,
                  provider: Provider, settings: Settings, sink: Sink,
-                 recovered: Mapping[str, Recovered] | None = None) -> None:
+                 recovered: Mapping[str, Recovered] | None = None,
+                 ready: Mapping[str, str] | None = None) -> None:
         self.plan = plan
         self.by_id = plan.by_id()
         self.states = states
@@ -94,6 +95,7 @@ class Executor:
         self.out = Outcome()
         self.stopping = False
         self.unsent: set[str] = set()    # calls that ended before sending: not started
+        self.ready = ready or {}         # render id -> the stored bytes of its output (remote cache)
         self.images = images.Images(store, settings.root, recovered or {}, _overwritten(plan, states))
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
@@ -246,17 +248,18 @@ class Executor:
         self.out.requests += result.requests
         if not result.images:
             raise ActionFailed("the provider returned no image")
-        shas = await asyncio.to_thread(self.save, step.key, action, result.images, dict(result.usage))
+        shas = await asyncio.to_thread(self.save, step.key, action, result.images, dict(result.usage),
+                                       result.served_by)
         self.out.results[action.id] = shas
         return result.requests
 
     def save(self, key: str, action: Action, images: tuple[bytes, ...],
-             usage: dict[str, object]) -> tuple[str, ...]:
+             usage: dict[str, object], served_by: str = "") -> tuple[str, ...]:
         """Objects first, then the record that names them: a record never points at a missing image."""
         spec = action.call
         assert spec is not None
         shas = tuple(self.store.put_object(b) for b in images)
-        self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage)
+        self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage, served_by)
         return shas
 
     def preview_saver(self, label: str) -> Callable[[int, bytes], None] | None:
@@ -275,10 +278,15 @@ class Executor:
         assert spec is not None
         out = render_output(action, self.out.results, self.settings.encoder)
         self.out.keys[action.id] = out.key
-        data = self.images.get(out.source)
-        if data is None:
-            raise ActionFailed(f"the image for {out.path} {self.images.missing(out.source)}")
-        sha, wrote = await asyncio.to_thread(self.encode_and_write, data, spec.output, out.key)
+        made = self.ready.get(action.id)
+        stored = self.store.get_object(made) if made else None     # the rendition itself, from a remote
+        data = b""
+        if stored is None:
+            found = self.images.get(out.source)
+            if found is None:
+                raise ActionFailed(f"the image for {out.path} {self.images.missing(out.source)}")
+            data = found
+        sha, wrote = await asyncio.to_thread(self.encode_and_write, data, spec.output, out.key, stored)
         if wrote:
             self.out.written.append(out.path)
         self.out.results[action.id] = (sha,)
@@ -290,11 +298,14 @@ class Executor:
         if known is None or known.sha256 != current or known.adopted:
             raise Kept(kept_message(path, known is not None and known.adopted, known is not None))
 
-    def encode_and_write(self, data: bytes, output: Output, key: str) -> tuple[str, bool]:
-        """Render; write the file only when its bytes differ; record the render. (sha, written)"""
+    def encode_and_write(self, data: bytes, output: Output, key: str,
+                         encoded: bytes | None = None) -> tuple[str, bool]:
+        """Render (unless `encoded` is the rendition already); write the file only when its bytes
+        differ; record the render. (sha, written)"""
         from assetgen.render import render
 
-        encoded = render(data, output)
+        if encoded is None:
+            encoded = render(data, output)
         sha = keys.sha256_bytes(encoded)
         current = self.files.hash(output.path)
         written = current != sha

@@ -6,6 +6,7 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assetgen import lockfile
 from assetgen.cache import STATE_DIR, Store, cache_dir
@@ -15,6 +16,9 @@ from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import AssetPlan, Plan, build_plan
 from assetgen.plan.status import Resolution, Resolver
 from assetgen.recipe.model import Project, ProviderKind
+
+if TYPE_CHECKING:
+    from assetgen.remote_cache.remote import RemoteCache
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Prepared:
     files: FileHashes
     resolver: Resolver
     resolution: Resolution
+    remote: RemoteCache | None = None    # the remote cache, when one is configured and not off
 
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
@@ -61,8 +66,10 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 
 
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
-            only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
-    return prepare_project(load(paths, cwd), provider, only, force)
+            only: Sequence[str] = (), force: Sequence[str] = (), remote: str | None = None) -> Prepared:
+    """`remote`: "fetch" downloads what the plan needs from the remote cache (build), "look" only
+    asks what it holds (plan), None leaves it alone."""
+    return prepare_project(load(paths, cwd), provider, only, force, remote)
 
 
 def load(paths: Sequence[str], cwd: Path) -> Project:
@@ -80,7 +87,8 @@ def load(paths: Sequence[str], cwd: Path) -> Project:
 
 
 def prepare_project(project: Project, provider: ProviderKind | None = None,
-                    only: Sequence[str] = (), force: Sequence[str] = ()) -> Prepared:
+                    only: Sequence[str] = (), force: Sequence[str] = (),
+                    remote: str | None = None) -> Prepared:
     """The plan of a loaded project for one provider, resolved against the cache and lock file."""
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
@@ -93,5 +101,20 @@ def prepare_project(project: Project, provider: ProviderKind | None = None,
     lock = lockfile.read(project.root)
     forcing = {a.name for a in full.assets if force and _picked(a, force)}
     forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
-    resolver = Resolver(plan, store, lock, files.hash)
-    return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolver.resolve(forced))
+    shared = open_remote(project, store, fetch=remote == "fetch") if remote else None
+    resolver = Resolver(plan, store, lock, files.hash, shared)
+    return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolver.resolve(forced),
+                    shared)
+
+
+def open_remote(project: Project, store: Store, fetch: bool) -> RemoteCache | None:
+    """The project's remote cache (cache.remote or $ASSETGEN_REMOTE_CACHE), or None."""
+    from assetgen.remote_cache.config import remote_spec
+
+    spec = remote_spec(project.config.cache)
+    if spec is None:
+        return None
+    from assetgen.remote_cache.remote import RemoteCache
+    from assetgen.remote_cache.store import open_store
+
+    return RemoteCache(spec, open_store(spec), store, fetch=fetch)

@@ -1,0 +1,292 @@
+"""Look-ups in and uploads to the remote cache, bounded and concurrent, and never trusted.
+
+Everything read from the remote is untrusted input: a record's key and hashes are checked (64
+lowercase hex, the key asked for, the operation, provider and model of the call that asks), and
+every downloaded image is hashed: bytes that do not match their name are never used, are reported
+with the key they were fetched for, and count as a miss. Writes are create-only (`If-None-Match: *`):
+nothing in the remote is ever replaced. A remote that cannot be reached costs one warning, and the
+build goes on with the local cache.
+
+`fetch=True` (build) downloads into the local cache, objects before the record that names them,
+each written the moment it arrives, so a build that stops resumes where it was. `fetch=False`
+(plan) only asks whether an object exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from assetgen.cache import Store
+from assetgen.plan.status import Expect
+from assetgen.remote_cache.config import RemoteSpec
+
+WORKERS = 16            # transfers at once
+SHA = re.compile(r"[0-9a-f]{64}")
+OBJECTS = "objects"
+ACTIONS = "actions"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One call's result (`record` set) or one rendition (`record` None): its objects go first."""
+
+    objects: tuple[tuple[str, Callable[[], bytes | None]], ...]    # (sha, reads the bytes)
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class Counts:
+    hits: int = 0           # records and objects taken from the remote
+    uploads: int = 0        # records and objects created in the remote
+    corrupt: int = 0        # downloads that did not match their hash
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+def object_path(sha: str) -> str:
+    return f"{OBJECTS}/{sha[:2]}/{sha}"
+
+
+def record_path(key: str) -> str:
+    return f"{ACTIONS}/{key}.json"
+
+
+class RemoteCache:
+    def __init__(self, spec: RemoteSpec, store: Any, local: Store, fetch: bool = True,
+                 workers: int = WORKERS) -> None:
+        self.spec = spec
+        self.obj = store            # the obstore store
+        self.local = local
+        self.fetch = fetch
+        self.workers = workers
+        self.counts = Counts()
+        self.warnings: list[str] = []
+        self.down = False
+        self._no_writes = False
+        self._lock = threading.Lock()
+        self._present: set[str] = set()     # object shas known to be in the remote
+
+    # -- reading
+
+    def records(self, wanted: Mapping[str, Expect]) -> dict[str, tuple[str, ...]]:
+        """The results of each key the remote holds a valid, complete record for."""
+        found: dict[str, tuple[str, ...]] = {}
+
+        def one(key: str) -> None:
+            results = self._record(key, wanted[key])
+            if results is not None:
+                found[key] = results
+
+        self._each(one, [k for k in wanted if SHA.fullmatch(k)])
+        return found
+
+    def objects(self, wanted: Mapping[str, str]) -> set[str]:
+        """Of the shas asked for (sha -> the key it is fetched for), those now in the local cache
+        (fetch) or in the remote (look only)."""
+        got: set[str] = set()
+
+        def one(sha: str) -> None:
+            if self._object(sha, wanted[sha]):
+                got.add(sha)
+
+        self._each(one, [s for s in wanted if SHA.fullmatch(s)])
+        return got
+
+    def _record(self, key: str, expect: Expect) -> tuple[str, ...] | None:
+        data = self._get(record_path(key))
+        if data is None:
+            return None
+        rec = _parse_record(data, key, expect)
+        if rec is None:
+            self._warn(f"remote cache: the record for key {key} is not valid for this call; not used")
+            return None
+        results = tuple(rec["results"])
+        if not all(self._object(sha, key) for sha in results):
+            return None
+        if self.fetch:
+            self.local.put_record(key, expect.op, expect.provider, expect.model, results,
+                                  rec.get("usage") or {}, **_extra(rec))
+        self.counts.add("hits")
+        return results
+
+    def _object(self, sha: str, key: str) -> bool:
+        if self.local.has_object(sha):
+            return True
+        if not self.fetch:
+            return self._exists(object_path(sha))
+        data = self._get(object_path(sha))
+        if data is None:
+            return False
+        if hashlib.sha256(data).hexdigest() != sha:
+            self.counts.add("corrupt")
+            self._warn(f"remote cache: the image {sha} for key {key} does not match its hash; not used")
+            return False
+        self.local.put_object(data)
+        self.counts.add("hits")
+        return True
+
+    # -- writing
+
+    def upload(self, items: Iterable[Upload]) -> None:
+        """Create what the remote lacks; never replace anything."""
+        if not self.spec.writes:
+            return
+        self._each(self._upload_one, list(items))
+
+    def _upload_one(self, item: Upload) -> None:
+        for sha, read in item.objects:
+            if not self._put_object(sha, read):
+                return      # a record never names an object the remote lacks
+        if item.record is not None:
+            body = json.dumps(item.record, sort_keys=True, indent=1).encode("utf-8")
+            self._create(record_path(item.record["key"]), body)
+
+    def _put_object(self, sha: str, read: Callable[[], bytes | None]) -> bool:
+        with self._lock:
+            if sha in self._present:
+                return True
+        if self._exists(object_path(sha)):
+            present = True
+        else:
+            data = read()
+            present = (data is not None and hashlib.sha256(data).hexdigest() == sha
+                       and self._create(object_path(sha), data))
+        if present:
+            with self._lock:
+                self._present.add(sha)
+        return present
+
+    # -- the store, with its failures sorted
+
+    def _each(self, work: Callable[[Any], None], items: list[Any]) -> None:
+        if self.down or not items:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            for future in [pool.submit(work, item) for item in items]:
+                future.result()
+
+    def _get(self, path: str) -> bytes | None:
+        if self.down:
+            return None
+        import obstore
+
+        try:
+            return bytes(obstore.get(self.obj, path).bytes())
+        except Exception as exc:  # noqa: BLE001 - sorted by _failed
+            self._failed(exc, "read")
+            return None
+
+    def _exists(self, path: str) -> bool:
+        if self.down:
+            return False
+        import obstore
+
+        try:
+            obstore.head(self.obj, path)
+            return True
+        except Exception as exc:  # noqa: BLE001 - sorted by _failed
+            self._failed(exc, "read")
+            return False
+
+    def _create(self, path: str, data: bytes) -> bool:
+        """Put `data` unless something is there already; True when the path now holds an object."""
+        if self.down or self._no_writes:
+            return False
+        import obstore
+
+        try:
+            obstore.put(self.obj, path, data, mode="create")
+        except Exception as exc:  # noqa: BLE001 - sorted by _failed
+            return self._failed(exc, "write") == "exists"
+        self.counts.add("uploads")
+        return True
+
+    def _failed(self, exc: Exception, doing: str) -> str:
+        from obstore import exceptions as ox
+
+        if isinstance(exc, FileNotFoundError | ox.NotFoundError):
+            return "missing"
+        if isinstance(exc, FileExistsError | ox.AlreadyExistsError | ox.PreconditionError):
+            return "exists"
+        why = _first_line(exc)
+        if isinstance(exc, PermissionError | ox.PermissionDeniedError | ox.UnauthenticatedError):
+            if doing == "write":
+                with self._lock:
+                    first, self._no_writes = not self._no_writes, True
+                if first:
+                    self._warn(f"remote cache {self.spec.url} refused an upload ({why}); nothing more is "
+                               "uploaded: check that these credentials may write, or use remote_mode: read")
+                return "denied"
+        with self._lock:
+            first, self.down = not self.down, True
+        if first:
+            self._warn(f"remote cache {self.spec.url} cannot be used ({why}); "
+                       "going on with the local cache only")
+        return "down"
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            self.warnings.append(message)
+
+
+def call_record(key: str, op: str, provider: str, model: str, results: tuple[str, ...],
+                usage: Mapping[str, Any], deployment: str | None) -> dict[str, Any]:
+    """An action record as the remote keeps it, with who wrote it (for audit) when CI says so."""
+    rec: dict[str, Any] = {"key": key, "op": op, "provider": provider, "model": model,
+                           "results": list(results), "usage": dict(usage), "when": round(time.time(), 3)}
+    if deployment:
+        rec["deployment"] = deployment
+    writer = _writer()
+    if writer:
+        rec["writer"] = writer
+    return rec
+
+
+def _writer() -> dict[str, str]:
+    env = os.environ
+    found = {}
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        found["run"] = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if env.get("GITHUB_SHA"):
+        found["commit"] = env["GITHUB_SHA"]
+    return found
+
+
+def _parse_record(data: bytes, key: str, expect: Expect) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict):
+        return None
+    results = rec.get("results")
+    if (rec.get("key") != key or rec.get("op") != expect.op or rec.get("provider") != expect.provider
+            or rec.get("model") != expect.model or not isinstance(results, list) or not results
+            or not all(isinstance(s, str) and SHA.fullmatch(s) for s in results)):
+        return None
+    if not isinstance(rec.get("usage", {}), dict):
+        rec["usage"] = {}
+    return rec
+
+
+def _extra(rec: Mapping[str, Any]) -> dict[str, Any]:
+    deployment = rec.get("deployment")
+    return {"deployment": deployment} if isinstance(deployment, str) and deployment else {}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
