@@ -39,6 +39,15 @@ def _usd(text: str) -> float:
     return value
 
 
+def _shard(text: str) -> str:
+    """`I/N` with 1 <= I <= N (parsed again by the build: the CLI imports nothing heavy)."""
+    index, sep, count = text.partition("/")
+    if not (sep and index.strip().isdigit() and count.strip().isdigit()
+            and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N (the I-th of N parts), got '{text}'")
+    return text
+
+
 def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATHS",
                    help="recipe files or folders (a folder means its project); default: the current project")
@@ -81,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse to start (exit 2) when the estimated cost exceeds USD")
     p.add_argument("--previews", type=int, metavar="N", choices=range(0, 4),
                    help="stream with partial_images=N and save partial images under .assetgen/previews/")
+    p.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="make only the I-th of N disjoint parts of the calls (chains kept whole), at 1/N of "
+                        "each quota, into the cache; write no outputs or lock file")
     p.add_argument("--json", action="store_true", help="print one JSON summary object and nothing else")
 
     p = sub.add_parser("plan", help="say for every action whether it is cached or will run, and why")

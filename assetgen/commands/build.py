@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     if args.frozen and (args.force or args.overwrite or args.adopt):
         flag = "--force" if args.force else "--overwrite" if args.overwrite else "--adopt"
         raise UserError(f"--frozen changes nothing on disk, so it cannot go with {flag}")
-    if not (args.force or args.only or args.adopt):
+    if not (args.force or args.only or args.adopt or args.shard):
         from assetgen.run.stamp import fast_noop
 
         total = fast_noop(args.paths, cwd, args.provider)
@@ -46,12 +46,14 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
     from assetgen.recipe.model import ProviderKind
     from assetgen.run.build import BuildOptions, build
     from assetgen.run.progress import LiveReporter, PlainReporter
+    from assetgen.run.shard import Shard
 
     opts = BuildOptions(
         paths=tuple(args.paths), cwd=cwd, provider=ProviderKind(args.provider) if args.provider else None,
         jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
         fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
         overwrite=args.overwrite, adopt=tuple(args.adopt), endpoint=args.endpoint,
+        shard=Shard.parse(args.shard) if args.shard else None,
     )
     if args.json:
         report = build(opts)

@@ -11,25 +11,25 @@ from assetgen.providers.base import Provider
 from assetgen.recipe.model import ProjectConfig, ProviderKind
 
 
-def _local(config: ProjectConfig, root: Path, endpoint: str | None) -> Provider:
+def _local(config: ProjectConfig, root: Path, endpoint: str | None, share: float) -> Provider:
     from assetgen.providers.local import LocalProvider
 
     return LocalProvider()
 
 
-def _azure(config: ProjectConfig, root: Path, endpoint: str | None) -> Provider:
+def _azure(config: ProjectConfig, root: Path, endpoint: str | None, share: float) -> Provider:
     from assetgen.providers.azure import AzureProvider
 
-    return AzureProvider.from_config(config, endpoint=endpoint)
+    return AzureProvider.from_config(config, endpoint=endpoint, share=share)
 
 
-def _openai(config: ProjectConfig, root: Path, endpoint: str | None) -> Provider:
+def _openai(config: ProjectConfig, root: Path, endpoint: str | None, share: float) -> Provider:
     from assetgen.providers.openai import OpenAIProvider
 
-    return OpenAIProvider.from_config(config, endpoint=endpoint)
+    return OpenAIProvider.from_config(config, endpoint=endpoint, share=share)
 
 
-FACTORIES: dict[ProviderKind, Callable[[ProjectConfig, Path, str | None], Provider]] = {
+FACTORIES: dict[ProviderKind, Callable[[ProjectConfig, Path, str | None, float], Provider]] = {
     ProviderKind.LOCAL: _local,
     ProviderKind.AZURE: _azure,
     ProviderKind.OPENAI: _openai,
@@ -37,12 +37,13 @@ FACTORIES: dict[ProviderKind, Callable[[ProjectConfig, Path, str | None], Provid
 
 
 def create_provider(kind: ProviderKind, config: ProjectConfig, root: Path,
-                    endpoint: str | None = None) -> Provider:
-    """The provider of `kind`; `endpoint` (`--endpoint`) overrides where a remote one sends."""
+                    endpoint: str | None = None, share: float = 1.0) -> Provider:
+    """The provider of `kind`; `endpoint` (`--endpoint`) overrides where a remote one sends; `share`
+    is the fraction of each deployment's quota this build may use (1/N for a shard)."""
     factory = FACTORIES.get(kind)
     if factory is None:
         raise UserError(f"the {kind.value} provider is not available in this build")
-    return factory(config, root, endpoint)
+    return factory(config, root, endpoint, share)
 
 
 def where_calls_go(kind: ProviderKind, config: ProjectConfig, endpoint: str | None = None,

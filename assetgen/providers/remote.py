@@ -76,8 +76,9 @@ class RemoteProvider:
 
     def __init__(self, auth: Auth, *, policy: RetryPolicy | None = None,
                  client: httpx.AsyncClient | None = None, rng: random.Random | None = None,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, share: float = 1.0) -> None:
         self.auth = auth
+        self.share = share               # the fraction of each quota to pace at (1/N for a shard)
         self.policy = policy or RetryPolicy()
         self.pacers = Pacers(sleep=sleep)
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS)
@@ -119,7 +120,7 @@ class RemoteProvider:
     # -- one call, with pacing and retries
 
     async def _call(self, request: ImageRequest, target: Target, count: _Count) -> Images:
-        pacer = self.pacers.get(target.deployment, target.rpm)
+        pacer = self.pacers.get(target.deployment, target.rpm * self.share)
         transient = limited = 0
         while True:
             await self._wait(pacer.acquire(), target, count)

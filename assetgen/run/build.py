@@ -18,15 +18,17 @@ from assetgen.cache import CACHE_ENV
 from assetgen.errors import ExitCode, UserError
 from assetgen.plan import estimate
 from assetgen.plan.explain import Why
+from assetgen.plan.graph import Plan
 from assetgen.plan.lockgen import next_lock
 from assetgen.plan.status import Status
 from assetgen.providers.registry import create_provider, where_calls_go
 from assetgen.recipe.model import ProviderKind
-from assetgen.run import stamp
+from assetgen.run import shard, stamp
 from assetgen.run.events import Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
 from assetgen.run.orphans import Swept, sweep
 from assetgen.run.prepare import Prepared, prepare
+from assetgen.run.shard import Shard
 from assetgen.run.share import uploads_of
 
 
@@ -45,12 +47,16 @@ class BuildOptions:
     overwrite: bool = False              # replace outputs changed by hand
     adopt: tuple[str, ...] = ()          # output paths (project-relative) to adopt as they are
     endpoint: str | None = None          # --endpoint: where a remote provider sends
+    shard: Shard | None = None           # build only this part of the calls; write no outputs or lock
 
     def check(self) -> None:
         """Usage errors among the options themselves."""
         if self.frozen and (self.force or self.overwrite or self.adopt):
             flag = "--force" if self.force else "--overwrite" if self.overwrite else "--adopt"
             raise UserError(f"--frozen changes nothing on disk, so it cannot go with {flag}")
+        if self.shard is not None and (self.frozen or self.adopt or self.overwrite):
+            flag = "--frozen" if self.frozen else "--adopt" if self.adopt else "--overwrite"
+            raise UserError(f"--shard writes no outputs, so it cannot go with {flag}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,8 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         if cost > opts.max_cost:
             raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
                             "nothing was run")
+    if opts.shard is not None:
+        return _build_part(prep, opts, opts.shard, sink)
     inputs = _input_stats(prep)
     out = asyncio.run(_execute(prep, opts, sink, adopt))
     swept = _save(prep, opts, out, inputs)
@@ -210,16 +218,38 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     renditions = len(_outputs(prep))
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
-    hits = uploads = None
-    warnings: tuple[str, ...] = ()
-    if prep.remote is not None:
-        prep.remote.upload(uploads_of(prep, out))
-        hits, uploads = prep.remote.counts.hits, prep.remote.counts.uploads
-        warnings = tuple(prep.remote.warnings)
+    hits, uploads, warnings = _share(prep, out)
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                        out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
                        renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
                        warnings=warnings)
+
+
+def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) -> BuildReport:
+    """One shard: its calls only, at 1/N of each quota, into the cache (and the remote in write
+    mode); no rendition, output, lock file or build stamp is written."""
+    plan = shard.restrict(prep.plan, shard.part(prep.plan, which))
+    out = asyncio.run(_execute(prep, opts, sink, frozenset(), plan, which.share))
+    prep.files.save()
+    total = len(plan.actions)
+    failed = len(out.failures) + len(out.blocked)
+    failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))
+    left = len(out.not_started)
+    if out.halted is not None:
+        failures += _not_started(prep, out, out.halted)
+        failed, left = failed + left, 0
+    hits, uploads, warnings = _share(prep, out)
+    return BuildReport(total, out.calls, total - out.calls - failed - left, failed, out.requests, 0,
+                       failures, interrupted=out.interrupted, remote_hits=hits, remote_uploads=uploads,
+                       warnings=warnings)
+
+
+def _share(prep: Prepared, out: Outcome) -> tuple[int | None, int | None, tuple[str, ...]]:
+    """Upload what the remote cache lacks (write mode); (hits, uploads, warnings), None without one."""
+    if prep.remote is None:
+        return None, None, ()
+    prep.remote.upload(uploads_of(prep, out))
+    return prep.remote.counts.hits, prep.remote.counts.uploads, tuple(prep.remote.warnings)
 
 
 def _outputs(prep: Prepared) -> list[str]:
@@ -235,16 +265,17 @@ def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str
     return tuple((asset, f"not started: {why}") for asset in sorted(left - named))
 
 
-async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozenset[str]) -> Outcome:
+async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozenset[str],
+                   plan: Plan | None = None, share: float = 1.0) -> Outcome:
     from assetgen.plan.status import encoder_version
 
     forced = frozenset(aid for aid, st in prep.resolution.states.items()
                        if any(r.why is Why.FORCED for r in st.reasons))
     settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
                         encoder_version(), opts.overwrite, adopt, prep.lock.written())
-    provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint)
-    executor = Executor(prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings, sink,
-                        prep.resolution.recovered, prep.resolution.ready)
+    provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint, share)
+    executor = Executor(plan or prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings,
+                        sink, prep.resolution.recovered, prep.resolution.ready)
     loop = asyncio.get_running_loop()
     presses = [0]
 
