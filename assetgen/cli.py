@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p)
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
 
+    p = sub.add_parser("review", help="write a gallery of every variant and candidate (or serve it to pick)")
+    _paths(p)
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for index.html and its images (default .assetgen/review)")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the gallery with pick and re-roll controls until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8766,
+                   help="port to serve on (default 8766; 0 picks a free one)")
+
     p = sub.add_parser("diff", help="list outputs changed, added or removed since a git revision")
     p.add_argument("rev", nargs="?", default="HEAD", metavar="REV", help="git revision (default HEAD)")
     _paths(p)

@@ -31,7 +31,7 @@ def options() -> list[tuple[str, str]]:
 
 def test_the_cli_has_the_commands_of_the_contract():
     assert set(subcommands()) == {"build", "plan", "lint", "schema", "emulator", "gc",
-                                 "diff", "show", "init"}
+                                 "review", "diff", "show", "init"}
 
 
 @pytest.mark.parametrize("command", sorted(subcommands()))

@@ -1,0 +1,128 @@
+"""`assetgen review`: the gallery's markup, its cached thumbnails, the comparison with git HEAD,
+and the served page's refusal of writes from anywhere but itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from reviewkit import commit_all, project
+
+from assetgen.cli import main
+
+GRID = """\
+version: 1
+defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
+assets:
+  tile:
+    matrix:
+      terrain: [grass, sand]
+      season: [summer, winter]
+      time: [day, night]
+    name: "tile-{{ terrain }}-{{ season }}-{{ time }}"
+    prompt: "A {{ terrain }} tile in {{ season }} at {{ time }}"
+    output: "out/{{ name }}.png"
+  emblem:
+    n: 3
+    pick: 2
+    prompt: "A lion emblem"
+    output: "out/emblem-{{ index }}.png"
+"""
+
+
+def _review(root: Path, capsys, *extra: str) -> str:
+    assert main(["review", str(root), *extra]) == 0
+    capsys.readouterr()
+    return (root / ".assetgen" / "review" / "index.html").read_text(encoding="utf-8")
+
+
+def test_grid_flipbook_candidates_and_pick_markup(tmp_path: Path, capsys) -> None:
+    project(tmp_path, GRID)
+    assert main(["build", str(tmp_path)]) == 0
+    html = _review(tmp_path, capsys)
+    assert '<th>terrain \\ season</th><th>summer</th><th>winter</th>' in html
+    assert re.search(r'<div class="flip" data-axis="time">time:\s*<button type="button" data-value="day" '
+                     r'aria-pressed="true">day</button><button type="button" data-value="night"', html)
+    imgs = re.findall(r'<img [^>]*data-variant="([^"]+)" data-candidate="(\d)"( data-picked="true")?>', html)
+    assert len(imgs) == 8 + 3
+    assert [(c, bool(p)) for v, c, p in imgs if v == "emblem"] == [("0", False), ("1", False), ("2", True)]
+    assert all(p for v, _, p in imgs if v != "emblem")           # one candidate: it is the pick
+    assert "A grass tile in winter at night" in html and "size=1024x1024" in html
+    assert 'data-action="pick"' not in html                      # controls only when served
+    for src in set(re.findall(r'src="(img/[^"]+)"', html)):
+        with Image.open(tmp_path / ".assetgen" / "review" / src) as img:
+            assert img.format == "WEBP" and max(img.size) == 256
+
+
+def test_thumbnails_are_made_once(tmp_path: Path, capsys) -> None:
+    project(tmp_path, GRID)
+    assert main(["build", str(tmp_path)]) == 0
+    _review(tmp_path, capsys)
+    thumbs = sorted((tmp_path / ".assetgen" / "thumbs").rglob("*.webp"))
+    assert len(thumbs) == 2 * (8 + 3)                 # grid and full view, per image
+    stamps = [p.stat().st_mtime_ns for p in thumbs]
+    out = tmp_path / "elsewhere"
+    _review(tmp_path, capsys, "--out", str(out))
+    assert [p.stat().st_mtime_ns for p in thumbs] == stamps
+    assert len(list((out / "img").iterdir())) == len(thumbs)
+
+
+def test_an_output_changed_since_head_is_shown_beside_the_old_one(tmp_path: Path, capsys) -> None:
+    recipe = project(tmp_path)
+    assert main(["build", str(tmp_path)]) == 0
+    commit_all(tmp_path)
+    recipe.write_text(recipe.read_text().replace("A knight", "A queen"), encoding="utf-8")
+    assert main(["build", str(tmp_path)]) == 0
+    html = _review(tmp_path, capsys)
+    card = html.split('id="v-banner"', 1)[1].split("</article>", 1)[0]
+    assert '<span class="badge changed"' in card
+    compare = re.search(r'<figure class="compare"[^>]*><img src="([^"]+)" alt="out/banner.jpg at HEAD">'
+                        r'<img class="after" src="([^"]+)"', card)
+    assert compare is not None and compare.group(1) != compare.group(2)
+    assert '<span class="badge changed"' not in html.split('id="v-icon-sword"', 1)[1].split("</article>")[0]
+
+
+def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
+    recipe = project(tmp_path, GRID)
+    before = recipe.read_text(encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "review", "--serve", "--port", "0"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"at (http://127\.0\.0\.1:(\d+))/ ", proc.stdout.readline())
+        assert found is not None
+        url, port = found.group(1), found.group(2)
+        with httpx.Client(base_url=url) as client:
+            page = client.get("/").text
+            token = re.search(r'<meta name="assetgen-token" content="([^"]+)">', page).group(1)  # type: ignore[union-attr]
+            assert 'data-action="pick" data-variant="emblem" data-candidate="1"' in page
+            body = {"variant": "emblem", "candidate": 1}
+            ok = {"X-Assetgen-Token": token}
+            refusals = [
+                client.post("/api/pick", json=body),
+                client.post("/api/pick", json=body, headers={**ok, "Origin": "http://evil.example"}),
+                client.post("/api/pick", json=body, headers={**ok, "Host": f"evil.example:{port}"}),
+                client.post("/api/pick", content="variant=emblem&candidate=1", headers={
+                    **ok, "Content-Type": "application/x-www-form-urlencoded"}),
+                client.post("/api/reroll", json={"variant": "emblem"}, headers=ok),   # no confirm
+                client.post("/api/pick", json={"variant": "emblem", "candidate": 3}, headers=ok),
+            ]
+            assert [r.status_code for r in refusals] == [403, 403, 403, 403, 400, 400]
+            assert refusals[1].json() == {"error": "cross-origin writes are refused"}
+            assert client.get("/img/..%2F..%2Frecipes%2Fa.yaml").status_code == 404
+            assert recipe.read_text(encoding="utf-8") == before
+            done = client.post("/api/pick", json=body, headers={**ok, "Origin": url})
+            assert done.status_code == 200 and done.json()["picks"] == {"emblem": 1}
+            assert recipe.read_text(encoding="utf-8") == before.replace("    pick: 2\n", "    pick: 1\n")
+            assert client.get("/api/state").json()["picks"]["emblem"] == 1
+            estimate = client.post("/api/estimate", json={"variant": "emblem"}, headers=ok).json()
+            assert estimate == {"variant": "emblem", "calls": 1, "cost_usd": 0.0, "provider": "local"}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
