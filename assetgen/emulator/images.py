@@ -42,8 +42,14 @@ def output_size(call: ImageCall, spec: ModelSpec, inputs: EditInputs | None) -> 
     return spec.default_size
 
 
-def label(call: ImageCall, index: int) -> str:
-    return call.model if call.n == 1 else f"{call.model} #{index + 1}"
+def label(call: ImageCall) -> str:
+    """What a placeholder shows large: the prompt's first words."""
+    return placeholder.first_words(call.prompt)
+
+
+def caption(call: ImageCall, index: int) -> str:
+    """The model, and the candidate's number from 0 when there are several."""
+    return call.model if call.n == 1 else f"{call.model} #{index}"
 
 
 def render(call: ImageCall, size: str, inputs: EditInputs | None) -> list[Rendered]:
@@ -52,13 +58,14 @@ def render(call: ImageCall, size: str, inputs: EditInputs | None) -> list[Render
     results = []
     for i in range(call.n):
         if call.op is Op.EDIT and inputs is not None:
-            img = placeholder.edit(inputs.images[0], call.prompt, label(call, i), inputs.mask, (w, h))
+            img = placeholder.edit(inputs.images[0], call.prompt, label(call), inputs.mask, (w, h),
+                                   inputs.images[1:], caption(call, i))
             if not call.transparent:
                 img = _opaque(img).convert("RGB")
             data = placeholder.encode(img, call.output_format, call.compression)
         else:
             img = None
-            data = _generated(w, h, call.prompt, label(call, i), call.transparent, call.output_format,
+            data = _generated(w, h, call.prompt, caption(call, i), call.transparent, call.output_format,
                               call.compression)
         count = call.partial_images if call.stream else 0
         partials = tuple(_partial(data, img, k, call) for k in range(count))
@@ -70,7 +77,7 @@ def render(call: ImageCall, size: str, inputs: EditInputs | None) -> list[Render
 def _generated(w: int, h: int, prompt: str, text: str, transparent: bool, fmt: str,
                compression: int | None) -> bytes:
     """Placeholders are deterministic, so identical requests reuse the encoded bytes."""
-    img = placeholder.generate(w, h, prompt, text, transparent)
+    img = placeholder.generate(w, h, prompt, placeholder.first_words(prompt), transparent, text)
     return placeholder.encode(img if transparent else img.convert("RGB"), fmt, compression)
 
 

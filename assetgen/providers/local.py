@@ -49,17 +49,18 @@ def draw(request: ImageRequest) -> ImageResult:
     compression = params.get("output_compression")
     images = []
     for i in range(n):
-        label = request.label if i == 0 else f"{request.label} #{i + 1}"
+        caption = f"#{i}" if n > 1 else ""      # candidates are numbered from 0, as everywhere
         if request.op is Op.GENERATE:
             w, h = _size(request) or (1024, 1024)
-            img = placeholder.generate(w, h, request.prompt, label, params.get("background") == "transparent")
+            img = placeholder.generate(w, h, request.prompt, request.label,
+                                       params.get("background") == "transparent", caption)
         else:
-            img = _edit(request, label)
+            img = _edit(request, caption)
         images.append(placeholder.encode(img, fmt, compression))
     return ImageResult(images=tuple(images), usage={}, requests=0)
 
 
-def _edit(request: ImageRequest, label: str) -> Any:
+def _edit(request: ImageRequest, caption: str) -> Any:
     from PIL import Image
 
     if not request.images:
@@ -70,4 +71,8 @@ def _edit(request: ImageRequest, label: str) -> Any:
     if request.mask is not None:
         with Image.open(io.BytesIO(request.mask.data)) as opened:
             mask = opened.convert("RGBA")
-    return placeholder.edit(base, request.prompt, label, mask, _size(request))
+    references = []
+    for ref in request.images[1:]:
+        with Image.open(io.BytesIO(ref.data)) as opened:
+            references.append(opened.convert("RGBA"))
+    return placeholder.edit(base, request.prompt, request.label, mask, _size(request), references, caption)
