@@ -14,9 +14,10 @@ from assetgen.cache import STATE_DIR
 from assetgen.errors import ExitCode
 from assetgen.review import diff, diffreport
 from assetgen.review.gitrev import Revision
-from assetgen.review.images import VIEW_PX, Thumbs, encode_thumbnail
+from assetgen.review.images import Thumbs, encode_thumbnail
 from assetgen.run.prepare import prepare
 
+DIFF_PX = 512
 REPORT = {"markdown": "diff.md", "html": "index.html", "json": "diff.json", "text": "diff.txt"}
 
 
@@ -65,7 +66,7 @@ Loader = Callable[[str, bool], bytes | None]
 
 def _placed(thumbs: Thumbs, load: Loader) -> diffreport.Url:
     def url(path: str, sha: str, before: bool) -> str | None:
-        return thumbs.place(sha, VIEW_PX // 2, lambda: load(path, before))
+        return thumbs.place(sha, DIFF_PX, lambda: load(path, before))
     return url
 
 
@@ -75,7 +76,7 @@ def _inline(load: Loader) -> diffreport.Url:
         if data is None:
             return None
         try:
-            thumb = encode_thumbnail(data, VIEW_PX // 2)
+            thumb = encode_thumbnail(data, DIFF_PX)
         except (OSError, ValueError):
             return None
         return "data:image/webp;base64," + base64.b64encode(thumb).decode("ascii")

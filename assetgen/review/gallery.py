@@ -26,7 +26,7 @@ from assetgen.review.gitrev import Revision
 from assetgen.review.images import THUMB_PX, VIEW_PX, Thumbs
 from assetgen.run.prepare import Prepared
 
-COMPARE_PX = VIEW_PX // 2
+COMPARE_PX = 512
 
 
 @dataclass

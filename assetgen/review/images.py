@@ -18,7 +18,7 @@ from PIL import Image
 from assetgen.atomic import write_atomic
 
 THUMB_PX = 256          # the grid
-VIEW_PX = 1024          # the compare slider and the full view
+VIEW_PX = 768           # the full view
 WEBP_QUALITY = 82
 
 
@@ -30,9 +30,9 @@ def encode_thumbnails(data: bytes, sizes: tuple[int, ...]) -> dict[int, bytes]:
         alpha = opened.mode in ("RGBA", "LA", "PA") or (opened.mode == "P" and "transparency" in opened.info)
         img = opened.convert("RGBA" if alpha else "RGB")
     for px in sorted(sizes, reverse=True):
-        img.thumbnail((px, px), Image.Resampling.LANCZOS)
+        img.thumbnail((px, px), Image.Resampling.LANCZOS, reducing_gap=3.0)
         buf = io.BytesIO()
-        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=2)
         out[px] = buf.getvalue()
     return out
 
