@@ -126,3 +126,15 @@ def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_a_busy_port_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    import socket
+
+    project(tmp_path, GRID)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["review", str(tmp_path), "--serve", "--port", str(port)]) == 2
+    assert capsys.readouterr().err.startswith(f"cannot serve on 127.0.0.1:{port}: ")

@@ -145,17 +145,26 @@ class Review:
                                             f"{report.outputs_written} output(s) written"}
 
 
-def _allowed_hosts(host: str, port: int) -> set[str]:
-    names = {host, "127.0.0.1", "localhost", "[::1]"} if host in ("127.0.0.1", "localhost") else {host}
-    return {f"{n}:{port}" for n in names}
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _allowed_hosts(host: str, port: int) -> set[str] | None:
+    """The Host headers a loopback server answers (a page that rebinds its own name to 127.0.0.1
+    sends its own name); None for another address, which the user chose to expose."""
+    if host not in LOOPBACK:
+        return None
+    return {f"{n}:{port}" for n in ("127.0.0.1", "localhost", "[::1]")}
 
 
 def create_app(review: Review, host: str, port: int) -> Starlette:
     allowed = _allowed_hosts(host, port)
 
+    def known(request: Request) -> bool:
+        return allowed is None or request.headers.get("host", "") in allowed
+
     def refused(request: Request) -> str | None:
         req_host = request.headers.get("host", "")
-        if req_host not in allowed:
+        if not known(request):
             return f"host {req_host!r} is not this server"
         origin = request.headers.get("origin")
         if origin is not None and origin != f"http://{req_host}":
@@ -174,7 +183,7 @@ def create_app(review: Review, host: str, port: int) -> Starlette:
         return data
 
     async def index(request: Request) -> Response:
-        if request.headers.get("host", "") not in allowed:
+        if not known(request):
             return JSONResponse({"error": "unknown host"}, 403)
         await run_in_threadpool(review.current)
         return FileResponse(review.out / "index.html", headers=NO_STORE)
@@ -187,7 +196,7 @@ def create_app(review: Review, host: str, port: int) -> Starlette:
         return FileResponse(path, headers={"Cache-Control": "max-age=31536000, immutable"})
 
     async def state(request: Request) -> Response:
-        if request.headers.get("host", "") not in allowed:
+        if not known(request):
             return JSONResponse({"error": "unknown host"}, 403)
         snap, reload = await run_in_threadpool(review.current)
         return JSONResponse({"version": snap.version, "picks": snap.picks, "reload": reload},
