@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["content_policy_violation", "contentFilter", "moderation_blocked"],
                    help="the shape of the content-filter answer (default content_policy_violation; "
                         "contentFilter is Azure's documented one, on Azure paths)")
+    p.add_argument("--batch-delay", type=float, default=5.0, metavar="SECONDS",
+                   help="a batch (/v1/batches) completes this long after its creation (default 5)")
     p.add_argument("--log", metavar="FILE",
                    help="append one JSON line per image request (never keys or images)")
 

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from assetgen import catalog
 from assetgen.catalog import ModelSpec
-from assetgen.emulator import errors, images, incoming, responses, uploads
+from assetgen.emulator import batches, errors, images, incoming, responses, uploads
 from assetgen.emulator.config import EmulatorConfig
 from assetgen.emulator.errors import ApiError, Mode
 from assetgen.emulator.faults import Fault, FaultInjector
@@ -47,6 +47,7 @@ class EmulatorState:
         self.faults = FaultInjector(config.fault_rate, config.seed)
         self.log = RequestLog(config.log)
         self.files = responses.FileStore()
+        self.batch_store = batches.BatchStore(config.batch_delay, config.batch_hold)
 
 
 @dataclass
@@ -78,6 +79,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Route("/v1/images/{operation}", images_endpoint, methods=["POST"]),
             Route("/_emulator/stats", stats_endpoint, methods=["GET"]),
             Route("/_emulator/files/{name}", file_endpoint, methods=["GET"]),
+            *batches.routes(),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -30,6 +30,8 @@ class EmulatorConfig:
     block_word: str = DEFAULT_BLOCK_WORD
     log: Path | None = None
     filter_code: str = "content_policy_violation"   # the content-filter answer's shape (errors.FILTER_CODES)
+    batch_delay: float = 5.0      # seconds from a batch's creation to its completion
+    batch_hold: float = 0.0       # tests: seconds an upload or a batch create waits, done, before answering
 
     def __post_init__(self) -> None:
         for name, model in self.deployments:
@@ -43,6 +45,9 @@ class EmulatorConfig:
             raise UserError(f"--fault-rate must be between 0 and 1, got {self.fault_rate}")
         if self.rpm is not None and self.rpm < 1:
             raise UserError(f"--rpm must be at least 1, got {self.rpm}")
+        if not (math.isfinite(self.batch_delay) and self.batch_delay >= 0):
+            raise UserError(f"--batch-delay must be a finite number of seconds, at least 0, "
+                            f"got {self.batch_delay}")
         if not math.isfinite(self.latency):
             raise UserError(f"--latency must be a finite number of seconds, got {self.latency}")
         if self.latency < 0:
@@ -70,6 +75,7 @@ class EmulatorConfig:
             block_word=args.block_word,
             log=Path(args.log) if args.log else None,
             filter_code=args.filter_code,
+            batch_delay=args.batch_delay,
         )
 
 

@@ -61,6 +61,11 @@ class Served:
 
 
 def json_response(served: Served, files: FileStore, base_url: str) -> Response:
+    return JSONResponse(json_body(served, files, base_url), headers=served.headers)
+
+
+def json_body(served: Served, files: FileStore, base_url: str) -> dict[str, Any]:
+    """The answer's JSON: `data` (b64_json or url items), echo fields on /v1/, `usage`."""
     call = served.call
     data: list[dict[str, Any]] = []
     for candidate in served.rendered:
@@ -81,7 +86,7 @@ def json_response(served: Served, files: FileStore, base_url: str) -> Response:
                     quality=call.quality)
     if served.usage is not None:
         body["usage"] = served.usage
-    return JSONResponse(body, headers=served.headers)
+    return body
 
 
 def stream_response(served: Served) -> Response:
