@@ -93,12 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=_shard, metavar="I/N",
                    help="make only the I-th of N disjoint parts of the calls (chains kept whole), at 1/N of "
                         "each quota, into the cache; write no outputs or lock file")
+    p.add_argument("--batch", action="store_true",
+                   help="submit ready calls to OpenAI's Batch API at half price and exit; a later build "
+                        "collects them")
     p.add_argument("--json", action="store_true", help="print one JSON summary object and nothing else")
 
     p = sub.add_parser("plan", help="say for every action whether it is cached or will run, and why")
     _paths(p)
     _provider(p)
     _endpoint(p)
+    p.add_argument("--batch", action="store_true", help="estimate at the Batch API's price, as build --batch")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     p = sub.add_parser("lint", help="check recipes without calling any API")

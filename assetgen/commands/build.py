@@ -53,7 +53,7 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
         fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
         overwrite=args.overwrite, adopt=tuple(args.adopt), endpoint=args.endpoint,
-        shard=Shard.parse(args.shard) if args.shard else None,
+        shard=Shard.parse(args.shard) if args.shard else None, batch=args.batch,
     )
     if args.json:
         report = build(opts)
@@ -69,7 +69,8 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for stale in report.stale:
         print(f"stale: {stale.line()}", file=sys.stderr)
-    left = report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
+    left = (report.actions_total - report.actions_run - report.actions_cached - report.actions_failed
+            - report.deferred)
     if report.interrupted or (left and not report.stale):   # --frozen starts nothing on purpose
         why = "interrupted" if report.interrupted else "--fail-fast"
         print(f"{why}: {counted(left, 'action')} not started; run the build again to finish them",
@@ -106,6 +107,8 @@ def _print(report: BuildReport) -> None:
     print(f"{counted(report.actions_total, 'action')} ({kinds}): "
           f"{counted(report.actions_run, 'call')} made, {counted(report.outputs_written, 'output')} written, "
           f"{kept}{report.actions_failed} failed; {counted(report.requests, 'request')}")
+    for line in _batch_lines(report):
+        print(line)
 
 
 def _frozen_counts(report: BuildReport) -> str:
@@ -122,3 +125,16 @@ def _frozen_counts(report: BuildReport) -> str:
     if "lock" in kinds:
         parts.append("assetgen.lock would change")
     return ", ".join(parts)
+
+
+def _batch_lines(report: BuildReport) -> list[str]:
+    """What the batch phase did: batches submitted (their ids), calls collected and still pending."""
+    if report.pending is None:
+        return []
+    lines = [f"submitted batch {batch_id}" for batch_id in report.batches]
+    if report.collected:
+        lines.append(f"collected {counted(report.collected, 'call')} from batches")
+    if report.pending:
+        lines.append(f"{counted(report.pending, 'call')} pending in batches; run assetgen build again later "
+                     "to collect them")
+    return lines

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from assetgen.batch.run import pending_calls
 from assetgen.errors import ExitCode
 from assetgen.plan.report import plan_json, plan_text
 from assetgen.providers.registry import where_calls_go
@@ -19,7 +20,8 @@ def main(args: argparse.Namespace) -> int:
     prep = prepare(args.paths, Path.cwd(), provider, remote="look")
     target = where_calls_go(prep.provider, prep.project.config, args.endpoint)
     data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing),
-                     config=prep.project.config)
+                     config=prep.project.config, pending=pending_calls(prep.project.root),
+                     batch=args.batch)
     prep.files.save()
     for warning in prep.remote.warnings if prep.remote is not None else ():
         print(f"warning: {warning}", file=sys.stderr)

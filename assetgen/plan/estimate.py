@@ -53,6 +53,14 @@ def conversation_cost(action: Action, pricing: dict[str, Any]) -> float:
     return len(text) / 4 * float(rates.get("text_in", 0)) / 1_000_000
 
 
+def batchable(action: Action) -> bool:
+    """Whether OpenAI's Batch API takes this call (its provider and its model's catalog row say so)."""
+    spec = action.call
+    model = catalog.get(spec.model) if spec is not None else None
+    return (spec is not None and model is not None and model.batchable(spec.provider)
+            and spec.param("api") != catalog.RESPONSES)     # the Responses API is not an image call
+
+
 def seconds(action: Action) -> float:
     spec = action.call
     if spec is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from assetgen.plan import estimate
@@ -18,9 +19,14 @@ def describe(action: Action) -> str:
     return ", ".join(action.assets)
 
 
+PENDING = "pending"     # in a batch submitted earlier, not yet collected (SPEC section 12)
+
+
 def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
-              jobs: int = DEFAULT_JOBS, config: ProjectConfig | None = None) -> dict[str, Any]:
-    """SPEC section 7's object: actions with status and reasons, total cost and time estimates."""
+              jobs: int = DEFAULT_JOBS, config: ProjectConfig | None = None,
+              pending: Mapping[str, str] | None = None, batch: bool = False) -> dict[str, Any]:
+    """SPEC section 7's object: actions with status and reasons, total cost and time estimates.
+    `pending`: cache key -> batch id of calls in batches; `batch`: estimate at the Batch API's price."""
     actions = []
     cost = seconds = 0.0
     waits: dict[str, str] = {}     # action id -> the blocked asset it cannot run without
@@ -35,11 +41,14 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
                 status, reasons = Status.BLOCKED, [f"upstream asset {upstream} is blocked"]
                 waits[action.id] = upstream
         run = status is Status.RUN
-        c = estimate.cost(action, pricing) if run else 0.0
+        shown = status.value
+        if run and pending and st.key in pending:
+            run, shown, reasons = False, PENDING, [f"in batch {pending[st.key or '']}"]
+        c = estimate.cost(action, pricing, batch=batch and estimate.batchable(action)) if run else 0.0
         cost += c
         seconds += estimate.seconds(action) if run else 0.0
         entry = {"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
-                 "target": describe(action), "status": status.value, "reasons": reasons,
+                 "target": describe(action), "status": shown, "reasons": reasons,
                  "est_cost_usd": round(c, 6)}
         if action.id in resolution.remote:
             entry["remote"] = True      # cached through a record in the remote cache
@@ -59,6 +68,8 @@ def plan_text(data: dict[str, Any]) -> str:
     run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
     blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
     also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""
+    waiting = sum(1 for a in data["actions"] if a["status"] == PENDING)
+    also += f", {waiting} pending in batches" if waiting else ""
     lines.append(f"{len(data['actions'])} actions, {run} to run{also}; "
                  f"estimated ${data['est_cost_usd']:.2f}, {data['est_seconds']:.0f}s")
     return "\n".join(lines) + "\n"

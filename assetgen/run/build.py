@@ -11,6 +11,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assetgen import gc, lockfile
 from assetgen.atomic import drop_stale_temps
@@ -31,6 +32,9 @@ from assetgen.run.prepare import Prepared, prepare
 from assetgen.run.shard import Shard
 from assetgen.run.share import uploads_of
 
+if TYPE_CHECKING:
+    from assetgen.batch.run import BatchRun
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -48,6 +52,7 @@ class BuildOptions:
     adopt: tuple[str, ...] = ()          # output paths (project-relative) to adopt as they are
     endpoint: str | None = None          # --endpoint: where a remote provider sends
     shard: Shard | None = None           # build only this part of the calls; write no outputs or lock
+    batch: bool = False                  # submit ready calls to OpenAI's Batch API (assetgen.batch)
 
     def check(self) -> None:
         """Usage errors among the options themselves."""
@@ -76,6 +81,10 @@ class BuildReport:
     remote_hits: int | None = None                  # records and images taken from the remote cache
     remote_uploads: int | None = None               # records and images created there (None: no remote)
     warnings: tuple[str, ...] = ()
+    pending: int | None = None                      # calls in batches not yet collected (None: no batches)
+    collected: int = 0                              # calls whose batch results came in
+    batches: tuple[str, ...] = ()                   # batch ids this build submitted
+    deferred: int = 0                               # actions left for a later build: pending or behind one
 
     @property
     def exit_code(self) -> ExitCode:
@@ -97,7 +106,14 @@ class BuildReport:
             summary["kept"] = [p for _, p, _ in self.kept]
         if self.remote_hits is not None:
             summary.update(remote_hits=self.remote_hits, remote_uploads=self.remote_uploads)
+        summary.update(self.batch_summary())
         return summary
+
+    def batch_summary(self) -> dict[str, object]:
+        """`build --json`'s batch keys, when batches are involved (SPEC section 12)."""
+        if self.pending is None:
+            return {}
+        return {"pending": self.pending, "collected": self.collected, "batches": list(self.batches)}
 
 
 @dataclass(frozen=True)
@@ -171,10 +187,11 @@ def _usd(amount: float) -> str:
     return f"${amount:.6f}".rstrip("0")
 
 
-def run_cost(prep: Prepared) -> float:
+def run_cost(prep: Prepared, batch: bool = False) -> float:
+    """The estimated USD of the calls to make; with `batch`, those the Batch API takes at its price."""
     pricing = dict(prep.project.config.pricing)
-    return sum(estimate.cost(a, pricing) for a in prep.plan.actions
-               if prep.resolution.states[a.id].status is Status.RUN)
+    return sum(estimate.cost(a, pricing, batch=batch and estimate.batchable(a))
+               for a in prep.plan.actions if prep.resolution.states[a.id].status is Status.RUN)
 
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
@@ -199,16 +216,29 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         if stale:
             failures = tuple(s.failure() for s in stale)
             return BuildReport(total, 0, 0, 0, 0, 0, failures, stale=tuple(stale))
-    if opts.max_cost is not None:
-        cost = run_cost(prep)
-        if cost > opts.max_cost:
-            raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
-                            "nothing was run")
     if opts.shard is not None:
-        return _build_part(prep, opts, opts.shard, sink)
+        _no_batches_with_shards(prep, opts)
+    batches = _batches(prep, opts) if opts.shard is None else None
+    try:
+        if batches is not None:
+            prep = batches.collect(prep)
+        if opts.max_cost is not None:
+            cost = run_cost(prep, opts.batch)
+            if cost > opts.max_cost:
+                raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
+                                "nothing was run")
+        if opts.shard is not None:
+            return _build_part(prep, opts, opts.shard, sink)
+        phase = batches.submit(prep) if batches is not None else None
+    finally:
+        if batches is not None:
+            batches.close()
+    deferred = phase.deferred if phase is not None else frozenset()
     inputs = _input_stats(prep)
-    out = asyncio.run(_execute(prep, opts, sink, adopt))
-    swept = _save(prep, opts, out, inputs)
+    from assetgen.batch.run import without
+
+    out = asyncio.run(_execute(prep, opts, sink, adopt, without(prep.plan, deferred)))
+    swept = _save(prep, opts, out, inputs, bool(deferred))
     failed = len(out.failures) + len(out.blocked)
     failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))  # once each
     left = len(out.not_started)
@@ -219,10 +249,19 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
     hits, uploads, warnings = _share(prep, out)
-    return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
-                       out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
-                       renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
-                       warnings=warnings)
+    if phase is None:
+        return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
+                           out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
+                           renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
+                           warnings=warnings)
+    failures = tuple(dict.fromkeys(phase.failures)) + failures
+    waiting = len(deferred)
+    return BuildReport(total, out.calls, total - out.calls - failed - left - waiting, failed,
+                       out.requests + phase.requests, len(out.written), failures, interrupted=out.interrupted,
+                       swept=swept, renditions=renditions, kept=kept, remote_hits=hits,
+                       remote_uploads=uploads, warnings=warnings, pending=len(phase.pending),
+                       collected=phase.collected,
+                       batches=tuple(phase.submitted), deferred=waiting)
 
 
 def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) -> BuildReport:
@@ -250,6 +289,29 @@ def _share(prep: Prepared, out: Outcome) -> tuple[int | None, int | None, tuple[
         return None, None, ()
     prep.remote.upload(uploads_of(prep, out))
     return prep.remote.counts.hits, prep.remote.counts.uploads, tuple(prep.remote.warnings)
+
+
+def _no_batches_with_shards(prep: Prepared, opts: BuildOptions) -> None:
+    """A shard makes its calls synchronously: it must not make one that waits in a batch."""
+    from assetgen.batch.run import has_records
+
+    if opts.batch:
+        raise UserError("--shard and --batch do not go together: a batch is submitted by one build")
+    if has_records(prep.project.root):
+        raise UserError("calls are pending in batches: collect them with assetgen build before building "
+                        "shards")
+
+
+def _batches(prep: Prepared, opts: BuildOptions) -> BatchRun | None:
+    """The batch phase: with --batch, or when batches submitted earlier wait to be collected
+    (never with --frozen: it calls nothing and writes nothing)."""
+    from assetgen.batch.run import BatchRun, has_records
+
+    if opts.frozen:
+        return None
+    if opts.batch or (prep.provider is ProviderKind.OPENAI and has_records(prep.project.root)):
+        return BatchRun(prep, opts.batch, endpoint=opts.endpoint)
+    return None
 
 
 def _outputs(prep: Prepared) -> list[str]:
@@ -302,7 +364,7 @@ def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
     return True
 
 
-def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Swept:
+def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiting: bool = False) -> Swept:
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
@@ -315,7 +377,8 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats) -> Sw
         lockfile.write(root, lock)
     prep.files.save()
     drop_stale_temps(root, _outputs(prep))
-    complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept)
+    complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
+                    or waiting)
     if complete and not opts.only and not opts.force:
         _stamp(prep, opts, inputs)
     else:

@@ -1,0 +1,124 @@
+"""What was submitted, under `.assetgen/batches/<id>.json`: one record per submitted input file.
+
+A record is written (atomically) *before* its file is uploaded and its batch created, in state
+`submitting`, naming every call (by cache key) it carries; it becomes `submitted` with the batch
+id once the service has answered. Its calls are pending until the record is collected and removed.
+A `submitting` record left by a crash is reconciled against the service's list of batches (the
+batch carries the record's id in its metadata) before anything else is submitted, so no call is
+ever submitted twice. Records are untrusted input: a file whose name, keys or fields are not what
+assetgen writes is ignored (its calls are not pending).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from assetgen.atomic import write_atomic
+from assetgen.cache import STATE_DIR, Claim
+
+FOLDER = "batches"
+MARKER = "assetgen_submission"          # the metadata key that carries a record's id
+NAME = re.compile(r"^[0-9a-f]{32}$")
+KEY = re.compile(r"^[0-9a-f]{64}$")
+SUBMITTING = "submitting"
+SUBMITTED = "submitted"
+
+
+@dataclass(frozen=True)
+class Call:
+    op: str                     # generate | edit
+    model: str
+    assets: tuple[str, ...]
+    est_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    state: str
+    endpoint: str
+    created: float
+    calls: dict[str, Call]                  # cache key (the line's custom_id) -> call
+    batch_id: str | None = None
+    input_file_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, "id": self.id, "state": self.state, "endpoint": self.endpoint,
+                "created": self.created, "batch_id": self.batch_id, "input_file_id": self.input_file_id,
+                "calls": {k: {"op": c.op, "model": c.model, "assets": list(c.assets), "est_cost": c.est_cost}
+                          for k, c in sorted(self.calls.items())}}
+
+    @property
+    def label(self) -> str:
+        return self.batch_id or f"submission {self.id}"
+
+
+@dataclass
+class Records:
+    root: Path                              # the project root
+    cache: dict[str, Record] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.root / STATE_DIR / FOLDER
+
+    def lock(self) -> Claim:
+        """Held while a build reconciles, collects and submits: two builds never submit one call twice."""
+        return Claim(self.folder / ".lock")
+
+    def new(self, endpoint: str, calls: dict[str, Call]) -> Record:
+        return Record(uuid.uuid4().hex, SUBMITTING, endpoint, round(time.time(), 3), dict(calls))
+
+    def write(self, record: Record) -> Record:
+        write_atomic(self.folder / f"{record.id}.json",
+                     json.dumps(record.to_json(), sort_keys=True, indent=1).encode("utf-8"))
+        return record
+
+    def submitted(self, record: Record, batch_id: str, input_file_id: str) -> Record:
+        return self.write(replace(record, state=SUBMITTED, batch_id=batch_id, input_file_id=input_file_id))
+
+    def remove(self, record: Record) -> None:
+        (self.folder / f"{record.id}.json").unlink(missing_ok=True)
+
+    def all(self) -> list[Record]:
+        return sorted(self._read_all(), key=lambda r: (r.created, r.id))
+
+    def pending(self) -> dict[str, Record]:
+        """Cache key -> the record whose batch carries it."""
+        return {key: r for r in self.all() for key in r.calls}
+
+    def _read_all(self) -> Iterator[Record]:
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*.json"):
+            if NAME.match(path.stem):
+                record = _parse(path)
+                if record is not None:
+                    yield record
+
+
+def _parse(path: Path) -> Record | None:
+    try:
+        data = json.loads(path.read_bytes())
+        calls = {}
+        for key, c in data["calls"].items():
+            if not KEY.match(key):
+                return None
+            calls[key] = Call(str(c["op"]), str(c["model"]), tuple(str(a) for a in c["assets"]),
+                              float(c.get("est_cost", 0.0)))
+        state = data["state"]
+        batch_id = data.get("batch_id")
+        if state not in (SUBMITTING, SUBMITTED) or data["id"] != path.stem or (
+                state == SUBMITTED and not isinstance(batch_id, str)):
+            return None
+        return Record(data["id"], state, str(data["endpoint"]), float(data["created"]), calls,
+                      batch_id, data.get("input_file_id"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
