@@ -95,3 +95,47 @@ def test_too_many_exclude_entries(tmp_path: Path) -> None:
               f"    exclude:\n{entries}" '    prompt: "p {{ k }}"\n    output: "o/{{ name }}.png"\n')
     _project(tmp_path, recipe)
     _check(tmp_path, "recipes/a.yaml:7:5: error: asset 'x' has 1,001 exclude entries; at most 1,000")
+
+
+REPLACE_CHAIN = "'ab'" + "|replace('a', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')" * 6
+
+
+def test_an_integer_tower_in_a_prompt(tmp_path: Path) -> None:
+    _project(tmp_path, _asset(prompt='"{{ ((9**999)**999)**999 }}"', output="x.png"))
+    _check(tmp_path, "recipes/a.yaml:5:13: error: template in prompt is too costly: it would compute a "
+                     "number of about 952,108 digits; at most 1,233")
+
+
+def test_an_indent_of_two_billion_in_an_output_path(tmp_path: Path) -> None:
+    _project(tmp_path, _asset(prompt="p", output="\"{{ 'x'|indent(2000000000) }}.png\""))
+    _check(tmp_path, "recipes/a.yaml:6:13: error: template in output is too costly: indent width 2000000000 "
+                     "is too large; at most 100,000")
+
+
+def test_a_chain_of_replace_filters(tmp_path: Path) -> None:
+    _project(tmp_path, _asset(prompt=f'"{{{{ {REPLACE_CHAIN} }}}}"', output="x.png"))
+    _check(tmp_path, "recipes/a.yaml:5:13: error: template in prompt is too costly: it would build a string "
+                     "of 2,560,001 characters; at most 100,000")
+
+
+def test_a_short_chain_of_vars_that_doubles(tmp_path: Path) -> None:
+    lines = ["version: 1", "defaults: {model: gpt-image-1.5}", "vars:", "  a0: xxxxxxxxxxxxxxxx"]
+    lines += [f'  a{i}: "{{{{ a{i - 1} ~ a{i - 1} }}}}"' for i in range(1, 22)]
+    lines += ["assets:", "  x:", '    prompt: "{{ a21 }}"', "    output: x.png"]
+    recipe = "\n".join(lines) + "\n"
+    assert len(recipe) < 700
+    _project(tmp_path, recipe)
+    _check(tmp_path, "recipes/a.yaml:17:8: error: template in vars.a13 is too costly: it would build a "
+                     "string of 131,072 characters; at most 100,000")
+
+
+def test_nested_loops_and_exponential_macros(tmp_path: Path) -> None:
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
+    macro = ("{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}x{{ f(40) }}")
+    recipe = ("version: 1\ndefaults: {model: gpt-image-1.5}\nassets:\n"
+              f"  x:\n    prompt: \"{loops}\"\n    output: x.png\n"
+              f"  y:\n    prompt: \"{macro}\"\n    output: y.png\n")
+    _project(tmp_path, recipe)
+    steps = "is too costly: it takes more than 100,000 steps (loop turns, calls and filters)"
+    _check(tmp_path, f"recipes/a.yaml:5:13: error: template in prompt {steps}")
+    _check(tmp_path, f"recipes/a.yaml:8:13: error: template in prompt {steps}")

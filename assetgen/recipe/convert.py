@@ -98,17 +98,18 @@ def _too_many(key: str, asset: dict[str, Any], made: int, positions: Positions) 
 
 def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResult) -> dict[str, Any] | None:
     context: dict[str, Any] = {}
-    ok = True
+    failed: list[str] = []
     for name, value in raw.items():
         if isinstance(value, str):
             try:
                 value = template.render(value, context, f"vars.{name}")
             except template.TemplateError as exc:
-                result.diagnostics.append(Diagnostic.error(positions.value(("vars", name)), str(exc)))
-                ok = False
+                if not any(str(exc).startswith(f"undefined variable '{f}' ") for f in failed):
+                    result.diagnostics.append(Diagnostic.error(positions.value(("vars", name)), str(exc)))
+                failed.append(name)   # a var using it fails too, without a second message
                 continue
         context[name] = value
-    return context if ok else None
+    return None if failed else context
 
 
 def _convert_asset(

@@ -15,30 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
-MAX_LENGTH = 1_000_000   # a `'x' * 10**9` in a recipe must not take the machine's memory
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The Jinja2 sandbox, plus a size limit on `*` and `**` results."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 1000:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            size = _repeat_size(left, right) or _repeat_size(right, left)
-            if size > MAX_LENGTH:
-                raise SecurityError(f"result too large ({size} items)")
-        return super().call_binop(context, operator, left, right)
-
-
-def _repeat_size(seq: Any, times: Any) -> int:
-    if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
-        return len(seq) * times
-    return 0
+from assetgen.recipe import sandbox
 
 
 class _Unstable(Exception):
@@ -66,6 +45,7 @@ def _finalize(value: Any) -> Any:
     """What `{{ ... }}` prints; an object whose text holds its memory address differs per build."""
     if value is None or isinstance(value, (str, int, float)):
         return value
+    sandbox.check_text(value)
     if _ADDRESS.search(str(value)):
         hint = " (join a list: | join(', '))" if isinstance(value, types.GeneratorType) else ""
         raise _Unstable(f"an expression renders a {type(value).__name__} object, whose text differs on "
@@ -73,7 +53,7 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+_ENV = sandbox.Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                 finalize=_finalize)
 _ENV.filters["random"] = _Refused("random")
 _ENV.globals["lipsum"] = _Refused("lipsum")
@@ -147,8 +127,11 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         raise TemplateError(f"template syntax error in {what}{template}")
     if isinstance(template, _Simple):
         return _render_simple(template, context, what)
+    token = sandbox.start()
     try:
         return template.render(context)
+    except sandbox.Exceeded as exc:
+        raise TemplateError(f"template in {what} is too costly: {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"unsafe template in {what}: {exc}") from None
     except _Unstable as exc:
@@ -157,8 +140,10 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         raise TemplateError(_undefined(exc, what)) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template error in {what}: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as exc:
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RuntimeError) as exc:
         raise TemplateError(f"template error in {what}: {exc}") from None
+    finally:
+        sandbox.stop(token)
 
 
 def _undefined(exc: jinja2.UndefinedError, what: str) -> str:
