@@ -123,6 +123,14 @@ def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
             assert client.get("/api/state").json()["picks"]["emblem"] == 1
             estimate = client.post("/api/estimate", json={"variant": "emblem"}, headers=ok).json()
             assert estimate == {"variant": "emblem", "calls": 1, "cost_usd": 0.0, "provider": "local"}
+            picked = recipe.read_text(encoding="utf-8")
+            broken = "version: 1\nassets:\n  x:\n    prompt: p\n    output: x.png\n    colour: red\n"
+            (tmp_path / "recipes" / "b.yaml").write_text(broken, encoding="utf-8")   # meanwhile
+            refused = client.post("/api/pick", json={"variant": "emblem", "candidate": 0}, headers=ok)
+            assert refused.status_code == 400
+            why = refused.json()["error"]
+            assert why.startswith("recipes/a.yaml does not take this pick, left as it was: "), why
+            assert recipe.read_text(encoding="utf-8") == picked
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

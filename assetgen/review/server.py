@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from assetgen.atomic import write_atomic
 from assetgen.cache import STATE_DIR
 from assetgen.errors import ExitCode, UserError
 from assetgen.plan.report import plan_json
@@ -119,8 +120,13 @@ class Review:
         req = PickRequest(self.prep.project.root / recipe, variant.asset, name, candidate, siblings,
                           {v: picks.get(v, 0) for v in siblings})
         with self.lock:
+            before = req.recipe.read_bytes()
             write_pick(req, self.prep.project.root)
-        snap = self.refresh()
+        try:
+            snap = self.refresh()
+        except UserError as exc:        # the project does not take it: the recipe goes back as it was
+            write_atomic(req.recipe, before)
+            raise UserError(f"{recipe} does not take this pick, left as it was: {exc}") from None
         return {"variant": name, "pick": snap.picks.get(name), "recipe": recipe,
                 "picks": {v: snap.picks[v] for v in siblings if v in snap.picks}}
 
