@@ -169,3 +169,49 @@ def test_a_pick_on_the_served_page_goes_into_the_recipe_and_the_next_build_calls
         summary = json.loads(cli("build", str(root), "--json", env=env))
         assert (summary["actions_run"], summary["requests"], len(emu.records)) == (0, 0, before)
         assert emu.stats()["requests"] == 1
+
+
+FLIP = """\
+version: 1
+defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
+assets:
+  tile:
+    matrix:
+      terrain: [grass, sand]
+      season: [summer, winter]
+      time: [day, night]
+    name: "tile-{{ terrain }}-{{ season }}-{{ time }}"
+    prompt: "A {{ terrain }} tile in {{ season }} at {{ time }}"
+    output: "out/{{ name }}.png"
+"""
+
+
+def test_the_flipbook_the_filter_and_the_arrow_keys(tmp_path: Path, browser) -> None:
+    root = tmp_path / "p"
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "a.yaml").write_text(FLIP, encoding="utf-8")
+    cli("build", str(root))
+    cli("review", str(root))
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto((root / ".assetgen" / "review" / "index.html").as_uri())
+    shown = ("[...document.querySelectorAll('article.variant')]"
+             ".filter(a => !a.hidden).map(a => a.dataset.name)")
+    assert page.evaluate(shown) == ["tile-grass-summer-day", "tile-grass-winter-day",
+                                    "tile-sand-summer-day", "tile-sand-winter-day"]
+    page.click('.flip[data-axis="time"] button[data-value="night"]')
+    assert page.evaluate(shown) == ["tile-grass-summer-night", "tile-grass-winter-night",
+                                    "tile-sand-summer-night", "tile-sand-winter-night"]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.name") == "tile-grass-winter-night"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.name") == "tile-sand-winter-night"
+    page.keyboard.press("[")
+    assert page.evaluate(shown)[0] == "tile-grass-summer-day"
+    page.keyboard.press("/")
+    page.keyboard.type("sand")
+    assert page.evaluate(shown) == ["tile-sand-summer-day", "tile-sand-winter-day"]
+    shot = artifacts() / "review-flipbook.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    page.close()
