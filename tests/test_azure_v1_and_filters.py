@@ -120,7 +120,8 @@ def test_providers_read_every_shape_as_filtered(code: str) -> None:
     for error, service, said in zip(errors, ("Azure OpenAI", "Azure OpenAI", "OpenAI"), (code, code, shown),
                                     strict=True):
         assert isinstance(error, ProviderError) and not error.retryable
-        assert str(error).startswith(f"filtered by the {service} safety system ({said}): "), str(error)
+        assert str(error).startswith(f"the {service} safety system refused the prompt ({said}"), str(error)
+        assert str(error).endswith(': "a forbidden relic"'), str(error)
 
 
 def test_filter_code_option_is_checked(capsys: pytest.CaptureFixture[str]) -> None:

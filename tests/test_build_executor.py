@@ -80,7 +80,7 @@ def test_a_fatal_error_stops_new_work(tmp_path: Path) -> None:
     provider = ScriptedProvider({"start": ProviderError("bad key", status=401, fatal=True, requests=1)})
     out, events = _run(tmp_path, provider, jobs=1)
     assert provider.prompts == ["start"]
-    assert out.failures == [(("long",), "bad key")]  # type: ignore[attr-defined]
+    assert [(f.assets, f.message) for f in out.failures] == [(("long",), "bad key")]  # type: ignore[attr-defined]
     assert out.requests == 1  # type: ignore[attr-defined]
     assert [e.message for e in events if e.kind is Kind.ACTION_FAILED] == ["bad key"]
 

@@ -122,10 +122,11 @@ def test_content_filter_is_not_retried_and_says_filtered(emu: EmulatorHandle) ->
     mark = len(emu.records)
     [error] = run(azure(emu.url), gen("a forbidden potion"))
     assert isinstance(error, ProviderError)
-    assert str(error) == (
-        "filtered by the Azure OpenAI safety system (content_policy_violation): the prompt or an input image "
-        "was refused: Your request was rejected as a result of our safety system. Your prompt may contain "
-        "text that is not allowed by our safety system.")
+    assert str(error) == ('the Azure OpenAI safety system refused the prompt (content_policy_violation: '
+                          'violence): "a forbidden potion"')
+    assert (error.cause, error.detail, error.about_recipe) == (
+        "the Azure OpenAI safety system refused the prompt (content_policy_violation: violence)",
+        '"a forbidden potion"', True)
     assert (error.retryable, error.fatal, error.requests, error.status) == (False, False, 1, 400)
     assert len(since(emu, mark)) == 1
 
@@ -371,8 +372,8 @@ def test_a_credential_that_fails_stops_the_build_before_any_request(emu: Emulato
     provider = azure(emu.url, key=None, credential=RefusingCredential(), auth="entra")
     [error] = run(provider, gen())
     assert isinstance(error, ProviderError)
-    assert str(error) == ("could not get credentials from the Entra ID credential (RefusingCredential, scope "
-                          "https://cognitiveservices.azure.com/.default): no Azure CLI session; run az login")
+    assert str(error) == ("Entra ID (RefusingCredential) gave no token (no Azure CLI session; run az login); "
+                          "sign in with `az login`, or check its settings")
     assert (error.fatal, error.requests) == (True, 0)
     assert since(emu, mark) == []
 
@@ -465,8 +466,9 @@ def test_without_a_key_the_default_entra_credential_is_tried_and_fails_in_words(
     [error] = run(provider, gen())
     assert isinstance(error, ProviderError)
     assert str(error).startswith(
-        "could not get credentials from the Entra ID credential (DefaultAzureCredential, scope "
-        "https://cognitiveservices.azure.com/.default; $AZURE_OPENAI_API_KEY is not set): "), str(error)
-    assert "ManagedIdentityCredential" in str(error)
+        "no credentials: $AZURE_OPENAI_API_KEY is not set, and Entra ID (DefaultAzureCredential) found none "
+        "(ManagedIdentityCredential: "), str(error)
+    assert str(error).endswith("); set $AZURE_OPENAI_API_KEY, or sign in with `az login`")
+    assert "\n" not in str(error)
     assert (error.fatal, error.requests) == (True, 0)
     assert since(emu, mark) == []

@@ -126,9 +126,8 @@ def test_filtered_variant_fails_alone_and_is_the_only_one_retried(
         mark = len(emu.records)
         second = build(root, emu, monkeypatch, capsys, code=1)
         retried = emu.records[mark:]
-    message = ("filtered by the Azure OpenAI safety system (content_policy_violation): the prompt or an "
-               "input image was refused: Your request was rejected as a result of our safety system. Your "
-               "prompt may contain text that is not allowed by our safety system.")
+    message = ('recipes/cursed.yaml:5: the Azure OpenAI safety system refused the prompt '
+               '(content_policy_violation: violence): "A forbidden relic"')
     assert first["failures"] == [{"asset": "cursed", "message": message}]
     assert (first["actions_run"], first["requests"]) == (CALLS, CALLS + 1)
     assert (root / "build/marketing/banner-square.jpg").is_file()
@@ -205,8 +204,9 @@ def test_refused_key_stops_at_once_and_every_asset_not_built_is_a_failure(
     assert out["failures"][1:] == [{"asset": a, "message": f"not started: {refused}"}
                                    for a in sorted(assets - {"banner"})]
     lines = text.splitlines()
-    assert [line for line in lines if line.startswith("failed: ")] == [
-        f"failed: {f['asset']}: {f['message']}" for f in out["failures"]]
+    assert [line for line in lines if line.startswith("failed: ")] == [f"failed: {refused}"]
+    names = sorted(assets)
+    assert f"  14 assets: {', '.join(names[:12])} and 2 more" in lines
     summary = (f"{total} actions (16 calls, 27 renditions): 0 calls made, 0 outputs written, "
                f"{total} failed; 1 request")
     assert lines[-1] == summary

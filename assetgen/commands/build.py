@@ -78,11 +78,35 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
     if args.json and not report.stale:
         for line in _swept(report):
             print(line, file=sys.stderr)
-        for asset, message in report.failures:
-            print(f"failed: {asset}: {message}", file=sys.stderr)
+        for line in _failed(report):
+            print(line, file=sys.stderr)
         for _, _, message in report.kept:
             print(message, file=sys.stderr)
     return report.exit_code
+
+
+LISTED = 12      # assets named under one cause; the rest are counted
+
+
+def _failed(report: BuildReport) -> list[str]:
+    """One message per cause: `failed: ASSET: MESSAGE` when it hit one asset, else the message and
+    the assets it hit (with what differs between them, such as a refused prompt)."""
+    lines: list[str] = []
+    for cause in report.causes:
+        if len(cause.assets) == 1:
+            detail = f": {cause.details[0]}" if cause.details and cause.details[0] else ""
+            lines.append(f"failed: {cause.assets[0]}: {cause.message}{detail}")
+            continue
+        lines.append(f"failed: {cause.message}")
+        more = len(cause.assets) - LISTED
+        if cause.details:
+            lines += [f"  {a}: {d}" for a, d in zip(cause.assets[:LISTED], cause.details, strict=False)]
+            if more > 0:
+                lines.append(f"  and {counted(more, 'asset')} more")
+        else:
+            also = f" and {more} more" if more > 0 else ""
+            lines.append(f"  {counted(len(cause.assets), 'asset')}: {', '.join(cause.assets[:LISTED])}{also}")
+    return lines
 
 
 def _swept(report: BuildReport) -> list[str]:
@@ -97,8 +121,8 @@ def _print(report: BuildReport) -> None:
         return
     for line in _swept(report):
         print(line)
-    for asset, message in report.failures:
-        print(f"failed: {asset}: {message}")
+    for line in _failed(report):
+        print(line)
     for _, _, message in report.kept:
         print(message)
     calls = report.actions_total - report.renditions

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -86,6 +87,14 @@ class TokenAuth:
         result = await asyncio.to_thread(get_token, self._scope)
         return await result if inspect.isawaitable(result) else result
 
+    @property
+    def credential(self) -> Any:
+        return self._credential
+
+    @property
+    def why(self) -> str:
+        return self._why
+
     def describe(self) -> str:
         why = f"; {self._why}" if self._why else ""
         return f"the Entra ID credential ({type(self._credential).__name__}, scope {self._scope}{why})"
@@ -101,6 +110,30 @@ class TokenAuth:
             result = close()
             if inspect.isawaitable(result):
                 await result
+
+
+def describe_failure(auth: Auth, exc: Exception) -> str:
+    """One line for credentials that could not be had. azure-identity's DefaultAzureCredential
+    lists every credential it tried, one per line; what matters is whether a key was set and what
+    `az login` said."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    if not isinstance(auth, TokenAuth):
+        return f"could not get credentials from {auth.describe()}: {first}"
+    tried = dict(re.findall(r"^\s*(\w+Credential): *(.+?)\s*$", text, re.M))   # the ones it tried, in order
+    if "AzureCliCredential" in tried:
+        said = f"az login: {tried['AzureCliCredential']}"
+    elif tried:
+        said = ": ".join(next(iter(tried.items())))
+    else:
+        said = first
+    if len(said) > 160:
+        said = said[:159] + "…"
+    name = type(auth.credential).__name__
+    if auth.why:            # auth: auto, and no key
+        return (f"no credentials: {auth.why}, and Entra ID ({name}) found none ({said}); set "
+                f"{auth.why.split()[0]}, or sign in with `az login`")
+    return f"Entra ID ({name}) gave no token ({said}); sign in with `az login`, or check its settings"
 
 
 def default_credential() -> Any:

@@ -71,7 +71,7 @@ class AzureProvider(RemoteProvider):
         if found is None:
             raise UserError(f"azure provider: no endpoint: pass --endpoint, set providers.azure.endpoint "
                             f"in assetgen.yaml or ${ENDPOINT_ENV}")
-        endpoint = found[0]
+        endpoint, source = found
         api = _enum(ApiStyle, azure.api, "providers.azure.api")
         version = azure.api_version
         if api is ApiStyle.DEPLOYMENTS:
@@ -79,7 +79,9 @@ class AzureProvider(RemoteProvider):
         else:       # $OPENAI_API_VERSION names a deployment-path version: it is not used on v1
             version = version or V1_API_VERSION
         auth = make_auth(_enum(AuthMode, azure.auth, "providers.azure.auth"), env, credential)
-        return cls(endpoint, auth, api=api, api_version=version, config=azure, **options)
+        provider = cls(endpoint, auth, api=api, api_version=version, config=azure, **options)
+        provider.source = source
+        return provider
 
     def target(self, request: ImageRequest) -> Target:
         deployment = self.config.deployment_for(request.model)

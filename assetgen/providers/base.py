@@ -44,11 +44,20 @@ class ImageResult:
 
 
 class ProviderError(Exception):
-    """A call failed for one asset. `retryable` is False for filtered or invalid requests."""
+    """A call failed for one asset. `retryable` is False for filtered or invalid requests.
+
+    `message` is the cause, the same for every call that fails for the same reason; `detail` what
+    is this call's own (the prompt the safety system refused). `str()` is both. `about_recipe`
+    marks a failure caused by what the recipe asks (filtered, a parameter refused): its message is
+    worth the recipe's FILE:LINE."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 fatal: bool = False, requests: int = 1) -> None:
-        super().__init__(message)
+                 fatal: bool = False, requests: int = 1, detail: str = "",
+                 about_recipe: bool = False) -> None:
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.cause = message
+        self.detail = detail
+        self.about_recipe = about_recipe
         self.status = status
         self.retryable = retryable
         self.fatal = fatal          # stops the whole build (bad credentials)
@@ -75,3 +84,6 @@ class Provider(Protocol):
         wire finish."""
 
     async def aclose(self) -> None: ...
+
+    def activity(self) -> str:
+        """What the calls under way are doing, for a live display ("" when nothing to say)."""

@@ -12,6 +12,7 @@ import binascii
 import email.utils
 import enum
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class ApiFailure:
     code: str | None = None
     param: str | None = None
     retry_after: float | None = None   # seconds, from retry-after-ms / retry-after
+    categories: tuple[str, ...] = ()   # FILTERED: what the safety system flagged (violence, ...)
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,23 @@ def is_filtered(error: Mapping[str, Any]) -> bool:
     return error.get("code") in FILTER_CODES or inner_code in FILTER_INNER_CODES
 
 
+def filter_categories(error: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the safety system flagged: the filtered or detected entries of `content_filter_results`
+    (Azure), else the `safety_violations=[...]` list of a moderation message."""
+    inner = error.get("inner_error") or error.get("innererror") or {}
+    results = inner.get("content_filter_results") if isinstance(inner, dict) else None
+    found: list[str] = []
+    if isinstance(results, dict):
+        for name, result in sorted(results.items()):
+            if isinstance(result, dict) and True in (result.get("filtered"), result.get("detected")):
+                found.append(str(name))
+    if not found:
+        match = re.search(r"safety_violations=\[([^\]]*)\]", str(error.get("message") or ""))
+        if match:
+            found = [v.strip(" '\"") for v in match.group(1).split(",") if v.strip(" '\"")]
+    return tuple(found)
+
+
 def classify(status: int, headers: Mapping[str, str], body: bytes) -> ApiFailure:
     """An HTTP error answer -> what it means."""
     try:
@@ -239,7 +258,8 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> ApiFailure
     code = error.get("code")
     param = error.get("param") or None
     code = str(code) if code is not None else None
-    return ApiFailure(_kind(status, error), status, message, code, param, retry_after(headers))
+    return ApiFailure(_kind(status, error), status, message, code, param, retry_after(headers),
+                      filter_categories(error))
 
 
 def classify_stream_error(error: Mapping[str, Any]) -> ApiFailure:
@@ -247,7 +267,7 @@ def classify_stream_error(error: Mapping[str, Any]) -> ApiFailure:
     kind = ErrorKind.FILTERED if is_filtered(error) else ErrorKind.INVALID
     code = error.get("code")
     return ApiFailure(kind, None, str(error.get("message") or ""), str(code) if code is not None else None,
-                      error.get("param") or None)
+                      error.get("param") or None, categories=filter_categories(error))
 
 
 def _kind(status: int, error: Mapping[str, Any]) -> ErrorKind:

@@ -25,6 +25,9 @@ class LocalProvider:
     def stop(self) -> None:
         return None      # nothing waits here: a drawing in progress finishes
 
+    def activity(self) -> str:
+        return ""
+
     async def aclose(self) -> None:
         return None
 

@@ -51,11 +51,14 @@ class OpenAIProvider(RemoteProvider):
         """The provider for a project; `endpoint` (the `--endpoint` flag) is the base URL, and wins
         over the project file and the environment."""
         env = os.environ if env is None else env
-        base_url, _ = resolve_base_url(config, env, endpoint)
+        base_url, source = resolve_base_url(config, env, endpoint)
         key = clean_key(env.get(KEY_ENV), "openai", f"${KEY_ENV}")
         if not key:
             raise UserError(f"openai provider: ${KEY_ENV} is not set")
-        return cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm), **options)
+        provider = cls(base_url, KeyAuth(key, f"${KEY_ENV}", bearer=True), rpm=dict(config.openai.rpm),
+                       **options)
+        provider.source = source
+        return provider
 
     def target(self, request: ImageRequest) -> Target:
         rpm = rpm_for(request.model, self.rpm, request.model)

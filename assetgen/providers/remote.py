@@ -7,32 +7,39 @@ A call returns exactly once: a success is never sent again. After `stop()` (firs
 credentials no request is sent: a call waiting for a slot or a backoff ends at once with NotSent,
 and so does one whose request on the wire was answered 429 or 5xx (it was not paid for). A
 deployment answered `DeploymentNotFound` gets no further request: its other calls fail the same way.
+A request that cannot connect is the endpoint's failure, not the call's (`endpoints.py`): the
+endpoint is probed a few times by one call at a time, and once it is given up every call to it
+fails at once with one message naming its host and port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import json
 import random
+import time
 import urllib.parse
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from assetgen import catalog
 from assetgen.errors import UserError
 from assetgen.providers import conversation, http
-from assetgen.providers.auth import Auth, redact
+from assetgen.providers.auth import Auth, describe_failure, redact
 from assetgen.providers.base import ImageRequest, ImageResult, NotSent, ProviderError
+from assetgen.providers.endpoints import Endpoint, EndpointDown, Endpoints, why
 from assetgen.providers.http import ApiFailure, ErrorKind, Images
 from assetgen.recipe.model import Op
 from assetgen.run.pacing import Pacer, Pacers, Sleep
 from assetgen.run.retry import RetryPolicy
 
-TIMEOUT = httpx.Timeout(600.0, connect=10.0)    # images take minutes
+CONNECT_TIMEOUT = 5.0                            # seconds: a reachable service connects in well under one
+TIMEOUT = httpx.Timeout(600.0, connect=CONNECT_TIMEOUT)    # images take minutes
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=4.0)
 DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"      # Azure's 404 code: the whole deployment is missing
 
@@ -51,9 +58,21 @@ class Target:
     can_stream: bool = True          # False where the service does not stream this kind of call
 
 
-@dataclass
+class Phase(enum.Enum):
+    """What a call is doing, for the live display."""
+
+    QUOTA = "waiting for a quota slot"
+    RETRY = "waiting to retry"
+    ENDPOINT = "waiting for an endpoint"
+    CONNECTING = "connecting"
+    WAITING = "waiting for the image"
+
+
+@dataclass(eq=False)
 class _Count:
     requests: int = 0
+    phase: Phase = Phase.QUOTA
+    until: float | None = None       # when the wait ends (monotonic), when known
 
 
 class _Failed(Exception):
@@ -62,6 +81,14 @@ class _Failed(Exception):
     def __init__(self, failure: ApiFailure) -> None:
         super().__init__(failure.message)
         self.failure = failure
+
+
+class _NoConnection(Exception):
+    """An attempt that could not connect: nothing reached the service."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -85,8 +112,11 @@ class RemoteProvider:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._stopped = False                # stop() or refused credentials: no request is sent after it
-        self._waiting: dict[asyncio.Task[None], str] = {}   # slot and backoff waits -> their deployment
+        self._waiting: dict[asyncio.Task[Any], Target] = {}   # slot and backoff waits -> their target
         self._missing: dict[str, str] = {}   # deployment -> why: answered DeploymentNotFound
+        self.endpoints = Endpoints(self.policy, self._rng)
+        self._calls: set[_Count] = set()     # the calls under way, for `activity()`
+        self.source = ""                     # where the URL came from (--endpoint, ...), for messages
 
     # -- what the services differ in
 
@@ -101,12 +131,39 @@ class RemoteProvider:
     async def run(self, request: ImageRequest) -> ImageResult:
         target = self.target(request)
         count = _Count()
-        images = await self._call(request, target, count)
-        data = list(images.b64)
-        for url in images.urls:
-            data.append(await self._download(url, count))
+        self._calls.add(count)
+        try:
+            images = await self._call(request, target, count)
+            data = list(images.b64)
+            for url in images.urls:
+                data.append(await self._download(url, count))
+        finally:
+            self._calls.discard(count)
         return ImageResult(tuple(data), dict(images.usage), count.requests, images.revised_prompt,
                            target.deployment)
+
+    def activity(self) -> str:
+        """What the calls under way are doing, e.g. `2 waiting for the image, 1 waiting for a quota
+        slot, 1 waiting to retry (in 3 s), cannot connect to 127.0.0.1:9 (connection refused):
+        attempt 2 of 4 in 1 s`."""
+        counts: dict[Phase, int] = {}
+        soonest: dict[Phase, float] = {}
+        for call in list(self._calls):
+            counts[call.phase] = counts.get(call.phase, 0) + 1
+            if call.until is not None:
+                soonest[call.phase] = min(soonest.get(call.phase, call.until), call.until)
+        now = time.monotonic()
+        parts = []
+        for phase, n in counts.items():
+            if phase is not Phase.ENDPOINT:
+                when = f" (in {max(0.0, soonest[phase] - now):.0f} s)" if phase in soonest else ""
+                parts.append(f"{n} {phase.value}{when}")
+        for endpoint in self.endpoints.all():
+            if endpoint.failing:
+                retry = f"attempt {endpoint.failures + 1} of {self.policy.connect_attempts}"
+                when = "now" if endpoint.probing else f"in {endpoint.retry_in():.0f} s"
+                parts.append(f"cannot connect to {endpoint.name} ({endpoint.reason}): {retry} {when}")
+        return ", ".join(parts)
 
     def stop(self) -> None:
         self._stopped = True
@@ -121,13 +178,36 @@ class RemoteProvider:
 
     async def _call(self, request: ImageRequest, target: Target, count: _Count) -> Images:
         pacer = self.pacers.get(target.deployment, target.rpm * self.share)
+        endpoint = self.endpoints.get(target.url)
         transient = limited = 0
+        slot = False            # a quota slot is held (an attempt that could not connect keeps it)
         while True:
-            await self._wait(pacer.acquire(), target, count)
+            if not slot:
+                count.phase, count.until = Phase.QUOTA, None
+                await self._wait(pacer.acquire(), target, count)
+            count.phase = Phase.ENDPOINT
+            probe, waited = await self._wait(endpoint.enter(), target, count)
+            if waited and not probe:    # the endpoint is back: the slot taken before is stale
+                slot = False
+                continue
+            slot = True
             try:
-                return await self._attempt(request, target, pacer, count)
+                images = await self._attempt(request, target, pacer, count)
+            except (NotSent, ProviderError):    # stopping, or no credentials: another call may probe
+                endpoint.abandon(probe)
+                raise
+            except _NoConnection as failed:
+                endpoint.connect_failed(probe, failed.reason)
+                if endpoint.down is not None:
+                    raise self._unreachable(endpoint, target, count) from None
+                continue
             except _Failed as failed:
+                endpoint.answered(probe)
                 failure = failed.failure
+            else:
+                endpoint.answered(probe)
+                return images
+            slot = False
             if self._stopped and failure.kind in _RETRYABLE:
                 raise NotSent(count.requests)
             if failure.kind is ErrorKind.RATE_LIMITED:
@@ -142,22 +222,32 @@ class RemoteProvider:
                 transient += 1
                 if self.policy.gives_up(transient):
                     raise self._error(failure, request, target, count, transient)
-                await self._wait(self._sleep(self.policy.backoff(transient, self._rng)), target, count)
+                wait = self.policy.backoff(transient, self._rng)
+                count.phase, count.until = Phase.RETRY, time.monotonic() + wait
+                await self._wait(self._sleep(wait), target, count)
             else:
                 raise self._error(failure, request, target, count, 1)
 
     def _check_missing(self, target: Target, count: _Count) -> None:
-        """A deployment the service said does not exist gets no more requests in this build."""
+        """A deployment the service said does not exist, or an endpoint given up, gets no more
+        requests in this build."""
         message = self._missing.get(target.deployment)
         if message is not None:
             raise ProviderError(message, status=404, requests=count.requests)
+        endpoint = self.endpoints.get(target.url)
+        if endpoint.down is not None:
+            raise self._unreachable(endpoint, target, count)
 
-    async def _wait(self, waiting: Awaitable[None], target: Target, count: _Count) -> None:
-        """Wait for a slot or a backoff; a stop() before or meanwhile ends the call unsent, and so
-        does its deployment turning out not to exist (with that failure)."""
+    def _dead(self, target: Target) -> bool:
+        return target.deployment in self._missing or self.endpoints.get(target.url).down is not None
+
+    async def _wait(self, waiting: Awaitable[_T], target: Target, count: _Count) -> _T:
+        """Wait for a slot, a backoff or an endpoint; a stop() before or meanwhile ends the call
+        unsent, and so does its deployment turning out not to exist or its endpoint being given up
+        (with that failure)."""
         task = asyncio.ensure_future(waiting)
-        self._waiting[task] = target.deployment
-        if self._stopped or target.deployment in self._missing:
+        self._waiting[task] = target
+        if self._stopped or self._dead(target):
             task.cancel()
         try:
             await asyncio.wait({task})
@@ -167,19 +257,32 @@ class RemoteProvider:
         if task.cancelled():
             self._check_missing(target, count)
             raise NotSent(count.requests)
-        task.result()
+        try:
+            return task.result()
+        except EndpointDown:
+            raise self._unreachable(self.endpoints.get(target.url), target, count) from None
+
+    def _cancel_waits(self) -> None:
+        """Wake the waits whose deployment or endpoint is dead: they fail at once."""
+        for task, target in list(self._waiting.items()):
+            if self._dead(target):
+                task.cancel()
 
     async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count) -> Images:
         headers = {**await self._auth_headers(count), **dict(target.headers)}
         if self._stopped:
             raise NotSent(count.requests)
         kwargs = self._body(request, target)
+        kwargs["extensions"] = {"trace": _tracer(count)}
         count.requests += 1
+        count.phase, count.until = Phase.CONNECTING, None
         try:
             if streams(request, target) is not None:
                 return await self._stream(request, target, pacer, headers, kwargs)
             response = await self._client.post(target.url, params=dict(target.query), headers=headers,
                                                **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _NoConnection(why(exc, CONNECT_TIMEOUT)) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise _Failed(ApiFailure(ErrorKind.TRANSIENT, None, _describe(exc))) from None
         except ValueError as exc:   # a stream that carried something unreadable
@@ -204,8 +307,7 @@ class RemoteProvider:
         try:
             return await self.auth.headers()
         except Exception as exc:  # noqa: BLE001 - any credential failure stops the build, in words
-            message = redact(f"could not get credentials from {self.auth.describe()}: {exc}",
-                             self.auth.secrets())
+            message = redact(describe_failure(self.auth, exc), self.auth.secrets())
             self.stop()
             raise ProviderError(message, fatal=True, requests=count.requests) from None
 
@@ -262,11 +364,20 @@ class RemoteProvider:
             self.stop()
         if failure.kind is ErrorKind.NOT_FOUND and failure.code == DEPLOYMENT_NOT_FOUND:
             self._missing.setdefault(target.deployment, message)
-            for task, deployment in list(self._waiting.items()):
-                if deployment == target.deployment:
-                    task.cancel()
+            self._cancel_waits()
+        filtered = failure.kind is ErrorKind.FILTERED
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
-                             fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests)
+                             fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests,
+                             detail=prompt_start(request.prompt) if filtered else "",
+                             about_recipe=filtered or failure.kind is ErrorKind.INVALID)
+
+    def _unreachable(self, endpoint: Endpoint, target: Target, count: _Count) -> ProviderError:
+        """The one message of every call to an endpoint given up."""
+        self._cancel_waits()
+        source = f" ({self.source})" if self.source else ""
+        message = (f"cannot connect to {endpoint.name}, the {self.service} endpoint {_origin(target.url)}"
+                   f"{source}: {endpoint.down}")
+        return ProviderError(message, retryable=True, requests=count.requests)
 
     def _too_long(self, failure: ApiFailure, target: Target, count: _Count, wait: float) -> ProviderError:
         message = (f"deployment '{target.deployment}' is rate limited and asks to wait {wait:.1f} s, "
@@ -278,8 +389,9 @@ class RemoteProvider:
         code = failure.code or (str(failure.status) if failure.status else "error")
         kind = failure.kind
         if kind is ErrorKind.FILTERED:
-            return (f"filtered by the {self.service} safety system ({code}): the prompt or an input image "
-                    f"was refused{said}")
+            what = "the prompt" if request.op is Op.GENERATE else "the prompt or an input image"
+            flagged = f": {', '.join(failure.categories)}" if failure.categories else ""
+            return f"the {self.service} safety system refused {what} ({code}{flagged})"
         if kind is ErrorKind.INVALID and failure.param:
             return f"{self.service} rejected parameter '{failure.param}' ({code}){said}"
         if kind is ErrorKind.INVALID:
@@ -300,6 +412,7 @@ class RemoteProvider:
 
 
 _RETRYABLE = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
+_T = TypeVar("_T")
 
 
 def check_url(url: str, provider: str, what: str, source: str, example: str) -> str:
@@ -390,6 +503,29 @@ def add_usage(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(have, int | float) and isinstance(value, int | float) and not isinstance(value, bool):
             merged[name] = have + value
     return merged
+
+
+PROMPT_START = 72      # characters of a refused prompt quoted in its message
+
+
+def prompt_start(prompt: str) -> str:
+    """The start of a prompt, on one line, quoted."""
+    text = " ".join(prompt.split())
+    return f'"{text[:PROMPT_START - 1].rstrip()}…"' if len(text) > PROMPT_START else f'"{text}"'
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _tracer(count: _Count) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpx trace hook: once the request's headers go out, the call waits for its image."""
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        if name.endswith("send_request_headers.started"):
+            count.phase = Phase.WAITING
+
+    return trace
 
 
 def _describe(exc: Exception) -> str:

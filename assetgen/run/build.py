@@ -25,7 +25,7 @@ from assetgen.plan.status import Status
 from assetgen.providers.registry import create_provider, where_calls_go
 from assetgen.recipe.model import ProviderKind
 from assetgen.run import shard, stamp
-from assetgen.run.events import Sink, discard
+from assetgen.run.events import Event, Kind, Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
 from assetgen.run.orphans import Swept, sweep
 from assetgen.run.prepare import Prepared, prepare
@@ -65,6 +65,15 @@ class BuildOptions:
 
 
 @dataclass(frozen=True)
+class Cause:
+    """One reason for failures, and every asset it hit (said once, not once per asset)."""
+
+    message: str
+    assets: tuple[str, ...]
+    details: tuple[str, ...] = ()    # per asset, what differs (a refused prompt); "" when nothing
+
+
+@dataclass(frozen=True)
 class BuildReport:
     actions_total: int
     actions_run: int
@@ -85,6 +94,7 @@ class BuildReport:
     collected: int = 0                              # calls whose batch results came in
     batches: tuple[str, ...] = ()                   # batch ids this build submitted
     deferred: int = 0                               # actions left for a later build: pending or behind one
+    causes: tuple[Cause, ...] = ()                  # the failures grouped by cause
 
     @property
     def exit_code(self) -> ExitCode:
@@ -239,12 +249,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
 
     out = asyncio.run(_execute(prep, opts, sink, adopt, without(prep.plan, deferred)))
     swept = _save(prep, opts, out, inputs, bool(deferred))
-    failed = len(out.failures) + len(out.blocked)
-    failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))  # once each
-    left = len(out.not_started)
-    if out.halted is not None:      # refused credentials: what was not built failed, asset by asset
-        failures += _not_started(prep, out, out.halted)
-        failed, left = failed + left, 0
+    failures, failed, left, causes = _failures(prep, out)
     renditions = len(_outputs(prep))
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
@@ -253,15 +258,16 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                            out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
                            renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
-                           warnings=warnings)
+                           warnings=warnings, causes=causes)
     failures = tuple(dict.fromkeys(phase.failures)) + failures
+    causes = _causes_of(tuple(dict.fromkeys(phase.failures))) + causes
     waiting = len(deferred)
     return BuildReport(total, out.calls, total - out.calls - failed - left - waiting, failed,
                        out.requests + phase.requests, len(out.written), failures, interrupted=out.interrupted,
                        swept=swept, renditions=renditions, kept=kept, remote_hits=hits,
                        remote_uploads=uploads, warnings=warnings, pending=len(phase.pending),
                        collected=phase.collected,
-                       batches=tuple(phase.submitted), deferred=waiting)
+                       batches=tuple(phase.submitted), deferred=waiting, causes=causes)
 
 
 def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) -> BuildReport:
@@ -271,16 +277,11 @@ def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) ->
     out = asyncio.run(_execute(prep, opts, sink, frozenset(), plan, which.share))
     prep.files.save()
     total = len(plan.actions)
-    failed = len(out.failures) + len(out.blocked)
-    failures = tuple(dict.fromkeys((", ".join(assets), msg) for assets, msg in out.failures))
-    left = len(out.not_started)
-    if out.halted is not None:
-        failures += _not_started(prep, out, out.halted)
-        failed, left = failed + left, 0
+    failures, failed, left, causes = _failures(prep, out)
     hits, uploads, warnings = _share(prep, out)
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed, out.requests, 0,
                        failures, interrupted=out.interrupted, remote_hits=hits, remote_uploads=uploads,
-                       warnings=warnings)
+                       warnings=warnings, causes=causes)
 
 
 def _share(prep: Prepared, out: Outcome) -> tuple[int | None, int | None, tuple[str, ...]]:
@@ -314,17 +315,72 @@ def _batches(prep: Prepared, opts: BuildOptions) -> BatchRun | None:
     return None
 
 
+Failures = tuple[tuple[str, str], ...]      # (asset, message)
+
+
+def _failures(prep: Prepared, out: Outcome) -> tuple[Failures, int, int, tuple[Cause, ...]]:
+    """(failures as (asset, message), actions failed, actions not started, causes). After refused
+    credentials every asset not built is a failure, and its actions count as failed."""
+    failed = len(out.failures) + len(out.blocked)
+    failures = tuple(dict.fromkeys((", ".join(f.assets), f.message) for f in out.failures))  # once each
+    left = len(out.not_started)
+    stopped: tuple[tuple[str, str], ...] = ()
+    if out.halted is not None:
+        stopped = _not_started(prep, out, out.halted)
+        failures += tuple((asset, f"not started: {why}") for asset, why in stopped)
+        failed, left = failed + left, 0
+    return failures, failed, left, _causes(out, stopped)
+
+
+def _causes(out: Outcome, stopped: tuple[tuple[str, str], ...]) -> tuple[Cause, ...]:
+    """The failures by cause, in the order each cause first failed; an asset a stop left unbuilt
+    goes with the failure that stopped the build."""
+    grouped: dict[str, dict[str, str]] = {}     # cause -> asset -> detail
+    for f in out.failures:
+        cause = f.cause or f.message
+        detail = f.message[len(cause):].removeprefix(": ") if f.message.startswith(cause) else ""
+        for asset in f.assets:
+            grouped.setdefault(cause, {}).setdefault(asset, detail)
+    for asset, why in stopped:
+        grouped.setdefault(why, {}).setdefault(asset, "")
+    return tuple(Cause(message, tuple(assets), tuple(assets.values()) if any(assets.values()) else ())
+                 for message, assets in grouped.items())
+
+
+def _causes_of(failures: Failures) -> tuple[Cause, ...]:
+    """(asset, message) failures by message."""
+    grouped: dict[str, list[str]] = {}
+    for asset, message in failures:
+        grouped.setdefault(message, []).append(asset)
+    return tuple(Cause(message, tuple(assets)) for message, assets in grouped.items())
+
+
 def _outputs(prep: Prepared) -> list[str]:
     """The output path of every render in the plan."""
     return [a.render.output.path for a in prep.plan.actions if a.render is not None]
 
 
 def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str], ...]:
-    """Each asset left unbuilt by a stop (refused credentials) that has no failure of its own."""
-    named = {a for assets, _ in out.failures for a in assets}
+    """(asset, why) for each asset left unbuilt by a stop (refused credentials) that has no failure
+    of its own."""
+    named = {a for f in out.failures for a in f.assets}
     undone = out.not_started | out.blocked
     left = {a for action in prep.plan.actions if action.id in undone for a in action.assets}
-    return tuple((asset, f"not started: {why}") for asset in sorted(left - named))
+    return tuple((asset, why) for asset in sorted(left - named))
+
+
+def step_locations(prep: Prepared) -> dict[str, str]:
+    """Action id -> `FILE:LINE` of the recipe step that makes the call (the first, for a call that
+    several variants share)."""
+    variants = {v.name: v for v in prep.project.variants()}
+    found: dict[str, str] = {}
+    for asset in prep.plan.assets:
+        variant = variants.get(asset.name)
+        if variant is None:
+            continue
+        for aid, step in zip(asset.steps, variant.steps, strict=False):
+            found.setdefault(aid, f"{step.location.file}:{step.location.line}")
+    return found
 
 
 async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozenset[str],
@@ -334,8 +390,10 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
     forced = frozenset(aid for aid, st in prep.resolution.states.items()
                        if any(r.why is Why.FORCED for r in st.reasons))
     settings = Settings(prep.project.root, opts.jobs, opts.fail_fast, forced, opts.previews,
-                        encoder_version(), opts.overwrite, adopt, prep.lock.written())
+                        encoder_version(), opts.overwrite, adopt, prep.lock.written(),
+                        locations=step_locations(prep))
     provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint, share)
+    sink(Event(Kind.ACTIVITY, activity=provider.activity))
     executor = Executor(plan or prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings,
                         sink, prep.resolution.recovered, prep.resolution.ready)
     loop = asyncio.get_running_loop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Kind(enum.Enum):
@@ -14,6 +14,7 @@ class Kind(enum.Enum):
     ACTION_FAILED = "action_failed"
     ACTION_STOPPED = "action_stopped"   # a call that ended before sending: the build is stopping
     INTERRUPTED = "interrupted"
+    ACTIVITY = "activity"      # `activity` says what the provider's calls under way are doing
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Event:
     blocked: int = 0           # STARTED: actions blocked (a lost locked image), and what needs them
     requests: int = 0          # HTTP requests this action sent
     wrote: str = ""            # the output path written, for renders that changed a file
+    cause: str = ""            # ACTION_FAILED: the part of `message` every failure of the same cause shares
+    activity: Callable[[], str] | None = field(default=None, compare=False)
     kept: str = ""             # why a render left its output as it was (changed by hand)
 
 

@@ -33,11 +33,19 @@ from assetgen.run.events import Event, Kind, Sink
 CLAIM_POLL = 0.1     # seconds between looks at a call another build is making
 
 
+@dataclass(frozen=True)
+class Failure:
+    assets: tuple[str, ...]
+    message: str
+    action: str = ""
+    cause: str = ""      # the start of `message` that every failure of the same cause shares
+
+
 @dataclass
 class Outcome:
     results: dict[str, tuple[str, ...]] = field(default_factory=dict)  # action id -> result hashes
     keys: dict[str, str] = field(default_factory=dict)                  # action id -> key
-    failures: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)     # not run because an upstream action failed
     not_started: set[str] = field(default_factory=set)
     halted: str | None = None    # why a fatal error (refused credentials) stopped the build
@@ -60,6 +68,8 @@ class Settings:
     overwrite: bool = False                      # replace outputs changed by hand
     adopt: frozenset[str] = frozenset()          # output paths whose current bytes become the output
     written: Mapping[str, LockOutput] = field(default_factory=dict)   # the lock: what assetgen left where
+    # action id -> the FILE:LINE of its recipe step, named by a failure the recipe caused (filtered)
+    locations: Mapping[str, str] = field(default_factory=dict)
 
 
 class ActionFailed(Exception):
@@ -188,7 +198,13 @@ class Executor:
                             requests=unsent.requests))
             return None
         except (ProviderError, ActionFailed, inputs.MissingInput, OSError) as exc:
-            self.out.failures.append((action.assets, str(exc)))
+            message = cause = str(exc)
+            if isinstance(exc, ProviderError):
+                cause = exc.cause
+                where = self.settings.locations.get(action.id)
+                if exc.about_recipe and where:
+                    message, cause = f"{where}: {message}", f"{where}: {cause}"
+            self.out.failures.append(Failure(action.assets, message, action.id, cause))
             if isinstance(exc, ProviderError):
                 self.out.requests += exc.requests
                 if exc.fatal:
@@ -196,7 +212,8 @@ class Executor:
                     self.out.halted = self.out.halted or str(exc)
             if self.settings.fail_fast:
                 self.stopping = True
-            self.sink(Event(Kind.ACTION_FAILED, action.id, action.op.value, action.assets, str(exc)))
+            self.sink(Event(Kind.ACTION_FAILED, action.id, action.op.value, action.assets, message,
+                            cause=cause))
             return None
         self.sink(Event(Kind.ACTION_DONE, action.id, action.op.value, action.assets,
                         requests=requests, wrote=wrote))

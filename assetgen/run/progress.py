@@ -1,10 +1,17 @@
-"""Reporters: turn executor events into a live display (terminal) or plain lines (anything else)."""
+"""Reporters: turn executor events into a live display (terminal) or plain lines (anything else).
+
+A failure's cause is said once: later failures of the same cause (every call to an endpoint that
+cannot be reached, to a missing deployment) only count, or give what differs (the prompt).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+from rich.markup import escape
 
 from assetgen.run.events import Event, Kind
 
@@ -16,6 +23,7 @@ class PlainReporter:
         self.stream: TextIO | None = stream or sys.stdout
         self.total = 0
         self.done = 0
+        self.causes = Causes()
 
     def __call__(self, event: Event) -> None:
         if event.kind is Kind.STARTED:
@@ -29,7 +37,7 @@ class PlainReporter:
         elif event.kind is Kind.ACTION_FAILED:
             self.done += 1
             names = ", ".join(event.assets)
-            self._line(f"[{self.done}/{self.total}] FAILED {event.op} {names}: {event.message}")
+            self._line(f"[{self.done}/{self.total}] FAILED {event.op} {names}{self.causes.say(event)}")
         elif event.kind is Kind.INTERRUPTED:
             self._line("interrupted: finishing the actions in flight (Ctrl-C again to quit at once)")
 
@@ -45,23 +53,45 @@ class PlainReporter:
         return None
 
 
+class Causes:
+    """The failure causes said so far."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}     # cause -> the first assets it hit
+
+    def say(self, event: Event) -> str:
+        """': MESSAGE' the first time a cause is seen; after that ' (as NAME): DETAIL' or ' (as NAME)'."""
+        cause = event.cause or event.message
+        first = self.seen.get(cause)
+        if first is None:
+            self.seen[cause] = ", ".join(event.assets)
+            return f": {event.message}"
+        detail = event.message[len(cause):].removeprefix(": ") if event.message.startswith(cause) else ""
+        return f" (as {first})" + (f": {detail}" if detail else "")
+
+
 class LiveReporter:
-    """A rich live display: done / running / queued, requests per minute and an ETA."""
+    """A rich live display: done / running / queued, requests per minute and an ETA, and what the
+    calls under way wait for (a quota slot, a retry, a connection)."""
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.console = Console(stderr=True)
-        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+        self.live = Live(self, console=self.console, refresh_per_second=4, transient=False)
         self.total = self.done = self.running = self.failed = self.requests = 0
         self.start = time.monotonic()
         self.note = ""
+        self.causes = Causes()
+        self.activity: Callable[[], str] | None = None
         self.live.start()
 
     def __call__(self, event: Event) -> None:
         if event.kind is Kind.STARTED:
             self.total = event.queued + event.blocked
+        elif event.kind is Kind.ACTIVITY:
+            self.activity = event.activity
         elif event.kind is Kind.ACTION_START:
             self.running += 1
         elif event.kind is Kind.ACTION_STOPPED:
@@ -73,10 +103,20 @@ class LiveReporter:
             self.requests += event.requests
             if event.kind is Kind.ACTION_FAILED:
                 self.failed += 1
-                self.console.print(f"[red]failed[/red] {', '.join(event.assets)}: {event.message}")
+                said = self.causes.say(event)
+                if not said.startswith(" (as "):     # a cause already said only counts
+                    self.console.print(f"[red]failed[/red] {escape(', '.join(event.assets))}{escape(said)}")
         elif event.kind is Kind.INTERRUPTED:
             self.note = " - interrupted, finishing in-flight actions"
-        self.live.update(self._text())
+        self.live.refresh()
+
+    def __rich__(self) -> str:
+        """Drawn at each refresh, so waits count down between events."""
+        from rich.markup import escape
+
+        text = escape(self._text())
+        doing = self.activity() if self.activity is not None and self.running else ""
+        return f"{text}\n  {escape(doing)}" if doing else text
 
     def _text(self) -> str:
         elapsed = max(time.monotonic() - self.start, 1e-6)

@@ -1,7 +1,9 @@
 """Retry policy for image API calls: which failures are retried, how long to wait, how often.
 
 Transient failures (408, 409, 5xx, dropped connections, timeouts) back off exponentially with
-full jitter, capped, a bounded number of times. Rate limits (429) wait as long as the service
+full jitter, capped, a bounded number of times. A request that cannot connect at all is the
+endpoint's failure, not the call's: the endpoint is retried a few times, quickly, for all its calls
+at once (`providers/endpoints.py`), and then given up. Rate limits (429) wait as long as the service
 says (the pacer does the waiting) and have their own, larger bound: under a tight quota they are
 expected, and they cost nothing.
 """
@@ -20,11 +22,20 @@ class RetryPolicy:
     cap: float = 30.0              # seconds; no backoff is drawn from a wider range
     default_rate_wait: float = 2.0  # seconds to wait after a 429 that says nothing
     max_rate_wait: float = 300.0    # a 429 asking for a longer wait fails the call instead
+    connect_attempts: int = 4       # attempts to connect to an endpoint before it is given up
+    connect_base: float = 0.5       # seconds; the first wait after a failed connection is 0.25-0.5 s
+    connect_budget: float = 10.0    # seconds after an endpoint's first failed connection: no retry later
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after the `failures`-th transient failure (1-based): full jitter."""
         ceiling = min(self.cap, self.base * 2 ** max(0, failures - 1))
         return rng.uniform(0.0, ceiling)
+
+    def connect_backoff(self, failures: int, rng: random.Random) -> float:
+        """Seconds before the next attempt to connect after `failures` failed ones: doubling, with
+        half of it jittered (never near 0: a refused port answers at once)."""
+        ceiling = self.connect_base * 2 ** max(0, failures - 1)
+        return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
 
     def gives_up(self, failures: int) -> bool:
         """True when `failures` transient failures leave no attempt."""
