@@ -27,6 +27,7 @@ from assetgen.review.images import THUMB_PX, VIEW_PX, Thumbs
 from assetgen.run.prepare import Prepared
 
 COMPARE_PX = 512
+STATUS_WORDS = {"cached": "cached", "run": "stale", "blocked": "blocked"}   # plan's words -> the page's
 
 
 @dataclass
@@ -79,87 +80,99 @@ def _json_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def context(prep: Prepared, out: Path, serve: bool = False, token: str = "",
-            jobs: int | None = None) -> tuple[dict[str, Any], Written]:
-    started = time.perf_counter()
-    root = prep.project.root
-    views = model.variants(prep)
-    groups = model.groups(views)
-    thumbs = Thumbs(root / STATE_DIR / "thumbs", out)
-    load = _loader(prep)
-    wanted: dict[str, Callable[[], bytes | None]] = {}
-    for v in views:
-        for step in v.steps:
-            for sha in step.images:
-                wanted.setdefault(sha, load(sha))
+Loader = Callable[[], bytes | None]
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A changed output: its image at HEAD and now, as page URLs."""
+    path: str
+    before: str
+    after: str
+
+
+def _reader(root: Path, path: str) -> Loader:
+    def read() -> bytes | None:
+        try:
+            return (root / path).read_bytes()
+        except OSError:
+            return None
+    return read
+
+
+def _compares(prep: Prepared, thumbs: Thumbs,
+              pool: ThreadPoolExecutor) -> tuple[set[str], dict[str, Compare]]:
+    """The variants that differ from git HEAD, and for each the first output whose image changed."""
     revision, changes = _head_changes(prep)
-    compares: dict[tuple[str, str], tuple[str, str]] = {}     # (variant, path) -> (before, after) sha
-
-    def read_head(path: str) -> Callable[[], bytes | None]:
-        return lambda: revision.read(path) if revision else None
-
-    def read_now(path: str) -> Callable[[], bytes | None]:
-        def read() -> bytes | None:
-            try:
-                return (root / path).read_bytes()
-            except OSError:
-                return None
-        return read
-
-    extra: list[tuple[str, int, Callable[[], bytes | None]]] = []
+    if revision is None:
+        return set(), {}
+    jobs: dict[str, tuple[str, str, str]] = {}       # variant -> (path, before sha, after sha)
     for name, change in changes.items():
         o = next((o for o in change.outputs if o.before and o.after and o.before != o.after), None)
         if o is not None and o.before and o.after:
-            compares[(name, o.path)] = (o.before, o.after)
-            extra += [(o.before, COMPARE_PX, read_head(o.path)), (o.after, COMPARE_PX, read_now(o.path))]
+            jobs[name] = (o.path, o.before, o.after)
+
+    def place(job: tuple[str, str, str]) -> Compare | None:
+        path, before, after = job
+        old = thumbs.place(before, COMPARE_PX, lambda: revision.read(path))
+        new = thumbs.place(after, COMPARE_PX, _reader(prep.project.root, path))
+        return Compare(path, old, new) if old and new else None
+
+    placed = dict(zip(jobs, pool.map(place, jobs.values()), strict=True))
+    return set(changes), {name: c for name, c in placed.items() if c is not None}
+
+
+def _card(v: model.VariantView, flip_axes: set[str], urls: dict[str, dict[int, str]],
+          compare: Compare | None, changed: bool, written: Written) -> dict[str, Any]:
+    cands = []
+    for k, sha in enumerate(v.candidates):
+        got = urls.get(sha, {}) if sha else {}
+        written.candidates += 1
+        if got:
+            written.images += 1
+        else:
+            written.missing.append(f"{v.name} #{k}")
+        cands.append({"k": k, "sha": sha, "thumb": got.get(THUMB_PX), "full": got.get(VIEW_PX),
+                      "picked": k == v.pick})
+    steps = [{"index": s.index + 1, "op": s.op, "prompt": s.prompt, "status": s.status,
+              "reasons": s.reasons, "cost": s.cost_usd, "inputs": s.inputs, "pick": s.pick,
+              "params": ", ".join(f"{key}={_json_value(val)}" for key, val in s.params),
+              "images": [urls.get(image, {}).get(THUMB_PX) for image in s.images]}
+             for s in v.steps]
+    values = {a: _json_value(val) for a, val in v.values}
+    return {"name": v.name, "status": v.status, "n": v.n, "pick": v.pick, "cands": cands, "steps": steps,
+            "outputs": v.outputs, "cost": v.cost_usd, "to_run": v.cost_to_run_usd, "values": values,
+            "changed": changed, "compare": compare,
+            "flip": json.dumps({a: val for a, val in values.items() if a in flip_axes}, sort_keys=True)}
+
+
+def context(prep: Prepared, out: Path, serve: bool = False, token: str = "",
+            jobs: int | None = None) -> tuple[dict[str, Any], Written]:
+    """The page's template context, with every thumbnail it shows made and placed in `out`."""
+    started = time.perf_counter()
+    root = prep.project.root
+    views = model.variants(prep)
+    thumbs = Thumbs(root / STATE_DIR / "thumbs", out)
+    load = _loader(prep)
+    wanted = {sha: load(sha) for v in views for step in v.steps for sha in step.images}
     with ThreadPoolExecutor(max_workers=jobs or min(8, os.cpu_count() or 1)) as pool:
-        urls = dict(zip(wanted, pool.map(lambda sha: thumbs.place_all(sha, (THUMB_PX, VIEW_PX), wanted[sha]),
-                                         wanted), strict=True))
-        compare_urls = dict(zip([(sha, px) for sha, px, _ in extra],
-                                pool.map(lambda e: thumbs.place(e[0], e[1], e[2]), extra), strict=True))
+        made = pool.map(lambda sha: thumbs.place_all(sha, (THUMB_PX, VIEW_PX), wanted[sha]), wanted)
+        urls = dict(zip(wanted, made, strict=True))
+        changed, compares = _compares(prep, thumbs, pool)
     written = Written(out / "index.html", len(views), 0, 0, thumbs.made, thumbs.reused, 0, 0.0)
-    total_cost = sum(v.cost_usd for v in views)
-    to_run = sum(v.cost_to_run_usd for v in views)
     counts: dict[str, int] = {}
-    rendered_groups = []
-    for g in groups:
+    groups = []
+    for g in model.groups(views):
+        flip_axes = {a for a, _ in g.axes[2:]}
         cards = []
         for v in g.variants:
             counts[v.status] = counts.get(v.status, 0) + 1
-            cands = []
-            for k, cand in enumerate(v.candidates):
-                got = urls.get(cand, {}) if cand else {}
-                written.candidates += 1
-                if got:
-                    written.images += 1
-                else:
-                    written.missing.append(f"{v.name} #{k}")
-                cands.append({"k": k, "sha": cand, "thumb": got.get(THUMB_PX), "full": got.get(VIEW_PX),
-                              "picked": k == v.pick})
-            steps = [{"index": s.index + 1, "op": s.op, "prompt": s.prompt, "status": s.status,
-                      "reasons": s.reasons, "cost": s.cost_usd, "inputs": s.inputs, "pick": s.pick,
-                      "params": ", ".join(f"{key}={_json_value(val)}" for key, val in s.params),
-                      "images": [urls.get(image, {}).get(THUMB_PX) for image in s.images]}
-                     for s in v.steps]
-            compare = None
-            differs = v.name in changes
-            for (name, path), (before, after) in compares.items():
-                if name == v.name:
-                    b, a = compare_urls.get((before, COMPARE_PX)), compare_urls.get((after, COMPARE_PX))
-                    if b and a:
-                        compare = {"path": path, "before": b, "after": a}
-            cards.append({"name": v.name, "status": v.status, "n": v.n, "pick": v.pick, "cands": cands,
-                          "steps": steps, "outputs": v.outputs, "cost": v.cost_usd,
-                          "to_run": v.cost_to_run_usd,
-                          "values": {a: _json_value(val) for a, val in v.values},
-                          "changed": differs, "compare": compare,
-                          "flip": json.dumps({a: _json_value(val) for a, val in v.values
-                                              if a in dict(g.axes[2:])}, sort_keys=True)})
-        rendered_groups.append(_layout(g, cards))
-    ctx = {"title": root.name, "groups": rendered_groups, "serve": serve, "token": token,
-           "total_cost": total_cost, "to_run": to_run, "counts": counts, "variants": len(views),
-           "candidates": written.candidates, "provider": prep.provider.value,
-           "changed": len(changes), "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
+            cards.append(_card(v, flip_axes, urls, compares.get(v.name), v.name in changed, written))
+        groups.append(_layout(g, cards))
+    ctx = {"title": root.name, "words": STATUS_WORDS, "groups": groups, "serve": serve, "token": token,
+           "total_cost": sum(v.cost_usd for v in views), "to_run": sum(v.cost_to_run_usd for v in views),
+           "counts": counts, "variants": len(views), "candidates": written.candidates,
+           "provider": prep.provider.value, "changed": len(changed)}
     written.seconds = time.perf_counter() - started
     return ctx, written
 
