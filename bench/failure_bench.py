@@ -3,9 +3,11 @@
     .venv/bin/python bench/failure_bench.py
 
 Builds the example project (16 calls at the catalog's quota of 9 a minute) with the azure provider
-in a fresh copy, as a new user would, in three ways: an endpoint on a loopback port nobody listens
-on, a host name that does not resolve, and no key with no Entra ID sign-in. Prints, for each, the
-wall time to exit, the requests the build counted, and the lines it wrote to stdout and stderr.
+in a fresh copy, as a new user would, in four ways: an endpoint on a loopback port nobody listens
+on, one whose listener never accepts (its backlog is full, so connection attempts get no answer, as
+from a host that drops them), a host name that does not resolve, and no key with no Entra ID
+sign-in. Prints, for each, the wall time to exit, the requests the build counted, and the lines it
+wrote to stdout and stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +29,26 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def silent_port() -> tuple[int, list[socket.socket]]:
+    """A loopback port whose listener accepts nothing: with its backlog full, a connection attempt
+    gets no answer until it times out. Keep the sockets open while it is used."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = int(server.getsockname()[1])
+    held = [server]
+    for _ in range(3):
+        client = socket.socket()
+        client.setblocking(False)
+        try:
+            client.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        held.append(client)
+    time.sleep(0.2)
+    return port, held
 
 
 def run(root: Path, env: dict[str, str], *args: str) -> tuple[float, int, str, str]:
@@ -55,6 +77,10 @@ def case(name: str, extra_env: dict[str, str], drop: tuple[str, ...] = ()) -> No
 def main() -> None:
     key = {"AZURE_OPENAI_API_KEY": "bench-key"}
     case("closed loopback port", {**key, "AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{closed_port()}"})
+    port, held = silent_port()
+    case("silent port (no answer)", {**key, "AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{port}"})
+    for sock in held:
+        sock.close()
     case("unknown host", {**key, "AZURE_OPENAI_ENDPOINT": "https://no-such-resource.invalid"})
     case("no key, no Entra ID", {"AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
                                  "AZURE_TOKEN_CREDENTIALS": "dev"}, drop=("AZURE_OPENAI_API_KEY",))

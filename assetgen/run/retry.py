@@ -24,7 +24,8 @@ class RetryPolicy:
     max_rate_wait: float = 300.0    # a 429 asking for a longer wait fails the call instead
     connect_attempts: int = 4       # attempts to connect to an endpoint before it is given up
     connect_base: float = 0.5       # seconds; the first wait after a failed connection is 0.25-0.5 s
-    connect_budget: float = 10.0    # seconds after an endpoint's first failed connection: no retry later
+    connect_budget: float = 5.0     # seconds after an endpoint's first failed connection: no retry later
+                                    # (a refused port fails 4 times in ~3.5 s; a silent host twice, 5 s each)
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after the `failures`-th transient failure (1-based): full jitter."""
