@@ -6,12 +6,14 @@ which prompts changed. The text is stable: JSON, sorted keys, two-space indent, 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assetgen import statefiles
 from assetgen.atomic import write_atomic
-from assetgen.errors import Location, UserError
+from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
 LOCK_VERSION = 1
@@ -106,17 +108,33 @@ EMPTY = Lock({})
 
 
 def read(root: Path) -> Lock:
+    """The lock file; EMPTY when there is none. A lock file that cannot be read or has the wrong
+    shape (truncated, empty, not UTF-8, bad JSON, a bad hash or path) is a UserError naming it and
+    how to recover: it may come from a pull request, and nothing it says is used unchecked."""
+    path = root / LOCK_FILE
     try:
-        text = (root / LOCK_FILE).read_text(encoding="utf-8")
+        data = statefiles.read_json(path)
+        return _lock(data)
     except FileNotFoundError:
         return EMPTY
+    except statefiles.Damaged as exc:
+        raise UserError(unreadable(path, str(exc))) from None
+
+
+def unreadable(path: Path, why: str) -> str:
+    name = _shown(path)
+    return (f"{name}: error: cannot read the lock file: {why}. Nothing was run. Restore it "
+            f"(`git checkout -- {name}`), or delete it and build again: the build then takes what the "
+            "cache holds and calls the API for the rest")
+
+
+def _shown(path: Path) -> str:
+    """The path as the user would type it: relative to the current folder when below it."""
     try:
-        data = json.loads(text)
-        if data.get("version") != LOCK_VERSION:
-            raise ValueError(f"unsupported lock version {data.get('version')!r}")
-        return Lock({name: _asset(name, raw) for name, raw in data["assets"].items()})
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"{Location(LOCK_FILE)}: error: cannot read the lock file: {exc}") from None
+        shown = os.path.relpath(path)
+    except ValueError:      # another drive
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
 
 
 def would_change(root: Path, lock: Lock) -> bool:
@@ -134,23 +152,129 @@ def write(root: Path, lock: Lock) -> bool:
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
-    except OSError:
+    except (OSError, ValueError):
         pass
     write_atomic(path, text.encode("utf-8"))
     return True
 
 
-def _asset(name: str, raw: dict[str, Any]) -> LockAsset:
-    steps = tuple(
-        LockStep(op=s["op"], provider=s["provider"], model=s["model"], prompt=s["prompt"],
-                 params=tuple(sorted(s["params"].items())),
-                 inputs=tuple(LockInput(i["role"], i["sha256"], i.get("file"), i.get("asset"))
-                              for i in s["inputs"]),
-                 key=s["key"], results=tuple(s["results"]))
-        for s in raw["steps"])
-    outputs = tuple(
-        LockOutput(path=p, format=o["format"], quality=o.get("quality"), resize=o.get("resize"),
-                   fit=o.get("fit"), source=o["source"], key=o["key"], sha256=o["sha256"],
-                   adopted=o.get("adopted") is True)
-        for p, o in sorted(raw["outputs"].items()))
-    return LockAsset(name, raw["recipe"], steps, outputs)
+class _Shape:
+    """Reads one JSON value into lock types, with the key path of the first thing that is wrong."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def at(self, key: str | int) -> _Shape:
+        return _Shape(f"{self.where}[{key!r}]" if isinstance(key, str) else f"{self.where}[{key}]")
+
+    def fail(self, what: str) -> statefiles.Damaged:
+        return statefiles.Damaged(f"{self.where} {what}")
+
+    def obj(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail("is not an object")
+        return value
+
+    def field(self, value: dict[str, Any], key: str) -> Any:
+        if key not in value:
+            raise self.fail(f"has no {key!r}")
+        return value[key]
+
+    def array(self, value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail("is not a list")
+        return value
+
+    def text(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.fail("is not a string")
+        return value
+
+    def opt_str(self, value: Any) -> str | None:
+        return None if value is None else self.text(value)
+
+    def flag(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail("is not true or false")
+        return value
+
+    def sha(self, value: Any) -> str:
+        if not statefiles.is_sha(value):
+            raise self.fail("is not a sha256 (64 lowercase hex digits)")
+        return str(value)
+
+    def path(self, value: Any) -> str:
+        if not statefiles.is_relative(value):
+            raise self.fail("is not a path inside the project")
+        return str(value)
+
+    def quality(self, value: Any) -> int | None:
+        if value is not None and not (statefiles.is_count(value) and value <= 100):
+            raise self.fail("is not a quality from 0 to 100")
+        return value
+
+    def param(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {self.text(k): self.at(k).param(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.at(i).param(v) for i, v in enumerate(value)]
+        if value is None or isinstance(value, str | bool) or statefiles.is_number(value):
+            return value
+        raise self.fail("is not a request parameter")
+
+
+def _lock(data: Any) -> Lock:
+    top = _Shape("the file")
+    body = top.obj(data)
+    version = body.get("version")
+    if version != LOCK_VERSION:
+        raise statefiles.Damaged(f"unsupported lock version {version!r} (this assetgen reads {LOCK_VERSION})")
+    shape = _Shape("assets")
+    raw = shape.obj(top.field(body, "assets"))
+    return Lock({name: _asset(name, value, shape.at(name)) for name, value in raw.items()})
+
+
+def _asset(name: str, raw: Any, shape: _Shape) -> LockAsset:
+    body = shape.obj(raw)
+    steps = tuple(_step(s, shape.at("steps").at(i))
+                  for i, s in enumerate(shape.at("steps").array(shape.field(body, "steps"))))
+    outs = shape.at("outputs").obj(shape.field(body, "outputs"))
+    outputs = tuple(_output(p, o, shape.at("outputs").at(p)) for p, o in sorted(outs.items()))
+    return LockAsset(name, shape.at("recipe").text(shape.field(body, "recipe")), steps, outputs)
+
+
+def _step(raw: Any, shape: _Shape) -> LockStep:
+    s = shape.obj(raw)
+    params = shape.at("params").obj(shape.field(s, "params"))
+    inputs = shape.at("inputs").array(shape.field(s, "inputs"))
+    results = shape.at("results").array(shape.field(s, "results"))
+    return LockStep(op=shape.at("op").text(shape.field(s, "op")),
+                    provider=shape.at("provider").text(shape.field(s, "provider")),
+                    model=shape.at("model").text(shape.field(s, "model")),
+                    prompt=shape.at("prompt").text(shape.field(s, "prompt")),
+                    params=tuple(sorted((k, shape.at("params").at(k).param(v)) for k, v in params.items())),
+                    inputs=tuple(_input(i, shape.at("inputs").at(n)) for n, i in enumerate(inputs)),
+                    key=shape.at("key").sha(shape.field(s, "key")),
+                    results=tuple(shape.at("results").at(n).sha(r) for n, r in enumerate(results)))
+
+
+def _input(raw: Any, shape: _Shape) -> LockInput:
+    i = shape.obj(raw)
+    file = i.get("file")
+    return LockInput(shape.at("role").text(shape.field(i, "role")),
+                     shape.at("sha256").sha(shape.field(i, "sha256")),
+                     None if file is None else shape.at("file").path(file),
+                     shape.at("asset").opt_str(i.get("asset")))
+
+
+def _output(path: str, raw: Any, shape: _Shape) -> LockOutput:
+    o = shape.obj(raw)
+    shape.path(path)
+    return LockOutput(path=path, format=shape.at("format").text(shape.field(o, "format")),
+                      quality=shape.at("quality").quality(o.get("quality")),
+                      resize=shape.at("resize").opt_str(o.get("resize")),
+                      fit=shape.at("fit").opt_str(o.get("fit")),
+                      source=shape.at("source").sha(shape.field(o, "source")),
+                      key=shape.at("key").sha(shape.field(o, "key")),
+                      sha256=shape.at("sha256").sha(shape.field(o, "sha256")),
+                      adopted=shape.at("adopted").flag(o.get("adopted", False)))

@@ -1,0 +1,128 @@
+"""State files are untrusted input: the checks every reader of one applies.
+
+The lock file may come from a pull request; the cache, the stat cache and the build stamp may be
+damaged by a crash, a disk or a hand. Whatever they hold, a hash becomes a path only when it is 64
+lowercase hex digits, and a path is used only when it stays inside the project (or the cache root).
+A file that fails to parse or has the wrong shape is reported (the lock) or ignored and rebuilt
+(the caches, the stamp): it may cost time, never money.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+MAX_DEPTH = 32          # far deeper than any state file assetgen writes
+MAX_INT = 2**63 - 1     # a stat field, a count or a quality never comes near
+
+
+class Damaged(ValueError):
+    """A state file that cannot be read or has the wrong shape; the text says where and why."""
+
+
+def is_sha(value: object) -> bool:
+    """64 lowercase hex digits: a sha256 as assetgen writes it, safe to use as a file name."""
+    return isinstance(value, str) and _SHA.fullmatch(value) is not None
+
+
+def is_relative(value: object) -> bool:
+    """A relative POSIX path that names something below its root: no `..`, no absolute or drive
+    path, no backslash, no NUL. A lexical check; `inside` also follows symlinks."""
+    if not isinstance(value, str) or not value or "\x00" in value or "\\" in value:
+        return False
+    if value.startswith("/") or re.match(r"[A-Za-z]:", value):
+        return False
+    parts = PurePosixPath(value).parts
+    return bool(parts) and ".." not in parts and parts != (".",)
+
+
+def inside(root: Path, rel: object) -> bool:
+    """Whether `rel` is a relative path that stays inside `root`, symlinks followed."""
+    if not is_relative(rel):
+        return False
+    assert isinstance(rel, str)
+    try:
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(os.path.join(real_root, rel))
+    except (OSError, ValueError):
+        return False
+    return real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def read_json(path: Path, max_bytes: int | None = None) -> Any:
+    """The parsed JSON of a state file. FileNotFoundError when it is absent; Damaged when it cannot
+    be read or parsed (not UTF-8, bad JSON, nested too deeply, a number too large)."""
+    try:
+        data = read_bytes(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Damaged("it is a symbolic link (assetgen never writes one there)") from None
+        raise Damaged(f"cannot read it: {exc.strerror or exc}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise Damaged(f"it is larger than {max_bytes} bytes")
+    return parse_json(data)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a symlink is refused (OSError): state files are never links."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def parse_json(data: bytes) -> Any:
+    if not data.strip():
+        raise Damaged("it is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Damaged(f"it is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            raise Damaged(f"it is cut short at {where} (truncated?)") from None
+        raise Damaged(f"it is not valid JSON at {where}: {exc.msg}") from None
+    except RecursionError:
+        raise Damaged("it is nested too deeply") from None
+    except ValueError as exc:       # an integer with thousands of digits, NaN or Infinity
+        raise Damaged(f"it holds a value out of range: {exc}") from None
+    check_depth(value)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Damaged when `value` nests containers deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                raise Damaged("it is nested too deeply")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children)
+
+
+def is_count(value: object) -> bool:
+    """A non-negative int (not a bool) of sane size."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float (not a bool) of sane size."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= MAX_INT if isinstance(value, int) else math.isfinite(value)
