@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assetgen import statefiles
 from assetgen.atomic import write_atomic
 
 CACHE_ENV = "ASSETGEN_CACHE_DIR"
@@ -30,6 +31,18 @@ STATE_DIR = ".assetgen"
 def cache_dir(root: Path) -> Path:
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else root / STATE_DIR / "cache"
+
+
+def linked_state(root: Path) -> Path | None:
+    """A folder of the project's state (`.assetgen/`, its cache and the cache's folders) that is a
+    symbolic link, which writing would follow out of the project; None when there is none. A cache
+    kept elsewhere is `$ASSETGEN_CACHE_DIR`'s job, and that one is the user's own to arrange."""
+    state = root / STATE_DIR
+    folders = [state, state / "previews"]
+    if not os.environ.get(CACHE_ENV):
+        cache = state / "cache"
+        folders += [cache, *(cache / name for name in ("objects", "actions", "locks", "projects"))]
+    return next((f for f in folders if f.is_symlink()), None)
 
 
 @dataclass(frozen=True)
@@ -61,33 +74,48 @@ class Store:
         self._records: dict[str, ActionRecord | None] = {}
 
     def object_path(self, sha: str) -> Path:
+        """Where the object `sha` is stored; ValueError unless `sha` is a sha256 (a hash read from
+        the lock or a record never becomes a path outside the cache)."""
+        if not statefiles.is_sha(sha):
+            raise ValueError(f"not a sha256: {sha[:80]!r}")
         return self.objects / sha[:2] / sha
 
     def has_object(self, sha: str) -> bool:
-        return self.object_path(sha).is_file()
+        if not statefiles.is_sha(sha):
+            return False
+        path = self.object_path(sha)
+        return path.is_file() and not path.is_symlink()
 
     def get_object(self, sha: str) -> bytes | None:
         """The bytes stored under `sha`; None when missing or damaged (a damaged file is removed,
         so the next plan sees it missing and runs the call again)."""
+        if not statefiles.is_sha(sha):
+            return None
         path = self.object_path(sha)
         try:
-            data = path.read_bytes()
+            data = statefiles.read_bytes(path)
         except OSError:
             return None
         if hashlib.sha256(data).hexdigest() != sha:
-            path.unlink(missing_ok=True)
+            if not path.parent.is_symlink():    # removed only inside the cache
+                path.unlink(missing_ok=True)
             return None
         return data
 
     def put_object(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
-        path = self.object_path(sha)
-        if not path.is_file():
-            write_atomic(path, data)
+        if not self.has_object(sha):
+            path = self.object_path(sha)
+            if path.parent.is_symlink():    # never write through a link: replace it with a folder
+                path.parent.unlink()
+            write_atomic(path, data)        # replaces a symlink at `path` itself
         return sha
 
     def record(self, key: str, fresh: bool = False) -> ActionRecord | None:
-        """The action record of `key`; `fresh` reads it again (another build may have written it)."""
+        """The action record of `key`; `fresh` reads it again (another build may have written it).
+        None for a key that is not a sha256, or a record that is missing or damaged."""
+        if not statefiles.is_sha(key):
+            return None
         if fresh or key not in self._records:
             self._records[key] = self._read_record(key)
         return self._records[key]
@@ -102,14 +130,13 @@ class Store:
         return Claim(self.root / BUILDS_LOCK, shared=not exclusive)
 
     def _read_record(self, key: str) -> ActionRecord | None:
+        """The record, or None when it is missing or damaged in any way (then the action is not
+        cached: the lock still names a call's results, so this costs time, not a call)."""
         try:
-            data = json.loads((self.actions / f"{key}.json").read_bytes())
-            return ActionRecord(key=data["key"], op=data["op"], provider=data["provider"],
-                                model=data["model"], results=tuple(data["results"]),
-                                usage=data.get("usage") or {}, when=float(data.get("when", 0)),
-                                deployment=str(data.get("deployment") or ""))
-        except (OSError, ValueError, KeyError, TypeError):
+            data = statefiles.read_json(self.actions / f"{key}.json", MAX_RECORD_BYTES)
+        except (OSError, statefiles.Damaged):
             return None
+        return _record(key, data)
 
     def put_record(self, key: str, op: str, provider: str, model: str, results: tuple[str, ...],
                    usage: dict[str, Any] | None = None, deployment: str = "") -> ActionRecord:
@@ -136,8 +163,28 @@ class Store:
     def object_shas(self) -> Iterator[str]:
         if self.objects.is_dir():
             for p in self.objects.glob("??/*"):
-                if not p.name.startswith("."):
+                if statefiles.is_sha(p.name) and p.parent.name == p.name[:2]:
                     yield p.name
+
+
+MAX_RECORD_BYTES = 1 << 20
+
+
+def _record(key: str, data: Any) -> ActionRecord | None:
+    """An action record from its JSON, checked: the key it was read under, strings where strings
+    belong, sha256 results, a usage object and a finite time."""
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    op, provider, model = data.get("op"), data.get("provider"), data.get("model")
+    results, usage, when = data.get("results"), data.get("usage") or {}, data.get("when", 0)
+    if not (isinstance(op, str) and isinstance(provider, str) and isinstance(model, str)):
+        return None
+    if not isinstance(results, list) or not all(statefiles.is_sha(r) for r in results):
+        return None
+    deployment = data.get("deployment") or ""
+    if not isinstance(usage, dict) or not statefiles.is_number(when) or not isinstance(deployment, str):
+        return None
+    return ActionRecord(key, op, provider, model, tuple(results), usage, float(when), deployment)
 
 
 class Claim:

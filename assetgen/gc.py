@@ -58,7 +58,7 @@ def sharing(cache: Path, root: Path) -> Sharing:
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:
             other = Path(json.loads(path.read_bytes())["root"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             gone.append(path)
             continue
         if other == root:

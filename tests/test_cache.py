@@ -31,9 +31,10 @@ def test_store_round_trip_and_verification(tmp_path: Path) -> None:
     assert store.get_object(sha) == b"image bytes"
     store.object_path(sha).write_bytes(b"torn")
     assert store.get_object(sha) is None            # a damaged object is never served
-    store.put_record("k1", "generate", "local", "m", (sha,), {"total_tokens": 3})
+    key = hashlib.sha256(b"a request").hexdigest()
+    store.put_record(key, "generate", "local", "m", (sha,), {"total_tokens": 3})
     fresh = Store(tmp_path / "cache")
-    rec = fresh.record("k1")
+    rec = fresh.record(key)
     assert rec is not None and (rec.results, rec.usage) == ((sha,), {"total_tokens": 3})
     assert not list((tmp_path / "cache").rglob(".tmp-*"))
 

@@ -4,6 +4,11 @@ A file is re-read only when its (size, mtime_ns, inode, ctime_ns) differ from wh
 saw, so a no-op build hashes nothing. The ctime catches a file rewritten in place with its size and
 mtime kept (`touch -r`, an editor or a sync tool restoring the mtime): no tool can set it back. The
 stat only decides whether to re-hash; it never enters a key.
+
+The stat cache is a hint, not evidence: a damaged entry could name the wrong hash for a file whose
+stat still matches. So a hash taken from it is `confirm`ed from the file's bytes before anything is
+paid for or replaced because that file "changed" (`run.prepare`). Entries of the wrong shape are
+dropped when it is read; a file that cannot be parsed is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
+from assetgen import statefiles
 from assetgen.atomic import write_atomic
 
 STAT_CACHE = "stat-cache.json"
@@ -26,6 +33,7 @@ class FileHashes:
         self._file = state_dir / STAT_CACHE
         self._entries: dict[str, list[int | str]] = _read(self._file)
         self._dirty = False
+        self._read_now: set[str] = set()    # hashed from their bytes (or written) by this process
 
     def hash(self, rel: str) -> str | None:
         full = self.root / rel
@@ -37,13 +45,33 @@ class FileHashes:
         entry = self._entries.get(rel)
         if entry is not None and entry[:-1] == stamp:
             return str(entry[-1])
+        return self._hash_bytes(rel, stamp)
+
+    def _hash_bytes(self, rel: str, stamp: list[int | str]) -> str | None:
         try:
-            sha = hashlib.sha256(full.read_bytes()).hexdigest()
+            sha = hashlib.sha256((self.root / rel).read_bytes()).hexdigest()
         except OSError:
             return None
         self._entries[rel] = [*stamp, sha]
         self._dirty = True
+        self._read_now.add(rel)
         return sha
+
+    def confirm(self, rels: Iterable[str]) -> list[str]:
+        """Hash again from their bytes the files whose hash came from the stat cache; the ones whose
+        hash was wrong (their entries are corrected)."""
+        wrong = []
+        for rel in rels:
+            if rel in self._read_now or rel not in self._entries:
+                continue
+            before = self._entries[rel][-1]
+            try:
+                stamp = _stamp(os.stat(self.root / rel))
+            except OSError:
+                continue
+            if self._hash_bytes(rel, stamp) != before:
+                wrong.append(rel)
+        return wrong
 
     def remember(self, rel: str, sha: str) -> None:
         """Record a file this process just wrote with known content."""
@@ -53,6 +81,7 @@ class FileHashes:
             return
         self._entries[rel] = [*_stamp(st), sha]
         self._dirty = True
+        self._read_now.add(rel)
 
     def save(self) -> None:
         if self._dirty:
@@ -66,8 +95,16 @@ def _stamp(st: os.stat_result) -> list[int | str]:
 
 
 def _read(file: Path) -> dict[str, list[int | str]]:
+    """The entries of the right shape: (size, mtime_ns, inode, ctime_ns, sha256) by relative path."""
     try:
-        data = json.loads(file.read_bytes())
-    except (OSError, ValueError):
+        data = statefiles.read_json(file)
+    except (OSError, statefiles.Damaged):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {rel: entry for rel, entry in data.items() if _valid(rel, entry)}
+
+
+def _valid(rel: str, entry: object) -> bool:
+    return (statefiles.is_relative(rel) and isinstance(entry, list) and len(entry) == 5
+            and all(statefiles.is_count(n) for n in entry[:4]) and statefiles.is_sha(entry[4]))

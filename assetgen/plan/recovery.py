@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from assetgen import statefiles
 from assetgen.lockfile import Lock, LockOutput
 from assetgen.plan import keys
 from assetgen.plan.graph import ActionOp
@@ -52,7 +54,7 @@ def _lossless(out: LockOutput, encoder: str, source_png: bool) -> bool:
 class Recovery:
     """Finds, for an image hash, a committed output that holds its pixels."""
 
-    def __init__(self, lock: Lock, file_hash: Callable[[str], str | None], encoder: str) -> None:
+    def __init__(self, lock: Lock, file_hash: Callable[[str], str | None], encoder: str, root: Path) -> None:
         self.file_hash = file_hash
         self.candidates: dict[str, list[Recovered]] = {}
         png = {image for a in lock.assets.values() for step in a.steps
@@ -60,6 +62,8 @@ class Recovery:
                for image in step.results}
         for asset in sorted(lock.assets.values(), key=lambda a: a.name):
             for out in asset.outputs:
+                if not statefiles.inside(root, out.path):
+                    continue    # the lock names it, the lock may be hostile: never read outside
                 if not out.adopted and _lossless(out, encoder, out.source in png):
                     self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
 

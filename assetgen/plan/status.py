@@ -23,6 +23,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from assetgen.cache import Store
@@ -127,7 +128,7 @@ class Resolution:
 
 class Resolver:
     def __init__(self, plan: Plan, store: Store, lock: Lock, file_hash: Callable[[str], str | None],
-                 remote: RemoteSource | None = None) -> None:
+                 root: Path, remote: RemoteSource | None = None) -> None:
         self.plan = plan
         self.remote = remote
         self.remote_results: dict[str, tuple[str, ...]] = {}   # key -> results, from remote records
@@ -143,7 +144,7 @@ class Resolver:
         self.lock_outputs = lock.output_shas()
         self.written = lock.written()
         self.encoder = encoder_version()
-        self.recovery = Recovery(lock, file_hash, self.encoder)
+        self.recovery = Recovery(lock, file_hash, self.encoder, root)
         self.place = {sid: (a.name, i) for a in plan.assets for i, sid in enumerate(a.steps)}
         self.by_id = plan.by_id()
 

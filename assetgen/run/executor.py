@@ -253,6 +253,9 @@ class Executor:
         root = self.settings.root
         pairs = zip(spec.sources, step.inputs, strict=True)
         loaded = [inputs.load(s, i.sha256, root, self.images.get) for s, i in pairs]
+        for source, lock_input, image in zip(spec.sources, step.inputs, loaded, strict=True):
+            if source.file is not None and keys.sha256_bytes(image.data) != lock_input.sha256:
+                raise ActionFailed(f"{source.file} changed during the build; build again")
         mask = next((img for s, img in zip(spec.sources, loaded, strict=True) if s.role is Role.MASK), None)
         images = tuple(img for s, img in zip(spec.sources, loaded, strict=True) if s.role is not Role.MASK)
         request = ImageRequest(op=action.call_op, model=spec.model, prompt=spec.prompt,

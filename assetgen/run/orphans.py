@@ -2,7 +2,8 @@
 
 The previous lock file names every file assetgen wrote. A file it named that the next lock file
 no longer names is removed when its bytes are still the ones the lock recorded; a file changed
-since is someone's work, and is kept (and reported).
+since is someone's work, and is kept (and reported). The lock may come from a pull request: a path
+in it that leaves the project, also through a symlink, is never read or removed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assetgen import statefiles
 from assetgen.lockfile import Lock
 from assetgen.plan.files import FileHashes
 
@@ -30,6 +32,8 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
     removed: list[str] = []
     kept: list[str] = []
     for path in sorted(set(expected) - named):
+        if not statefiles.inside(root, path):
+            continue
         if _same_file(root, path, folded.get(path.casefold())):
             continue    # renamed only in case on a case-insensitive file system: it is the new output
         sha = files.hash(path)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assetgen import lockfile
-from assetgen.cache import STATE_DIR, Store, cache_dir
+from assetgen.cache import CACHE_ENV, STATE_DIR, Store, cache_dir, linked_state
 from assetgen.errors import UserError
 from assetgen.lockfile import Lock
+from assetgen.plan.explain import Why
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import AssetPlan, Plan, build_plan
-from assetgen.plan.status import Resolution, Resolver
+from assetgen.plan.status import Resolution, Resolver, Status
 from assetgen.recipe.model import Project, ProviderKind
 
 if TYPE_CHECKING:
@@ -83,28 +84,60 @@ def load(paths: Sequence[str], cwd: Path) -> Project:
     for pattern in project.unmatched_globs:     # the others' assets would go
         raise UserError(f"recipe glob '{pattern}' in assetgen.yaml matches no file in {project.root}; "
                         "fix or remove it (building without it would drop the assets it was meant to find)")
+    linked = linked_state(project.root)
+    if linked is not None:
+        raise UserError(f"{linked}: error: a symbolic link where assetgen keeps its state; remove it "
+                        f"(nothing is written through it; set ${CACHE_ENV} to keep the cache elsewhere)")
     return project
 
 
 def prepare_project(project: Project, provider: ProviderKind | None = None,
                     only: Sequence[str] = (), force: Sequence[str] = (),
                     remote: str | None = None) -> Prepared:
-    """The plan of a loaded project for one provider, resolved against the cache and lock file."""
+    """The plan of a loaded project for one provider, resolved against the cache and lock file.
+
+    A file hash taken from the stat cache is only a hint: when an action is to run (a call to pay
+    for, an output to replace) because a file seems to have changed, the files it depends on are
+    hashed again from their bytes, and when the stat cache was wrong the plan is made again."""
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
-    full = build_plan(project, kind.value, files.hash)
-    _check_patterns(full, "--only", only)
-    _check_patterns(full, "--force", force)
-    selected = frozenset(a.name for a in full.assets if not only or _picked(a, only))
-    plan = restrict(full, selected) if only else full
     store = Store(cache_dir(project.root))
-    lock = lockfile.read(project.root)
-    forcing = {a.name for a in full.assets if force and _picked(a, force)}
-    forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
     shared = open_remote(project, store, fetch=remote == "fetch") if remote else None
-    resolver = Resolver(plan, store, lock, files.hash, shared)
-    return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolver.resolve(forced),
-                    shared)
+    lock: Lock | None = None
+    while True:
+        full = build_plan(project, kind.value, files.hash)
+        _check_patterns(full, "--only", only)
+        _check_patterns(full, "--force", force)
+        selected = frozenset(a.name for a in full.assets if not only or _picked(a, only))
+        plan = restrict(full, selected) if only else full
+        if lock is None:
+            lock = lockfile.read(project.root)
+        forcing = {a.name for a in full.assets if force and _picked(a, force)}
+        forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
+        resolver = Resolver(plan, store, lock, files.hash, project.root, shared)
+        resolution = resolver.resolve(forced)
+        if not files.confirm(_suspects(plan, resolution, resolver)):
+            return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolution,
+                            shared)
+
+
+def _suspects(plan: Plan, resolution: Resolution, resolver: Resolver) -> list[str]:
+    """The files whose hash decides that something must run: the input files of every call not
+    cached, the output of every rendition that replaces a file, and the outputs that could have
+    served an image the cache lost."""
+    found: list[str] = []
+    for action in plan.actions:
+        state = resolution.states[action.id]
+        if state.status is Status.CACHED:
+            continue
+        if action.call is not None:
+            found += [s.file for s in action.call.sources if s.file is not None]
+        elif action.render is not None:
+            found.append(action.render.output.path)
+        for reason in state.reasons:
+            if reason.why is Why.LOCKED_MISSING:
+                found += [r.path for r in resolver.recovery.candidates.get(str(reason.old), ())]
+    return found
 
 
 def open_remote(project: Project, store: Store, fetch: bool) -> RemoteCache | None:

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assetgen import statefiles
+
 STAMP_FILE = "build-stamp.json"
 STAMP_VERSION = 2
 PROJECT_FILE = "assetgen.yaml"
@@ -117,20 +119,27 @@ def clear(root: Path) -> None:
 
 
 def check(root: Path, sig: dict[str, Any]) -> int | None:
-    """The stamped action count when nothing changed since the stamp; None otherwise."""
+    """The stamped action count when nothing changed since the stamp; None otherwise (also when the
+    stamp is damaged or has the wrong shape: the full build then decides, costing time only)."""
+    if os.path.islink(root / ".assetgen"):
+        return None
     try:
-        body = json.loads((root / ".assetgen" / STAMP_FILE).read_bytes())
-    except (OSError, ValueError):
+        body = json.loads(statefiles.read_bytes(root / ".assetgen" / STAMP_FILE))
+    except (OSError, ValueError, RecursionError):
         return None
-    if body.get("version") != STAMP_VERSION or body.get("signature") != sig:
+    if not isinstance(body, dict) or body.get("version") != STAMP_VERSION or body.get("signature") != sig:
         return None
-    for rel, stat in body["files"].items():
-        if _stat(root / rel) != stat:
+    files, dirs, total = body.get("files"), body.get("dirs"), body.get("actions_total")
+    if not (isinstance(files, dict) and isinstance(dirs, dict) and isinstance(total, int)
+            and statefiles.is_count(total)):
+        return None
+    for rel, stat in files.items():
+        if not statefiles.is_relative(rel) or _stat(root / rel) != stat:
             return None
-    for rel, mtime in body["dirs"].items():
-        if _dir_mtime(root / rel) != mtime:
+    for rel, mtime in dirs.items():
+        if not (statefiles.is_relative(rel) or rel == ".") or _dir_mtime(root / rel) != mtime:
             return None
-    return int(body["actions_total"])
+    return total
 
 
 def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None) -> int | None:
