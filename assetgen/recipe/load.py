@@ -7,15 +7,17 @@ whose recipe has errors is dropped from the project. It raises UserError only fo
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
-from assetgen.recipe import limits, refs, schema, yamlpos
+from assetgen.recipe import filecache, limits, refs
 from assetgen.recipe import paths as path_rules
-from assetgen.recipe.convert import FileResult, Params, convert_file, params_from
+from assetgen.recipe.convert import FileResult, Params
 from assetgen.recipe.model import Project, Recipe
 
 
@@ -48,8 +50,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
                 where = (cfg.positions.value(("recipes", i)) if cfg.positions
                          else Location(project_file.PROJECT_FILE))
                 diags.append(Diagnostic.warning(where, f"recipe glob '{pattern}' matches no file"))
-    project_params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
-    results = [(rel, _load_file(root, rel, project_params)) for rel in files]
+    results = _load_files(root, files, cfg)
     names = refs.Names(
         variants=frozenset(v.name for _, r in results for v in r.variants),
         assets={k: n for _, r in results for k, n in r.assets.items()},
@@ -155,32 +156,108 @@ def _relative(full: Path, root: Path, raw: str | Path) -> str:
 def _glob_each(root: Path, patterns: Iterable[str]) -> dict[str, list[str]]:
     """The recipe files each glob matches (project-relative, in order)."""
     each: dict[str, list[str]] = {}
+    real_root = os.path.realpath(root)
+    real_dirs: dict[str, str] = {}
     for pattern in patterns:
         try:
             matches = sorted(root.glob(pattern))
         except (ValueError, NotImplementedError, OSError):
             matches = []
-        each[pattern] = [path.relative_to(root).as_posix() for path in matches
-                         if path.is_file() and path.name != project_file.PROJECT_FILE and _within(path, root)]
+        found = []
+        for path in matches:
+            rel = path.relative_to(root).as_posix()
+            if path.name != project_file.PROJECT_FILE and _within(str(path), rel, real_root, real_dirs) \
+                    and path.is_file():
+                found.append(rel)
+        each[pattern] = found
     return each
 
 
-def _within(path: Path, root: Path) -> bool:
-    """A recipe glob never reaches outside the project (through `..` or a symlink)."""
-    real, real_root = path.resolve(), root.resolve()
-    return ".." not in path.relative_to(root).parts and (real == real_root or real_root in real.parents)
+def _within(full: str, rel: str, real_root: str, real_dirs: dict[str, str]) -> bool:
+    """A recipe glob never reaches outside the project (through `..` or a symlink). Each folder is
+    resolved once: a file that is no symlink lies where its folder does."""
+    if ".." in rel.split("/"):
+        return False
+    folder, name = os.path.split(full)
+    real_dir = real_dirs.get(folder)
+    if real_dir is None:
+        real_dir = real_dirs[folder] = os.path.realpath(folder)
+    real = os.path.realpath(full) if os.path.islink(full) else os.path.join(real_dir, name)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _load_file(root: Path, rel: str, project_params: Params) -> FileResult:
+def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult) -> list[tuple[str, FileResult]]:
+    """Each recipe file's result: reused from the recipe cache when its bytes are unchanged,
+    loaded (and stored) otherwise."""
     try:
-        size = (root / rel).stat().st_size
-        if size > limits.MAX_FILE_BYTES:
-            return FileResult(diagnostics=[Diagnostic.error(Location(rel), _too_big(size))])
-        data = (root / rel).read_bytes()
+        project_bytes: bytes | None = (root / project_file.PROJECT_FILE).read_bytes()
+    except OSError:
+        project_bytes = None
+    cache = filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes))
+    params: list[Params] = []      # the project's defaults, worked out once a file needs them
+    results = []
+    gc.disable()    # rebuilding stored results makes many objects that all live on: nothing to collect
+    try:
+        for rel in files:
+            results.append((rel, _one_file(root, rel, cfg, cache, params)))
+    finally:
+        gc.enable()
+    cache.save()
+    return results
+
+
+def _one_file(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filecache.RecipeCache,
+              params: list[Params]) -> FileResult:
+    stored, data = cache.lookup(root, rel, limits.MAX_FILE_BYTES)
+    result = _reuse(root, stored) if stored is not None else None
+    if result is None:
+        if stored is not None:
+            cache.forget(rel)
+        if not params:
+            from assetgen.recipe.convert import params_from
+
+            params.append(params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",)))
+        result = _load_file(root, rel, params[0], data)
+        if data is not None:
+            cache.store(rel, data, filecache.encode(
+                result.variants, result.diagnostics, result.assets, result.matrix_assets, result.skipped))
+    return result
+
+
+def _reuse(root: Path, stored: dict) -> FileResult | None:
+    """A stored result, when it decodes and its paths still stay inside the project."""
+    decoded = filecache.decode(stored)
+    if decoded is None:
+        return None
+    for variant in decoded.variants:
+        paths = [o.path for o in variant.outputs]
+        paths += [r.path for s in variant.steps for r in (s.image, s.mask, *s.images)
+                  if r is not None and r.path]
+        for path in paths:
+            try:
+                if path_rules.project_path(root, path) != path:
+                    return None
+            except path_rules.PathEscape:
+                return None
+    return FileResult(variants=decoded.variants, diagnostics=decoded.diagnostics, assets=decoded.assets,
+                      matrix_assets=decoded.matrix_assets, skipped=decoded.skipped)
+
+
+def _load_file(root: Path, rel: str, project_params: Params, data: bytes | None = None) -> FileResult:
+    from assetgen.recipe import schema, yamlpos
+    from assetgen.recipe.convert import convert_file
+
+    try:
+        if data is None:
+            size = (root / rel).stat().st_size
+            if size > limits.MAX_FILE_BYTES:
+                return FileResult(diagnostics=[Diagnostic.error(Location(rel), _too_big(size))])
+            data = (root / rel).read_bytes()
         text = data.decode("utf-8")
     except OSError as exc:
         return FileResult(diagnostics=[Diagnostic.error(Location(rel), f"cannot read recipe: {exc}")])
     except UnicodeDecodeError as exc:
+        assert data is not None
         return FileResult(diagnostics=[_not_utf8(rel, data, exc)])
     doc = yamlpos.load(text, rel)
     result = FileResult(diagnostics=list(doc.diagnostics))

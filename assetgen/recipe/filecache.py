@@ -1,0 +1,267 @@
+"""What each recipe file's bytes produced, kept in `.assetgen/recipe-cache.json` between runs.
+
+Loading a recipe (YAML with positions, JSON Schema, templates, matrix expansion) is most of what
+`lint`, `plan` and a build that misses the stamp cost. The result of one file depends only on its
+bytes, the project file, and assetgen and the libraries that read it; so each file's variants,
+diagnostics and names are stored under its content hash, with the fingerprint of everything else
+(`environment`). A later run reuses a file whose bytes are unchanged (told by its stat, like the
+stat cache, or by re-hashing it) and loads only the files that changed.
+
+The cache is safe to lose and safe when damaged: it is validated when read, and anything wrong
+(another format, another fingerprint, an entry that does not decode) is ignored and loaded afresh.
+It holds plain JSON, never code. Paths are checked again against the file system on every reuse
+(a folder may have become a symlink out of the project since), and a file whose values JSON cannot
+hold exactly (a YAML mapping with number keys, a date) is simply not cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from assetgen.errors import Diagnostic, Location, Severity
+from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
+
+CACHE_FILE = "recipe-cache.json"
+FORMAT = 1
+_HERE = Path(__file__).resolve().parent
+# the code whose behaviour a cached result records: a changed file here (a development install
+# keeps its version number) is another fingerprint
+_CODE = (*sorted(_HERE.glob("*.py")), _HERE.parent / "catalog.py", _HERE.parent / "project.py",
+         *sorted((_HERE.parent / "data").glob("**/*.json")))
+_LIBRARIES = ("PyYAML", "Jinja2", "jsonschema")
+
+
+class _Unsupported(Exception):
+    """A value JSON cannot hold exactly."""
+
+
+def environment(project_file: bytes | None) -> str:
+    """The fingerprint of everything besides a recipe's bytes that can change what it loads to."""
+    from importlib import metadata
+
+    from assetgen import __version__
+
+    parts: list[Any] = [FORMAT, __version__]
+    for path in _CODE:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        parts.append([path.name, st.st_size, st.st_mtime_ns])
+    for name in _LIBRARIES:
+        try:
+            parts.append(metadata.version(name))
+        except metadata.PackageNotFoundError:
+            parts.append(None)
+    parts.append(hashlib.sha256(project_file).hexdigest() if project_file is not None else None)
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+
+class RecipeCache:
+    """Per recipe file: its stat, content hash and the encoded load result."""
+
+    def __init__(self, state_dir: Path, env: str) -> None:
+        self._file = state_dir / CACHE_FILE
+        self._env = env
+        self._entries: dict[str, list[Any]] = _read(self._file, env)
+        self._dirty = False
+        self._used: set[str] = set()
+        self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
+
+    def lookup(self, root: Path, rel: str, max_bytes: int) -> tuple[dict[str, Any] | None, bytes | None]:
+        """(the stored result, None) for an unchanged file; else (None, the file's bytes, or None
+        when it cannot be read or is larger than `max_bytes`: the loader reports that)."""
+        self._used.add(rel)
+        entry = self._entries.get(rel)
+        try:
+            st = os.stat(root / rel)
+        except OSError:
+            return None, None
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        if entry is not None and entry[0] == stamp:
+            return entry[2], None
+        if st.st_size > max_bytes:
+            return None, None
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            return None, None
+        self._stamps[rel] = stamp
+        if entry is not None and entry[1] == hashlib.sha256(data).hexdigest():
+            entry[0] = stamp    # touched, not changed
+            self._dirty = True
+            return entry[2], None
+        return None, data
+
+    def store(self, rel: str, data: bytes, result: dict[str, Any] | None) -> None:
+        """Remember what `data` (the bytes `lookup` read) produced; None: not cacheable. The stat
+        is the one taken before reading, so a file changed meanwhile is re-hashed next time."""
+        stamp = self._stamps.get(rel)
+        if result is None or stamp is None:
+            self._entries.pop(rel, None)
+        else:
+            self._entries[rel] = [stamp, hashlib.sha256(data).hexdigest(), result]
+        self._dirty = True
+
+    def forget(self, rel: str) -> None:
+        """A stored result that no longer holds (it failed a check on reuse)."""
+        if self._entries.pop(rel, None) is not None:
+            self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache when it changed, dropping files no longer loaded. Best effort: a
+        read-only project still loads, only not incrementally."""
+        gone = set(self._entries) - self._used
+        for rel in gone:
+            del self._entries[rel]
+        if not (self._dirty or gone):
+            return
+        from assetgen.atomic import write_atomic
+
+        body = {"format": FORMAT, "environment": self._env, "files": self._entries}
+        try:
+            write_atomic(self._file, json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                                                allow_nan=False).encode("utf-8"))
+        except OSError:
+            return
+        self._dirty = False
+
+
+def _read(file: Path, env: str) -> dict[str, list[Any]]:
+    try:
+        body = json.loads(file.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("environment") != env:
+        return {}
+    files = body.get("files")
+    if not isinstance(files, dict):
+        return {}
+    good = {}
+    for rel, entry in files.items():
+        if (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
+                and isinstance(entry[1], str) and isinstance(entry[2], dict)):
+            good[rel] = entry
+    return good
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+def encode(variants: list[Variant], diagnostics: list[Diagnostic], assets: dict[str, list[str]],
+           matrix_assets: set[str], skipped: set[str]) -> dict[str, Any] | None:
+    """A file's load result as plain JSON data; None when a value cannot be held exactly."""
+    files: dict[str, int] = {}
+    try:
+        return {
+            "variants": [_variant(v, files) for v in variants],
+            "diagnostics": [[_loc(d.location, files), d.severity.value, d.message] for d in diagnostics],
+            "assets": {k: list(names) for k, names in assets.items()},
+            "matrix_assets": sorted(matrix_assets),
+            "skipped": sorted(skipped),
+            "files": sorted(files, key=files.__getitem__),
+        }
+    except _Unsupported:
+        return None
+
+
+def _loc(loc: Location, files: dict[str, int]) -> list[int]:
+    return [files.setdefault(loc.file, len(files)), loc.line, loc.col]
+
+
+def _plain(value: Any) -> Any:
+    """`value` when JSON gives it back exactly as it is (YAML's own values: no tuples, dates,
+    number keys or NaN)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Unsupported
+        return value
+    if isinstance(value, list):
+        for item in value:
+            _plain(item)
+        return value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise _Unsupported
+            _plain(v)
+        return value
+    raise _Unsupported
+
+
+def _ref(ref: ImageRef | None, files: dict[str, int]) -> list[Any] | None:
+    return None if ref is None else [_loc(ref.location, files), ref.path, ref.asset]
+
+
+def _step(step: Step, files: dict[str, int]) -> list[Any]:
+    return [step.op.value, step.prompt, [[k, _plain(v)] for k, v in step.params], _loc(step.location, files),
+            _ref(step.image, files), _ref(step.mask, files), [_ref(r, files) for r in step.images],
+            step.pick, step.shorthand, [[k, _loc(loc, files)] for k, loc in step.param_locations]]
+
+
+def _output(out: Output, files: dict[str, int]) -> list[Any]:
+    return [out.path, out.format, _loc(out.location, files), out.index, _plain(out.quality),
+            list(out.resize) if out.resize else None, out.fit.value]
+
+
+def _variant(v: Variant, files: dict[str, int]) -> list[Any]:
+    return [v.name, v.asset, [[k, _plain(x)] for k, x in v.values], [_step(s, files) for s in v.steps],
+            [_output(o, files) for o in v.outputs], _loc(v.location, files)]
+
+
+class Decoded:
+    """A stored load result, rebuilt."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._locs: dict[tuple[int, int, int], Location] = {}
+        self._files = list(data["files"])
+        self.variants = [self._variant(v) for v in data["variants"]]
+        self.diagnostics = [Diagnostic(self._loc(loc), Severity(sev), str(msg))
+                            for loc, sev, msg in data["diagnostics"]]
+        self.assets = {str(k): [str(n) for n in names] for k, names in data["assets"].items()}
+        self.matrix_assets = {str(k) for k in data["matrix_assets"]}
+        self.skipped = {str(k) for k in data["skipped"]}
+
+    def _loc(self, raw: list[int]) -> Location:
+        key = (raw[0], raw[1], raw[2])
+        loc = self._locs.get(key)
+        if loc is None:
+            loc = self._locs[key] = Location(self._files[raw[0]], int(raw[1]), int(raw[2]))
+        return loc
+
+    def _ref(self, raw: list[Any] | None) -> ImageRef | None:
+        return None if raw is None else ImageRef(self._loc(raw[0]), path=raw[1], asset=raw[2])
+
+    def _step(self, raw: list[Any]) -> Step:
+        op, prompt, params, loc, image, mask, images, pick, shorthand, param_locs = raw
+        return Step(op=Op(op), prompt=str(prompt), params=tuple((str(k), v) for k, v in params),
+                    location=self._loc(loc), image=self._ref(image), mask=self._ref(mask),
+                    images=tuple(r for r in map(self._ref, images) if r is not None), pick=pick,
+                    shorthand=bool(shorthand),
+                    param_locations=tuple((str(k), self._loc(x)) for k, x in param_locs))
+
+    def _output(self, raw: list[Any]) -> Output:
+        path, fmt, loc, index, quality, resize, fit = raw
+        return Output(path=str(path), format=str(fmt), location=self._loc(loc), index=int(index),
+                      quality=quality, resize=(int(resize[0]), int(resize[1])) if resize else None,
+                      fit=Fit(fit))
+
+    def _variant(self, raw: list[Any]) -> Variant:
+        name, asset, values, steps, outputs, loc = raw
+        return Variant(name=str(name), asset=str(asset), values=tuple((str(k), x) for k, x in values),
+                       steps=tuple(map(self._step, steps)), outputs=tuple(map(self._output, outputs)),
+                       location=self._loc(loc))
+
+
+def decode(data: dict[str, Any]) -> Decoded | None:
+    """The stored result, or None when it does not decode (a damaged or foreign entry)."""
+    try:
+        return Decoded(data)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
