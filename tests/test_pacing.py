@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from assetgen.run.pacing import MARGIN, WARMUP, Pacer, Pacers
+from assetgen.emulator.quota import Quota
+from assetgen.run.pacing import CLIMB, MARGIN, MIN_RPM, WARMUP, Pacer, Pacers
 from assetgen.run.retry import RetryPolicy
 
 
@@ -84,11 +85,102 @@ def test_the_third_rate_limit_within_a_minute_slows_the_pace() -> None:
     assert pacer.rpm == pytest.approx(57.0)
 
 
-def test_rate_floor_is_half_the_configured_quota() -> None:
+def test_the_rate_never_falls_below_the_minimum() -> None:
     pacer = Pacer(100, clock=FakeTime().clock)
-    for _ in range(50):
+    for _ in range(500):
         pacer.on_rate_limited(10.0)
-    assert pacer.rpm == 50.0
+    assert pacer.rpm == MIN_RPM
+
+
+def _serve(real_rpm: int, configured_rpm: int, calls: int) -> tuple[Pacer, float, int]:
+    """`calls` requests, one after another on a fake clock, paced by a pacer configured at
+    `configured_rpm` against the emulator's quota at `real_rpm` (1 s, 10 s and 60 s windows), with
+    no limit header (Azure): (the pacer, seconds taken, 429s)."""
+    t = FakeTime()
+    start = t.now
+    quota = Quota(real_rpm, clock=t.clock)
+    pacer = Pacer(configured_rpm, clock=t.clock, sleep=t.sleep)
+
+    async def go() -> int:
+        refused = 0
+        done = 0
+        while done < calls:
+            await pacer.acquire()
+            decision = quota.check("img")
+            if decision.allowed:
+                pacer.observe(decision.headers())
+                done += 1
+            else:
+                refused += 1
+                pacer.on_rate_limited(decision.retry_after)
+        return refused
+
+    refused = asyncio.run(go())
+    return pacer, t.now - start, refused
+
+
+@pytest.mark.parametrize(("real", "calls"), [(9, 16), (60, 16), (600, 120), (600, 40)])
+def test_a_quota_four_times_lower_than_configured_is_learned_in_a_few_429s(real: int, calls: int) -> None:
+    pacer, took, refused = _serve(real, 4 * real, calls)
+    assert refused <= 3
+    assert took <= 1.15 * calls * 60 / real
+    assert pacer.rpm <= real
+
+
+def test_the_right_quota_draws_no_429_and_keeps_the_ideal_pace() -> None:
+    pacer, took, refused = _serve(600, 600, 120)
+    assert refused == 0
+    assert took <= 1.03 * 12.0
+    assert pacer.rpm == 600
+
+
+def test_after_a_quiet_minute_the_rate_climbs_back_carefully() -> None:
+    t = FakeTime()
+    pacer = Pacer(60, clock=t.clock, sleep=t.sleep)
+
+    async def send(count: int) -> None:
+        for _ in range(count):
+            await pacer.acquire()
+            pacer.observe({})
+
+    asyncio.run(send(3))
+    pacer.on_rate_limited(10.0)             # 3 sent, then refused for 10 s: 3 in ~12 s
+    learned = pacer.rpm
+    assert learned < 20
+    asyncio.run(send(int(learned) + 2))     # a quiet minute of requests at the learned rate
+    assert pacer.rpm == pytest.approx(learned * (1 + CLIMB))
+    for _ in range(40):
+        asyncio.run(send(int(pacer.rpm) + 1))
+    assert pacer.rpm == 60.0                # never past the configured quota
+
+
+def test_waiters_woken_late_together_still_leave_one_interval_apart() -> None:
+    t = FakeTime()
+    gate = asyncio.Event()
+
+    async def late_sleep(seconds: float) -> None:
+        if not gate.is_set():
+            await gate.wait()               # a busy loop: every sleeper wakes at once, late
+        else:
+            await t.sleep(seconds)
+
+    pacer = Pacer(60, clock=t.clock, sleep=late_sleep)
+    sent: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire()
+        sent.append(t.now)
+
+    async def go() -> None:
+        tasks = [asyncio.ensure_future(one()) for _ in range(4)]
+        await asyncio.sleep(0)              # the first leaves at once, three sleep to their slots
+        t.now += 30
+        gate.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(go())
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert len(sent) == 4 and all(g >= 1.0 - 1e-9 for g in gaps), sent
 
 
 def test_a_waiter_that_wakes_inside_a_hold_waits_again() -> None:

@@ -86,6 +86,17 @@ def test_small_quota_completes_with_few_rate_limits(
     assert out["requests"] == stats["requests"] == CALLS + stats["throttled"]
 
 
+def test_a_quota_four_times_too_high_is_learned_without_a_limit_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path / "p", rpm=480)         # Azure sends no x-ratelimit-limit-requests
+    with run_emulator(api_key=KEY, rpm=120) as emu:      # 2 in any second, 20 in any 10 s
+        out = build(root, emu, monkeypatch, capsys, "-j", "16")
+        stats = emu.stats()
+    assert (out["actions_run"], out["actions_failed"]) == (CALLS, 0)
+    assert stats["throttled"] <= 3
+    assert out["requests"] == stats["requests"] == CALLS + stats["throttled"]
+
+
 def test_a_quota_set_too_high_is_learned_from_the_limit_header(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path / "p")

@@ -2,9 +2,19 @@
 
 Azure enforces a deployment's RPM over short windows (1 s or 10 s), so a quota of R requests per
 minute is only safe as one request every 60/R seconds. A `Pacer` hands out those slots, one per
-HTTP attempt (retries included). A 429 pushes every later slot past its `retry-after` and lowers
-the rate a little; `x-ratelimit-remaining-requests: 0` delays the next slot by one interval; an
-`x-ratelimit-limit-requests` below the configured quota (OpenAI sends it) becomes the rate.
+HTTP attempt (retries included), and never lets two requests leave closer than 60/R seconds apart,
+even when a busy event loop wakes several waiters late at once.
+
+The configured quota may be wrong. An `x-ratelimit-limit-requests` below it (OpenAI sends one)
+becomes the rate. Without that header (Azure), the pacer learns the rate the service admits from
+its 429s (additive increase, multiplicative decrease): a 429 whose `retry-after` is longer than a
+couple of intervals means the quota is lower, and the rate drops to what was actually admitted:
+the requests sent in the last minute that were not refused, over the time from the first of them
+to the moment the service will take the next one (with a limit of L requests per window W, that is
+L/W). So a rate 4x too high costs a 429 or two per window length, not one per request. After a
+quiet minute (no 429) the rate climbs back by 5 %, never above the configured quota. A short
+`retry-after` is jitter at a window's edge: every later slot waits for it, the rate stays.
+`x-ratelimit-remaining-requests: 0` delays the next slot by one interval.
 The clock and the sleep are injectable so the arithmetic is tested without waiting.
 """
 
@@ -20,8 +30,12 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 MARGIN = 0.015         # spacing is this much wider than 60/RPM: arrival jitter never makes a burst
-SLOWDOWN = 0.95        # a 429 soon after another multiplies the rate by this ...
-FLOOR = 0.5            # ... down to this fraction of the configured rate
+SLOWDOWN = 0.95        # a long or recurring 429 multiplies the rate by at most this
+MIN_RPM = 0.1          # the slowest pace a pacer falls to
+SPAN = 60.0            # seconds of sent requests the admitted rate is measured over (Azure's
+                       # longest window)
+QUIET = 60.0           # seconds without a 429 before the rate climbs ...
+CLIMB = 0.05           # ... by this fraction of itself, up to the configured quota
 WARMUP = 0.05          # seconds of extra space after a pacer's first request: it opens a connection
                        # and so reaches the server later than the ones after it
 RECUR = 60.0           # seconds: the third 429 within this time lowers the rate
@@ -43,6 +57,11 @@ class Pacer:
         self._hold_until = -math.inf       # no request before this (after a 429)
         self._recent_429: deque[float] = deque(maxlen=RECUR_COUNT)
         self._epoch = 0                    # changes when the rate is learned: waiters reserve again
+        self._sent: deque[float] = deque()      # when each request of the last SPAN left
+        self._refused: deque[float] = deque()   # when each 429 of the last SPAN came
+        self._last_sent = -math.inf
+        self._calm_since = clock()         # the last 429 or climb
+        self._told = False                 # the service named its quota: nothing to learn
 
     @property
     def interval(self) -> float:
@@ -57,14 +76,25 @@ class Pacer:
         return slot - now
 
     async def acquire(self) -> None:
-        """Wait for a slot. A 429 seen while waiting moves this request behind the hold."""
+        """Wait for a slot. A 429 seen while waiting moves this request behind the hold, and a slot
+        reached late, right after another request left, waits until they are 60/R apart."""
         while True:
             epoch = self._epoch
             delay = self.reserve()
             if delay > 0:
                 await self._sleep(delay)
-            if self._clock() >= self._hold_until and self._epoch == epoch:
+            while (gap := self._last_sent + 60.0 / self.rpm - self._clock()) > 0 and self._epoch == epoch:
+                await self._sleep(gap)
+            now = self._clock()
+            if now >= self._hold_until and self._epoch == epoch:
+                self._sent_at(now)
                 return
+
+    def _sent_at(self, now: float) -> None:
+        self._last_sent = now
+        self._next = max(self._next, now + self.interval)
+        self._sent.append(now)
+        _trim(self._sent, now - 2 * SPAN)
 
     def on_rate_limited(self, wait: float) -> None:
         """A 429: no request for `wait` seconds. A short wait is jitter at a window's edge; a long
@@ -74,22 +104,58 @@ class Pacer:
         self._hold_until = max(self._hold_until, now + wait)
         self._next = max(self._next, self._hold_until)
         self._recent_429.append(now)
+        self._refused.append(now)
+        _trim(self._refused, now - 2 * SPAN)
+        self._calm_since = now
         recurring = len(self._recent_429) == RECUR_COUNT and now - self._recent_429[0] < RECUR
         if wait > 2 * self.interval or recurring:
-            self.rpm = max(self.rpm * SLOWDOWN, self.configured_rpm * FLOOR)
+            admitted = self._admitted_rate(now, now + wait)
+            slower = self.rpm * SLOWDOWN if admitted is None else min(self.rpm * SLOWDOWN, admitted)
+            self.rpm = max(slower, MIN_RPM)
+            self._epoch += 1        # slots handed out at the old rate are taken again at this one
+            self._next = self._hold_until
+
+    def _admitted_rate(self, now: float, until: float) -> float | None:
+        """Requests per minute the service let through: those sent in the SPAN before it takes
+        the next one, less the refused, over the time from the first of them until then."""
+        start = until - SPAN
+        sent = [t for t in self._sent if t >= start]
+        admitted = len(sent) - sum(1 for t in self._refused if t >= start)
+        if not sent or admitted < 1:
+            return None
+        return admitted * 60.0 / max(until - sent[0], 1e-3)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read `x-ratelimit-limit-requests` (OpenAI's requests per minute): a quota lower than the
         configured one is the real one, so pace to it from now on. Read
         `x-ratelimit-remaining-requests`: at 0, leave one interval free."""
         limit = _int(headers.get("x-ratelimit-limit-requests"))
+        if limit is not None and limit > 0:
+            self._told = True
         if limit is not None and 0 < limit < self.rpm:
             self.rpm = float(limit)
             self._epoch += 1        # slots handed out at the old rate are taken again at this one
             self._next = self._clock() + self.interval
+        self._climb()
         remaining = _int(headers.get("x-ratelimit-remaining-requests"))
         if remaining is not None and remaining <= 0:
             self._next = max(self._next, self._clock() + self.interval)
+
+
+    def _climb(self) -> None:
+        """After a quiet SPAN with requests in it, try a little faster (never past the quota the
+        project or the service gave)."""
+        if self._told or self.rpm >= self.configured_rpm:
+            return
+        now = self._clock()
+        if now - self._calm_since >= QUIET and self._sent and self._sent[-1] > self._calm_since:
+            self.rpm = min(self.configured_rpm, self.rpm * (1 + CLIMB))
+            self._calm_since = now
+
+
+def _trim(times: deque[float], before: float) -> None:
+    while times and times[0] < before:
+        times.popleft()
 
 
 def _int(value: str | None) -> int | None:
