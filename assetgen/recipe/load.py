@@ -28,7 +28,10 @@ class LoadResult:
     skipped: frozenset[str] = frozenset()  # asset keys and variant names dropped for errors
 
 
-def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> LoadResult:
+def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
+                 remember: bool = True) -> LoadResult:
+    """`remember`: keep what the recipes loaded to in the recipe cache (not under `--frozen`,
+    which writes nothing)."""
     cwd = (cwd or Path.cwd()).resolve()
     root, named = _targets(paths, cwd)
     path_rules.clear_cache()
@@ -50,7 +53,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> L
                 where = (cfg.positions.value(("recipes", i)) if cfg.positions
                          else Location(project_file.PROJECT_FILE))
                 diags.append(Diagnostic.warning(where, f"recipe glob '{pattern}' matches no file"))
-    results = _load_files(root, files, cfg)
+    results = _load_files(root, files, cfg, remember)
     names = refs.Names(
         variants=frozenset(v.name for _, r in results for v in r.variants),
         assets={k: n for _, r in results for k, n in r.assets.items()},
@@ -92,11 +95,12 @@ def _only(
             [d for d in diags if d.location.file not in other_recipes])
 
 
-def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> Project:
+def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
+                          remember: bool = True) -> Project:
     """The project, or UserError (exit 2) listing every error found by loading and by lint checks."""
     from assetgen.lint import check_project  # lint builds on this module
 
-    result = load_project(paths, cwd)
+    result = load_project(paths, cwd, remember=remember)
     diags = dedupe([*result.diagnostics, *check_project(result)])
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:
@@ -186,7 +190,8 @@ def _within(full: str, rel: str, real_root: str, real_dirs: dict[str, str]) -> b
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult) -> list[tuple[str, FileResult]]:
+def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
+                remember: bool) -> list[tuple[str, FileResult]]:
     """Each recipe file's result: reused from the recipe cache when its bytes are unchanged,
     loaded (and stored) otherwise."""
     try:
@@ -202,7 +207,8 @@ def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult) ->
             results.append((rel, _one_file(root, rel, cfg, cache, params)))
     finally:
         gc.enable()
-    cache.save()
+    if remember:
+        cache.save()
     return results
 
 

@@ -67,17 +67,19 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 
 
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
-            only: Sequence[str] = (), force: Sequence[str] = (), remote: str | None = None) -> Prepared:
+            only: Sequence[str] = (), force: Sequence[str] = (), remote: str | None = None,
+            remember: bool = True) -> Prepared:
     """`remote`: "fetch" downloads what the plan needs from the remote cache (build), "look" only
-    asks what it holds (plan), None leaves it alone."""
-    return prepare_project(load(paths, cwd), provider, only, force, remote)
+    asks what it holds (plan), None leaves it alone. `remember`: keep the recipe cache up to date
+    (not under `--frozen`, which writes nothing)."""
+    return prepare_project(load(paths, cwd, remember), provider, only, force, remote)
 
 
-def load(paths: Sequence[str], cwd: Path) -> Project:
+def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
     """The project, or UserError when it has errors or its globs find nothing to build."""
     from assetgen.recipe.load import load_project_or_raise
 
-    project = load_project_or_raise(list(paths), cwd)
+    project = load_project_or_raise(list(paths), cwd, remember=remember)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
