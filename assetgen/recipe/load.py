@@ -198,11 +198,11 @@ def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
         project_bytes: bytes | None = (root / project_file.PROJECT_FILE).read_bytes()
     except OSError:
         project_bytes = None
-    cache = filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes))
     params: list[Params] = []      # the project's defaults, worked out once a file needs them
     results = []
-    gc.disable()    # rebuilding stored results makes many objects that all live on: nothing to collect
+    gc.disable()    # reading and rebuilding stored results makes many objects that all live on
     try:
+        cache = filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes))
         for rel in files:
             results.append((rel, _one_file(root, rel, cfg, cache, params)))
     finally:
