@@ -218,6 +218,18 @@ def test_a_folder_that_became_a_symlink_out_of_the_project_is_caught_on_reuse(tm
     assert warm == _cold_lint(root)
 
 
+def test_a_symlink_out_of_the_project_that_is_removed_is_no_longer_reported(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "out").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert any("escapes the project root through a symlink" in d for d in _lint(root))
+    (root / "out").unlink()
+    (root / "out").mkdir()
+    warm = _lint(root)
+    assert not any("symlink" in d for d in warm)
+    assert warm == _cold_lint(root)
+
+
 def test_a_removed_recipe_leaves_the_cache(tmp_path: Path) -> None:
     root = _project(tmp_path)
     _lint(root)

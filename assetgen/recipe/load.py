@@ -224,7 +224,9 @@ def _one_file(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filec
 
             params.append(params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",)))
         result = _load_file(root, rel, params[0], data)
-        if data is not None:
+        # A file with errors is loaded afresh each time: an error may come from the file system
+        # (a path that escapes through a symlink), which can be fixed without touching the file.
+        if data is not None and not any(d.severity is Severity.ERROR for d in result.diagnostics):
             cache.store(rel, data, filecache.encode(
                 result.variants, result.diagnostics, result.assets, result.matrix_assets, result.skipped))
     return result
