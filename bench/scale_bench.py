@@ -11,15 +11,17 @@ matrix, and `files`, one recipe file per asset (in folders of 1,000). Each tool 
 equivalent project (one Ninja edge, pydoit task or DVC stage copying an input file per asset).
 Figures per tool and size:
 
-- first build: from nothing (wall time, peak RSS);
+- first build: from nothing (wall time, CPU time in brackets, peak RSS);
 - no-op: a rebuild with nothing changed;
 - one change: change ONE asset (a prompt in one recipe file; one matrix value; one peer input),
   then rebuild;
 - `plan` and `lint` after one change (assetgen only; warm: the recipe cache holds the rest).
 
-Each figure is the median wall time of --repeat runs (peak RSS the largest). The machine may be
-busy with other work: the tools run one after another in the same run, so their ratios are fair
-even when the absolute times are noisy; the load average is printed with the table. Projects are
+Each figure is the median wall time of --repeat runs, with the median CPU time (user + system)
+in brackets and the largest peak RSS. The machine may be busy with other work: the tools run one
+after another in the same run, so their ratios are fair even when the absolute times are noisy,
+and the CPU time does not count the time spent waiting for the machine; the load average is
+printed with the table. Projects are
 kept under bench/.work/scale/ between runs.
 """
 
@@ -44,7 +46,7 @@ PYTHON = sys.executable
 PROJECT = "version: 1\nprovider: local\nrecipes: ['recipes/**/*.yaml']\ndefaults:\n  model: bench-model\n" \
           "  size: 16x16\n"
 
-Figure = tuple[float, int]     # wall seconds, peak RSS MiB
+Figure = tuple[float, int, float]     # wall seconds, peak RSS MiB, CPU seconds (user + system)
 # Every tool runs as installed: Python keeps its bytecode (pip compiles the peers' on install; an
 # editable assetgen writes its own on first use), whatever PYTHONDONTWRITEBYTECODE says here.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -53,17 +55,18 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 def timed(cmd: list[str], cwd: Path) -> Figure:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M", *cmd], cwd=cwd, env=ENV,
+        proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M %U %S", *cmd], cwd=cwd, env=ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - start
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stderr[-2000:]}")
-        rss = out.read().split()[-1]
-    return wall, int(rss) // 1024
+        rss, user, system = out.read().split()[-3:]
+    return wall, int(rss) // 1024, float(user) + float(system)
 
 
 def median(runs: list[Figure]) -> Figure:
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    return (statistics.median(r[0] for r in runs), max(r[1] for r in runs),
+            statistics.median(r[2] for r in runs))
 
 
 # -- projects -----------------------------------------------------------------------------
@@ -73,11 +76,12 @@ def assetgen_project(layout: str, n: int) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     (root / "recipes").mkdir(parents=True)
     (root / "assetgen.yaml").write_text(PROJECT)
-    if layout == "matrix":
-        values = ", ".join(str(i) for i in range(n))
-        (root / "recipes" / "bench.yaml").write_text(
-            f"version: 1\nassets:\n  a:\n    matrix:\n      i: [{values}]\n"
-            "    prompt: \"Asset {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    if layout == "matrix":      # a recipe file makes at most 10,000 variants: more take more files
+        for part, first in enumerate(range(0, n, 10_000)):
+            values = ", ".join(str(i) for i in range(first, min(n, first + 10_000)))
+            (root / "recipes" / ("bench.yaml" if part == 0 else f"bench{part}.yaml")).write_text(
+                f"version: 1\nassets:\n  a{part or ''}:\n    matrix:\n      i: [{values}]\n"
+                "    prompt: \"Asset {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
     else:
         for i in range(n):
             folder = root / "recipes" / f"{i // 1000:03d}"
@@ -210,8 +214,9 @@ ROWS = ("one change", "no-op", "plan", "lint", "first build")
 def show(value: Figure | None, base: float | None = None, rss: bool = True) -> str:
     if value is None:
         return "—"
-    wall, mib = value
+    wall, mib, cpu = value
     text = f"{wall:.2f} s" if wall >= 0.1 else f"{wall:.3f} s"
+    text += f" (cpu {cpu:.2f})"
     if rss:
         text += f", {mib} MiB"
     if base:
@@ -238,10 +243,11 @@ def ratios(n: int, results: dict[str, dict[str, Figure]]) -> list[str]:
         mine = results.get(f"assetgen {layout}", {})
         if "one change" not in mine:
             continue
-        change, noop = mine["one change"][0], mine["no-op"][0]
-        line = f"{n:,} {layout}: one change = {change / noop:.1f}x the no-op"
+        change, noop = mine["one change"], mine["no-op"]
+        line = (f"{n:,} {layout}: one change = {change[0] / noop[0]:.1f}x the no-op "
+                f"(cpu {change[2] / noop[2]:.1f}x)")
         if doit:
-            line += f", {change / doit[0]:.1f}x pydoit's one change"
+            line += f", {change[0] / doit[0]:.1f}x pydoit's one change (cpu {change[2] / doit[2]:.1f}x)"
         out.append(line)
     return out
 
@@ -278,9 +284,10 @@ def main() -> int:
     if len(sizes) >= 2:
         small, big = sizes[0], sizes[-1]
         for layout in layouts:
-            a = every[small][f"assetgen {layout}"]["one change"][0]
-            b = every[big][f"assetgen {layout}"]["one change"][0]
-            print(f"one change, {layout}: {big:,} vs {small:,} assets: {b / a:.1f}x")
+            a = every[small][f"assetgen {layout}"]["one change"]
+            b = every[big][f"assetgen {layout}"]["one change"]
+            print(f"one change, {layout}: {big:,} vs {small:,} assets: {b[0] / a[0]:.1f}x "
+                  f"(cpu {b[2] / a[2]:.1f}x)")
     for n in (int(s) for s in args.first_build.split(",") if s):
         for layout in layouts:
             fig = measure_assetgen(layout, n, 1, first_only=True)["first build"]
