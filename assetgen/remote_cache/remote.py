@@ -268,7 +268,7 @@ def _writer() -> dict[str, str]:
 def _parse_record(data: bytes, key: str, expect: Expect) -> dict[str, Any] | None:
     try:
         rec = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):    # nested too deeply: RecursionError
         return None
     if not isinstance(rec, dict):
         return None

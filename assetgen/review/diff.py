@@ -65,7 +65,7 @@ def locked_outputs(text: bytes | None) -> dict[str, dict[str, str | None]]:
     try:
         data = json.loads(text.decode("utf-8"))
         assets = data["assets"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):     # nested too deeply: RecursionError
         return {}
     found: dict[str, dict[str, str | None]] = {}
     if not isinstance(assets, dict):
