@@ -230,6 +230,28 @@ def test_a_symlink_out_of_the_project_that_is_removed_is_no_longer_reported(tmp_
     assert warm == _cold_lint(root)
 
 
+def test_nothing_is_read_or_written_through_a_symlinked_state_folder(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    cold = _lint(root)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / CACHE_FILE).write_bytes((root / ".assetgen" / CACHE_FILE).read_bytes())
+    body = json.loads((outside / CACHE_FILE).read_bytes())
+    body["files"]["recipes/icons.yaml"][2]["diagnostics"].append([[0, 1, 1], "warning", "from outside"])
+    (outside / CACHE_FILE).write_text(json.dumps(body))
+    before = (outside / CACHE_FILE).read_bytes()
+    shutil.rmtree(root / ".assetgen")
+    (root / ".assetgen").symlink_to(outside, target_is_directory=True)
+    (root / "recipes" / "framed.yaml").write_text(FRAMED.replace("Brighten", "Darken"))
+    warm = _lint(root)
+    assert not any("from outside" in d for d in warm)
+    assert (outside / CACHE_FILE).read_bytes() == before
+    assert sorted(p.name for p in outside.iterdir()) == [CACHE_FILE]
+    (root / ".assetgen").unlink()
+    (root / "recipes" / "framed.yaml").write_text(FRAMED)
+    assert _lint(root) == cold
+
+
 def test_a_removed_recipe_leaves_the_cache(tmp_path: Path) -> None:
     root = _project(tmp_path)
     _lint(root)

@@ -68,7 +68,9 @@ class RecipeCache:
     def __init__(self, state_dir: Path, env: str) -> None:
         self._file = state_dir / CACHE_FILE
         self._env = env
-        self._entries: dict[str, list[Any]] = _read(self._file, env)
+        # never read or written through a symbolic link (it would lead out of the project)
+        self._enabled = not (state_dir.is_symlink() or self._file.is_symlink())
+        self._entries: dict[str, list[Any]] = _read(self._file, env) if self._enabled else {}
         self._dirty = False
         self._used: set[str] = set()
         self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
@@ -116,6 +118,8 @@ class RecipeCache:
     def save(self) -> None:
         """Write the cache when it changed, dropping files no longer loaded. Best effort: a
         read-only project still loads, only not incrementally."""
+        if not self._enabled:
+            return
         gone = set(self._entries) - self._used
         for rel in gone:
             del self._entries[rel]
