@@ -12,7 +12,7 @@ from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import ActionOp, build_plan
 from assetgen.plan.keys import canonical, digest
 from assetgen.plan.status import call_step
-from assetgen.recipe.load import load_project_or_raise
+from assetgen.lint import load_checked
 
 ASSET = {
     "prompt": "A {{ color }} gem, {{ style }}",
@@ -43,7 +43,7 @@ def _shuffled(value: object, order: list[int]) -> object:
 def _plan_keys(root: Path, doc: dict) -> tuple[list[str], list[str]]:
     (root / "recipes").mkdir(exist_ok=True)
     (root / "recipes" / "r.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    project = load_project_or_raise([], root)
+    project = load_checked([], root)
     plan = build_plan(project, "local", FileHashes(root, root / ".assetgen").hash)
     ids = [a.id for a in plan.actions]
     call_keys = [call_step(a, {}).key for a in plan.actions if a.op is ActionOp.GENERATE]
@@ -93,7 +93,7 @@ def test_a_var_change_reaches_the_key_through_the_prompt(tmp_path: Path) -> None
 def test_the_plan_is_identical_across_runs(tmp_path: Path) -> None:
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "r.yaml").write_text(yaml.safe_dump(DOC))
-    plans = [build_plan(load_project_or_raise([], tmp_path), "local",
+    plans = [build_plan(load_checked([], tmp_path), "local",
                         FileHashes(tmp_path, tmp_path / ".assetgen").hash) for _ in range(2)]
     assert plans[0] == plans[1]
 
@@ -112,7 +112,7 @@ def test_identical_requests_share_one_action(tmp_path: Path) -> None:
         "b": {"prompt": "Same", "output": "out/b.png"}}}
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "r.yaml").write_text(yaml.safe_dump(doc))
-    project = load_project_or_raise([], tmp_path)
+    project = load_checked([], tmp_path)
     plan = build_plan(project, "azure", FileHashes(tmp_path, tmp_path / ".assetgen").hash)
     calls = [a for a in plan.actions if a.is_call]
     assert [(a.op, a.assets) for a in calls] == [(ActionOp.GENERATE, ("a", "b"))]

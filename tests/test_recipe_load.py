@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from assetgen.errors import Location, UserError
-from assetgen.recipe.load import load_project, load_project_or_raise
+from assetgen.lint import load_checked
+from assetgen.recipe.load import load_project
 from assetgen.recipe.model import Fit, ImageRef, Op, ProviderKind
 
 REPO = Path(__file__).parent.parent
@@ -176,12 +177,12 @@ def test_load_or_raise_includes_lint_checks(tmp_path: Path) -> None:
     (tmp_path / "recipes" / "a.yaml").write_text(
         "defaults: {model: dall-e-3}\nassets:\n  a:\n    n: 2\n    prompt: x\n", encoding="utf-8")
     with pytest.raises(UserError) as exc:
-        load_project_or_raise([], tmp_path)
+        load_checked([], tmp_path)
     assert str(exc.value) == "recipes/a.yaml:4:5: error: dall-e-3 takes only n: 1, got n: 2"
 
 
 def test_load_or_raise_returns_the_example_project() -> None:
-    project = load_project_or_raise(["recipes"], REPO)
+    project = load_checked(["recipes"], REPO)
     assert len(project.variants()) == 14
 
 

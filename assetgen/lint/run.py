@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from assetgen.errors import Diagnostic
+from assetgen.errors import Diagnostic, Severity, UserError
 from assetgen.lint.files import check_files
 from assetgen.lint.graph import check_cycles, check_duplicates, check_pick, check_unused
 from assetgen.lint.models import check_models
 from assetgen.lint.outputs import check_output_targets, check_outputs
+from assetgen.recipe.load import LoadResult, dedupe, load_project
 from assetgen.recipe.model import Project
-
-if TYPE_CHECKING:
-    from assetgen.recipe.load import LoadResult
 
 CHECKS: tuple[Callable[[Project], list[Diagnostic]], ...] = (
     check_models, check_files, check_duplicates, check_pick, check_cycles, check_unused, check_outputs,
@@ -32,7 +29,17 @@ def check_project(result: LoadResult) -> list[Diagnostic]:
 
 def lint(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> list[Diagnostic]:
     """Load and check: every diagnostic, each once, sorted by location."""
-    from assetgen.recipe.load import dedupe, load_project
-
     result = load_project(paths, cwd)
     return dedupe([*result.diagnostics, *check_project(result)])
+
+
+def load_checked(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
+                 remember: bool = True) -> Project:
+    """The project, or UserError (exit 2) listing every error found by loading and by lint checks.
+    `remember`: keep the recipe cache up to date (see `load_project`)."""
+    result = load_project(paths, cwd, remember=remember)
+    diags = dedupe([*result.diagnostics, *check_project(result)])
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors:
+        raise UserError(errors)
+    return result.project

@@ -95,19 +95,6 @@ def _only(
             [d for d in diags if d.location.file not in other_recipes])
 
 
-def load_project_or_raise(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
-                          remember: bool = True) -> Project:
-    """The project, or UserError (exit 2) listing every error found by loading and by lint checks."""
-    from assetgen.lint import check_project  # lint builds on this module
-
-    result = load_project(paths, cwd, remember=remember)
-    diags = dedupe([*result.diagnostics, *check_project(result)])
-    errors = [d for d in diags if d.severity is Severity.ERROR]
-    if errors:
-        raise UserError(errors)
-    return result.project
-
-
 def dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Each (location, severity, message) once, sorted by location, first-seen order otherwise."""
     unique = dict.fromkeys(diags)

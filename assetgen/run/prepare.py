@@ -77,9 +77,9 @@ def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = Non
 
 def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
     """The project, or UserError when it has errors or its globs find nothing to build."""
-    from assetgen.recipe.load import load_project_or_raise
+    from assetgen.lint import load_checked
 
-    project = load_project_or_raise(list(paths), cwd, remember=remember)
+    project = load_checked(list(paths), cwd, remember=remember)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
