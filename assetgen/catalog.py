@@ -255,8 +255,32 @@ def batch_discount() -> float:
     return float(_table().get("batch_discount", 1.0))
 
 
-def get(name: str | None) -> ModelSpec | None:
+def get(name: str | None, own: Mapping[str, ModelSpec] | None = None) -> ModelSpec | None:
+    """The row for `name`: the project's own (`own`, from assetgen.yaml `models:`), else the table's."""
+    if own and name and name in own:
+        return own[name]
     return models().get(name or "")
+
+
+class ProjectModels(dict[str, ModelSpec]):
+    """Model rows a project declares in assetgen.yaml. Hashed by their names, so a frozen
+    ProjectConfig holding them can key a cache (equal rows have equal names)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self)))
+
+
+def row(name: str) -> dict[str, Any] | None:
+    """The table's row for `name` as written (a dated snapshot: its model's row), for `like:`."""
+    table = _table()
+    target = (table.get("aliases") or {}).get(name, name)
+    found = table["models"].get(target)
+    return dict(found) if found is not None else None
+
+
+def spec_from_row(name: str, fields: dict[str, Any]) -> ModelSpec:
+    """A ModelSpec from a row in the table's format; KeyError, TypeError or ValueError if it is not one."""
+    return _spec(name, fields)
 
 
 FALLBACK_RPM = 9    # requests per minute for a model the table does not know

@@ -6,10 +6,13 @@ current directory); without one it is the given folder (or the current directory
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assetgen import catalog
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import limits, schema, yamlpos
 from assetgen.recipe.model import (
@@ -72,9 +75,43 @@ def read_config(root: Path) -> ConfigResult:
     if not diags and isinstance(data, dict):
         diags += _rpm_clashes((data.get("providers") or {}).get("azure") or {}, doc.positions)
         diags += _bad_globs(data.get("recipes") or [], doc.positions)
+    own = catalog.ProjectModels()
+    if not diags and isinstance(data, dict):
+        diags += _own_models(data.get("models") or {}, doc.positions, own)
     if diags or not isinstance(data, dict):
         return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
-    return ConfigResult(_config(data), (), doc.positions)
+    return ConfigResult(dataclasses.replace(_config(data), models=own), (), doc.positions)
+
+
+def _own_models(rows: dict[str, Any], positions: yamlpos.Positions,
+                own: catalog.ProjectModels) -> list[Diagnostic]:
+    """`models:` rows as ModelSpecs (into `own`): `like` names a catalog row to start from, the
+    row makes a ModelSpec, and a model a paid provider runs has a price."""
+    diags = []
+    for name, fields in rows.items():
+        where = positions.key(("models", name))
+        base: dict[str, Any] = {}
+        if "like" in fields:
+            found = catalog.row(fields["like"])
+            if found is None:
+                known = sorted(catalog.models())
+                close = difflib.get_close_matches(fields["like"], known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+                diags.append(Diagnostic.error(positions.value(("models", name, "like")),
+                                              f"models.{name}.like: unknown model '{fields['like']}'{hint}"))
+                continue
+            base = found
+        row = {**base, **{k: v for k, v in fields.items() if k != "like"}}
+        if not row.get("price_per_mtok") and not row.get("price_per_image"):
+            diags.append(Diagnostic.error(where, f"models.{name} needs a price (price_per_image or "
+                                                 "price_per_mtok): a paid call is never estimated at $0"))
+            continue
+        try:
+            own[name] = catalog.spec_from_row(name, row)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            diags.append(Diagnostic.error(where, f"models.{name} is not a model row: {type(exc).__name__}: "
+                                                 f"{exc}"))
+    return diags
 
 
 def _bad_globs(globs: list[str], positions: yamlpos.Positions) -> list[Diagnostic]:

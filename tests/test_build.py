@@ -14,7 +14,7 @@ from assetgen.cli import main
 RECIPE = """\
 version: 1
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 64x64
 assets:
   icon:
@@ -294,7 +294,7 @@ def test_lock_file_is_sorted_and_names_each_assets_requests(tmp_path: Path, caps
     assert list(lock["assets"]) == ["chain", "icon-blue", "icon-red", "other"]
     step = lock["assets"]["icon-red"]["steps"][0]
     assert (step["op"], step["model"], step["prompt"], step["params"]) == (
-        "generate", "test-model", "A red gem", {"size": "64x64"})
+        "generate", "gpt-image-2", "A red gem", {"size": "64x64"})
     assert text == json.dumps(lock, indent=2, sort_keys=True) + "\n"
     mask_input = lock["assets"]["chain"]["steps"][1]["inputs"][1]
     assert (mask_input["role"], mask_input["file"]) == ("mask", "masks/left.png")
@@ -312,7 +312,7 @@ def test_building_one_recipe_file_keeps_the_others_lock_entries(tmp_path: Path, 
     root = make_project(tmp_path)
     (root / "assetgen.yaml").write_text('recipes: ["recipes/**/*.yaml"]\n')
     (root / "recipes" / "extra.yaml").write_text(
-        'version: 1\nassets:\n  coin:\n    model: test-model\n    size: 32x32\n    prompt: "A coin"\n'
+        'version: 1\nassets:\n  coin:\n    model: gpt-image-2\n    size: 32x32\n    prompt: "A coin"\n'
         '    output: out/coin.png\n')
     build(root, capsys)
     capsys.readouterr()

@@ -15,7 +15,7 @@ from assetgen.run.prepare import prepare
 RECIPE = """\
 version: 1
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 32x32
 assets:
   long:

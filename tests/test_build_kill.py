@@ -16,7 +16,7 @@ ASSETS = 12
 RECIPE = f"""\
 version: 1
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 512x512
 assets:
   tile:

@@ -18,7 +18,7 @@ from assetgen.cli import main
 RECIPE = """\
 version: 1
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 32x32
 assets:
   gem:
@@ -73,7 +73,7 @@ def test_recipe_edit_falls_through(root: Path, capsys) -> None:
 
 def test_new_recipe_file_falls_through(root: Path, capsys) -> None:
     (root / "recipes" / "more.yaml").write_text(
-        'version: 1\nassets:\n  coin:\n    model: test-model\n    size: 32x32\n    prompt: "A coin"\n'
+        'version: 1\nassets:\n  coin:\n    model: gpt-image-2\n    size: 32x32\n    prompt: "A coin"\n'
         '    output: out/coin.png\n')
     summary, _ = _build(root, capsys)
     assert summary["actions_run"] == 1
@@ -132,7 +132,7 @@ def _png(colour: tuple[int, int, int, int]) -> bytes:
 def test_input_image_rewritten_with_mtime_kept_is_hashed_again(tmp_path: Path, capsys, stamped: bool) -> None:
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "r.yaml").write_text(
-        "version: 1\nassets:\n  tinted:\n    model: test-model\n    size: 32x32\n    steps:\n"
+        "version: 1\nassets:\n  tinted:\n    model: gpt-image-2\n    size: 32x32\n    steps:\n"
         "      - edit: Tint it\n        image: art/base.png\n    output: out/tinted.png\n")
     (tmp_path / "art").mkdir()
     base = tmp_path / "art" / "base.png"

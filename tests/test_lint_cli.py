@@ -21,7 +21,6 @@ assets:
     output: x.png
 """
 WARN_ONLY = """\
-defaults: {model: sdxl-turbo}
 assets:
   x:
     prompt: a cat
@@ -82,7 +81,7 @@ def test_warnings_alone_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     code, out, _ = _run(["lint", "--format", "github"], capsys)
     assert code == 0
-    assert out.startswith("::warning file=recipes/a.yaml,line=1,col=12::unknown model 'sdxl-turbo'")
+    assert out.startswith("::warning file=recipes/a.yaml,line=3,col=5::no model set for this step")
 
 
 def test_a_missing_path_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -14,7 +14,7 @@ from assetgen.cli import main
 RECIPE = """\
 version: 1
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 64x64
 assets:
   gem:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-def tiles(count: int, model: str = "test-model", size: str = "96x96", prompt: str = "Tile",
+def tiles(count: int, model: str = "gpt-image-2", size: str = "96x96", prompt: str = "Tile",
           quality: str | None = None) -> str:
-    """A recipe of `count` tiles, `tile-0` ... written to out/tile-N.png. The default model is one
-    the catalog does not know (any size, no quota); a catalog model suits the paid providers."""
+    """A recipe of `count` tiles, `tile-0` ... written to out/tile-N.png. The default model takes
+    small free sizes (multiples of 16), which the local provider draws fast; the paid providers
+    want a catalog model and size they serve."""
     values = ", ".join(str(i) for i in range(count))
     also = f", quality: {quality}" if quality else ""
     return (

@@ -1,7 +1,8 @@
 """Model capability checks, from the one catalog table (`assetgen.catalog`).
 
-A parameter the model does not take is an error naming the model. An unknown model is a
-warning, and its parameters are passed through unchecked. Messages point at the line that set
+A parameter the model does not take is an error naming the model. An unknown model is an error
+with the nearest known name; a project declares a model the catalog lacks under `models:` in
+assetgen.yaml, and its row is checked like the table's. Messages point at the line that set
 the parameter (step, asset, file defaults or project defaults). What depends on the service
 (a model retired there, a feature it lacks or has only in preview, a minimum size) is checked for
 the project's provider.
@@ -10,6 +11,7 @@ the project's provider.
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 from typing import Any
 
@@ -21,12 +23,13 @@ from assetgen.recipe.model import Op, Project, ProviderKind, Step
 def check_models(project: Project) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     provider = project.config.provider
+    own = project.config.models
     today = datetime.date.today()
     for variant in project.variants():
         for step in variant.steps:
-            out.extend(_step_params(step.op, step.params, step.param_locations, step.location, provider))
-            out.extend(_lifecycle(step.model, step.param_locations, step.location, provider, today))
-            out.extend(_prompt(step))
+            out.extend(_step_params(step.op, step.params, step.param_locations, step.location, provider, own))
+            out.extend(_lifecycle(step.model, step.param_locations, step.location, provider, today, own))
+            out.extend(_prompt(step, own))
     return out
 
 
@@ -35,9 +38,10 @@ SERVICES = {ProviderKind.OPENAI: "OpenAI", ProviderKind.AZURE: "Azure OpenAI"}
 
 @functools.lru_cache(maxsize=1024)
 def _lifecycle(model: str | None, locations: tuple[tuple[str, Location], ...], where: Location,
-               provider: ProviderKind, today: datetime.date) -> tuple[Diagnostic, ...]:
+               provider: ProviderKind, today: datetime.date,
+               own: catalog.ProjectModels | None = None) -> tuple[Diagnostic, ...]:
     """A model retired (or deprecated) on the project's provider, with its replacement."""
-    spec = catalog.get(model)
+    spec = catalog.get(model, own)
     life = spec.life(provider.value) if spec is not None else None
     if spec is None or life is None:
         return ()
@@ -57,8 +61,8 @@ def _lifecycle(model: str | None, locations: tuple[tuple[str, Location], ...], w
     return ()
 
 
-def _prompt(step: Step) -> list[Diagnostic]:
-    spec = catalog.get(step.model)
+def _prompt(step: Step, own: catalog.ProjectModels | None = None) -> list[Diagnostic]:
+    spec = catalog.get(step.model, own)
     if spec is None or len(step.prompt) <= spec.prompt_max:
         return []
     return [Diagnostic.error(step.location, f"prompt is {len(step.prompt)} characters; "
@@ -68,27 +72,25 @@ def _prompt(step: Step) -> list[Diagnostic]:
 @functools.lru_cache(maxsize=4096)
 def _step_params(
     op: Op, params: tuple[tuple[str, Any], ...], locations: tuple[tuple[str, Location], ...],
-    where: Location, provider: ProviderKind,
+    where: Location, provider: ProviderKind, own: catalog.ProjectModels | None = None,
 ) -> tuple[Diagnostic, ...]:
     values = dict(params)
     locs = dict(locations)
     return _conversation(values, locs, where, provider) + _model_params(op, params, values, locs, where,
-                                                                        provider)
+                                                                        provider, own)
 
 
 def _model_params(op: Op, params: tuple[tuple[str, Any], ...], values: dict[str, Any],
                   locs: dict[str, Location], where: Location,
-                  provider: ProviderKind) -> tuple[Diagnostic, ...]:
+                  provider: ProviderKind, own: catalog.ProjectModels | None = None) -> tuple[Diagnostic, ...]:
     model = values.get("model")
     if model is None:
         return (Diagnostic.warning(where, "no model set for this step: set 'model' in defaults, "
                                           "on the asset or on the step"),)
-    spec = catalog.get(model)
+    spec = catalog.get(model, own)
     at = locs.get("model", where)
     if spec is None:
-        known = ", ".join(sorted(catalog.models()))
-        return (Diagnostic.warning(at, f"unknown model '{model}': its parameters are not checked "
-                                       f"(known: {known})"),)
+        return (Diagnostic.error(at, unknown_model(str(model), own)),)
     responses = values.get("api") == catalog.RESPONSES
     if op is Op.EDIT and not spec.edit and not responses:
         return (Diagnostic.error(where, f"model '{model}' cannot edit images"),)
@@ -112,6 +114,15 @@ def _model_params(op: Op, params: tuple[tuple[str, Any], ...], values: dict[str,
         if caution:
             out.append(Diagnostic.warning(loc, caution))
     return tuple(out)
+
+
+def unknown_model(model: str, own: catalog.ProjectModels | None = None) -> str:
+    """`unknown model 'x'; did you mean 'y'?`, and how to use a model the catalog lacks."""
+    known = sorted({*catalog.models(), *(own or {})})
+    close = difflib.get_close_matches(model, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+    return (f"unknown model '{model}'; {hint} (a model the catalog lacks can be declared under "
+            "'models:' in assetgen.yaml)")
 
 
 def _serves(spec: catalog.ModelSpec, provider: ProviderKind, today: datetime.date) -> bool:

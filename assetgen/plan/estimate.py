@@ -12,7 +12,7 @@ seconds however many run at once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assetgen import catalog
@@ -24,15 +24,17 @@ SECONDS_PER_TOKEN = 0.02
 LOCAL_SECONDS = 0.05
 
 
-def cost(action: Action, pricing: dict[str, Any], batch: bool = False) -> float:
+def cost(action: Action, pricing: dict[str, Any], batch: bool = False,
+         own: Mapping[str, catalog.ModelSpec] | None = None) -> float:
     """USD for one call: output tokens, and an edit's input images as input-image tokens (more with
-    input_fidelity high); `batch`: at the Batch API's price."""
+    input_fidelity high); `batch`: at the Batch API's price. `own`: the project's model rows.
+    A paid call is never priced at $0 for want of a row: lint refuses a model no row knows."""
     spec = action.call
     if spec is None or spec.provider == "local":
         return 0.0
-    model = catalog.get(spec.model)
+    model = catalog.get(spec.model, own)
     if model is None:
-        return 0.0
+        raise ValueError(f"no catalog row prices model '{spec.model}'")
     images = sum(1 for s in spec.sources if s.role is not Role.MASK)
     usd = model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
                               pricing=pricing.get(spec.model), input_images=images,
@@ -61,13 +63,13 @@ def batchable(action: Action) -> bool:
             and spec.param("api") != catalog.RESPONSES)     # the Responses API is not an image call
 
 
-def seconds(action: Action) -> float:
+def seconds(action: Action, own: Mapping[str, catalog.ModelSpec] | None = None) -> float:
     spec = action.call
     if spec is None:
         return 0.0
     if spec.provider == "local":
         return LOCAL_SECONDS * spec.n
-    model = catalog.get(spec.model)
+    model = catalog.get(spec.model, own)
     tokens = model.output_tokens(spec.param("size"), spec.param("quality")) if model else 1056
     return BASE_SECONDS + SECONDS_PER_TOKEN * tokens * spec.n
 

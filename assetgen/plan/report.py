@@ -44,9 +44,11 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
         shown = status.value
         if run and pending and st.key in pending:
             run, shown, reasons = False, PENDING, [f"in batch {pending[st.key or '']}"]
-        c = estimate.cost(action, pricing, batch=batch and estimate.batchable(action)) if run else 0.0
+        own = config.models if config else None
+        batched = batch and estimate.batchable(action)
+        c = estimate.cost(action, pricing, batch=batched, own=own) if run else 0.0
         cost += c
-        seconds += estimate.seconds(action) if run else 0.0
+        seconds += estimate.seconds(action, own) if run else 0.0
         entry = {"id": action.id[:16], "op": action.op.value, "assets": list(action.assets),
                  "target": describe(action), "status": shown, "reasons": reasons,
                  "est_cost_usd": round(c, 6)}

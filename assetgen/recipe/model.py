@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assetgen.catalog import ProjectModels
 from assetgen.errors import Location
 
 
@@ -158,6 +159,7 @@ class ProjectConfig:
     azure: AzureConfig = field(default_factory=AzureConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     pricing: tuple[tuple[str, Any], ...] = ()      # model -> override dict (see catalog.estimate_cost)
+    models: ProjectModels = field(default_factory=ProjectModels)   # the project's own model rows
     cache: CacheConfig = field(default_factory=CacheConfig)
     file: str | None = None                        # "assetgen.yaml" when there is one
 

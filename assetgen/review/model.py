@@ -115,7 +115,8 @@ def variant_view(prep: Prepared, variant: Variant, by_id: dict[str, Action],
             status, reasons = Status.BLOCKED.value, (f"upstream asset {blocked_upstream[aid]} is blocked",)
         assert action.call is not None
         steps.append(StepView(i, action.op.value, action.call.model, action.call.prompt, _params(action),
-                              status, reasons, estimate.cost(action, pricing), tuple(st.results or ()),
+                              status, reasons, estimate.cost(action, pricing, own=prep.project.config.models),
+                              tuple(st.results or ()),
                               _inputs(action, plan_asset.steps), step.pick))
     outputs = []
     for aid, out in zip(plan_asset.outputs, variant.outputs, strict=True):

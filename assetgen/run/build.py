@@ -200,7 +200,8 @@ def _usd(amount: float) -> str:
 def run_cost(prep: Prepared, batch: bool = False) -> float:
     """The estimated USD of the calls to make; with `batch`, those the Batch API takes at its price."""
     pricing = dict(prep.project.config.pricing)
-    return sum(estimate.cost(a, pricing, batch=batch and estimate.batchable(a))
+    own = prep.project.config.models
+    return sum(estimate.cost(a, pricing, batch=batch and estimate.batchable(a), own=own)
                for a in prep.plan.actions if prep.resolution.states[a.id].status is Status.RUN)
 
 
