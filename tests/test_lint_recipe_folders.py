@@ -25,8 +25,9 @@ def _project(root: Path, output: str, globs: str | None = None) -> None:
 def test_a_png_written_as_a_recipe_file_name_is_an_error(tmp_path: Path) -> None:
     _project(tmp_path, "recipes/b.yaml")
     assert [str(d) for d in lint([], tmp_path)] == [
-        "recipes/a.yaml:7:9: error: output 'recipes/b.yaml' is matched by the recipe glob 'recipes/**/*.yaml': "
-        "the next lint would read the image as a recipe; write outputs outside the recipe folders"]
+        "recipes/a.yaml:7:9: error: output 'recipes/b.yaml' is matched by the recipe glob "
+        "'recipes/**/*.yaml': the next lint would read the image as a recipe; write outputs outside the "
+        "recipe folders"]
 
 
 @pytest.mark.parametrize(("globs", "output", "matched"), [

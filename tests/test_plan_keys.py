@@ -8,11 +8,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assetgen.lint import load_checked
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import ActionOp, build_plan
 from assetgen.plan.keys import canonical, digest
 from assetgen.plan.status import call_step
-from assetgen.lint import load_checked
 
 ASSET = {
     "prompt": "A {{ color }} gem, {{ style }}",

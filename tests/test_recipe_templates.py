@@ -46,6 +46,7 @@ def test_filters_and_expressions_work() -> None:
     ("{{ ['a'] | map('upper') }}", "template error in prompt: an expression renders a generator object, "
                                    "whose text differs on every build (join a list: | join(', '))"),
     ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "template syntax error in prompt: nested too deeply"),
+    ("{{ " + "9" * 5000 + " }}", "template syntax error in prompt: a number in it is too long"),
 ])
 def test_errors_name_the_variable_and_the_field(text: str, message: str) -> None:
     with pytest.raises(TemplateError) as exc:

@@ -89,6 +89,8 @@ def _compile(text: str) -> jinja2.Template | _Simple | str:
         return f": {exc.message}"
     except RecursionError:
         return ": nested too deeply"
+    except (ValueError, OverflowError):   # a number literal past Python's 4,300 digits
+        return ": a number in it is too long"
 
 
 _NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", *_ENV.globals})
