@@ -174,7 +174,7 @@ class ModelSpec:
 def parse_size(size: str) -> tuple[int, int] | None:
     """`"1536x1024"` -> (1536, 1024); anything else -> None."""
     w, sep, h = size.partition("x")
-    if not sep or not w.isdigit() or not h.isdigit():
+    if not sep or not (w.isascii() and w.isdigit() and h.isascii() and h.isdigit()) or len(w + h) > 18:
         return None
     return int(w), int(h)
 

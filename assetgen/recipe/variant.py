@@ -7,6 +7,7 @@ deduplication); the planner only ever sees complete variants.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ EXTENSION_FORMATS = {
 # file a decompression bomb (a recovered output is read back). Far larger sizes would take the
 # machine's memory while rendering.
 MAX_RESIZE_SIDE = 16383
+_DIMENSION = re.compile(r"[0-9]{1,9}")   # ASCII digits ('²'.isdigit() is true), short enough for int()
 MAX_RESIZE_PIXELS = 89_478_485
 
 
@@ -186,7 +188,7 @@ class VariantBuilder:
     def _resize(self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any]) -> tuple[int, int]:
         text = self._render(entry["resize"], ctx, (*path, "resize"), f"{what}.resize").strip()
         w, sep, h = text.partition("x")
-        if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        if not (sep and _DIMENSION.fullmatch(w) and _DIMENSION.fullmatch(h) and int(w) > 0 and int(h) > 0):
             raise self._fail(self.positions.value((*path, "resize")),
                              f"invalid resize '{text}' in {what}.resize: expected WIDTHxHEIGHT")
         if max(int(w), int(h)) > MAX_RESIZE_SIDE or int(w) * int(h) > MAX_RESIZE_PIXELS:
