@@ -1,7 +1,9 @@
 """`assetgen lint [PATHS] [--format text|json|github]`: check recipes without calling any API.
 
 Exit 0 when there are no errors (warnings allowed), 1 when there are, 2 for usage errors
-(raised as UserError and mapped by the CLI).
+(raised as UserError and mapped by the CLI). Files are named relative to the current folder
+(`--format github`: to the git root); run in a folder that belongs to no project, it lints every
+project below it (a monorepo root, as the pre-commit hook runs).
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from assetgen.errors import Diagnostic, ExitCode, Severity
-from assetgen.lint import lint
+from assetgen.lint import lint_project, where
 
 
 def main(args: argparse.Namespace) -> int:
-    diagnostics = lint(args.paths)
+    cwd = Path.cwd().resolve()
+    base = (where.git_root(cwd) or cwd) if args.format == "github" else cwd
+    roots = [] if args.paths else where.projects_below(cwd)   # a monorepo root: every project below
+    diagnostics: list[Diagnostic] = []
+    for paths in ([[str(r)] for r in roots] or [args.paths]):
+        root, found = lint_project(paths, cwd)
+        diagnostics += where.rebased(found, root, base)
     sys.stdout.write(render(diagnostics, args.format))
     failed = any(d.severity is Severity.ERROR for d in diagnostics)
     return ExitCode.FAILED if failed else ExitCode.OK

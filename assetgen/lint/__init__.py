@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from assetgen.lint.run import check_project, lint, load_checked
+from assetgen.lint.run import check_project, lint, lint_project, load_checked
 
-__all__ = ["check_project", "lint", "load_checked"]
+__all__ = ["check_project", "lint", "lint_project", "load_checked"]

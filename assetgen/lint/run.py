@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from assetgen.errors import Diagnostic, Severity, UserError
+from assetgen.lint import where
 from assetgen.lint.files import check_files
 from assetgen.lint.graph import check_cycles, check_duplicates, check_pick, check_unused
 from assetgen.lint.models import check_models
@@ -28,18 +29,24 @@ def check_project(result: LoadResult) -> list[Diagnostic]:
 
 
 def lint(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> list[Diagnostic]:
-    """Load and check: every diagnostic, each once, sorted by location."""
+    """Load and check: every diagnostic, each once, sorted by location (files relative to the
+    project root)."""
+    return lint_project(paths, cwd)[1]
+
+
+def lint_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> tuple[Path, list[Diagnostic]]:
+    """The project root, and every diagnostic of `lint`."""
     result = load_project(paths, cwd)
-    return dedupe([*result.diagnostics, *check_project(result)])
+    return result.project.root, dedupe([*result.diagnostics, *check_project(result)])
 
 
 def load_checked(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
                  remember: bool = True) -> Project:
-    """The project, or UserError (exit 2) listing every error found by loading and by lint checks.
-    `remember`: keep the recipe cache up to date (see `load_project`)."""
+    """The project, or UserError (exit 2) listing every error found by loading and by lint checks,
+    their files relative to `cwd`. `remember`: keep the recipe cache up to date (see `load_project`)."""
     result = load_project(paths, cwd, remember=remember)
     diags = dedupe([*result.diagnostics, *check_project(result)])
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:
-        raise UserError(errors)
+        raise UserError(where.rebased(errors, result.project.root, (cwd or Path.cwd()).resolve()))
     return result.project
