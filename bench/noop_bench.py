@@ -4,8 +4,8 @@
 
 Each tool gets an equivalent project of N assets, is primed once (a full build), then timed on
 a no-op rebuild (median wall time of --repeat runs, peak RSS from /usr/bin/time). assetgen's
-project is one recipe with an N-value matrix on an unknown model (`bench-model`: a lint warning,
-parameters passed through) at `size: 16x16`, built with the offline `local` provider, so priming
+project is one recipe with an N-value matrix on gpt-image-2 (whose free sizes take a tiny one)
+at `size: 16x16`, built with the offline `local` provider, so priming
 is cheap; the peers get one stage / task / edge per asset copying an input file to an output.
 Also reported: assetgen's no-op without its build stamp (the full planning path: YAML, templates,
 stat cache) and `assetgen plan --json` of N assets.
@@ -60,7 +60,7 @@ def assetgen_project(n: int) -> Path:
     root = WORK / f"assetgen-{n}"
     (root / "recipes").mkdir(parents=True, exist_ok=True)
     values = ", ".join(str(i) for i in range(n))
-    text = ("version: 1\ndefaults:\n  model: bench-model\n  size: 16x16\nassets:\n  a:\n"
+    text = ("version: 1\ndefaults:\n  model: gpt-image-2\n  size: 16x16\nassets:\n  a:\n"
             f"    matrix:\n      i: [{values}]\n    prompt: \"Asset {{{{ i }}}}\"\n"
             "    output: \"out/{{ name }}.png\"\n")
     recipe = root / "recipes" / "bench.yaml"
