@@ -20,12 +20,15 @@ MAX_DEPTH = 8
 
 
 def rebased(diagnostics: Iterable[Diagnostic], root: Path, base: Path) -> list[Diagnostic]:
-    """Each diagnostic with its file relative to `base` instead of the project `root`."""
-    if root.resolve() == base.resolve():
+    """Each diagnostic with its file relative to `base` instead of the project `root` (absolute
+    when the project is not below `base`, as a path given on the command line would be)."""
+    root, base = root.resolve(), base.resolve()
+    if root == base:
         return list(diagnostics)
     out = []
     for d in diagnostics:
-        shown = Path(os.path.relpath(root / d.location.file, base)).as_posix()
+        full = root / d.location.file
+        shown = full.relative_to(base).as_posix() if full.is_relative_to(base) else full.as_posix()
         out.append(dataclasses.replace(d, location=dataclasses.replace(d.location, file=shown)))
     return out
 
