@@ -35,3 +35,12 @@ def test_a_step_without_a_model_plans_on_a_paid_provider(tmp_path: Path, monkeyp
     (root / "assetgen.yaml").write_text("provider: azure\n", encoding="utf-8")
     monkeypatch.chdir(root)
     assert cli.main(["plan", "--json"]) == 0, capsys.readouterr().err
+
+
+def test_thousands_of_unknown_references_get_bounded_hints(tmp_path: Path) -> None:
+    values = ", ".join(str(i) for i in range(2000))
+    asset = (f"    model: gpt-image-1\n    matrix: {{i: [{values}]}}\n    steps:\n      - edit: e\n"
+             "        image: {asset: \"y-{{ i }}\"}\n    output: \"o/{{ name }}.png\"\n")
+    messages = [d.message for d in lint([], _project(tmp_path, asset)) if "unknown asset" in d.message]
+    assert len(messages) == 2000
+    assert 0 < sum("did you mean" in m for m in messages) < 20   # 20,000 comparisons, then plain

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from assetgen.errors import Diagnostic
 from assetgen.recipe.model import ImageRef, Step, Variant
 
+HINT_COMPARISONS = 20_000
+
 
 @dataclasses.dataclass(frozen=True)
 class Names:
@@ -22,6 +24,9 @@ class Names:
     assets: dict[str, list[str]]          # asset key -> its variant names
     matrix_assets: frozenset[str]
     skipped: frozenset[str]               # asset keys and variant names dropped for their own errors
+    # name comparisons left for "did you mean" hints: a matrix of unknown references must not
+    # compare each of thousands of names with thousands of candidates
+    hints_left: list[int] = dataclasses.field(default_factory=lambda: [HINT_COMPARISONS])
 
 
 def resolve(variants: list[Variant], names: Names) -> tuple[list[Variant], list[Diagnostic], set[str]]:
@@ -87,8 +92,11 @@ def _ref(ref: ImageRef | None, names: Names, diags: list[Diagnostic]) -> ImageRe
                                                     f"name one of its variants, e.g. '{example}'"))
         return None
     message = f"unknown asset '{name}' in {{asset: {name}}}"
-    candidates = sorted(names.variants | set(names.assets))
-    close = difflib.get_close_matches(name, candidates, n=1) if len(candidates) <= 2000 else []
+    close: list[str] = []
+    size = len(names.variants) + len(names.assets)
+    if size <= names.hints_left[0]:
+        names.hints_left[0] -= size
+        close = difflib.get_close_matches(name, sorted(names.variants | set(names.assets)), n=1)
     if close:
         message += f"; did you mean '{close[0]}'?"
     diags.append(Diagnostic.error(ref.location, message))
