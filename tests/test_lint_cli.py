@@ -106,8 +106,8 @@ def test_lint_one_file_of_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(good.parent)
     code, out, _ = _run(["lint", "good.yaml"], capsys)
     assert (code, out) == (0, "")
-    code, out, _ = _run(["lint", ".."], capsys)
-    assert (code, out) == (1, "recipes/bad.yaml:4:13: error: undefined variable 'colour' in prompt\n")
+    code, out, _ = _run(["lint", ".."], capsys)    # named from the current folder, recipes/
+    assert (code, out) == (1, "bad.yaml:4:13: error: undefined variable 'colour' in prompt\n")
 
 
 def test_project_file_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
