@@ -24,7 +24,7 @@ PROJECT = """\
 version: 1
 provider: local
 defaults:
-  model: test-model
+  model: gpt-image-2
   size: 64x64
 """
 
