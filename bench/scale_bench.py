@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "scale"
 BIN = Path(sys.executable).parent
 PYTHON = sys.executable
-PROJECT = "version: 1\nprovider: local\nrecipes: ['recipes/**/*.yaml']\ndefaults:\n  model: bench-model\n" \
+PROJECT = "version: 1\nprovider: local\nrecipes: ['recipes/**/*.yaml']\ndefaults:\n  model: gpt-image-2\n" \
           "  size: 16x16\n"
 
 Figure = tuple[float, int, float]     # wall seconds, peak RSS MiB, CPU seconds (user + system)
