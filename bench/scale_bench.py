@@ -6,8 +6,8 @@
                                           [--repeat 3]
 
 assetgen builds N assets, one output each, with the offline `local` provider (`size: 16x16` on
-an unknown model, so drawing is cheap) in two layouts: `matrix`, one recipe with an N-value
-matrix, and `files`, one recipe file per asset (in folders of 1,000). Each tool gets an
+gpt-image-2, whose free sizes take it, so drawing is cheap) in two layouts: `matrix`, one
+recipe with an N-value matrix, and `files`, one recipe file per asset (in folders of 1,000). Each tool gets an
 equivalent project (one Ninja edge, pydoit task or DVC stage copying an input file per asset).
 Figures per tool and size:
 
