@@ -18,6 +18,7 @@ from assetgen.recipe import limits, schema, yamlpos
 from assetgen.recipe.model import (
     AzureConfig,
     CacheConfig,
+    DeploymentSpec,
     OpenAIConfig,
     ProjectConfig,
     ProviderKind,
@@ -142,7 +143,7 @@ def _rpm_clashes(azure: dict[str, Any], positions: yamlpos.Positions) -> list[Di
     seen: dict[str, tuple[str, int]] = {}
     diags = []
     entries = (azure.get("rpm") or {}).items()
-    for key, deployment, value in rpm_targets(azure.get("deployments") or {}, entries):
+    for key, deployment, value in rpm_targets(_deployments(azure)[0], entries):
         first, had = seen.setdefault(deployment, (key, value))
         if had != value:
             ways = " and ".join(f"as '{k}' ({v})" if k == deployment else f"as its model '{k}' ({v})"
@@ -151,6 +152,22 @@ def _rpm_clashes(azure: dict[str, Any], positions: yamlpos.Positions) -> list[Di
             diags.append(Diagnostic.error(where, f"providers.azure.rpm sets deployment '{deployment}' twice, "
                                                  f"{ways}; keep one"))
     return diags
+
+
+def _deployments(azure: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[DeploymentSpec, ...]]]:
+    """`providers.azure.deployments`: model -> its deployment (the first of a list), and model -> the
+    list where one is given (names, or {name, endpoint, rpm})."""
+    firsts: dict[str, str] = {}
+    pools: dict[str, tuple[DeploymentSpec, ...]] = {}
+    for model, value in (azure.get("deployments") or {}).items():
+        if isinstance(value, str):
+            firsts[model] = value
+            continue
+        specs = tuple(DeploymentSpec(v) if isinstance(v, str) else
+                      DeploymentSpec(v["name"], v.get("endpoint"), v.get("rpm")) for v in value)
+        firsts[model] = specs[0].name
+        pools[model] = specs
+    return firsts, pools
 
 
 def _config(data: dict[str, Any]) -> ProjectConfig:
@@ -167,8 +184,9 @@ def _config(data: dict[str, Any]) -> ProjectConfig:
             api_version=azure.get("api_version"),
             api=azure.get("api", "deployments"),
             auth=azure.get("auth", "auto"),
-            deployments=tuple(sorted((azure.get("deployments") or {}).items())),
+            deployments=tuple(sorted(_deployments(azure)[0].items())),
             rpm=tuple(sorted((azure.get("rpm") or {}).items())),
+            pools=tuple(sorted(_deployments(azure)[1].items())),
         ),
         openai=OpenAIConfig(
             base_url=openai.get("base_url"),

@@ -90,5 +90,9 @@ def paced_seconds(calls: Iterable[Action], config: ProjectConfig) -> float:
         name = config.azure.deployment_for(spec.model) if azure else spec.model
         key = (spec.provider, name)
         counts[key] += 1
-        rpm[key] = catalog.rpm_for(spec.model, azure_quotas if azure else openai_quotas, name)
+        if azure:       # several deployments share the model's calls: their quotas add up
+            rpm[key] = sum(catalog.rpm_for(spec.model, azure_quotas, d.name)
+                           for d in config.azure.pool_for(spec.model))
+        else:
+            rpm[key] = catalog.rpm_for(spec.model, openai_quotas, name)
     return max((n * 60.0 / rpm[key] for key, n in counts.items()), default=0.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,6 +73,11 @@ class AzureProvider(RemoteProvider):
             raise UserError(f"azure provider: no endpoint: pass --endpoint, set providers.azure.endpoint "
                             f"in assetgen.yaml or ${ENDPOINT_ENV}")
         endpoint, source = found
+        for model, specs in azure.pools:
+            for spec in specs:
+                if spec.endpoint:
+                    check_url(spec.endpoint, "azure", "endpoint", f"providers.azure.deployments.{model}",
+                              "https://my-resource.openai.azure.com")
         api = _enum(ApiStyle, azure.api, "providers.azure.api")
         version = azure.api_version
         if api is ApiStyle.DEPLOYMENTS:
@@ -84,20 +90,34 @@ class AzureProvider(RemoteProvider):
         return provider
 
     def target(self, request: ImageRequest) -> Target:
-        deployment = self.config.deployment_for(request.model)
+        return self.targets(request)[0]
+
+    def targets(self, request: ImageRequest) -> list[Target]:
+        """Each deployment of the model (`providers.azure.deployments` may list several, each on its
+        own endpoint): one on another endpoint is paced and named as `NAME@HOST`."""
+        quotas = self.config.quotas()
+        found = []
+        for spec in self.config.pool_for(request.model):
+            endpoint = (spec.endpoint or self.endpoint).rstrip("/")
+            label = spec.name if endpoint == self.endpoint else f"{spec.name}@{_host(endpoint)}"
+            found.append(self._target(request, spec.name, endpoint, label,
+                                      rpm_for(request.model, quotas, spec.name)))
+        return found
+
+    def _target(self, request: ImageRequest, deployment: str, endpoint: str, label: str,
+                rpm: float) -> Target:
         query = (("api-version", self.api_version),) if self.api_version else ()
-        rpm = rpm_for(request.model, self.config.quotas(), deployment)
         if conversation.is_turn(request):
             # the Responses API is on the v1 path only; a header names the image deployment
             text = self.config.deployment_for(str(request.params.get("text_model")))
-            return Target(f"{self.endpoint}/openai/v1/responses", deployment, text, rpm,
+            return Target(f"{endpoint}/openai/v1/responses", label, text, rpm,
                           headers=((conversation.AZURE_IMAGE_DEPLOYMENT_HEADER, deployment),),
                           can_stream=catalog.responses_tool().streaming.get(self.kind, False))
         if self.api is ApiStyle.V1:
-            url = f"{self.endpoint}/openai/v1/images/{op_path(request.op)}"
+            url = f"{endpoint}/openai/v1/images/{op_path(request.op)}"
         else:
-            url = f"{self.endpoint}/openai/deployments/{deployment}/images/{op_path(request.op)}"
-        return Target(url, deployment, deployment, rpm, query)
+            url = f"{endpoint}/openai/deployments/{deployment}/images/{op_path(request.op)}"
+        return Target(url, label, deployment, rpm, query)
 
     def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
         if failure.code == "DeploymentNotFound":
@@ -118,6 +138,10 @@ def resolve_endpoint(config: ProjectConfig, env: Mapping[str, str],
             check_url(value, "azure", "endpoint", source, "https://my-resource.openai.azure.com")
             return value, source
     return None
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc or url
 
 
 def make_auth(mode: AuthMode, env: Mapping[str, str], credential: Any = None) -> Auth:

@@ -41,6 +41,7 @@ from assetgen.run.retry import RetryPolicy
 CONNECT_TIMEOUT = 5.0                            # seconds: a reachable service connects in well under one
 TIMEOUT = httpx.Timeout(600.0, connect=CONNECT_TIMEOUT)    # images take minutes
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=4.0)
+COOL_DOWN = 15.0     # seconds a deployment that failed (5xx, no connection) is passed over while others serve
 DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"      # Azure's 404 code: the whole deployment is missing
 
 
@@ -115,6 +116,8 @@ class RemoteProvider:
         self._waiting: dict[asyncio.Task[Any], Target] = {}   # slot and backoff waits -> their target
         self._missing: dict[str, str] = {}   # deployment -> why: answered DeploymentNotFound
         self.endpoints = Endpoints(self.policy, self._rng)
+        self._cool: dict[str, float] = {}    # deployment -> passed over until (after a failure)
+        self._picked: dict[str, int] = {}    # deployment -> calls waiting for one of its slots
         self._calls: set[_Count] = set()     # the calls under way, for `activity()`
         self.source = ""                     # where the URL came from (--endpoint, ...), for messages
 
@@ -123,17 +126,21 @@ class RemoteProvider:
     def target(self, request: ImageRequest) -> Target:
         raise NotImplementedError
 
+    def targets(self, request: ImageRequest) -> list[Target]:
+        """Every deployment that may serve `request` (several may share a model's calls)."""
+        return [self.target(request)]
+
     def not_found(self, failure: ApiFailure, request: ImageRequest, target: Target) -> str:
         return f"{self.service} answered 404 for {target.url}: {failure.message}"
 
     # -- the Provider protocol
 
     async def run(self, request: ImageRequest) -> ImageResult:
-        target = self.target(request)
+        targets = self.targets(request)
         count = _Count()
         self._calls.add(count)
         try:
-            images = await self._call(request, target, count)
+            images, target = await self._call(request, targets, count)
             data = list(images.b64)
             for url in images.urls:
                 data.append(await self._download(url, count))
@@ -176,17 +183,33 @@ class RemoteProvider:
 
     # -- one call, with pacing and retries
 
-    async def _call(self, request: ImageRequest, target: Target, count: _Count) -> Images:
-        pacer = self.pacers.get(target.deployment, target.rpm * self.share)
-        endpoint = self.endpoints.get(target.url)
+    async def _call(self, request: ImageRequest, targets: list[Target],
+                    count: _Count) -> tuple[Images, Target]:
+        """One call, on whichever of the model's deployments has the earliest free slot; a 429, a
+        failure or an endpoint that cannot be reached on one moves the next attempt to the others."""
         transient = limited = 0
         slot = False            # a quota slot is held (an attempt that could not connect keeps it)
+        target = targets[0]
         while True:
             if not slot:
+                target = self._pick(targets)
                 count.phase, count.until = Phase.QUOTA, None
-                await self._wait(pacer.acquire(), target, count)
+                try:
+                    await self._take_slot(target, count)
+                except ProviderError:
+                    if self._usable(targets):
+                        continue    # that deployment turned out not to exist, or its endpoint is given up
+                    raise
+            pacer = self.pacers.get(target.deployment, target.rpm * self.share)
+            endpoint = self.endpoints.get(target.url)
             count.phase = Phase.ENDPOINT
-            probe, waited = await self._wait(endpoint.enter(), target, count)
+            try:
+                probe, waited = await self._wait(endpoint.enter(), target, count)
+            except ProviderError:
+                if self._usable(targets):
+                    slot = False
+                    continue
+                raise
             if waited and not probe:    # the endpoint is back: the slot taken before is stale
                 slot = False
                 continue
@@ -198,6 +221,11 @@ class RemoteProvider:
                 raise
             except _NoConnection as failed:
                 endpoint.connect_failed(probe, failed.reason)
+                others = [t for t in self._usable(targets) if t.url != target.url]
+                if others:      # another endpoint serves while this one is retried by others' probes
+                    self._cool[target.deployment] = asyncio.get_running_loop().time() + COOL_DOWN
+                    slot = False
+                    continue
                 if endpoint.down is not None:
                     raise self._unreachable(endpoint, target, count) from None
                 continue
@@ -206,14 +234,14 @@ class RemoteProvider:
                 failure = failed.failure
             else:
                 endpoint.answered(probe)
-                return images
+                return images, target
             slot = False
             if self._stopped and failure.kind in _RETRYABLE:
                 raise NotSent(count.requests)
             if failure.kind is ErrorKind.RATE_LIMITED:
                 limited += 1
                 wait = self.policy.rate_wait(failure.retry_after)
-                if self.policy.waits_too_long(wait):
+                if self.policy.waits_too_long(wait) and len(self._usable(targets)) < 2:
                     raise self._too_long(failure, target, count, wait)
                 if limited > self.policy.max_rate_limited:
                     raise self._error(failure, request, target, count, limited)
@@ -222,11 +250,43 @@ class RemoteProvider:
                 transient += 1
                 if self.policy.gives_up(transient):
                     raise self._error(failure, request, target, count, transient)
-                wait = self.policy.backoff(transient, self._rng)
-                count.phase, count.until = Phase.RETRY, time.monotonic() + wait
-                await self._wait(self._sleep(wait), target, count)
+                self._cool[target.deployment] = asyncio.get_running_loop().time() + COOL_DOWN
+                if len(self._usable(targets)) < 2:      # no other deployment: back off
+                    wait = self.policy.backoff(transient, self._rng)
+                    count.phase, count.until = Phase.RETRY, time.monotonic() + wait
+                    await self._wait(self._sleep(wait), target, count)
             else:
-                raise self._error(failure, request, target, count, 1)
+                error = self._error(failure, request, target, count, 1)
+                if target.deployment in self._missing and self._usable(targets):
+                    continue    # a deployment that does not exist: the others serve
+                raise error
+
+    async def _take_slot(self, target: Target, count: _Count) -> None:
+        pacer = self.pacers.get(target.deployment, target.rpm * self.share)
+        self._picked[target.deployment] = self._picked.get(target.deployment, 0) + 1
+        try:
+            await self._wait(pacer.acquire(), target, count)
+        finally:
+            self._picked[target.deployment] -= 1
+
+    def _usable(self, targets: list[Target]) -> list[Target]:
+        return [t for t in targets if not self._dead(t)]
+
+    def _pick(self, targets: list[Target]) -> Target:
+        """The deployment whose next slot is free first, counting the calls already waiting for its
+        slots and passing over one that failed lately while another is well."""
+        usable = self._usable(targets) or targets[:1]
+        if len(usable) == 1:
+            return usable[0]
+        now = asyncio.get_running_loop().time()
+
+        def when(target: Target) -> tuple[float, float]:
+            pacer = self.pacers.get(target.deployment, target.rpm * self.share)
+            cooling = self._cool.get(target.deployment, 0.0) - now
+            free = pacer.free_at() + self._picked.get(target.deployment, 0) * pacer.interval
+            return (max(cooling, 0.0), free)
+
+        return min(usable, key=when)
 
     def _check_missing(self, target: Target, count: _Count) -> None:
         """A deployment the service said does not exist, or an endpoint given up, gets no more

@@ -111,22 +111,46 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class DeploymentSpec:
+    """One of several deployments serving a model: its own endpoint (else the provider's) and quota."""
+
+    name: str
+    endpoint: str | None = None
+    rpm: int | None = None
+
+
+@dataclass(frozen=True)
 class AzureConfig:
     endpoint: str | None = None          # else $AZURE_OPENAI_ENDPOINT
     api_version: str | None = None       # else $OPENAI_API_VERSION
     api: str = "deployments"             # deployments | v1
     auth: str = "auto"                   # key | entra | auto
-    deployments: tuple[tuple[str, str], ...] = ()   # model -> deployment
+    deployments: tuple[tuple[str, str], ...] = ()   # model -> deployment (the first, for several)
     rpm: tuple[tuple[str, int], ...] = ()            # deployment (or its model) -> requests per minute
+    pools: tuple[tuple[str, tuple[DeploymentSpec, ...]], ...] = ()   # model -> its several deployments
 
     def deployment_for(self, model: str) -> str:
         return dict(self.deployments).get(model, model)
 
+    def pool_for(self, model: str) -> tuple[DeploymentSpec, ...]:
+        """Every deployment that serves `model` (one, unless the project lists several)."""
+        return dict(self.pools).get(model) or (DeploymentSpec(self.deployment_for(model)),)
+
     def quotas(self) -> dict[str, int]:
-        """Requests per minute by deployment name (the project file never sets one twice)."""
+        """Requests per minute by deployment name (the project file never sets one twice). In a list
+        of deployments, one's own `rpm` wins, else the `rpm:` entry of its name, else of its model."""
         found: dict[str, int] = {}
         for _, deployment, value in rpm_targets(dict(self.deployments), self.rpm):
             found.setdefault(deployment, value)
+        by_key = dict(self.rpm)
+        for model, specs in self.pools:
+            for spec in specs:
+                if spec.rpm is not None:
+                    found[spec.name] = spec.rpm
+                elif spec.name in by_key:
+                    found[spec.name] = by_key[spec.name]
+                elif model in by_key:
+                    found[spec.name] = by_key[model]
         return found
 
 

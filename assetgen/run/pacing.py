@@ -67,6 +67,10 @@ class Pacer:
     def interval(self) -> float:
         return 60.0 / self.rpm * (1 + MARGIN)
 
+    def free_at(self) -> float:
+        """When the next slot is free, on this pacer's clock (nothing is reserved)."""
+        return max(self._clock(), self._next, self._hold_until)
+
     def reserve(self) -> float:
         """Take the next slot; return how long to wait for it (0 when it is now)."""
         now = self._clock()
