@@ -102,13 +102,15 @@ class Store:
             return None
         return data
 
-    def put_object(self, data: bytes) -> str:
+    def put_object(self, data: bytes, durable: bool = True) -> str:
+        """Store `data` by its hash; `durable=False` (a copy from the remote cache, which keeps the
+        original) skips the fsync."""
         sha = hashlib.sha256(data).hexdigest()
         if not self.has_object(sha):
             path = self.object_path(sha)
             if path.parent.is_symlink():    # never write through a link: replace it with a folder
                 path.parent.unlink()
-            write_atomic(path, data)        # replaces a symlink at `path` itself
+            write_atomic(path, data, durable)  # replaces a symlink at `path` itself
         return sha
 
     def record(self, key: str, fresh: bool = False) -> ActionRecord | None:

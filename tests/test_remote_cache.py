@@ -232,6 +232,18 @@ def test_a_remote_that_is_down_costs_one_warning(
     assert len(warnings) == 1 and "going on with the local cache only" in warnings[0], run.err
 
 
+def test_a_sas_token_never_reaches_a_message(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    down = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", f"BlobEndpoint={down};AccountName={ACCOUNT};"
+                       "SharedAccessSignature=sv=2024-05-04&ss=b&sig=T0PSECRETsig%3D")
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", "az://cache/p")
+    report = run.build(make_project(tmp_path / "p"), mode="write")
+    assert report["actions_run"] == CALLS
+    assert "going on with the local cache only" in run.err
+    assert "T0PSECRET" not in run.err
+
+
 def test_s3_on_moto_restores_a_fresh_clone_with_no_api_request(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     with run_moto() as moto:

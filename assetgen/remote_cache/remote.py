@@ -31,6 +31,7 @@ from assetgen.remote_cache.config import RemoteSpec
 
 WORKERS = 16            # transfers at once
 SHA = re.compile(r"[0-9a-f]{64}")
+QUERY = re.compile(r"(\w+://[^\s?]+)\?\S*")
 OBJECTS = "objects"
 ACTIONS = "actions"
 
@@ -133,7 +134,7 @@ class RemoteCache:
             self.counts.add("corrupt")
             self._warn(f"remote cache: the image {sha} for key {key} does not match its hash; not used")
             return False
-        self.local.put_object(data)
+        self.local.put_object(data, durable=False)      # the remote keeps the original
         self.counts.add("hits")
         return True
 
@@ -173,9 +174,12 @@ class RemoteCache:
     def _each(self, work: Callable[[Any], None], items: list[Any]) -> None:
         if self.down or not items:
             return
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(items)))
+        try:
             for future in [pool.submit(work, item) for item in items]:
                 future.result()
+        finally:    # after Ctrl-C, what has not started never starts (what arrived is stored)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _get(self, path: str) -> bytes | None:
         if self.down:
@@ -288,5 +292,7 @@ def _extra(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of an error, with every URL's query (a SAS token) left out."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return QUERY.sub(r"\1?...", line)

@@ -129,5 +129,6 @@ def _s3(spec: RemoteSpec, env: Mapping[str, str]) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    from assetgen.remote_cache.remote import _first_line as first
+
+    return first(exc)
