@@ -310,3 +310,14 @@ def test_a_bad_remote_setting_is_a_usage_error(
     assert main(["build", str(root)]) == 2
     assert message in run.capsys.readouterr().err
     assert not (root / "out").exists()
+
+
+def test_frozen_only_looks_at_the_remote(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{tmp_path / 'shared'}")
+    main_tree = make_project(tmp_path / "main")
+    run.build(main_tree, mode="write")
+    clone = fresh_clone(main_tree, tmp_path / "clone")
+    run.build(clone, "--frozen", code=1)
+    assert not (clone / ".assetgen" / "cache" / "objects").exists()
+    assert not (clone / "out").exists()

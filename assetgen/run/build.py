@@ -207,7 +207,8 @@ def run_cost(prep: Prepared, batch: bool = False) -> float:
 
 def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
     opts.check()
-    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force, remote="fetch",
+    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
+                   remote="look" if opts.frozen else "fetch",   # --frozen writes nothing, not even the cache
                    remember=not opts.frozen)
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
