@@ -139,3 +139,15 @@ def test_nested_loops_and_exponential_macros(tmp_path: Path) -> None:
     steps = "is too costly: it takes more than 100,000 steps (loop turns, calls and filters)"
     _check(tmp_path, f"recipes/a.yaml:5:13: error: template in prompt {steps}")
     _check(tmp_path, f"recipes/a.yaml:8:13: error: template in prompt {steps}")
+
+
+def test_a_matrix_of_costly_templates_runs_out_of_the_files_budget(tmp_path: Path) -> None:
+    """Each variant's template stays just under a rendering's budget; 300 of them would take
+    minutes, so all the renderings of one file share a budget too (found by bench/fuzz.py)."""
+    loop = "{% for i in range(99000) %}{% endfor %}"
+    recipe = ("version: 1\ndefaults: {model: gpt-image-1.5}\nassets:\n  x:\n"
+              f"    matrix: {{k: [{', '.join(str(i) for i in range(300))}]}}\n"
+              f"    prompt: \"{loop}x {{{{ k }}}}\"\n    output: \"x-{{{{ k }}}}.png\"\n")
+    _project(tmp_path, recipe)
+    _check(tmp_path, "recipes/a.yaml:6:13: error: template in prompt is too costly: this file's templates "
+                     "take more than 4,000,000 steps in all (loop turns, calls and filters)")

@@ -44,6 +44,13 @@ def convert_file(
     root: Path, data: dict[str, Any], positions: Positions, project_params: Params, bad_assets: set[str],
 ) -> FileResult:
     """Variants of every asset not in `bad_assets` (those failed the schema and are only recorded)."""
+    with template.file_budget():
+        return _convert_file(root, data, positions, project_params, bad_assets)
+
+
+def _convert_file(
+    root: Path, data: dict[str, Any], positions: Positions, project_params: Params, bad_assets: set[str],
+) -> FileResult:
     result = FileResult()
     assets = data.get("assets") or {}
     result.skipped |= set(bad_assets)

@@ -18,6 +18,7 @@ MAX_TEXT = 100_000           # characters of any string a template builds or ren
 MAX_ITEMS = 100_000          # items of any list a template builds
 MAX_INT_BITS = 4_096         # size of any integer a template computes (about 1,233 digits)
 MAX_STEPS = 100_000          # loop turns, calls and filters one rendering may take
+MAX_FILE_STEPS = 4_000_000   # and all the renderings of one recipe file together (every variant)
 
 # Paths (inputs, masks, outputs; the project's recipe globs)
 MAX_NAME_BYTES = 255         # one file or folder name, in UTF-8 (the usual file system limit)

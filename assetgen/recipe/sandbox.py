@@ -17,7 +17,9 @@ through `bounded_join`); the output of every `{{ ... }}`, macro and block goes t
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import dataclasses
 import functools
 import inspect
 import re
@@ -32,7 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 
-from assetgen.recipe.limits import MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT, count
+from assetgen.recipe.limits import MAX_FILE_STEPS, MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT, count
 
 MACRO_STEPS = 10     # a macro call costs about ten loop turns
 
@@ -43,26 +45,55 @@ class Exceeded(Exception):
 
 # -- the step budget of the rendering in progress -----------------------------------------------
 
-_LEFT: contextvars.ContextVar[list[int]] = contextvars.ContextVar("steps_left")
+@dataclasses.dataclass
+class _Budget:
+    left: int
+    given: int
+    whole_file: bool = False     # the file's budget, not the rendering's, is what runs out
 
 
-def start(steps: int = MAX_STEPS) -> contextvars.Token[list[int]]:
-    """Begin a rendering with `steps` to spend; `stop(token)` ends it and returns what is left."""
-    return _LEFT.set([steps])
+_LEFT: contextvars.ContextVar[_Budget] = contextvars.ContextVar("steps_left")
+# What all the renderings of one recipe file may still spend, while `file_budget()` is active: a
+# matrix of many variants each just under a rendering's budget must not add up to minutes.
+_FILE_LEFT: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("file_steps_left", default=None)
 
 
-def stop(token: contextvars.Token[list[int]]) -> int:
-    left = _LEFT.get()[0]
+@contextlib.contextmanager
+def file_budget(steps: int = MAX_FILE_STEPS) -> Iterator[None]:
+    token = _FILE_LEFT.set([steps])
+    try:
+        yield
+    finally:
+        _FILE_LEFT.reset(token)
+
+
+def start(steps: int = MAX_STEPS) -> contextvars.Token[_Budget]:
+    """Begin a rendering with `steps` to spend (less when the file's budget has less left);
+    `stop(token)` ends it and returns what is left."""
+    file_left = _FILE_LEFT.get()
+    if file_left is not None and file_left[0] < steps:
+        return _LEFT.set(_Budget(max(0, file_left[0]), max(0, file_left[0]), whole_file=True))
+    return _LEFT.set(_Budget(steps, steps))
+
+
+def stop(token: contextvars.Token[_Budget]) -> int:
+    budget = _LEFT.get()
     _LEFT.reset(token)
-    return left
+    file_left = _FILE_LEFT.get()
+    if file_left is not None:
+        file_left[0] -= budget.given - max(0, budget.left)
+    return budget.left
 
 
 def _charge(steps: int = 1) -> None:
-    left = _LEFT.get(None)
-    if left is None:
+    budget = _LEFT.get(None)
+    if budget is None:
         return
-    left[0] -= steps
-    if left[0] < 0:
+    budget.left -= steps
+    if budget.left < 0:
+        if budget.whole_file:
+            raise Exceeded(f"this file's templates take more than {count(MAX_FILE_STEPS)} steps in all "
+                           "(loop turns, calls and filters)")
         raise Exceeded(f"it takes more than {count(MAX_STEPS)} steps (loop turns, calls and filters)")
 
 

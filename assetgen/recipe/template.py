@@ -120,6 +120,9 @@ def _render_simple(template: _Simple, context: Mapping[str, Any], what: str) -> 
     return "".join(out)
 
 
+file_budget = sandbox.file_budget     # every rendering inside shares one recipe file's step budget
+
+
 def render(text: str, context: Mapping[str, Any], what: str) -> str:
     """Render `text` with `context`; raise TemplateError naming `what` on any failure."""
     if not is_template(text):
