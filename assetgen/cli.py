@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     _provider(p)
     _endpoint(p)
     p.add_argument("--batch", action="store_true", help="estimate at the Batch API's price, as build --batch")
+    p.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="plan only assets whose name matches this glob, as build --only (repeatable)")
+    p.add_argument("--force", action="append", default=[], metavar="PATTERN",
+                   help="plan regenerating assets matching this glob, as build --force (repeatable)")
+    p.add_argument("--changed", action="store_true", help="list only the actions that are not cached")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     p = sub.add_parser("lint", help="check recipes without calling any API")

@@ -128,9 +128,10 @@ def _print(report: BuildReport) -> None:
     calls = report.actions_total - report.renditions
     kinds = f"{counted(calls, 'call')}, {counted(report.renditions, 'rendition')}"
     kept = f"{counted(len(report.kept), 'output')} kept, " if report.kept else ""
+    paid = f"; {counted(report.paid, 'output')} left as paid images" if report.paid else ""
     print(f"{counted(report.actions_total, 'action')} ({kinds}): "
           f"{counted(report.actions_run, 'call')} made, {counted(report.outputs_written, 'output')} written, "
-          f"{kept}{report.actions_failed} failed; {counted(report.requests, 'request')}")
+          f"{kept}{report.actions_failed} failed; {counted(report.requests, 'request')}{paid}")
     for line in _batch_lines(report):
         print(line)
 

@@ -41,14 +41,16 @@ def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[
 
 
 def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, selected: Collection[str],
-              encoder: str, prune: bool, kept: Collection[str] = (), adopted: Collection[str] = ()) -> Lock:
-    """Rewrite the selected assets that resolved; keep the rest; drop unknown assets when `prune`."""
+              encoder: str, prune: bool, kept: Collection[str] = (), adopted: Collection[str] = (),
+              known: Collection[str] = ()) -> Lock:
+    """Rewrite the selected assets that resolved; keep the rest; drop unknown assets when `prune`
+    (those neither in the plan nor in `known`)."""
     by_id = plan.by_id()
     written = old.written()
     assets = dict(old.assets)
     if prune:
-        known = {a.name for a in plan.assets}
-        assets = {n: a for n, a in assets.items() if n in known}
+        names = {a.name for a in plan.assets} | set(known)
+        assets = {n: a for n, a in assets.items() if n in names}
     for asset in plan.assets:
         if asset.name not in selected:
             continue

@@ -61,17 +61,32 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
             "est_seconds": round(max(seconds / max(1, jobs), paced), 3)}
 
 
-def plan_text(data: dict[str, Any]) -> str:
+def plan_text(data: dict[str, Any], changed: bool = False) -> str:
+    """The plan as lines; `changed` leaves out the cached actions (the last line counts them all)."""
     lines = []
     for a in data["actions"]:
+        if changed and a["status"] == Status.CACHED.value:
+            continue
         why = f"  ({'; '.join(a['reasons'])})" if a["reasons"] else ""
         status = f"{a['status']} (remote)" if a.get("remote") else a["status"]
         lines.append(f"{status:<7} {a['op']:<8} {a['target']}{why}")
+    for path in data.get("removes", ()):
+        lines.append(f"{'remove':<7} {'orphan':<8} {path}  (no recipe writes it any more)")
+    for path in data.get("keeps", ()):
+        lines.append(f"{'keep':<7} {'orphan':<8} {path}  (no recipe writes it any more, but it changed "
+                     "since assetgen wrote it)")
+    if data.get("left_as_paid"):
+        count = data["left_as_paid"]
+        lines.append(f"{count} output{'s' if count != 1 else ''} hold paid images: the local provider "
+                     "leaves them as they are")
     run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
     blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
     also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""
     waiting = sum(1 for a in data["actions"] if a["status"] == PENDING)
     also += f", {waiting} pending in batches" if waiting else ""
+    removes = len(data.get("removes", ()))
+    if removes:
+        also += f", {removes} output{'s' if removes != 1 else ''} to remove"
     lines.append(f"{len(data['actions'])} actions, {run} to run{also}; "
                  f"estimated ${data['est_cost_usd']:.2f}, {data['est_seconds']:.0f}s")
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from assetgen.recipe.model import ProviderKind
 from assetgen.run import shard, stamp
 from assetgen.run.events import Event, Kind, Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
-from assetgen.run.orphans import Swept, sweep
+from assetgen.run.orphans import Swept, in_use, sweep, would_remove
 from assetgen.run.prepare import Prepared, prepare
 from assetgen.run.shard import Shard
 from assetgen.run.share import uploads_of
@@ -95,6 +95,7 @@ class BuildReport:
     batches: tuple[str, ...] = ()                   # batch ids this build submitted
     deferred: int = 0                               # actions left for a later build: pending or behind one
     causes: tuple[Cause, ...] = ()                  # the failures grouped by cause
+    paid: int = 0                                   # outputs a local build left as paid images
 
     @property
     def exit_code(self) -> ExitCode:
@@ -117,6 +118,8 @@ class BuildReport:
         if self.remote_hits is not None:
             summary.update(remote_hits=self.remote_hits, remote_uploads=self.remote_uploads)
         summary.update(self.batch_summary())
+        if self.paid:
+            summary["left_as_paid"] = self.paid
         return summary
 
     def batch_summary(self) -> dict[str, object]:
@@ -167,15 +170,19 @@ def frozen_changes(prep: Prepared, opts: BuildOptions) -> list[Stale]:
     results = {aid: st.results for aid, st in states.items()
                if st.status is Status.CACHED and st.results is not None}
     lock = next_lock(prep.plan, results, prep.lock, prep.selected, encoder_version(),
-                     prune=not (opts.only or _only_files(opts)))
+                     prune=not (opts.only or _only_files(opts)), known=prep.known)
     if relock or lockfile.would_change(prep.project.root, lock):
         found.append(Stale("lock", lockfile.LOCK_FILE, "would change", lockfile.LOCK_FILE))
     owners = {o.path: name for name, a in prep.lock.assets.items() for o in a.outputs}
-    swept = sweep(prep.project.root, prep.lock, lock, _in_use(prep), prep.files, dry_run=True)
-    for path in swept.removed:
+    for path in orphans(prep, opts).removed:
         found.append(Stale("orphan", path, "would be removed (no recipe writes it any more)",
                            owners.get(path, path)))
     return found
+
+
+def orphans(prep: Prepared, opts: BuildOptions) -> Swept:
+    """The outputs no recipe writes any more that a build would remove (and keep: changed by hand)."""
+    return would_remove(prep, whole=not (opts.only or _only_files(opts)))
 
 
 def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
@@ -228,7 +235,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         stale = frozen_changes(prep, opts)
         if stale:
             failures = tuple(s.failure() for s in stale)
-            return BuildReport(total, 0, 0, 0, 0, 0, failures, stale=tuple(stale))
+            return BuildReport(total, 0, 0, 0, 0, 0, failures, stale=tuple(stale), paid=prep.paid_outputs())
     if opts.shard is not None:
         _no_batches_with_shards(prep, opts)
     batches = _batches(prep, opts) if opts.shard is None else None
@@ -261,7 +268,8 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                            out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
                            renditions=renditions, kept=kept, remote_hits=hits, remote_uploads=uploads,
-                           warnings=warnings, causes=causes)
+                           warnings=warnings, causes=causes,
+                           paid=prep.paid_outputs())
     failures = tuple(dict.fromkeys(phase.failures)) + failures
     causes = _causes_of(tuple(dict.fromkeys(phase.failures))) + causes
     waiting = len(deferred)
@@ -270,7 +278,8 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
                        swept=swept, renditions=renditions, kept=kept, remote_hits=hits,
                        remote_uploads=uploads, warnings=warnings, pending=len(phase.pending),
                        collected=phase.collected,
-                       batches=tuple(phase.submitted), deferred=waiting, causes=causes)
+                       batches=tuple(phase.submitted), deferred=waiting, causes=causes,
+                       paid=prep.paid_outputs())
 
 
 def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) -> BuildReport:
@@ -431,10 +440,10 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
     root = prep.project.root
     whole = not (opts.only or _only_files(opts))
     lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole,
-                     kept=out.kept, adopted=out.adopted)
+                     kept=out.kept, adopted=out.adopted, known=prep.known)
     swept = Swept()
     if lock != prep.lock:
-        swept = sweep(root, prep.lock, lock, _in_use(prep), prep.files)
+        swept = sweep(root, prep.lock, lock, in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
     drop_stale_temps(root, _outputs(prep))
@@ -461,16 +470,6 @@ def _adopting(prep: Prepared, opts: BuildOptions) -> frozenset[str]:
             raise UserError(f"--adopt {given}: no recipe in this build writes that output")
         found.add(rel)
     return frozenset(found)
-
-
-def _in_use(prep: Prepared) -> set[str]:
-    """Paths the recipes still write or read: never removed as orphans."""
-    used = set(_outputs(prep))
-    for variant in prep.project.variants():
-        used.update(o.path for o in variant.outputs)
-        for step in variant.steps:
-            used.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
-    return used
 
 
 Stats = dict[str, "list[int] | None"]

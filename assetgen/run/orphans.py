@@ -8,13 +8,16 @@ in it that leaves the project, also through a symlink, is never read or removed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from assetgen import statefiles
 from assetgen.lockfile import Lock
 from assetgen.plan.files import FileHashes
+from assetgen.run.prepare import Prepared
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,37 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
             continue
         removed.append(path)
     return Swept(tuple(removed), tuple(kept))
+
+
+def pending(root: Path, old: Lock, used: set[str], rewritten: Collection[str], known: Collection[str] | None,
+            files: FileHashes) -> Swept:
+    """What a build would remove (and keep) as orphans, before it runs: the lock entries it rewrites
+    (`rewritten`) lose the outputs no recipe writes, and with `known` (a full build) the entries of
+    assets that no longer exist go."""
+    assets = {}
+    for name, entry in old.assets.items():
+        if known is not None and name not in known:
+            continue
+        if name in rewritten:
+            entry = dataclasses.replace(entry, outputs=tuple(o for o in entry.outputs if o.path in used))
+        assets[name] = entry
+    return sweep(root, old, Lock(assets), used, files, dry_run=True)
+
+
+def in_use(prep: Prepared) -> set[str]:
+    """Paths the recipes still write or read: never removed as orphans."""
+    used = {a.render.output.path for a in prep.plan.actions if a.render is not None}
+    for variant in prep.project.variants():
+        used.update(o.path for o in variant.outputs)
+        for step in variant.steps:
+            used.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
+    return used
+
+
+def would_remove(prep: Prepared, whole: bool) -> Swept:
+    """What a build of `prep` would remove as orphans (`whole`: a full build, not `--only`)."""
+    return pending(prep.project.root, prep.lock, in_use(prep), prep.selected,
+                   prep.known if whole else None, prep.files)
 
 
 def _same_file(root: Path, path: str, other: str | None) -> bool:

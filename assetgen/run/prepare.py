@@ -34,6 +34,14 @@ class Prepared:
     resolver: Resolver
     resolution: Resolution
     remote: RemoteCache | None = None    # the remote cache, when one is configured and not off
+    # variants left as they are because the lock holds a paid provider's images for them and this
+    # plan is for the local provider: placeholders never replace paid work
+    paid: frozenset[str] = frozenset()
+    known: frozenset[str] = frozenset()   # every variant of the project (for pruning the lock)
+
+    def paid_outputs(self) -> int:
+        """How many outputs this plan leaves as paid images."""
+        return sum(len(self.lock.assets[name].outputs) for name in self.paid if name in self.lock.assets)
 
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
@@ -111,16 +119,19 @@ def prepare_project(project: Project, provider: ProviderKind | None = None,
         _check_patterns(full, "--only", only)
         _check_patterns(full, "--force", force)
         selected = frozenset(a.name for a in full.assets if not only or _picked(a, only))
-        plan = restrict(full, selected) if only else full
         if lock is None:
             lock = lockfile.read(project.root)
+        paid = frozenset(a.name for a in full.assets if a.name in selected and _paid(lock, a.name)) \
+            if kind is ProviderKind.LOCAL else frozenset()
+        selected -= paid
+        plan = restrict(full, selected) if only or paid else full
         forcing = {a.name for a in full.assets if force and _picked(a, force)}
         forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
         resolver = Resolver(plan, store, lock, files.hash, project.root, shared)
         resolution = resolver.resolve(forced)
         if not files.confirm(_suspects(plan, resolution, resolver)):
             return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolution,
-                            shared)
+                            shared, paid, frozenset(a.name for a in full.assets))
 
 
 def _suspects(plan: Plan, resolution: Resolution, resolver: Resolver) -> list[str]:
@@ -140,6 +151,12 @@ def _suspects(plan: Plan, resolution: Resolution, resolver: Resolver) -> list[st
             if reason.why is Why.LOCKED_MISSING:
                 found += [r.path for r in resolver.recovery.candidates.get(str(reason.old), ())]
     return found
+
+
+def _paid(lock: Lock, name: str) -> bool:
+    """Whether the lock holds a paid provider's image for the variant `name`."""
+    entry = lock.assets.get(name)
+    return entry is not None and any(s.provider != ProviderKind.LOCAL.value for s in entry.steps)
 
 
 def open_remote(project: Project, store: Store, fetch: bool) -> RemoteCache | None:
