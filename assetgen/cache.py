@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,21 @@ class Store:
         if verify:
             return all(self.get_object(s) is not None for s in rec.results)
         return all(self.has_object(s) for s in rec.results)
+
+    def touch(self, keys: Iterable[str], when: float | None = None) -> None:
+        """Mark the records of `keys` as reached now (their file's mtime): `gc` keeps a paid result
+        for a while after nothing reaches it any more, counted from then. Safe to lose: a mtime
+        that is lost or wrong only shortens or lengthens that grace."""
+        stamp = time.time() if when is None else when
+        for key in keys:
+            if not statefiles.is_sha(key):
+                continue
+            path = self.actions / f"{key}.json"
+            try:
+                if not path.is_symlink():
+                    os.utime(path, (stamp, stamp))
+            except OSError:
+                continue
 
     def record_keys(self) -> Iterator[str]:
         if self.actions.is_dir():

@@ -39,6 +39,16 @@ def _usd(text: str) -> float:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 36500:     # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number of days of 0 or more, got '{text}'")
+    return value
+
+
 def _shard(text: str) -> str:
     """`I/N` with 1 <= I <= N (parsed again by the build: the CLI imports nothing heavy)."""
     index, sep, count = text.partition("/")
@@ -154,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gc", help="drop cache entries that no recipe or lock entry reaches")
     _paths(p)
-    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would be removed (cache paths and sizes), remove nothing")
+    p.add_argument("--older-than", type=_days, default=30.0, metavar="DAYS",
+                   help="remove paid results nothing reaches once DAYS have passed since they were "
+                        "last reached (default 30; 0 removes them now); placeholders go at once")
 
     p = sub.add_parser("review", help="write a gallery of every variant and candidate (or serve it to pick)")
     _paths(p)

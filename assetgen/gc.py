@@ -17,7 +17,9 @@ from pathlib import Path
 from assetgen.atomic import TEMP_PREFIX, is_stale, write_atomic
 from assetgen.cache import Claim, Store
 from assetgen.lockfile import Lock
+from assetgen.plan.graph import Plan
 from assetgen.plan.status import Resolution
+from assetgen.recipe.model import ProviderKind
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,17 @@ class Garbage:
     objects: tuple[str, ...]
     bytes: int
     temps: tuple[Path, ...] = ()    # temp files a killed build left, an hour old or more
+    kept: tuple[Kept, ...] = ()     # paid results nothing reaches, kept for their grace
+    kept_bytes: int = 0             # their records and the images only they name
+
+
+@dataclass(frozen=True)
+class Kept:
+    key: str
+    provider: str
+    model: str
+    results: tuple[str, ...]
+    last_reached: float
 
 
 PROJECTS = "projects"
@@ -83,16 +96,81 @@ def reachable(store: Store, resolution: Resolution, lock: Lock) -> tuple[set[str
     return keys, objects
 
 
-def find(store: Store, keys: set[str], objects: set[str]) -> Garbage:
-    """Records and objects outside the reachable `keys` and `objects`."""
-    records = tuple(sorted(k for k in store.record_keys() if k not in keys))
-    blobs = tuple(sorted(s for s in store.object_shas() if s not in objects))
-    size = sum(_size(store.actions / f"{k}.json") for k in records)
-    size += sum(_size(store.object_path(s)) for s in blobs)
-    now = time.time()
+GRACE_DAYS = 30.0      # how long a paid result nothing reaches is kept, after it was last reached
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Reached:
+    """When a project's stamped build last reached what it reached (`run.stamp.reached`): records
+    touched at `at` were still reached at `until` (the last no-op build, which reads no record)."""
+
+    at: float
+    until: float
+
+
+def reached_calls(plan: Plan, resolution: Resolution, *locks: Lock) -> set[str]:
+    """The keys of the calls a plan and lock files reach: what a build or plan marks as reached."""
+    found = {st.key for a in plan.actions if a.is_call and (st := resolution.states[a.id]).key}
+    for lock in locks:
+        found |= {s.key for asset in lock.assets.values() for s in asset.steps}
+    return {k for k in found if k}
+
+
+def find(store: Store, keys: set[str], objects: set[str], older_than: float = GRACE_DAYS,
+         stamps: tuple[Reached, ...] = (), now: float | None = None) -> Garbage:
+    """Records and objects outside the reachable `keys` and `objects`, except paid results (a
+    remote provider's call) last reached less than `older_than` days ago: those, and the images
+    they name, are in `Garbage.kept`. Render records and placeholders (the local provider) go at
+    once: they cost nothing to make again."""
+    now = time.time() if now is None else now
+    records: list[str] = []
+    kept: list[Kept] = []
+    for key in sorted(k for k in store.record_keys() if k not in keys):
+        rec = store.record(key)
+        if rec is None or not _paid(rec.op, rec.provider) or older_than <= 0:
+            records.append(key)
+            continue
+        last = _last_reached(store, key, stamps, now)
+        if now - last < older_than * DAY:
+            kept.append(Kept(key, rec.provider, rec.model, rec.results, last))
+        else:
+            records.append(key)
+    keep = objects | {sha for k in kept for sha in k.results}
+    blobs = tuple(sorted(s for s in store.object_shas() if s not in keep))
+    size = sum(size_of(store.actions / f"{k}.json") for k in records)
+    size += sum(size_of(store.object_path(s)) for s in blobs)
     temps = tuple(sorted(p for p in store.root.rglob(f"{TEMP_PREFIX}*") if p.is_file() and is_stale(p, now)))
-    size += sum(_size(p) for p in temps)
-    return Garbage(records, blobs, size, temps)
+    size += sum(size_of(p) for p in temps)
+    held = sum(size_of(store.actions / f"{k.key}.json") for k in kept)
+    held += sum(size_of(store.object_path(s)) for s in {sha for k in kept for sha in k.results}
+                if store.has_object(s) and s not in objects)
+    return Garbage(tuple(records), blobs, size, temps, tuple(kept), held)
+
+
+def _paid(op: str, provider: str) -> bool:
+    return op != "render" and provider not in (ProviderKind.LOCAL.value, "pillow")
+
+
+def _last_reached(store: Store, key: str, stamps: tuple[Reached, ...], now: float) -> float:
+    """When the record of `key` was last reached: its file's mtime, which builds, plans and gc set
+    when they reach it; later when a no-op build (which reads no record) proved it still reached.
+    A mtime in the future (a wrong clock, a hand) is set to now, so the grace runs from now once."""
+    path = store.actions / f"{key}.json"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return 0.0
+    if mtime > now:
+        store.touch([key], now)
+        return now
+    for stamp in stamps:
+        if abs(mtime - stamp.at) <= STAMP_SLACK and stamp.until > mtime:
+            mtime = min(stamp.until, now)
+    return mtime
+
+
+STAMP_SLACK = 2.0       # seconds: file systems that keep mtimes coarsely (FAT: 2 s)
 
 
 def remove(store: Store, garbage: Garbage) -> None:
@@ -110,7 +188,7 @@ def remove(store: Store, garbage: Garbage) -> None:
             claim.release()
 
 
-def _size(path: Path) -> int:
+def size_of(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:

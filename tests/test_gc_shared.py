@@ -144,7 +144,8 @@ def test_gc_removes_temp_files_a_killed_build_left_in_the_cache(tmp_path: Path, 
     young = _plant(cache / "actions", ".tmp-k.json.4243.deadbeef", 60)   # a build may still be writing it
     out, _ = _gc(root, capsys, monkeypatch, "--dry-run")
     assert out == ("would remove 0 images, 0 action records and 1 temp file left by interrupted builds, "
-                   "would free 13 B\n")
+                   "would free 13 B\n"
+                   "  objects/ab/.tmp-ab12.4242.deadbeef  13 B  (temp file)\n")
     _gc(root, capsys, monkeypatch)
     assert (old.exists(), young.exists()) == (False, True)
 

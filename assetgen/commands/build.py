@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     if not (args.force or args.only or args.adopt or args.shard):
         from assetgen.run.stamp import fast_noop
 
-        total = fast_noop(args.paths, cwd, args.provider)
+        total = fast_noop(args.paths, cwd, args.provider, touch=not args.frozen)
         if total is not None:
             return _noop(args, total)
     return _full(args, cwd)

@@ -1,9 +1,11 @@
-"""`assetgen gc [--dry-run]`: drop cache entries that no recipe or lock entry reaches."""
+"""`assetgen gc [--dry-run] [--older-than DAYS]`: drop cache entries that no recipe or lock entry
+reaches; paid results only some time after they were last reached."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from assetgen import gc
@@ -11,6 +13,7 @@ from assetgen.cache import Store, cache_dir
 from assetgen.commands import counted
 from assetgen.errors import ExitCode, UserError
 from assetgen.recipe.model import Project, ProviderKind
+from assetgen.run import stamp
 from assetgen.run.prepare import load, prepare_project
 
 
@@ -39,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace, project: Project, store: Store) -> int:
     keys, objects = _reach(project)
+    stamps = _stamps(project.root)
     shared = gc.sharing(store.root, project.root)
     for other in shared.others:
         try:
@@ -49,7 +53,10 @@ def _collect(args: argparse.Namespace, project: Project, store: Store) -> int:
             return ExitCode.FAILED
         keys |= more_keys
         objects |= more_objects
-    garbage = gc.find(store, keys, objects)
+        stamps += _stamps(other)
+    if not args.dry_run:
+        store.touch(keys)       # reached now: a later gc's grace runs from here
+    garbage = gc.find(store, keys, objects, args.older_than, stamps)
     verb = "would remove" if args.dry_run else "removed"
     if not args.dry_run:
         gc.remove(store, garbage)
@@ -61,11 +68,46 @@ def _collect(args: argparse.Namespace, project: Project, store: Store) -> int:
         temps = counted(len(garbage.temps), "temp file")
         what = f"{images}, {records} and {temps} left by interrupted builds"
     print(f"{verb} {what}, {'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
+    if args.dry_run:
+        sys.stdout.writelines(f"  {line}\n" for line in _listing(store, garbage))
+    if garbage.kept:
+        print(_kept_line(garbage, args.older_than))
     if shared.others:
         names = ", ".join(str(p) for p in shared.others)
         print(f"kept what {len(shared.others)} other project{'s' if len(shared.others) > 1 else ''} "
               f"sharing this cache reach: {names}")
     return ExitCode.OK
+
+
+def _listing(store: Store, garbage: gc.Garbage) -> list[str]:
+    """One line per file `garbage` holds: its path in the cache, its size, what it is."""
+    lines = []
+    for key in garbage.records:
+        path = store.actions / f"{key}.json"
+        rec = store.record(key)
+        what = f"{rec.op} {rec.provider} {rec.model}".rstrip() if rec is not None else "damaged record"
+        lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  ({what})")
+    for sha in garbage.objects:
+        path = store.object_path(sha)
+        lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  (image)")
+    for path in garbage.temps:
+        lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  (temp file)")
+    return lines
+
+
+def _kept_line(garbage: gc.Garbage, older_than: float) -> str:
+    count = len(garbage.kept)
+    images = counted(sum(len(k.results) for k in garbage.kept), "image")
+    days = f"{older_than:g} day{'s' if older_than != 1 else ''}"
+    oldest = time.strftime("%Y-%m-%d", time.localtime(min(k.last_reached for k in garbage.kept)))
+    return (f"kept {counted(count, 'paid result')} ({images}, {human(garbage.kept_bytes)}) that nothing "
+            f"reaches any more, for {days} after each was last reached (the oldest on {oldest}); "
+            "gc --older-than 0 removes them now")
+
+
+def _stamps(root: Path) -> tuple[gc.Reached, ...]:
+    found = stamp.reached(root)
+    return (gc.Reached(*found),) if found is not None else ()
 
 
 def _reach(project: Project) -> tuple[set[str], set[str]]:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from assetgen import gc
 from assetgen.batch.run import pending_calls
 from assetgen.errors import ExitCode
 from assetgen.plan.report import plan_json, plan_text
@@ -34,6 +35,7 @@ def main(args: argparse.Namespace) -> int:
     if prep.paid:
         data["left_as_paid"] = prep.paid_outputs()
     prep.files.save()
+    prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock))    # gc's grace runs from now
     for warning in prep.remote.warnings if prep.remote is not None else ():
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

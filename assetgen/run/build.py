@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -447,10 +448,13 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
         lockfile.write(root, lock)
     prep.files.save()
     drop_stale_temps(root, _outputs(prep))
+    # what the old lock reached was reached until now, and so is what the new one does (gc's grace)
+    reached_at = time.time()
+    prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
                     or waiting)
     if complete and not opts.only and not opts.force:
-        _stamp(prep, opts, inputs)
+        _stamp(prep, opts, inputs, reached_at)
     else:
         stamp.clear(root)
     return swept
@@ -486,13 +490,13 @@ def _input_stats(prep: Prepared) -> Stats:
     return stamp.stats(root, files)
 
 
-def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats) -> None:
+def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float) -> None:
     root = prep.project.root
     written = [lockfile.LOCK_FILE, *_outputs(prep)]
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
     stamp.write(root, sig, {**inputs, **stamp.stats(root, written)}, stamp.dir_stats(root, dirs),
-                len(prep.plan.actions))
+                len(prep.plan.actions), reached_at)
 
 
 def _only_files(opts: BuildOptions) -> bool:

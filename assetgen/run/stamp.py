@@ -105,12 +105,15 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
 
 
 def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], dirs: dict[str, int | None],
-          total: int) -> None:
-    """Record the stats, taken by the caller: inputs before they were read, outputs after writing."""
+          total: int, reached_at: float | None = None) -> None:
+    """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
+    `reached_at`: the time the build set as the mtime of every cache record it reached."""
     from assetgen.atomic import write_atomic
 
-    body = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
-            "files": dict(sorted(files.items())), "dirs": dict(sorted(dirs.items()))}
+    body: dict[str, Any] = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
+                            "files": dict(sorted(files.items())), "dirs": dict(sorted(dirs.items()))}
+    if reached_at is not None:
+        body["reached_at"] = reached_at
     write_atomic(root / ".assetgen" / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
 
 
@@ -142,8 +145,34 @@ def check(root: Path, sig: dict[str, Any]) -> int | None:
     return total
 
 
-def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None) -> int | None:
-    """The action count when the stamp proves a no-op; None when a full build is needed."""
+def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None, touch: bool = True) -> int | None:
+    """The action count when the stamp proves a no-op; None when a full build is needed. `touch`
+    sets the stamp's mtime to now: what the stamped build reached is still reached (`reached`)."""
     paths = list(paths)
     root = find_root(paths, cwd)
-    return check(root, signature(paths, cwd, provider))
+    total = check(root, signature(paths, cwd, provider))
+    if total is not None and touch:
+        try:
+            os.utime(root / ".assetgen" / STAMP_FILE)
+        except OSError:
+            pass
+    return total
+
+
+def reached(root: Path) -> tuple[float, float] | None:
+    """(when the stamped build touched the cache records it reached, when a build last proved them
+    still reached: the stamp's mtime), or None without a readable stamp. The lock file has not
+    changed between the two: every no-op build checked it."""
+    path = root / ".assetgen" / STAMP_FILE
+    if os.path.islink(root / ".assetgen"):
+        return None
+    try:
+        body = json.loads(statefiles.read_bytes(path))
+        until = os.stat(path).st_mtime
+    except (OSError, ValueError, RecursionError):
+        return None
+    at = body.get("reached_at") if isinstance(body, dict) else None
+    if not statefiles.is_number(at):
+        return None
+    assert isinstance(at, int | float)
+    return float(at), until
