@@ -67,8 +67,8 @@ def test_a_reader_that_leaves_early_does_not_stop_the_build(tmp_path: Path) -> N
     err = proc.stderr.read()
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
-    assert first == b"43 actions, 43 to run\n"
+    assert first == b"48 actions, 48 to run\n"
     assert err == b""
-    assert len(list((root / "build").rglob("*.*"))) == 27
+    assert len(list((root / "build").rglob("*.*"))) == 31
     lock = json.loads((root / "assetgen.lock").read_text())
-    assert len(lock["assets"]) == 14
+    assert len(lock["assets"]) == 15

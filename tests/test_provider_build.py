@@ -16,7 +16,7 @@ from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "recipes"
 KEY = "build-test-key-5150"
-CALLS = 16            # 12 icons + banner (generate, 2 edits) + banner-square (edit)
+CALLS = 17            # 12 icons + banner (generate, 2 edits) + banner-square (edit) + emblem (n: 3)
 PROJECT = """\
 recipes: ["recipes/**/*.yaml"]
 provider: azure
@@ -196,7 +196,7 @@ def test_refused_key_stops_at_once_and_every_asset_not_built_is_a_failure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path / "p", rpm=6)       # the calls queued behind the first wait 10 s each for quota
     refused = "Azure OpenAI refused the credentials (HTTP 401); check the API key in $AZURE_OPENAI_API_KEY"
-    assets = {"banner", "banner-square", "icon-key-gold"} | {
+    assets = {"banner", "banner-square", "emblem", "icon-key-gold"} | {
         f"icon-{item}-{element}" for item in ("potion", "scroll", "shield", "sword")
         for element in ("fire", "ice", "poison")} - {"icon-scroll-poison"}
     with run_emulator(api_key=KEY) as emu:
@@ -217,7 +217,7 @@ def test_refused_key_stops_at_once_and_every_asset_not_built_is_a_failure(
     lines = text.splitlines()
     assert [line for line in lines if line.startswith("failed: ")] == [f"failed: {refused}"]
     names = sorted(assets)
-    assert f"  14 assets: {', '.join(names[:12])} and 2 more" in lines
-    summary = (f"{total} actions (16 calls, 27 renditions): 0 calls made, 0 outputs written, "
+    assert f"  15 assets: {', '.join(names[:12])} and 3 more" in lines
+    summary = (f"{total} actions (17 calls, 31 renditions): 0 calls made, 0 outputs written, "
                f"{total} failed; 1 request")
     assert lines[-1] == summary

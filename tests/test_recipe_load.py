@@ -183,7 +183,7 @@ def test_load_or_raise_includes_lint_checks(tmp_path: Path) -> None:
 
 def test_load_or_raise_returns_the_example_project() -> None:
     project = load_checked(["recipes"], REPO)
-    assert len(project.variants()) == 14
+    assert len(project.variants()) == 15
 
 
 def test_a_named_file_brings_the_files_it_references(tmp_path: Path) -> None:

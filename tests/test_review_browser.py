@@ -77,16 +77,16 @@ def test_the_static_gallery_shows_every_output_and_every_image_decodes(tmp_path:
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", ".assetgen", "assetgen.lock"))
     cli("build", str(root))
     index = root / ".assetgen" / "review" / "index.html"
-    assert cli("review", str(root)) == f"wrote {index}: 14 variants, 14 candidates\n"
+    assert cli("review", str(root)) == f"wrote {index}: 15 variants, 17 candidates\n"
     html = index.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)     # nothing from another host
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(index.as_uri())
     assert _all_images_decode(page) == []
     variants = page.eval_on_selector_all("img[data-variant]", "els => els.map(e => e.dataset.variant)")
-    assert len(variants) == 14 and len(set(variants)) == 14
+    assert len(variants) == 17 and len(set(variants)) == 15             # the emblem has 3 candidates
     picked = page.eval_on_selector_all("img[data-picked=true]", "els => els.map(e => e.dataset.candidate)")
-    assert picked == ["0"] * 14
+    assert picked == ["0"] * 15
     page.click("article.variant#v-banner details summary")
     assert page.is_visible("text=Replace the sky with a dramatic thunderstorm, keep everything else")
     shot = artifacts() / "review-static.png"
@@ -103,8 +103,17 @@ assets:
   emblem:
     n: 3
     prompt: "A shield emblem with a lion"   # three to choose from
+    pick: 0
     outputs:
+      - path: out/emblem.png                # the picked one
       - path: "out/emblem-{{ index }}.png"
+  badge:
+    matrix: {metal: [gold, iron]}
+    n: 2
+    prompt: "A {{ metal }} badge"
+    outputs:
+      - path: "out/{{ name }}-{{ index }}.png"
+        resize: 64x64
 """
 PROJECT = """\
 recipes: ["recipes/**/*.yaml"]
@@ -136,24 +145,31 @@ def test_a_pick_on_the_served_page_goes_into_the_recipe_and_the_next_build_calls
     (root / "assetgen.yaml").write_text(PROJECT, encoding="utf-8")
     with run_emulator(api_key=KEY) as emu:
         env = {**os.environ, "AZURE_OPENAI_ENDPOINT": emu.url, "AZURE_OPENAI_API_KEY": KEY}
-        assert json.loads(cli("build", str(root), "--json", env=env))["requests"] == 1
+        assert json.loads(cli("build", str(root), "--json", env=env))["requests"] == 3
         commit_all(root)
         proc, url = _serve(root, env)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.goto(url)
             assert _all_images_decode(page) == []
-            assert page.get_attribute("img[data-picked=true]", "data-candidate") == "0"
+            assert page.get_attribute('img[data-variant="emblem"][data-picked=true]', "data-candidate") == "0"
             page.evaluate("window.notReloaded = true")
             page.click('[data-action="pick"][data-variant="emblem"][data-candidate="2"]')
             page.wait_for_selector('img[data-variant="emblem"][data-candidate="2"][data-picked="true"]')
-            assert page.eval_on_selector_all("img[data-picked=true]", "els => els.length") == 1
-            assert recipe.read_text(encoding="utf-8") == SERVED.replace(
-                "    outputs:\n", "    pick: 2\n    outputs:\n")
+            assert page.eval_on_selector_all('img[data-variant="emblem"][data-picked=true]',
+                                             "els => els.length") == 1
+            assert recipe.read_text(encoding="utf-8") == SERVED.replace("    pick: 0\n", "    pick: 2\n")
             page.locator("article.variant#v-emblem").focus()         # keyboard: 2 picks candidate 1
             page.keyboard.press("2")
             page.wait_for_selector('img[data-variant="emblem"][data-candidate="1"][data-picked="true"]')
             assert "    pick: 1\n" in recipe.read_text(encoding="utf-8")
+            # a matrix asset: the pick is per variant, a mapping in the recipe
+            page.click('[data-action="pick"][data-variant="badge-iron"][data-candidate="1"]')
+            page.wait_for_selector('img[data-variant="badge-iron"][data-candidate="1"][data-picked="true"]')
+            gold = page.get_attribute('img[data-variant="badge-gold"][data-picked=true]', "data-candidate")
+            assert gold == "0"
+            text = recipe.read_text(encoding="utf-8")
+            assert "    pick:\n      badge-gold: 0\n      badge-iron: 1\n" in text
             assert page.evaluate("window.notReloaded") is True       # updated in place, not reloaded
             page.once("dialog", lambda dialog: dialog.dismiss())      # re-roll, then say no
             page.click('[data-action="reroll"][data-variant="emblem"]')
@@ -167,8 +183,18 @@ def test_a_pick_on_the_served_page_goes_into_the_recipe_and_the_next_build_calls
             proc.communicate(timeout=30)
         before = len(emu.records)
         summary = json.loads(cli("build", str(root), "--json", env=env))
-        assert (summary["actions_run"], summary["requests"], len(emu.records)) == (0, 0, before)
-        assert emu.stats()["requests"] == 1
+        assert (summary["requests"], len(emu.records)) == (0, before)
+        assert emu.stats()["requests"] == 3
+    out = root / "out"
+    assert _pixels(out / "emblem.png") == _pixels(out / "emblem-1.png")
+    assert _pixels(out / "emblem.png") != _pixels(out / "emblem-0.png")
+
+
+def _pixels(path: Path) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.convert("RGBA").tobytes()
 
 
 FLIP = """\

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assetgen.errors import Diagnostic, Location
-from assetgen.recipe.model import Output, Project, Variant
+from assetgen.recipe.model import Output, Project, Step, Variant
 from assetgen.recipe.refs import refs_of
 
 
@@ -63,21 +63,21 @@ def check_unused(project: Project) -> list[Diagnostic]:
 
 
 def check_pick(project: Project) -> list[Diagnostic]:
-    """A step with n > 1 followed by more steps, or by another asset's reference, needs `pick`, and
-    `pick` must name a candidate."""
+    """A step with n > 1 followed by more steps, or by another asset's reference, needs `pick` (the
+    range of a pick is checked where the variant is built)."""
     out: list[Diagnostic] = []
     for variant in project.variants():
         last = len(variant.steps) - 1
         for i, step in enumerate(variant.steps):
-            if step.pick is not None and step.pick >= step.n:
-                message = (f"pick {step.pick} is out of range: steps[{i}] makes {step.n} candidate(s), "
-                           f"0 to {step.n - 1}")
-                out.append(Diagnostic.error(step.location, message))
-            elif step.n > 1 and i < last and step.pick is None:
+            if step.n > 1 and i < last and step.pick is None:
                 message = (f"steps[{i}] makes {step.n} candidates and more steps follow: "
-                           "set 'pick' to the one that continues")
+                           f"set 'pick' to the one that continues{_unmapped(step, variant.name)}")
                 out.append(Diagnostic.error(step.location, message))
     return out + _referenced_candidates(project)
+
+
+def _unmapped(step: Step, variant: str) -> str:
+    return f" (variant '{variant}' has no entry in its mapping)" if step.pick_missing else ""
 
 
 def _referenced_candidates(project: Project) -> list[Diagnostic]:
@@ -94,7 +94,7 @@ def _referenced_candidates(project: Project) -> list[Diagnostic]:
                 where = "beside its 'prompt'" if final.shorthand else "on its last step"
                 out.append(Diagnostic.error(ref.location, (
                     f"{{asset: {ref.asset}}} makes {final.n} candidates: set 'pick' {where} "
-                    f"(at {final.location}) to the one that continues")))
+                    f"(at {final.location}) to the one that continues{_unmapped(final, upstream.name)}")))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ class Why(enum.Enum):
     PROMPT = "prompt changed"
     INPUT = "input file changed"
     UPSTREAM = "upstream asset changed"
+    PICK = "pick changed"           # another candidate of the same call: no call for the candidates
     PROVIDER = "provider changed"
     OUTPUT_MISSING = "output missing"
     OUTPUT_CHANGED = "output changed on disk"
@@ -43,6 +45,9 @@ class Reason:
             return f"input file {self.subject} changed"
         if w is Why.UPSTREAM:
             return f"upstream asset {self.subject} changed"
+        if w is Why.PICK:
+            of = f" of {self.subject}" if self.subject else ""
+            return f"pick{of} changed ({self.old} -> {self.new})"
         if w is Why.OUTPUT_MISSING:
             return f"output {self.subject} missing (restored from {self.new or 'cache'})"
         if w is Why.OUTPUT_CHANGED:
@@ -67,8 +72,14 @@ def _show(value: Any) -> str:
     return "unset" if value is None else str(value)
 
 
-def call_reasons(current: LockStep, old: LockStep | None) -> list[Reason]:
-    """What changed between the lock's step and the current request."""
+Candidates = Mapping[str, tuple[str, ...]]   # an input's asset -> the results of the call it came from
+
+
+def call_reasons(current: LockStep, old: LockStep | None, asset: str = "",
+                 candidates: Candidates | None = None) -> list[Reason]:
+    """What changed between the lock's step (of `asset`) and the current request. `candidates`
+    holds, for an input that is an asset's image, every candidate of the locked call that made it:
+    an input that moved between two of them is a changed pick."""
     if old is None:
         return [Reason(Why.NEW)]
     found: list[Reason] = []
@@ -84,18 +95,27 @@ def call_reasons(current: LockStep, old: LockStep | None) -> list[Reason]:
             found.append(Reason(Why.PARAM, name, was.get(name), now.get(name)))
     if old.prompt != current.prompt:
         found.append(Reason(Why.PROMPT))
-    found += _input_reasons(current, old)
+    found += _input_reasons(current, old, asset, candidates or {})
     return found or [Reason(Why.NEW)]
 
 
-def _input_reasons(current: LockStep, old: LockStep) -> list[Reason]:
+def picked(asset: str, results: tuple[str, ...], old: str | None, new: str, own: bool) -> Reason | None:
+    """`pick changed (2 -> 0)` when `old` and `new` are both candidates of one call."""
+    if old is None or old == new or old not in results or new not in results:
+        return None
+    return Reason(Why.PICK, "" if own else asset, results.index(old), results.index(new))
+
+
+def _input_reasons(current: LockStep, old: LockStep, asset: str, candidates: Candidates) -> list[Reason]:
     found = []
     before = {(i.role, i.file, i.asset): i.sha256 for i in old.inputs}
     for i in current.inputs:
-        if before.get((i.role, i.file, i.asset)) == i.sha256:
+        was = before.get((i.role, i.file, i.asset))
+        if was == i.sha256:
             continue
         if i.asset is not None:
-            found.append(Reason(Why.UPSTREAM, i.asset))
+            found.append(picked(i.asset, candidates.get(i.asset, ()), was, i.sha256, i.asset == asset)
+                         or Reason(Why.UPSTREAM, i.asset))
         else:
             found.append(Reason(Why.INPUT, i.file or "?"))
     if not found and len(before) != len(current.inputs):
@@ -104,16 +124,18 @@ def _input_reasons(current: LockStep, old: LockStep) -> list[Reason]:
 
 
 def render_reasons(current: LockOutput, old: LockOutput | None, exists: bool, asset: str,
-                   encoder: str) -> list[Reason]:
+                   encoder: str, candidates: tuple[str, ...] = ()) -> list[Reason]:
     """What changed between the lock's output and the current rendition; with the same settings
-    and source, a different key means another encoder (a Pillow upgrade) made the locked file."""
+    and source, a different key means another encoder (a Pillow upgrade) made the locked file.
+    `candidates`: every result of the locked call the output renders from."""
     if old is None:
         return [Reason(Why.NEW)]
     names = ("format", "quality", "resize", "fit")
     found = [Reason(Why.PARAM, name, getattr(old, name), getattr(current, name))
              for name in names if getattr(old, name) != getattr(current, name)]
     if old.source != current.source:
-        found.append(Reason(Why.UPSTREAM, asset))
+        found.append(picked(asset, candidates, old.source, current.source, True)
+                     or Reason(Why.UPSTREAM, asset))
     if found:
         return found
     if exists and current.key and old.key != current.key:

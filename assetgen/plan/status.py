@@ -247,8 +247,18 @@ class Resolver:
             if found:
                 return ActionState(Status.CACHED, key, found)
         asset, index = self.place.get(action.id, (action.assets[0], 0))
-        old = step_of(self.lock.assets.get(asset), index)
-        return ActionState(Status.RUN, key, None, tuple(call_reasons(step, old)))
+        entry = self.lock.assets.get(asset)
+        old = step_of(entry, index)
+        candidates = {i.asset: self._candidates(i.asset, index - 1 if i.asset == asset else -1)
+                      for i in step.inputs if i.asset is not None}
+        return ActionState(Status.RUN, key, None, tuple(call_reasons(step, old, asset, candidates)))
+
+    def _candidates(self, asset: str, index: int) -> tuple[str, ...]:
+        """Every result of the locked call at step `index` (-1: the last) of `asset`."""
+        entry = self.lock.assets.get(asset)
+        if entry is None or not entry.steps or index >= len(entry.steps):
+            return ()
+        return entry.steps[index].results
 
     def render_state(self, action: Action, results: Results) -> ActionState:
         out = render_output(action, results, self.encoder)
@@ -269,7 +279,8 @@ class Resolver:
         if old is not None and out.key and old.key == out.key:
             reasons = [Reason(Why.OUTPUT_CHANGED if current else Why.OUTPUT_MISSING, path)]
         else:
-            reasons = render_reasons(out, old, current is not None, asset, self.encoder)
+            reasons = render_reasons(out, old, current is not None, asset, self.encoder,
+                                     self._candidates(asset, -1))
             kept = self._kept(path, current)
             if kept is not None:
                 reasons.append(kept)

@@ -7,6 +7,7 @@ work (templates, paths, outputs) lives in `assetgen.recipe.variant`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,7 @@ def _convert_asset(
             builder.positions.key((*base, "exclude")),
             f"asset '{key}' makes no variant: exclude drops every combination of the matrix"))
     key_loc = builder.positions.key(base)
+    dropped_before = set(builder.dropped)
     for combo, include_index in combos:
         where = key_loc if include_index is None else builder.positions.value(
             (*base, "include", include_index))
@@ -149,7 +151,28 @@ def _convert_asset(
             continue
         names.append(variant.name)
         result.variants.append(variant)
+    made = [*names, *sorted(builder.dropped - dropped_before)]
+    result.diagnostics += _check_pick_names(key, plans, made, builder.positions)
     return names
+
+
+def _check_pick_names(key: str, plans: list[StepPlan], made: list[str],
+                      positions: Positions) -> list[Diagnostic]:
+    """A `pick` mapping entry naming no variant of its asset is a typo (or a variant since removed):
+    the variant it meant gets no pick."""
+    out = []
+    for plan in plans:
+        picks = plan.raw.get("pick")
+        if not isinstance(picks, dict):
+            continue
+        for name in picks:
+            if name in made:
+                continue
+            message = f"pick names '{name}', which is not a variant of asset '{key}'"
+            close = difflib.get_close_matches(name, made, n=1)
+            message += f"; did you mean '{close[0]}'?" if close else f" ({', '.join(made[:5])})"
+            out.append(Diagnostic.warning(positions.key((*plan.prompt_path[:-1], "pick", name)), message))
+    return out
 
 
 def _check_exclude(asset: dict[str, Any], base: tuple[str, str], positions: Positions) -> list[Diagnostic]:

@@ -27,7 +27,7 @@ from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
 
 CACHE_FILE = "recipe-cache.json"
-FORMAT = 1
+FORMAT = 2
 _HERE = Path(__file__).resolve().parent
 # the code whose behaviour a cached result records: a changed file here (a development install
 # keeps its version number) is another fingerprint
@@ -206,7 +206,8 @@ def _ref(ref: ImageRef | None, files: dict[str, int]) -> list[Any] | None:
 def _step(step: Step, files: dict[str, int]) -> list[Any]:
     return [step.op.value, step.prompt, [[k, _plain(v)] for k, v in step.params], _loc(step.location, files),
             _ref(step.image, files), _ref(step.mask, files), [_ref(r, files) for r in step.images],
-            step.pick, step.shorthand, [[k, _loc(loc, files)] for k, loc in step.param_locations]]
+            step.pick, step.shorthand, [[k, _loc(loc, files)] for k, loc in step.param_locations],
+            step.pick_missing]
 
 
 def _output(out: Output, files: dict[str, int]) -> list[Any]:
@@ -243,11 +244,11 @@ class Decoded:
         return None if raw is None else ImageRef(self._loc(raw[0]), path=raw[1], asset=raw[2])
 
     def _step(self, raw: list[Any]) -> Step:
-        op, prompt, params, loc, image, mask, images, pick, shorthand, param_locs = raw
+        op, prompt, params, loc, image, mask, images, pick, shorthand, param_locs, pick_missing = raw
         return Step(op=Op(op), prompt=str(prompt), params=tuple((str(k), v) for k, v in params),
                     location=self._loc(loc), image=self._ref(image), mask=self._ref(mask),
                     images=tuple(r for r in map(self._ref, images) if r is not None), pick=pick,
-                    shorthand=bool(shorthand),
+                    pick_missing=bool(pick_missing), shorthand=bool(shorthand),
                     param_locations=tuple((str(k), self._loc(x)) for k, x in param_locs))
 
     def _output(self, raw: list[Any]) -> Output:

@@ -56,7 +56,8 @@ class Step:
     image: ImageRef | None = None        # only on a first `edit` step
     mask: ImageRef | None = None
     images: tuple[ImageRef, ...] = ()    # extra reference images, sent after the working image
-    pick: int | None = None              # with n > 1 and more steps: the candidate that continues
+    pick: int | None = None              # with n > 1: the candidate that continues (this variant's)
+    pick_missing: bool = False           # `pick` is a mapping without an entry for this variant
     shorthand: bool = field(default=False, compare=False)   # the asset's `prompt:`, not a `steps` entry
     # where each merged parameter was set (step, asset, file or project defaults): for messages only
     param_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)

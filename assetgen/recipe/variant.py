@@ -6,6 +6,7 @@ deduplication); the planner only ever sees complete variants.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
@@ -75,10 +76,11 @@ class VariantBuilder:
             except _Drop:
                 failed = True
         n = steps[-1].n if steps and not failed else int(dict(plans[-1].params[0]).get("n", 1) or 1)
+        pick = steps[-1].pick if steps and not failed else None
         outputs: list[Output] = []
         for entry, path, what in self._output_entries(asset, base):
             try:
-                outputs.extend(self._output(entry, path, what, ctx, n))
+                outputs.extend(self._output(entry, path, what, ctx, n, pick))
             except _Drop:
                 failed = True
         if failed:
@@ -134,9 +136,23 @@ class VariantBuilder:
         images = tuple(self._ref(r, ctx, (*base, "images", j), f"steps[{i}].images[{j}]")
                        for j, r in enumerate(raw.get("images") or ()))
         values, locations = plan.params
-        return Step(op=plan.op, prompt=prompt, params=values, location=plan.location, image=image,
-                    mask=mask, images=images, pick=raw.get("pick"), param_locations=locations,
-                    shorthand=plan.what == "prompt")
+        step = Step(op=plan.op, prompt=prompt, params=values, location=plan.location, image=image,
+                    mask=mask, images=images, param_locations=locations, shorthand=plan.what == "prompt")
+        return self._picked(step, i, raw.get("pick"), (*base, "pick"), ctx["name"])
+
+    def _picked(self, step: Step, i: int, raw: Any, path: Path_, variant: str) -> Step:
+        """The step with this variant's pick: the number, or the variant's entry in a mapping (a
+        variant the mapping leaves out has none; lint says so where one is needed)."""
+        if isinstance(raw, dict):
+            if variant not in raw:
+                return dataclasses.replace(step, pick_missing=True)
+            raw, path = raw[variant], (*path, variant)
+        if raw is None:
+            return step
+        if raw >= step.n:
+            raise self._fail(self.positions.value(path), f"pick {raw} is out of range: steps[{i}] makes "
+                                                         f"{step.n} candidate(s), 0 to {step.n - 1}")
+        return dataclasses.replace(step, pick=raw)
 
     def _ref(self, raw: Any, ctx: dict[str, Any], path: Path_, what: str) -> ImageRef:
         if isinstance(raw, dict):
@@ -165,16 +181,21 @@ class VariantBuilder:
         return [(o, (*base, "outputs", i), f"outputs[{i}]") for i, o in enumerate(asset.get("outputs") or ())]
 
     def _output(
-        self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int,
+        self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int, pick: int | None,
     ) -> list[Output]:
+        """The output's files: one per candidate when its path uses `{{ index }}`, else one of the
+        picked candidate."""
         where = self.positions.key(path) if what == "output" else self.positions.value(path)
         path_key = path if what == "output" else (*path, "path")
         path_what = what if what == "output" else f"{what}.path"
         rendered = [self._path(entry["path"], {**ctx, "index": i}, path_key, path_what) for i in range(n)]
+        indexes = list(range(n))
         if n > 1 and rendered[0] == rendered[1]:
-            raise self._fail(self.positions.value(path_key),
-                             f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n} "
-                             f"({path_what})")
+            if pick is None:
+                raise self._fail(self.positions.value(path_key),
+                                 f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n}, or "
+                                 f"the asset needs 'pick' (the candidate it writes) ({path_what})")
+            rendered, indexes = [rendered[pick]], [pick]
         fmt = entry.get("format") or EXTENSION_FORMATS.get(posixpath.splitext(rendered[0])[1].lower())
         if fmt is None:
             raise self._fail(self.positions.value(path_key),
@@ -183,7 +204,7 @@ class VariantBuilder:
         resize = self._resize(entry, path, what, ctx) if "resize" in entry else None
         fit = Fit(entry.get("fit", "contain"))
         return [Output(path=p, format=fmt, location=where, index=i, quality=entry.get("quality"),
-                       resize=resize, fit=fit) for i, p in enumerate(rendered)]
+                       resize=resize, fit=fit) for i, p in zip(indexes, rendered, strict=True)]
 
     def _resize(self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any]) -> tuple[int, int]:
         text = self._render(entry["resize"], ctx, (*path, "resize"), f"{what}.resize").strip()
