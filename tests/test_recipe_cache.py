@@ -5,10 +5,12 @@ file was damaged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -93,8 +95,19 @@ def _plan(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
         os.chdir(cwd)
 
 
+def _body(cache: Path) -> dict[str, Any]:
+    """The cache's JSON, after its first line (the sha256 of the rest)."""
+    return json.loads(cache.read_bytes().partition(b"\n")[2])
+
+
+def _write_body(cache: Path, body: dict[str, Any]) -> None:
+    """Write `body` as the cache would, with a checksum that matches."""
+    payload = json.dumps(body).encode("utf-8")
+    cache.write_bytes(hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
+
+
 def _cached_files(root: Path) -> set[str]:
-    return set(json.loads((root / ".assetgen" / CACHE_FILE).read_bytes())["files"])
+    return set(_body(root / ".assetgen" / CACHE_FILE)["files"])
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -111,9 +124,9 @@ def test_a_second_run_reuses_unchanged_files_and_loads_changed_ones(tmp_path: Pa
     _lint(root)
     assert _cached_files(root) == {"recipes/icons.yaml", "recipes/framed.yaml"}
     # What the cache holds is what a run uses: a stored diagnostic added by hand shows...
-    body = json.loads((root / ".assetgen" / CACHE_FILE).read_bytes())
+    body = _body(root / ".assetgen" / CACHE_FILE)
     body["files"]["recipes/icons.yaml"][2]["diagnostics"].append([[0, 1, 1], "warning", "from the cache"])
-    (root / ".assetgen" / CACHE_FILE).write_text(json.dumps(body))
+    _write_body(root / ".assetgen" / CACHE_FILE, body)
     assert any("from the cache" in d for d in _lint(root))
     # ... until the file's bytes change: then the file is loaded again.
     (root / "recipes" / "icons.yaml").write_text(ICONS.replace("flat", "bold"))
@@ -195,17 +208,32 @@ def test_a_damaged_cache_file_is_ignored_and_rebuilt(
     cold_plan = _plan(root, capsys)
     cache = root / ".assetgen" / CACHE_FILE
     if isinstance(damage, str):
-        body = json.loads(cache.read_bytes())
+        body = _body(cache)
         files = body["files"]
         files["recipes/icons.yaml"][2]["variants"][0] = {"not": "a variant"}
         files["recipes/framed.yaml"][2] = {"variants": [[None, None, [], [], [], [0, 1, 1]]], "files": ["x"]}
-        cache.write_text(json.dumps(body))
+        _write_body(cache, body)
     else:
         cache.write_bytes(damage)
     assert _lint(root) == cold
     assert _plan(root, capsys) == cold_plan
     assert _cached_files(root) == {"recipes/icons.yaml", "recipes/framed.yaml"}
     assert _lint(root) == cold
+
+
+def test_a_changed_digit_that_keeps_the_json_valid_is_caught_by_the_checksum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A size, an n or a pick changed in the stored variants would be a wrong request, paid for:
+    # the first line (the sha256 of the rest) makes the whole file ignored instead.
+    root = _project(tmp_path)
+    cold_plan = _plan(root, capsys)
+    cache = root / ".assetgen" / CACHE_FILE
+    raw = cache.read_bytes()
+    assert raw.count(b'"64x64"') > 0
+    cache.write_bytes(raw.replace(b'"64x64"', b'"64x46"'))
+    assert _plan(root, capsys) == cold_plan
+    assert b'"64x46"' not in cache.read_bytes()
 
 
 def test_a_folder_that_became_a_symlink_out_of_the_project_is_caught_on_reuse(tmp_path: Path) -> None:
@@ -236,9 +264,9 @@ def test_nothing_is_read_or_written_through_a_symlinked_state_folder(tmp_path: P
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / CACHE_FILE).write_bytes((root / ".assetgen" / CACHE_FILE).read_bytes())
-    body = json.loads((outside / CACHE_FILE).read_bytes())
+    body = _body(outside / CACHE_FILE)
     body["files"]["recipes/icons.yaml"][2]["diagnostics"].append([[0, 1, 1], "warning", "from outside"])
-    (outside / CACHE_FILE).write_text(json.dumps(body))
+    _write_body(outside / CACHE_FILE, body)
     before = (outside / CACHE_FILE).read_bytes()
     shutil.rmtree(root / ".assetgen")
     (root / ".assetgen").symlink_to(outside, target_is_directory=True)

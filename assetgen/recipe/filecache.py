@@ -7,8 +7,10 @@ diagnostics and names are stored under its content hash, with the fingerprint of
 (`environment`). A later run reuses a file whose bytes are unchanged (told by its stat, like the
 stat cache, or by re-hashing it) and loads only the files that changed.
 
-The cache is safe to lose and safe when damaged: it is validated when read, and anything wrong
-(another format, another fingerprint, an entry that does not decode) is ignored and loaded afresh.
+The cache is safe to lose and safe when damaged: its first line is the sha256 of the rest, so a
+damaged byte anywhere (a changed digit of a pick or a size would otherwise be a wrong, paid call)
+makes the whole file ignored; what passes is validated too, and anything wrong (another format,
+another fingerprint, an entry that does not decode) is ignored and loaded afresh.
 It holds plain JSON, never code. Paths are checked again against the file system on every reuse
 (a folder may have become a symlink out of the project since), and a file whose values JSON cannot
 hold exactly (a YAML mapping with number keys, a date) is simply not cached.
@@ -27,7 +29,7 @@ from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
 
 CACHE_FILE = "recipe-cache.json"
-FORMAT = 2
+FORMAT = 3
 _HERE = Path(__file__).resolve().parent
 # the code whose behaviour a cached result records: a changed file here (a development install
 # keeps its version number) is another fingerprint
@@ -128,18 +130,25 @@ class RecipeCache:
         from assetgen.atomic import write_atomic
 
         body = {"format": FORMAT, "environment": self._env, "files": self._entries}
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         try:
-            write_atomic(self._file, json.dumps(body, separators=(",", ":"), ensure_ascii=False,
-                                                allow_nan=False).encode("utf-8"))
+            write_atomic(self._file, _checksum(payload) + b"\n" + payload)
         except OSError:
             return
         self._dirty = False
 
 
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(payload).hexdigest().encode("ascii")
+
+
 def _read(file: Path, env: str) -> dict[str, list[Any]]:
     try:
-        body = json.loads(file.read_bytes())
-    except (OSError, ValueError):
+        head, newline, payload = file.read_bytes().partition(b"\n")
+        if not newline or head != _checksum(payload):
+            return {}
+        body = json.loads(payload)
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("environment") != env:
         return {}
