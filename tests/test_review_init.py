@@ -25,6 +25,9 @@ def test_init_scaffolds_a_project_that_lints_and_builds(tmp_path: Path, capsys) 
     with Image.open(root / "build" / "icons" / "gem-round-ruby.png") as img:
         assert img.size == (1024, 1024)
     assert (root / "assetgen.lock").is_file()
+    with Image.open(root / "build" / "emblem.png") as img, \
+            Image.open(root / "build" / "emblem" / "candidate-0.webp") as small:
+        assert (img.size, small.size) == ((1024, 1024), (256, 256))
 
 
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, capsys) -> None:
