@@ -16,9 +16,11 @@ from assetgen.emulator.testing import EmulatorHandle, run_emulator
 KEY = "conversation-key-4711"
 LOGO = Path(__file__).resolve().parent.parent / "recipes" / "brand" / "logo.png"
 PROJECTS = {
-    "openai": "provider: openai\ndefaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}\n",
+    "openai": ("provider: openai\ndefaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}\n"
+               "providers:\n  openai:\n    rpm: {gpt-image-1.5: 6000, gpt-5.1: 6000}\n"),
     "azure": ("provider: azure\ndefaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}\n"
-              "providers:\n  azure:\n    deployments: {gpt-image-1.5: img15, gpt-5.1: chat51}\n"),
+              "providers:\n  azure:\n    deployments: {gpt-image-1.5: img15, gpt-5.1: chat51}\n"
+              "    rpm: {img15: 6000, chat51: 6000}\n"),
 }
 RECIPE = """\
 version: 1

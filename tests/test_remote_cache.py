@@ -41,7 +41,7 @@ assets:
 """
 CALLS = 5
 OUTPUTS = ("out/tile-0.png", "out/tile-1.png", "out/tile-2.png", "out/poster.png", "out/poster.jpg")
-PROJECT = 'recipes: ["recipes/*.yaml"]\nprovider: azure\n'
+PROJECT = 'recipes: ["recipes/*.yaml"]\nprovider: azure\nproviders: {azure: {rpm: {gpt-image-1.5: 6000}}}\n'
 
 
 @pytest.fixture(scope="module")

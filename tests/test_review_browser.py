@@ -121,6 +121,7 @@ provider: azure
 providers:
   azure:
     api_version: 2025-04-01-preview
+    rpm: {gpt-image-1.5: 6000}      # the emulator's quota: no waiting between calls
 """
 
 

@@ -39,7 +39,7 @@ assets:
     output: out/square.png
 """
 CALLS = 8
-PROJECT = 'recipes: ["recipes/*.yaml"]\nprovider: azure\n'
+PROJECT = 'recipes: ["recipes/*.yaml"]\nprovider: azure\nproviders: {azure: {rpm: {gpt-image-1.5: 6000}}}\n'
 
 
 def make_project(root: Path) -> Path:

@@ -48,7 +48,7 @@ def test_remote_records_nested_too_deeply_are_not_used_and_crash_nothing(
     root = tmp_path / "main"
     (root / "recipes").mkdir(parents=True)
     (root / "recipes" / "r.yaml").write_text(RECIPE)
-    (root / "assetgen.yaml").write_text("provider: azure\n")
+    (root / "assetgen.yaml").write_text("provider: azure\nproviders: {azure: {rpm: {gpt-image-1.5: 6000}}}\n")
     monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
     monkeypatch.delenv("ASSETGEN_CACHE_DIR", raising=False)
     with run_emulator(api_key=KEY) as emu:

@@ -14,7 +14,11 @@ from assetgen.cli import main
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 KEY = "paid-test-key-0001"
-PROJECT = "provider: azure\ndefaults: {model: gpt-image-1.5}\n"
+PROJECT = """\
+provider: azure
+defaults: {model: gpt-image-1.5}
+providers: {azure: {rpm: {gpt-image-1.5: 6000}}}
+"""
 RECIPE = """\
 version: 1
 defaults: {size: 1024x1024, quality: low}

@@ -15,7 +15,11 @@ from assetgen.cli import main
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 KEY = "pick-test-key-0001"
-PROJECT = "provider: azure\ndefaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}\n"
+PROJECT = """\
+provider: azure
+defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
+providers: {azure: {rpm: {gpt-image-1.5: 6000}}}   # the emulator's quota: no waiting between calls
+"""
 
 EMBLEM = """\
 version: 1
@@ -126,7 +130,7 @@ def test_a_mapping_picks_per_variant_and_changing_one_reruns_only_that_variants_
 def test_a_number_picks_the_same_candidate_for_every_variant(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _project(tmp_path / "p", CHAIN.replace("pick: {icon-sword: 2, icon-shield: 0}", "pick: 1"))
-    (root / "assetgen.yaml").write_text(PROJECT.replace("azure", "local"), encoding="utf-8")
+    (root / "assetgen.yaml").write_text("defaults: {model: gpt-image-1.5}\n", encoding="utf-8")
     _run(capsys, "build", str(root))
     for variant in ("icon-sword", "icon-shield"):
         steps = _lock(root)[variant]["steps"]
