@@ -3,6 +3,7 @@
 Layout under `.assetgen/cache/` (or `$ASSETGEN_CACHE_DIR`):
   objects/ab/abcdef...      image bytes, stored once by their sha256
   actions/<key>.json        {key, op, provider, model, results: [sha256...], usage, when, deployment?}
+  refused/<key>.json        {key, when, message}: a call the content filter refused (not sent again)
 A record names the deployment that served the call (several may serve one model); it is not part
 of the key.
 Every write is atomic (temp + fsync + rename), and objects are written before the record that
@@ -41,7 +42,7 @@ def linked_state(root: Path) -> Path | None:
     folders = [state, state / "previews"]
     if not os.environ.get(CACHE_ENV):
         cache = state / "cache"
-        folders += [cache, *(cache / name for name in ("objects", "actions", "locks", "projects"))]
+        folders += [cache, *(cache / name for name in ("objects", "actions", "locks", "projects", "refused"))]
     return next((f for f in folders if f.is_symlink()), None)
 
 
@@ -64,6 +65,18 @@ class ActionRecord:
         return data
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A call the content filter refused: when, and what the provider said (its cause)."""
+
+    key: str
+    when: float
+    message: str
+
+
+MAX_REFUSAL_MESSAGE = 400
+
+
 class Store:
     """Objects and action records on disk. Safe to share between concurrent builds."""
 
@@ -71,6 +84,7 @@ class Store:
         self.root = root
         self.objects = root / "objects"
         self.actions = root / "actions"
+        self.refused = root / "refused"
         self._records: dict[str, ActionRecord | None] = {}
 
     def object_path(self, sha: str) -> Path:
@@ -171,6 +185,43 @@ class Store:
                     os.utime(path, (stamp, stamp))
             except OSError:
                 continue
+
+    def refusal(self, key: str) -> Refusal | None:
+        """The refusal recorded for `key`; None when there is none or it is damaged (then the call
+        is sent again, which costs a refused request, not an image)."""
+        if not statefiles.is_sha(key):
+            return None
+        path = self.refused / f"{key}.json"
+        try:
+            if path.is_symlink():
+                return None
+            data = statefiles.read_json(path, MAX_RECORD_BYTES)
+        except (OSError, statefiles.Damaged):
+            return None
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        when, message = data.get("when"), data.get("message")
+        if not statefiles.is_number(when) or not isinstance(message, str):
+            return None
+        assert isinstance(when, int | float)
+        shown = "".join(c if c.isprintable() else " " for c in message[:MAX_REFUSAL_MESSAGE])
+        return Refusal(key, float(when), shown)
+
+    def put_refusal(self, key: str, message: str) -> None:
+        """Remember that the content filter refused the call `key` (safe to lose)."""
+        data = {"key": key, "when": round(time.time(), 3), "message": message[:MAX_REFUSAL_MESSAGE]}
+        write_atomic(self.refused / f"{key}.json", json.dumps(data, sort_keys=True, indent=1).encode("utf-8"),
+                     durable=False)
+
+    def drop_refusal(self, key: str) -> None:
+        if statefiles.is_sha(key):
+            (self.refused / f"{key}.json").unlink(missing_ok=True)
+
+    def refusal_keys(self) -> Iterator[str]:
+        if self.refused.is_dir():
+            for p in self.refused.glob("*.json"):
+                if statefiles.is_sha(p.stem):
+                    yield p.stem
 
     def record_keys(self) -> Iterator[str]:
         if self.actions.is_dir():

@@ -30,6 +30,7 @@ class Garbage:
     temps: tuple[Path, ...] = ()    # temp files a killed build left, an hour old or more
     kept: tuple[Kept, ...] = ()     # paid results nothing reaches, kept for their grace
     kept_bytes: int = 0             # their records and the images only they name
+    refusals: tuple[str, ...] = ()  # remembered refusals of calls nothing makes any more
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,12 @@ def find(store: Store, keys: set[str], objects: set[str], older_than: float = GR
     size += sum(size_of(store.object_path(s)) for s in blobs)
     temps = tuple(sorted(p for p in store.root.rglob(f"{TEMP_PREFIX}*") if p.is_file() and is_stale(p, now)))
     size += sum(size_of(p) for p in temps)
+    refusals = tuple(sorted(k for k in store.refusal_keys() if k not in keys))
+    size += sum(size_of(store.refused / f"{k}.json") for k in refusals)
     held = sum(size_of(store.actions / f"{k.key}.json") for k in kept)
     held += sum(size_of(store.object_path(s)) for s in {sha for k in kept for sha in k.results}
                 if store.has_object(s) and s not in objects)
-    return Garbage(tuple(records), blobs, size, temps, tuple(kept), held)
+    return Garbage(tuple(records), blobs, size, temps, tuple(kept), held, refusals)
 
 
 def _paid(op: str, provider: str) -> bool:
@@ -180,6 +183,8 @@ def remove(store: Store, garbage: Garbage) -> None:
         store.object_path(sha).unlink(missing_ok=True)
     for path in garbage.temps:
         path.unlink(missing_ok=True)
+    for key in garbage.refusals:
+        store.drop_refusal(key)
     locks = store.root / "locks"
     for path in sorted(locks.glob("*.lock")) if locks.is_dir() else ():
         claim = Claim(path)

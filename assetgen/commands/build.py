@@ -143,6 +143,8 @@ def _frozen_counts(report: BuildReport) -> str:
     calls = kinds.count("call")
     if calls:
         parts.append(f"{counted(calls, 'asset')} {'needs' if calls == 1 else 'need'} an API call")
+    if kinds.count("refused"):
+        parts.append(f"{counted(kinds.count('refused'), 'asset')} refused by the content filter")
     if kinds.count("output"):
         parts.append(f"{counted(kinds.count('output'), 'output')} would be written")
     if kinds.count("orphan"):

@@ -64,9 +64,11 @@ def _collect(args: argparse.Namespace, project: Project, store: Store) -> int:
             path.unlink(missing_ok=True)
     images, records = counted(len(garbage.objects), "image"), counted(len(garbage.records), "action record")
     what = f"{images} and {records}"
+    if garbage.refusals:
+        what = f"{images}, {records} and {counted(len(garbage.refusals), 'remembered refusal')}"
     if garbage.temps:
         temps = counted(len(garbage.temps), "temp file")
-        what = f"{images}, {records} and {temps} left by interrupted builds"
+        what = f"{what.replace(' and ', ', ')} and {temps} left by interrupted builds"
     print(f"{verb} {what}, {'would free' if args.dry_run else 'freed'} {human(garbage.bytes)}")
     if args.dry_run:
         sys.stdout.writelines(f"  {line}\n" for line in _listing(store, garbage))
@@ -90,6 +92,9 @@ def _listing(store: Store, garbage: gc.Garbage) -> list[str]:
     for sha in garbage.objects:
         path = store.object_path(sha)
         lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  (image)")
+    for key in garbage.refusals:
+        path = store.refused / f"{key}.json"
+        lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  (refusal)")
     for path in garbage.temps:
         lines.append(f"{path.relative_to(store.root).as_posix()}  {human(gc.size_of(path))}  (temp file)")
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ class Why(enum.Enum):
     NOT_CACHED = "image not in cache"
     LOCKED_MISSING = "locked image missing"
     FORCED = "forced"
+    REFUSED = "refused by content filter"     # remembered: not sent again (subject: the asset to --force)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,14 @@ class Reason:
             held = self.new or "no lossless output holds it"
             image = str(self.old)[:12]
             return f"locked image sha256:{image} of {self.subject} is not in the cache and {held}"
+        if w is Why.REFUSED:
+            return f"refused by content filter ({day(self.old)}); --force {self.subject} resends it"
         return w.value
+
+
+def day(when: Any) -> str:
+    """A time as the local date, YYYY-MM-DD."""
+    return time.strftime("%Y-%m-%d", time.localtime(float(when)))
 
 
 def _show(value: Any) -> str:

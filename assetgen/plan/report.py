@@ -7,7 +7,7 @@ from typing import Any
 
 from assetgen.plan import estimate
 from assetgen.plan.graph import Action, Plan
-from assetgen.plan.status import Resolution, Status
+from assetgen.plan.status import UNSENT, Resolution, Status
 from assetgen.recipe.model import ProjectConfig
 
 DEFAULT_JOBS = 8
@@ -29,16 +29,16 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
     `pending`: cache key -> batch id of calls in batches; `batch`: estimate at the Batch API's price."""
     actions = []
     cost = seconds = 0.0
-    waits: dict[str, str] = {}     # action id -> the blocked asset it cannot run without
+    waits: dict[str, str] = {}     # action id -> why it cannot run: its blocked or refused upstream
     for action in plan.actions:
         st = resolution.states[action.id]
         status, reasons = st.status, [r.text() for r in st.reasons]
-        if status is Status.BLOCKED:
-            waits[action.id] = action.assets[0]
+        if status in UNSENT:
+            waits[action.id] = upstream_text(action.assets[0], status)
         elif status is Status.RUN:
             upstream = next((waits[d] for d in action.deps if d in waits), None)
             if upstream is not None:   # build fails it with its upstream: it is not going to run
-                status, reasons = Status.BLOCKED, [f"upstream asset {upstream} is blocked"]
+                status, reasons = Status.BLOCKED, [upstream]
                 waits[action.id] = upstream
         run = status is Status.RUN
         shown = status.value
@@ -61,6 +61,16 @@ def plan_json(plan: Plan, resolution: Resolution, pricing: dict[str, Any],
             "est_seconds": round(max(seconds / max(1, jobs), paced), 3)}
 
 
+REFUSED_UPSTREAM = " was refused by the content filter"
+
+
+def upstream_text(asset: str, status: Status) -> str:
+    """Why what needs the image of `asset` (blocked or refused) does not run either."""
+    if status is Status.REFUSED:
+        return f"upstream asset {asset}{REFUSED_UPSTREAM}"
+    return f"upstream asset {asset} is blocked"
+
+
 def plan_text(data: dict[str, Any], changed: bool = False) -> str:
     """The plan as lines; `changed` leaves out the cached actions (the last line counts them all)."""
     lines = []
@@ -80,8 +90,12 @@ def plan_text(data: dict[str, Any], changed: bool = False) -> str:
         lines.append(f"{count} output{'s' if count != 1 else ''} hold paid images: the local provider "
                      "leaves them as they are")
     run = sum(1 for a in data["actions"] if a["status"] == Status.RUN.value)
-    blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value)
+    blocked = sum(1 for a in data["actions"] if a["status"] == Status.BLOCKED.value
+                  and not a["reasons"][0].endswith(REFUSED_UPSTREAM))     # counted with what was refused
     also = f", {blocked} blocked (restore the cache or --force them)" if blocked else ""
+    refused = sum(1 for a in data["actions"] if a["status"] == Status.REFUSED.value)
+    if refused:
+        also += f", {refused} refused by the content filter (change the prompt or --force them)"
     waiting = sum(1 for a in data["actions"] if a["status"] == PENDING)
     also += f", {waiting} pending in batches" if waiting else ""
     removes = len(data.get("removes", ()))

@@ -40,6 +40,10 @@ class Status(enum.Enum):
     CACHED = "cached"
     RUN = "run"
     BLOCKED = "blocked"     # would run only to remake a locked image the cache lost: needs --force
+    REFUSED = "refused"     # the content filter refused this very call before: not sent again
+
+
+UNSENT = frozenset({Status.BLOCKED, Status.REFUSED})    # fail without a call unless forced
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,10 @@ class Resolver:
                 self.from_remote.add(action.id)
             if found:
                 return ActionState(Status.CACHED, key, found)
+            refused = self.store.refusal(key)
+            if refused is not None:
+                reason = Reason(Why.REFUSED, action.assets[0], refused.when, refused.message)
+                return ActionState(Status.REFUSED, key, None, (reason,))
         asset, index = self.place.get(action.id, (action.assets[0], 0))
         entry = self.lock.assets.get(asset)
         old = step_of(entry, index)

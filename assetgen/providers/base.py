@@ -49,15 +49,16 @@ class ProviderError(Exception):
     `message` is the cause, the same for every call that fails for the same reason; `detail` what
     is this call's own (the prompt the safety system refused). `str()` is both. `about_recipe`
     marks a failure caused by what the recipe asks (filtered, a parameter refused): its message is
-    worth the recipe's FILE:LINE."""
+    worth the recipe's FILE:LINE. `filtered`: the content filter refused it (the build remembers)."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
                  fatal: bool = False, requests: int = 1, detail: str = "",
-                 about_recipe: bool = False) -> None:
+                 about_recipe: bool = False, filtered: bool = False) -> None:
         super().__init__(f"{message}: {detail}" if detail else message)
         self.cause = message
         self.detail = detail
         self.about_recipe = about_recipe
+        self.filtered = filtered
         self.status = status
         self.retryable = retryable
         self.fatal = fatal          # stops the whole build (bad credentials)

@@ -429,7 +429,7 @@ class RemoteProvider:
         return ProviderError(message, status=failure.status, retryable=failure.kind in _RETRYABLE,
                              fatal=failure.kind is ErrorKind.CREDENTIALS, requests=count.requests,
                              detail=prompt_start(request.prompt) if filtered else "",
-                             about_recipe=filtered or failure.kind is ErrorKind.INVALID)
+                             about_recipe=filtered or failure.kind is ErrorKind.INVALID, filtered=filtered)
 
     def _unreachable(self, endpoint: Endpoint, target: Target, count: _Count) -> ProviderError:
         """The one message of every call to an endpoint given up."""

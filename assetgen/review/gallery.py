@@ -27,7 +27,8 @@ from assetgen.review.images import THUMB_PX, VIEW_PX, Thumbs
 from assetgen.run.prepare import Prepared
 
 COMPARE_PX = 512
-STATUS_WORDS = {"cached": "cached", "run": "stale", "blocked": "blocked"}   # plan's words -> the page's
+# plan's words -> the page's
+STATUS_WORDS = {"cached": "cached", "run": "stale", "blocked": "blocked", "refused": "refused"}
 
 
 @dataclass

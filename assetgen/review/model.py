@@ -11,7 +11,8 @@ from typing import Any
 
 from assetgen.plan import estimate
 from assetgen.plan.graph import Action
-from assetgen.plan.status import Status
+from assetgen.plan.report import upstream_text
+from assetgen.plan.status import UNSENT, Status
 from assetgen.recipe.model import Variant
 from assetgen.run.prepare import Prepared
 
@@ -61,7 +62,7 @@ class VariantView:
     @property
     def status(self) -> str:
         states = {s.status for s in self.steps} | {o.status for o in self.outputs}
-        for worst in (Status.BLOCKED.value, Status.RUN.value):
+        for worst in (Status.REFUSED.value, Status.BLOCKED.value, Status.RUN.value):
             if worst in states:
                 return worst
         return Status.CACHED.value
@@ -112,7 +113,7 @@ def variant_view(prep: Prepared, variant: Variant, by_id: dict[str, Action],
         st = prep.resolution.states[aid]
         status, reasons = st.status.value, tuple(r.text() for r in st.reasons)
         if aid in blocked_upstream and st.status is Status.RUN:
-            status, reasons = Status.BLOCKED.value, (f"upstream asset {blocked_upstream[aid]} is blocked",)
+            status, reasons = Status.BLOCKED.value, (blocked_upstream[aid],)
         assert action.call is not None
         steps.append(StepView(i, action.op.value, action.call.model, action.call.prompt, _params(action),
                               status, reasons, estimate.cost(action, pricing, own=prep.project.config.models),
@@ -130,12 +131,12 @@ def variant_view(prep: Prepared, variant: Variant, by_id: dict[str, Action],
 
 
 def _blocked_upstream(prep: Prepared) -> dict[str, str]:
-    """Action id -> the blocked asset it cannot run without (as `plan` reports it)."""
+    """Action id -> why it cannot run: its blocked or refused upstream (as `plan` reports it)."""
     waits: dict[str, str] = {}
     for action in prep.plan.actions:
         st = prep.resolution.states[action.id]
-        if st.status is Status.BLOCKED:
-            waits[action.id] = action.assets[0]
+        if st.status in UNSENT:
+            waits[action.id] = upstream_text(action.assets[0], st.status)
         elif st.status is Status.RUN:
             upstream = next((waits[d] for d in action.deps if d in waits), None)
             if upstream is not None:

@@ -22,7 +22,7 @@ from assetgen.plan import estimate
 from assetgen.plan.explain import Why
 from assetgen.plan.graph import Plan
 from assetgen.plan.lockgen import next_lock
-from assetgen.plan.status import Status
+from assetgen.plan.status import UNSENT, Status
 from assetgen.providers.registry import create_provider, where_calls_go
 from assetgen.recipe.model import ProviderKind
 from assetgen.run import shard, stamp
@@ -135,7 +135,7 @@ class Stale:
     """One change `--frozen` found: an asset that needs a call, an output to write, an orphan to
     remove, the lock file to rewrite."""
 
-    kind: str           # call | output | orphan | lock
+    kind: str           # call | refused | output | orphan | lock
     subject: str        # the asset (call), the path (output, orphan) or the lock file
     why: str
     asset: str          # the asset it belongs to, for `failures`
@@ -146,18 +146,24 @@ class Stale:
     def failure(self) -> tuple[str, str]:
         if self.kind == "call":
             return self.asset, f"needs an API call (--frozen): {self.why}"
+        if self.kind == "refused":
+            return self.asset, f"--frozen: {self.why}"
         return self.asset, f"--frozen: {self.subject} {self.why}"
 
 
 def frozen_changes(prep: Prepared, opts: BuildOptions) -> list[Stale]:
     """Everything a build would change on disk: calls, renditions, the lock file, orphan removals."""
-    found = [Stale("call", asset, why, asset) for asset, why in stale_assets(prep)]
+    refused = {a for action in prep.plan.actions if prep.resolution.states[action.id].status is Status.REFUSED
+               for a in action.assets}
+    found = [Stale("refused" if asset in refused else "call", asset, why, asset)
+             for asset, why in stale_assets(prep)]
     states = prep.resolution.states
     written = prep.lock.written()
     relock = False      # a call or a rendition that changes its lock entry
+    stuck = waiting_on_unsent(prep)     # a build leaves their lock entries as they are
     for action in prep.plan.actions:     # a rendition waiting for a call is named by that call
         st = states[action.id]
-        if st.status is not Status.RUN:
+        if st.status is not Status.RUN or action.id in stuck:
             continue
         if action.is_call:
             relock = True
@@ -190,12 +196,26 @@ def stale_assets(prep: Prepared) -> list[tuple[str, str]]:
     """Every asset with a call to make (or blocked: one only `--force` would make), and why (for --frozen)."""
     found: dict[str, list[str]] = {}
     states = prep.resolution.states
+    stuck = waiting_on_unsent(prep)     # named by the call they wait for
     for action in prep.plan.actions:
         st = states[action.id]
+        if action.id in stuck:
+            continue
         if (action.is_call and st.status is not Status.CACHED) or st.status is Status.BLOCKED:
             for asset in action.assets:
                 found.setdefault(asset, []).extend(r.text() for r in st.reasons)
     return [(a, "; ".join(dict.fromkeys(w))) for a, w in sorted(found.items())]
+
+
+def waiting_on_unsent(prep: Prepared) -> set[str]:
+    """The actions that need the image of a blocked or refused call, directly or further down."""
+    states = prep.resolution.states
+    unsent = {a.id for a in prep.plan.actions if states[a.id].status in UNSENT}
+    stuck: set[str] = set()
+    for action in prep.plan.actions:     # in order: what an action depends on comes first
+        if action.id not in unsent and not (unsent | stuck).isdisjoint(action.deps):
+            stuck.add(action.id)
+    return stuck
 
 
 def _usd(amount: float) -> str:

@@ -20,11 +20,11 @@ from assetgen.atomic import write_atomic
 from assetgen.cache import Store
 from assetgen.lockfile import LockOutput, LockStep
 from assetgen.plan import keys
-from assetgen.plan.explain import Why
+from assetgen.plan.explain import Why, day
 from assetgen.plan.files import FileHashes
 from assetgen.plan.graph import Action, Plan, Role
 from assetgen.plan.recovery import Recovered
-from assetgen.plan.status import ActionState, Status, call_step, render_output
+from assetgen.plan.status import UNSENT, ActionState, Status, call_step, render_output
 from assetgen.providers.base import ImageRequest, NotSent, Provider, ProviderError
 from assetgen.recipe.model import Output
 from assetgen.run import images, inputs
@@ -76,6 +76,10 @@ class ActionFailed(Exception):
     pass
 
 
+class Refused(ActionFailed):
+    """A call the content filter refused before, not sent again."""
+
+
 class Kept(Exception):
     """An output changed by hand since assetgen wrote it (or never written by assetgen) is not replaced."""
 
@@ -123,7 +127,7 @@ class Executor:
     async def run(self) -> Outcome:
         todo = [a.id for a in self.plan.actions if self.states[a.id].status is not Status.CACHED]
         todo_set = set(todo)
-        blocked = [aid for aid in todo if self.states[aid].status is Status.BLOCKED]
+        blocked = [aid for aid in todo if self.states[aid].status in UNSENT]
         waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
         for aid in blocked:     # it fails without reading anything: it waits for nothing
             waiting[aid].clear()
@@ -180,6 +184,8 @@ class Executor:
         try:
             if self.states[action.id].status is Status.BLOCKED:
                 raise ActionFailed(blocked_message(self.states[action.id], action))
+            if self.states[action.id].status is Status.REFUSED:
+                raise Refused(refused_message(self.states[action.id]))
             if action.is_call:
                 requests = await self.call(action)
                 wrote = ""
@@ -199,11 +205,15 @@ class Executor:
             return None
         except (ProviderError, ActionFailed, inputs.MissingInput, OSError) as exc:
             message = cause = str(exc)
+            where = self.settings.locations.get(action.id)
             if isinstance(exc, ProviderError):
                 cause = exc.cause
-                where = self.settings.locations.get(action.id)
                 if exc.about_recipe and where:
                     message, cause = f"{where}: {message}", f"{where}: {cause}"
+                if exc.filtered and action.id in self.out.keys:
+                    self.remember_refusal(self.out.keys[action.id], exc.cause)
+            elif isinstance(exc, Refused) and where:
+                message = cause = f"{where}: {message}"
             self.out.failures.append(Failure(action.assets, message, action.id, cause))
             if isinstance(exc, ProviderError):
                 self.out.requests += exc.requests
@@ -237,6 +247,13 @@ class Executor:
             return await self.make(action, step)
         finally:
             claim.release()
+
+    def remember_refusal(self, key: str, cause: str) -> None:
+        """The next build does not send this call again (unless forced): it would be refused again."""
+        try:
+            self.store.put_refusal(key, cause)
+        except OSError:
+            pass        # safe to lose: the call is sent again, and refused again
 
     def reuse(self, action: Action, key: str, fresh: bool) -> bool:
         """Take the cached result of `key` (unless forced); `fresh` reads its record again."""
@@ -280,6 +297,7 @@ class Executor:
         assert spec is not None
         shas = tuple(self.store.put_object(b) for b in images)
         self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage, served_by)
+        self.store.drop_refusal(key)    # sent again on purpose (--force), and served this time
         return shas
 
     def preview_saver(self, label: str) -> Callable[[int, bytes], None] | None:
@@ -349,6 +367,12 @@ def blocked_message(state: ActionState, action: Action) -> str:
     maker = next((r.subject for r in state.reasons if r.why is Why.LOCKED_MISSING), action.assets[0])
     return (f"{why}; restore the cache (copy .assetgen/cache, or point $ASSETGEN_CACHE_DIR at one) "
             f"or pass --force {maker} to make a new image")
+
+
+def refused_message(state: ActionState) -> str:
+    reason = next(r for r in state.reasons if r.why is Why.REFUSED)
+    return (f"{reason.new} on {day(reason.old)}; not sent again until the prompt or an input changes "
+            f"(--force {reason.subject} resends it)")
 
 
 def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
