@@ -147,8 +147,14 @@ def test_filtered_prompts_name_their_recipe_line_and_prompt_once_per_cause(
         monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
         assert main(["build", str(root), "--json", "-j", "1"]) == 1
         out = json.loads(capsys.readouterr().out)
-        assert main(["build", str(root), "-j", "1"]) == 1
+        assert main(["build", str(root), "-j", "1", "--force", "relic"]) == 1     # refusals are remembered
         text = lines(capsys.readouterr().out)
+        sent = len(emu.records)
+        assert main(["build", str(root), "-j", "1"]) == 1
+        again = lines(capsys.readouterr().out)
+        assert len(emu.records) == sent
+    assert [line.split(": ")[1] for line in again if line.startswith("failed: ")] == [
+        f"relic-{m}" for m in ("gold", "silver", "iron", "bronze")]
     cause = ("recipes/t.yaml:7: the Azure OpenAI safety system refused the prompt "
              "(content_policy_violation: violence)")
     prompts = {"gold": "on", "silver": "o", "iron": "on", "bronze": "o"}   # 72 characters at most
