@@ -128,14 +128,17 @@ def test_faults_are_retried_and_no_call_succeeds_twice(
     assert out["requests"] == stats["requests"]
 
 
-def test_filtered_variant_fails_alone_and_is_the_only_one_retried(
+def test_filtered_variant_fails_alone_and_only_force_sends_it_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path / "p")
     (root / "recipes" / "cursed.yaml").write_text(CURSED)
     with run_emulator(api_key=KEY) as emu:
         first = build(root, emu, monkeypatch, capsys, code=1)
         mark = len(emu.records)
-        second = build(root, emu, monkeypatch, capsys, code=1)
+        remembered = build(root, emu, monkeypatch, capsys, code=1)
+        assert (len(emu.records), remembered["requests"]) == (mark, 0)
+        assert [f["asset"] for f in remembered["failures"]] == ["cursed"]
+        second = build(root, emu, monkeypatch, capsys, "--force", "cursed", code=1)
         retried = emu.records[mark:]
     message = ('recipes/cursed.yaml:5: the Azure OpenAI safety system refused the prompt '
                '(content_policy_violation: violence): "A forbidden relic"')
