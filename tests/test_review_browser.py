@@ -198,6 +198,30 @@ def _pixels(path: Path) -> bytes:
         return img.convert("RGBA").tobytes()
 
 
+def test_on_the_example_project_a_served_pick_becomes_the_stable_output_with_no_call(
+        tmp_path: Path, browser) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", ".assetgen", "assetgen.lock"))
+    cli("build", str(root))
+    recipe = root / "recipes" / "emblem.yaml"
+    before = recipe.read_text(encoding="utf-8")
+    proc, url = _serve(root, dict(os.environ))
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(url)
+        page.click('[data-action="pick"][data-variant="emblem"][data-candidate="2"]')
+        page.wait_for_selector('img[data-variant="emblem"][data-candidate="2"][data-picked="true"]')
+        page.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert recipe.read_text(encoding="utf-8") == before.replace("    pick: 0\n", "    pick: 2\n")
+    summary = json.loads(cli("build", str(root), "--json"))
+    assert (summary["actions_run"], summary["requests"], summary["outputs_written"]) == (0, 0, 1)
+    lock = json.loads((root / "assetgen.lock").read_text(encoding="utf-8"))["assets"]["emblem"]
+    assert lock["outputs"]["build/emblem.png"]["source"] == lock["steps"][0]["results"][2]
+
+
 FLIP = """\
 version: 1
 defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
