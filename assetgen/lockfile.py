@@ -5,9 +5,10 @@ which prompts changed. The text is stable: JSON, sorted keys, two-space indent, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
 LOCK_VERSION = 1
+# in the state folder: the sha256 of the lock text assetgen last wrote, so that a later write may
+# reuse the text of every entry that did not change instead of encoding all of them again
+TEXT_RECORD = "lock-text.json"
+_HEAD = '{\n  "assets": {\n'
+_TAIL = f'\n  }},\n  "version": {LOCK_VERSION}\n}}\n'
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,9 @@ class LockAsset:
 @dataclass(frozen=True)
 class Lock:
     assets: dict[str, LockAsset]
+    # name -> (the entry as read, its text in the file as assetgen wrote it): `text` reuses the
+    # text of an entry that did not change (a hint: only used for an entry equal to the one read)
+    blocks: dict[str, tuple[LockAsset, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
@@ -100,8 +109,30 @@ class Lock:
         return {(o.path, o.key): o.sha256 for a in self.assets.values() for o in a.outputs}
 
     def text(self) -> str:
-        body = {"version": LOCK_VERSION, "assets": {n: a.to_json() for n, a in sorted(self.assets.items())}}
-        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        """JSON with sorted keys and a two-space indent; the text of an entry equal to the one read
+        from the file is taken from the file rather than encoded again."""
+        if not self.assets:
+            body = {"version": LOCK_VERSION, "assets": {}}
+            return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        parts = []
+        for name in sorted(self.assets):
+            asset = self.assets[name]
+            known = self.blocks.get(name)
+            parts.append(known[1] if known is not None and _same(known[0], asset) else _block(asset))
+        return _HEAD + ",\n".join(parts) + _TAIL
+
+
+def _block(asset: LockAsset) -> str:
+    """One entry's text as `json.dumps(..., indent=2, sort_keys=True)` writes it inside the file."""
+    body = json.dumps(asset.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+    return "    " + json.dumps(asset.name, ensure_ascii=False) + ": " + body.replace("\n", "\n    ")
+
+
+def _same(a: LockAsset, b: LockAsset) -> bool:
+    """Equal, and with parameters of the same types (1, 1.0 and true are equal, but not the same text)."""
+    if a is b:
+        return True
+    return a == b and [repr(s.params) for s in a.steps] == [repr(s.params) for s in b.steps]
 
 
 EMPTY = Lock({})
@@ -113,12 +144,47 @@ def read(root: Path) -> Lock:
     how to recover: it may come from a pull request, and nothing it says is used unchecked."""
     path = root / LOCK_FILE
     try:
-        data = statefiles.read_json(path)
-        return _lock(data)
+        data = statefiles.read_state(path)
+        lock = _lock(statefiles.parse_json(data))
     except FileNotFoundError:
         return EMPTY
     except statefiles.Damaged as exc:
         raise UserError(unreadable(path, str(exc))) from None
+    if lock.assets and _written_by_us(root, data):
+        return Lock(lock.assets, _blocks(data.decode("utf-8"), lock))
+    return lock
+
+
+def _written_by_us(root: Path, data: bytes) -> bool:
+    """Whether `data` is the text assetgen last wrote (its hash is the one recorded then)."""
+    try:
+        record = statefiles.read_json(root / ".assetgen" / TEXT_RECORD, max_bytes=4096)
+    except (OSError, statefiles.Damaged):
+        return False
+    return isinstance(record, dict) and record.get("sha256") == hashlib.sha256(data).hexdigest()
+
+
+def _blocks(text: str, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
+    """Each entry's text in a lock file assetgen wrote: entries are the lines indented by four
+    spaces that start a key (deeper lines are indented further; strings hold no raw newline)."""
+    if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+        return {}
+    chunks = text[len(_HEAD):-len(_TAIL)].split(',\n    "')
+    names = sorted(lock.assets)
+    if len(chunks) != len(names):
+        return {}
+    decoder = json.JSONDecoder()
+    found: dict[str, tuple[LockAsset, str]] = {}
+    for i, (name, chunk) in enumerate(zip(names, chunks, strict=True)):
+        block = chunk if i == 0 else '    "' + chunk
+        try:
+            key, end = decoder.raw_decode(block, 4)
+        except ValueError:
+            return {}
+        if key != name or not block.startswith("    ") or block[end:end + 3] != ": {":
+            return {}
+        found[name] = (lock.assets[name], block)
+    return found
 
 
 def unreadable(path: Path, why: str) -> str:
@@ -148,14 +214,34 @@ def would_change(root: Path, lock: Lock) -> bool:
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
     text = lock.text()
+    data = text.encode("utf-8")
     path = root / LOCK_FILE
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, ValueError):
+        same = path.read_bytes() == data
+    except OSError:
+        same = False
+    if not same:
+        write_atomic(path, data)
+    _record(root, data)
+    return not same
+
+
+def _record(root: Path, data: bytes) -> None:
+    """Remember the hash of the text just written (best effort: without it, the next write encodes
+    every entry)."""
+    state = root / ".assetgen"
+    body = json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode("utf-8")
+    try:
+        if state.is_symlink() or (state / TEXT_RECORD).is_symlink():
+            return
+        if (state / TEXT_RECORD).read_bytes() == body:
+            return
+    except OSError:
         pass
-    write_atomic(path, text.encode("utf-8"))
-    return True
+    try:
+        write_atomic(state / TEXT_RECORD, body)
+    except OSError:
+        return
 
 
 class _Shape:
@@ -231,7 +317,101 @@ def _lock(data: Any) -> Lock:
         raise statefiles.Damaged(f"unsupported lock version {version!r} (this assetgen reads {LOCK_VERSION})")
     shape = _Shape("assets")
     raw = shape.obj(top.field(body, "assets"))
-    return Lock({name: _asset(name, value, shape.at(name)) for name, value in raw.items()})
+    assets = {}
+    for name, value in raw.items():
+        try:
+            assets[name] = _quick_asset(name, value)
+        except _Slow:   # something is wrong: the careful reading says what and where
+            assets[name] = _asset(name, value, shape.at(name))
+    return Lock(assets)
+
+
+class _Slow(Exception):
+    """The quick reading met something it does not take; the careful one decides."""
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Slow
+    return value
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _sha(value: Any) -> str:
+    if not statefiles.is_sha(value):
+        raise _Slow
+    return str(value)
+
+
+def _param_ok(value: Any) -> bool:
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _param_ok(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_param_ok(v) for v in value)
+    return statefiles.is_number(value)
+
+
+def _quick_asset(name: str, raw: Any) -> LockAsset:
+    """What `_asset` reads, for an entry that has the right shape (without its messages)."""
+    try:
+        steps = tuple(_quick_step(s) for s in raw["steps"]) if isinstance(raw["steps"], list) else None
+        outs = raw["outputs"]
+        recipe = raw["recipe"]
+    except (KeyError, TypeError):
+        raise _Slow from None
+    if steps is None or not isinstance(outs, dict):
+        raise _Slow
+    outputs = tuple(_quick_output(p, o) for p, o in sorted(outs.items()))
+    return LockAsset(name, _str(recipe), steps, outputs)
+
+
+def _quick_step(s: Any) -> LockStep:
+    try:
+        params, inputs, results = s["params"], s["inputs"], s["results"]
+        op, provider, model, prompt, key = s["op"], s["provider"], s["model"], s["prompt"], s["key"]
+    except (KeyError, TypeError):
+        raise _Slow from None
+    if not (isinstance(params, dict) and isinstance(inputs, list) and isinstance(results, list)
+            and _param_ok(params)):
+        raise _Slow
+    return LockStep(op=_str(op), provider=_str(provider), model=_str(model), prompt=_str(prompt),
+                    params=tuple(sorted(params.items())), inputs=tuple(_quick_input(i) for i in inputs),
+                    key=_sha(key), results=tuple(_sha(r) for r in results))
+
+
+def _quick_input(i: Any) -> LockInput:
+    if not isinstance(i, dict):
+        raise _Slow
+    try:
+        role, sha = i["role"], i["sha256"]
+    except KeyError:
+        raise _Slow from None
+    file = i.get("file")
+    if file is not None and not statefiles.is_relative(file):
+        raise _Slow
+    return LockInput(_str(role), _sha(sha), file, _opt(i.get("asset")))
+
+
+def _quick_output(path: str, o: Any) -> LockOutput:
+    if not isinstance(o, dict) or not statefiles.is_relative(path):
+        raise _Slow
+    quality = o.get("quality")
+    adopted = o.get("adopted", False)
+    if (quality is not None and not (statefiles.is_count(quality) and quality <= 100)) \
+            or not isinstance(adopted, bool):
+        raise _Slow
+    try:
+        fmt, source, key, sha = o["format"], o["source"], o["key"], o["sha256"]
+    except KeyError:
+        raise _Slow from None
+    return LockOutput(path=path, format=_str(fmt), quality=quality, resize=_opt(o.get("resize")),
+                      fit=_opt(o.get("fit")), source=_sha(source), key=_sha(key), sha256=_sha(sha),
+                      adopted=adopted)
 
 
 def _asset(name: str, raw: Any, shape: _Shape) -> LockAsset:

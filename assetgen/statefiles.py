@@ -14,10 +14,11 @@ import json
 import math
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 _SHA = re.compile(r"[0-9a-f]{64}")
+_DRIVE = re.compile(r"[A-Za-z]:")
 MAX_DEPTH = 32          # far deeper than any state file assetgen writes
 MAX_INT = 2**63 - 1     # a stat field, a count or a quality never comes near
 
@@ -36,10 +37,10 @@ def is_relative(value: object) -> bool:
     path, no backslash, no NUL. A lexical check; `inside` also follows symlinks."""
     if not isinstance(value, str) or not value or "\x00" in value or "\\" in value:
         return False
-    if value.startswith("/") or re.match(r"[A-Za-z]:", value):
+    if value.startswith("/") or _DRIVE.match(value):
         return False
-    parts = PurePosixPath(value).parts
-    return bool(parts) and ".." not in parts and parts != (".",)
+    parts = [p for p in value.split("/") if p and p != "."]     # as PurePosixPath(value).parts
+    return bool(parts) and ".." not in parts
 
 
 def inside(root: Path, rel: object) -> bool:
@@ -58,6 +59,12 @@ def inside(root: Path, rel: object) -> bool:
 def read_json(path: Path, max_bytes: int | None = None) -> Any:
     """The parsed JSON of a state file. FileNotFoundError when it is absent; Damaged when it cannot
     be read or parsed (not UTF-8, bad JSON, nested too deeply, a number too large)."""
+    return parse_json(read_state(path, max_bytes))
+
+
+def read_state(path: Path, max_bytes: int | None = None) -> bytes:
+    """A state file's bytes. FileNotFoundError when it is absent; Damaged when it cannot be read
+    (a symbolic link, or larger than `max_bytes`)."""
     try:
         data = read_bytes(path)
     except FileNotFoundError:
@@ -68,7 +75,7 @@ def read_json(path: Path, max_bytes: int | None = None) -> Any:
         raise Damaged(f"cannot read it: {exc.strerror or exc}") from None
     if max_bytes is not None and len(data) > max_bytes:
         raise Damaged(f"it is larger than {max_bytes} bytes")
-    return parse_json(data)
+    return data
 
 
 def read_bytes(path: Path) -> bytes:
@@ -106,14 +113,15 @@ def _no_constant(name: str) -> Any:
 
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
     """Damaged when `value` nests containers deeper than `limit` (checked without recursion)."""
+    if not isinstance(value, dict | list):
+        return
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
-                raise Damaged("it is nested too deeply")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((c, depth + 1) for c in children)
+        if depth >= limit:
+            raise Damaged("it is nested too deeply")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
 def is_count(value: object) -> bool:

@@ -57,4 +57,4 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
         entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted)
         if entry is not None:
             assets[asset.name] = entry
-    return Lock(assets)
+    return Lock(assets, old.blocks)

@@ -56,16 +56,18 @@ class Recovery:
 
     def __init__(self, lock: Lock, file_hash: Callable[[str], str | None], encoder: str, root: Path) -> None:
         self.file_hash = file_hash
-        self.candidates: dict[str, list[Recovered]] = {}
-        png = {image for a in lock.assets.values() for step in a.steps
-               if str(dict(step.params).get("output_format", "png")).lower() == "png"
-               for image in step.results}
-        for asset in sorted(lock.assets.values(), key=lambda a: a.name):
-            for out in asset.outputs:
-                if not statefiles.inside(root, out.path):
-                    continue    # the lock names it, the lock may be hostile: never read outside
-                if not out.adopted and _lossless(out, encoder, out.source in png):
-                    self.candidates.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
+        self._lock = lock
+        self._encoder = encoder
+        self._root = root
+        self._candidates: dict[str, list[Recovered]] | None = None
+
+    @property
+    def candidates(self) -> dict[str, list[Recovered]]:
+        """Image hash -> the outputs that hold its pixels; worked out when first asked (a build whose
+        images are all in the cache never asks)."""
+        if self._candidates is None:
+            self._candidates = _candidates(self._lock, self._encoder, self._root)
+        return self._candidates
 
     def why_not(self, image: str) -> str | None:
         """Why no output serves `image` when one once held it: it is gone, or changed since."""
@@ -83,3 +85,17 @@ class Recovery:
             if self.file_hash(found.path) == found.sha256:
                 return found
         return None
+
+
+def _candidates(lock: Lock, encoder: str, root: Path) -> dict[str, list[Recovered]]:
+    found: dict[str, list[Recovered]] = {}
+    png = {image for a in lock.assets.values() for step in a.steps
+           if str(dict(step.params).get("output_format", "png")).lower() == "png"
+           for image in step.results}
+    for asset in sorted(lock.assets.values(), key=lambda a: a.name):
+        for out in asset.outputs:
+            if not statefiles.inside(root, out.path):
+                continue    # the lock names it, the lock may be hostile: never read outside
+            if not out.adopted and _lossless(out, encoder, out.source in png):
+                found.setdefault(out.source, []).append(Recovered(out.path, out.sha256))
+    return found
