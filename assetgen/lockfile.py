@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ class Lock:
     # name -> (the entry as read, its text in the file as assetgen wrote it): `text` reuses the
     # text of an entry that did not change (a hint: only used for an entry equal to the one read)
     blocks: dict[str, tuple[LockAsset, str]] = field(default_factory=dict, compare=False, repr=False)
+    # name -> text of the entries a partial reading (`read_some`) left unread: written as they are
+    others: dict[str, str] = field(default_factory=dict, repr=False)
 
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
@@ -111,12 +114,15 @@ class Lock:
     def text(self) -> str:
         """JSON with sorted keys and a two-space indent; the text of an entry equal to the one read
         from the file is taken from the file rather than encoded again."""
-        if not self.assets:
+        if not (self.assets or self.others):
             body = {"version": LOCK_VERSION, "assets": {}}
             return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         parts = []
-        for name in sorted(self.assets):
-            asset = self.assets[name]
+        for name in sorted(self.assets.keys() | self.others.keys()):
+            asset = self.assets.get(name)
+            if asset is None:
+                parts.append(self.others[name])
+                continue
             known = self.blocks.get(name)
             parts.append(known[1] if known is not None and _same(known[0], asset) else _block(asset))
         return _HEAD + ",\n".join(parts) + _TAIL
@@ -153,6 +159,46 @@ def read(root: Path) -> Lock:
     if lock.assets and _written_by_us(root, data):
         return Lock(lock.assets, _blocks(data.decode("utf-8"), lock))
     return lock
+
+
+def read_some(root: Path, names: Iterable[str]) -> Lock | None:
+    """The lock file with only the entries of `names` read; the others are kept as text (`others`),
+    written back as they are. Only for a lock file assetgen wrote (its hash is recorded), and None
+    when anything is amiss: the caller then reads the whole file."""
+    try:
+        data = statefiles.read_state(root / LOCK_FILE)
+        text = data.decode("utf-8")
+    except (OSError, statefiles.Damaged, UnicodeDecodeError):
+        return None
+    if not _written_by_us(root, data) or not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+        return None
+    decoder = json.JSONDecoder()
+    wanted = set(names)
+    assets: dict[str, LockAsset] = {}
+    blocks: dict[str, tuple[LockAsset, str]] = {}
+    others: dict[str, str] = {}
+    last = None
+    for i, chunk in enumerate(text[len(_HEAD):-len(_TAIL)].split(',\n    "')):
+        block = chunk if i == 0 else '    "' + chunk
+        try:
+            name, end = decoder.raw_decode(block, 4)
+        except ValueError:
+            return None
+        if not (isinstance(name, str) and block.startswith('    "') and block[end:end + 3] == ": {") \
+                or (last is not None and name <= last):
+            return None
+        last = name
+        if name not in wanted:
+            others[name] = block
+            continue
+        try:
+            raw = statefiles.parse_json(b"{" + block.encode("utf-8") + b"}")
+            asset = _quick_asset(name, raw[name])
+        except (statefiles.Damaged, _Slow, KeyError, TypeError):
+            return None
+        assets[name] = asset
+        blocks[name] = (asset, block)
+    return Lock(assets, blocks, others)
 
 
 def _written_by_us(root: Path, data: bytes) -> bool:

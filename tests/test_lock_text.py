@@ -35,7 +35,8 @@ assets:
 
 def full_text(lock: lockfile.Lock) -> str:
     """The lock text encoded whole, as assetgen always wrote it."""
-    body = {"version": lockfile.LOCK_VERSION, "assets": {n: a.to_json() for n, a in sorted(lock.assets.items())}}
+    assets = {n: a.to_json() for n, a in sorted(lock.assets.items())}
+    body = {"version": lockfile.LOCK_VERSION, "assets": assets}
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

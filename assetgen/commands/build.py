@@ -17,6 +17,7 @@ from assetgen.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
     from assetgen.run.build import BuildReport
+    from assetgen.run.stamp import Compared
 
 
 def main(args: argparse.Namespace) -> int:
@@ -24,13 +25,19 @@ def main(args: argparse.Namespace) -> int:
     if args.frozen and (args.force or args.overwrite or args.adopt):
         flag = "--force" if args.force else "--overwrite" if args.overwrite else "--adopt"
         raise UserError(f"--frozen changes nothing on disk, so it cannot go with {flag}")
+    compared = None
     if not (args.force or args.only or args.adopt or args.shard):
-        from assetgen.run.stamp import fast_noop
+        from assetgen.run import stamp
 
-        total = fast_noop(args.paths, cwd, args.provider, touch=not args.frozen)
-        if total is not None:
-            return _noop(args, total)
-    return _full(args, cwd)
+        root = stamp.find_root(args.paths, cwd)
+        compared = stamp.compare(root, stamp.signature(args.paths, cwd, args.provider))
+        if compared is not None and not (compared.changed or compared.dirs_changed):
+            if not args.frozen:
+                stamp.touch_stamp(root)
+            return _noop(args, compared.total)
+        if args.frozen or args.batch or not all((cwd / p).is_dir() for p in args.paths):
+            compared = None     # a build of named files, --frozen or --batch: the full path
+    return _full(args, cwd, compared)
 
 
 def _noop(args: argparse.Namespace, total: int) -> int:
@@ -42,7 +49,7 @@ def _noop(args: argparse.Namespace, total: int) -> int:
     return ExitCode.OK
 
 
-def _full(args: argparse.Namespace, cwd: Path) -> int:
+def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None) -> int:
     from assetgen.recipe.model import ProviderKind
     from assetgen.run.build import BuildOptions, build
     from assetgen.run.progress import LiveReporter, PlainReporter
@@ -55,13 +62,18 @@ def _full(args: argparse.Namespace, cwd: Path) -> int:
         overwrite=args.overwrite, adopt=tuple(args.adopt), endpoint=args.endpoint,
         shard=Shard.parse(args.shard) if args.shard else None, batch=args.batch,
     )
+    prepared = None
+    if compared is not None:    # only some recipe files changed: load and plan those
+        from assetgen.run import delta
+
+        prepared = delta.prepare(compared, opts.provider)
     if args.json:
-        report = build(opts)
+        report = build(opts, prepared=prepared)
         print(json.dumps(report.summary()))
     else:
         reporter = LiveReporter() if sys.stdout.isatty() else PlainReporter()
         try:
-            report = build(opts, reporter)
+            report = build(opts, reporter, prepared)
         finally:
             reporter.close()
         _print(report)

@@ -41,7 +41,7 @@ def check_output_targets(project: Project) -> list[Diagnostic]:
                 if ref is not None and ref.path is not None:
                     inputs.setdefault(ref.path, (variant.name, ref.location))
     folded = _folded_index(recipes, inputs)
-    globs = [(g, _glob_parts(g)) for g in project.config.recipes]
+    globs = [(g, glob_parts(g)) for g in project.config.recipes]
     out: list[Diagnostic] = []
     for variant in project.variants():
         for output in variant.outputs:
@@ -55,17 +55,17 @@ def _in_recipes(path: str, globs: list[tuple[str, list[str]]]) -> str | None:
     """An output a recipe glob matches would be read as a recipe by the next lint or build."""
     parts = path.split("/")
     for pattern, pattern_parts in globs:
-        if _glob_match(pattern_parts, parts):
+        if glob_match(pattern_parts, parts):
             return (f"is matched by the recipe glob '{pattern}': the next lint would read the image as a "
                     "recipe; write outputs outside the recipe folders")
     return None
 
 
-def _glob_parts(pattern: str) -> list[str]:
+def glob_parts(pattern: str) -> list[str]:
     return [p for p in pattern.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
-def _glob_match(pattern: list[str], parts: list[str]) -> bool:
+def glob_match(pattern: list[str], parts: list[str]) -> bool:
     """Whether the project-relative file `parts` is one that `Path.glob(pattern)` finds: `**` is any
     number of folders (a trailing `**` finds folders, never a file), other parts match one name."""
     if not pattern:
@@ -73,8 +73,8 @@ def _glob_match(pattern: list[str], parts: list[str]) -> bool:
     if pattern == ["**"]:
         return False
     if pattern[0] == "**":
-        return any(_glob_match(pattern[1:], parts[i:]) for i in range(len(parts)))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _glob_match(pattern[1:], parts[1:])
+        return any(glob_match(pattern[1:], parts[i:]) for i in range(len(parts)))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and glob_match(pattern[1:], parts[1:])
 
 
 def _folded_index(recipes: set[str], inputs: dict[str, tuple[str, Location]]) -> dict[str, str]:

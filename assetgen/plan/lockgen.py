@@ -48,13 +48,15 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
     by_id = plan.by_id()
     written = old.written()
     assets = dict(old.assets)
+    others = old.others
     if prune:
         names = {a.name for a in plan.assets} | set(known)
         assets = {n: a for n, a in assets.items() if n in names}
+        others = {n: t for n, t in others.items() if n in names}
     for asset in plan.assets:
         if asset.name not in selected:
             continue
         entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted)
         if entry is not None:
             assets[asset.name] = entry
-    return Lock(assets, old.blocks)
+    return Lock(assets, old.blocks, {n: t for n, t in others.items() if n not in assets})

@@ -238,6 +238,11 @@ def _reuse(root: Path, stored: dict) -> FileResult | None:
                       matrix_assets=decoded.matrix_assets, skipped=decoded.skipped)
 
 
+def load_file(root: Path, rel: str, project_params: Params) -> FileResult:
+    """One recipe file, loaded afresh (not through the recipe cache); references not resolved."""
+    return _load_file(root, rel, project_params)
+
+
 def _load_file(root: Path, rel: str, project_params: Params, data: bytes | None = None) -> FileResult:
     from assetgen.recipe import schema, yamlpos
     from assetgen.recipe.convert import convert_file

@@ -233,11 +233,12 @@ def run_cost(prep: Prepared, batch: bool = False) -> float:
                for a in prep.plan.actions if prep.resolution.states[a.id].status is Status.RUN)
 
 
-def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
+def build(opts: BuildOptions, sink: Sink = discard, prepared: Prepared | None = None) -> BuildReport:
+    """`prepared`: the plan of a build after a small change (`run.delta`); else the whole project's."""
     opts.check()
-    prep = prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
-                   remote="look" if opts.frozen else "fetch",   # --frozen writes nothing, not even the cache
-                   remember=not opts.frozen)
+    prep = prepared or prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
+                               remote="look" if opts.frozen else "fetch",   # --frozen writes nothing
+                               remember=not opts.frozen)
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
     try:
@@ -249,7 +250,7 @@ def build(opts: BuildOptions, sink: Sink = discard) -> BuildReport:
 def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     if os.environ.get(CACHE_ENV):   # a cache other projects may share: their gc must keep ours
         gc.register(prep.store.root, prep.project.root)
-    total = len(prep.plan.actions)
+    total = prep.actions_total()
     adopt = _adopting(prep, opts)
     where_calls_go(prep.provider, prep.project.config, opts.endpoint)    # a bad URL: exit 2, nothing run
     if opts.frozen:
@@ -276,12 +277,15 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
             batches.close()
     deferred = phase.deferred if phase is not None else frozenset()
     inputs = _input_stats(prep)
-    from assetgen.batch.run import without
+    plan = prep.plan
+    if deferred:
+        from assetgen.batch.run import without
 
-    out = asyncio.run(_execute(prep, opts, sink, adopt, without(prep.plan, deferred)))
+        plan = without(prep.plan, deferred)
+    out = asyncio.run(_execute(prep, opts, sink, adopt, plan))
     swept = _save(prep, opts, out, inputs, bool(deferred))
     failures, failed, left, causes = _failures(prep, out)
-    renditions = len(_outputs(prep))
+    renditions = prep.renditions()
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
     hits, uploads, warnings = _share(prep, out)
@@ -339,13 +343,19 @@ def _no_batches_with_shards(prep: Prepared, opts: BuildOptions) -> None:
 def _batches(prep: Prepared, opts: BuildOptions) -> BatchRun | None:
     """The batch phase: with --batch, or when batches submitted earlier wait to be collected
     (never with --frozen: it calls nothing and writes nothing)."""
-    from assetgen.batch.run import BatchRun, has_records
-
     if opts.frozen:
         return None
-    if opts.batch or (prep.provider is ProviderKind.OPENAI and has_records(prep.project.root)):
+    if opts.batch or (prep.provider is ProviderKind.OPENAI and _has_batches(prep.project.root)):
+        from assetgen.batch.run import BatchRun  # (and its HTTP client) only when batches are used
+
         return BatchRun(prep, opts.batch, endpoint=opts.endpoint)
     return None
+
+
+def _has_batches(root: Path) -> bool:
+    from assetgen.batch.records import Records
+
+    return bool(Records(root).all())
 
 
 Failures = tuple[tuple[str, str], ...]      # (asset, message)
@@ -511,12 +521,22 @@ def _input_stats(prep: Prepared) -> Stats:
 
 
 def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float) -> None:
+    from assetgen.run import index
+
     root = prep.project.root
     written = [lockfile.LOCK_FILE, *_outputs(prep)]
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
-    dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not _only_files(opts) else ["."]
-    stamp.write(root, sig, {**inputs, **stamp.stats(root, written)}, stamp.dir_stats(root, dirs),
-                len(prep.plan.actions), reached_at)
+    only_files = _only_files(opts)
+    dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
+    files = {**inputs, **stamp.stats(root, written)}
+    entries = None
+    if not (only_files or prep.paid):       # the index covers every variant, or there is none
+        entries = index.entries(prep.project.recipes, prep.plan)
+    if prep.rest is not None:
+        files = {**prep.rest.stamped, **files}
+        entries = {**prep.rest.files, **entries} if entries is not None else None
+    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at,
+                index.encode(entries) if entries is not None else None)
 
 
 def _only_files(opts: BuildOptions) -> bool:

@@ -79,6 +79,8 @@ def in_use(prep: Prepared) -> set[str]:
         used.update(o.path for o in variant.outputs)
         for step in variant.steps:
             used.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
+    if prep.rest is not None:
+        used |= prep.rest.used
     return used
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetgen import lockfile
 from assetgen.cache import CACHE_ENV, STATE_DIR, Store, cache_dir, linked_state
@@ -20,6 +20,19 @@ from assetgen.recipe.model import Project, ProviderKind
 
 if TYPE_CHECKING:
     from assetgen.remote_cache.remote import RemoteCache
+    from assetgen.run.index import FileEntry
+
+
+@dataclass(frozen=True)
+class Rest:
+    """The recipe files a build after a small change left alone (`run.delta`), as the build index
+    and the stamp have them: built, locked and unchanged."""
+
+    files: Mapping[str, FileEntry]
+    stamped: Mapping[str, Any]      # the stats the stamp holds for them, their inputs and outputs
+    actions: int                    # the whole project's action count
+    renditions: int                 # and its outputs
+    used: frozenset[str]            # paths they write or read
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,15 @@ class Prepared:
     # plan is for the local provider: placeholders never replace paid work
     paid: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()   # every variant of the project (for pruning the lock)
+    rest: Rest | None = None              # the recipe files not loaded (a build after a small change)
+
+    def actions_total(self) -> int:
+        return self.rest.actions if self.rest is not None else len(self.plan.actions)
+
+    def renditions(self) -> int:
+        if self.rest is not None:
+            return self.rest.renditions
+        return sum(1 for a in self.plan.actions if a.render is not None)
 
     def paid_outputs(self) -> int:
         """How many outputs this plan leaves as paid images."""
@@ -103,17 +125,17 @@ def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
 
 def prepare_project(project: Project, provider: ProviderKind | None = None,
                     only: Sequence[str] = (), force: Sequence[str] = (),
-                    remote: str | None = None) -> Prepared:
+                    remote: str | None = None, lock: Lock | None = None) -> Prepared:
     """The plan of a loaded project for one provider, resolved against the cache and lock file.
 
     A file hash taken from the stat cache is only a hint: when an action is to run (a call to pay
     for, an output to replace) because a file seems to have changed, the files it depends on are
-    hashed again from their bytes, and when the stat cache was wrong the plan is made again."""
+    hashed again from their bytes, and when the stat cache was wrong the plan is made again.
+    `lock`: the lock file as already read (a build after a small change reads only some entries)."""
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     store = Store(cache_dir(project.root))
     shared = open_remote(project, store, fetch=remote == "fetch") if remote else None
-    lock: Lock | None = None
     while True:
         full = build_plan(project, kind.value, files.hash)
         _check_patterns(full, "--only", only)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from assetgen import statefiles
 
 STAMP_FILE = "build-stamp.json"
 STAMP_VERSION = 2
+INDEX_FILE = "build-index.json"
 PROJECT_FILE = "assetgen.yaml"
 
 
@@ -61,7 +63,7 @@ def pillow_version() -> str | None:
     return None
 
 
-def _stat(path: Path) -> list[int] | None:
+def _stat(path: str | Path) -> list[int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -69,7 +71,7 @@ def _stat(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]  # ctime: a rewrite that kept the mtime
 
 
-def _dir_mtime(path: Path) -> int | None:
+def _dir_mtime(path: str | Path) -> int | None:
     try:
         return os.stat(path).st_mtime_ns
     except OSError:
@@ -97,7 +99,8 @@ def glob_dirs(root: Path, patterns: Iterable[str]) -> list[str]:
 
 
 def stats(root: Path, files: Iterable[str]) -> dict[str, list[int] | None]:
-    return {f: _stat(root / f) for f in files}
+    base = str(root)
+    return {f: _stat(os.path.join(base, f)) for f in files}
 
 
 def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
@@ -105,25 +108,50 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
 
 
 def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], dirs: dict[str, int | None],
-          total: int, reached_at: float | None = None) -> None:
+          total: int, reached_at: float | None = None, index: bytes | None = None) -> None:
     """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
-    `reached_at`: the time the build set as the mtime of every cache record it reached."""
+    `reached_at`: the time the build set as the mtime of every cache record it reached. `index`:
+    the build index (`run.index`) of this build, written beside the stamp, which holds its hash (an
+    index that does not match the stamp is never used)."""
+    import hashlib
+
     from assetgen.atomic import write_atomic
 
     body: dict[str, Any] = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
                             "files": dict(sorted(files.items())), "dirs": dict(sorted(dirs.items()))}
     if reached_at is not None:
         body["reached_at"] = reached_at
-    write_atomic(root / ".assetgen" / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
+    state = root / ".assetgen"
+    if index is not None:
+        write_atomic(state / INDEX_FILE, index)
+        body["index"] = hashlib.sha256(index).hexdigest()
+    else:
+        (state / INDEX_FILE).unlink(missing_ok=True)
+    write_atomic(state / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
 
 
 def clear(root: Path) -> None:
     (root / ".assetgen" / STAMP_FILE).unlink(missing_ok=True)
+    (root / ".assetgen" / INDEX_FILE).unlink(missing_ok=True)
 
 
-def check(root: Path, sig: dict[str, Any]) -> int | None:
-    """The stamped action count when nothing changed since the stamp; None otherwise (also when the
-    stamp is damaged or has the wrong shape: the full build then decides, costing time only)."""
+@dataclass(frozen=True)
+class Compared:
+    """What changed since the stamp: the files whose stat differs, and whether a searched folder
+    changed (a recipe file added or removed, or one replaced by a rename)."""
+
+    root: Path
+    total: int
+    changed: tuple[str, ...]
+    dirs_changed: tuple[str, ...]
+    files: dict[str, Any]           # the stamp's stats, by path
+    dirs: dict[str, Any]
+    index: str | None               # the hash of the build index written with the stamp
+
+
+def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
+    """The changes since the stamp; None when there is no usable stamp (damaged, of the wrong
+    shape, or of another command signature: the full build then decides, costing time only)."""
     if os.path.islink(root / ".assetgen"):
         return None
     try:
@@ -133,16 +161,25 @@ def check(root: Path, sig: dict[str, Any]) -> int | None:
     if not isinstance(body, dict) or body.get("version") != STAMP_VERSION or body.get("signature") != sig:
         return None
     files, dirs, total = body.get("files"), body.get("dirs"), body.get("actions_total")
+    index = body.get("index")
     if not (isinstance(files, dict) and isinstance(dirs, dict) and isinstance(total, int)
-            and statefiles.is_count(total)):
+            and statefiles.is_count(total) and (index is None or statefiles.is_sha(index))):
         return None
+    changed = []
+    base = str(root)
+    join = os.path.join
     for rel, stat in files.items():
-        if not statefiles.is_relative(rel) or _stat(root / rel) != stat:
+        if not statefiles.is_relative(rel):
             return None
+        if _stat(join(base, rel)) != stat:
+            changed.append(rel)
+    dirs_changed = []
     for rel, mtime in dirs.items():
-        if not (statefiles.is_relative(rel) or rel == ".") or _dir_mtime(root / rel) != mtime:
+        if not (statefiles.is_relative(rel) or rel == "."):
             return None
-    return total
+        if _dir_mtime(join(base, rel)) != mtime:
+            dirs_changed.append(rel)
+    return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index)
 
 
 def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None, touch: bool = True) -> int | None:
@@ -150,13 +187,20 @@ def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None, touch: bool
     sets the stamp's mtime to now: what the stamped build reached is still reached (`reached`)."""
     paths = list(paths)
     root = find_root(paths, cwd)
-    total = check(root, signature(paths, cwd, provider))
-    if total is not None and touch:
-        try:
-            os.utime(root / ".assetgen" / STAMP_FILE)
-        except OSError:
-            pass
-    return total
+    found = compare(root, signature(paths, cwd, provider))
+    if found is None or found.changed or found.dirs_changed:
+        return None
+    if touch:
+        touch_stamp(root)
+    return found.total
+
+
+def touch_stamp(root: Path) -> None:
+    """Set the stamp's mtime to now: what the stamped build reached is still reached (`reached`)."""
+    try:
+        os.utime(root / ".assetgen" / STAMP_FILE)
+    except OSError:
+        pass
 
 
 def reached(root: Path) -> tuple[float, float] | None:

@@ -1,0 +1,218 @@
+"""A build after a change to a few recipe files loads and plans only those files, the files that
+refer to their variants and the files those refer to (`run.delta`); the rest of the project is
+checked by the build index. It leaves exactly what a full build leaves (outputs, lock file,
+summary), and anything it cannot decide by index (a clash with another file, a damaged index, a
+new recipe file) goes the full way, with the full build's messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from assetgen.cli import main
+from assetgen.run import delta, stamp
+from assetgen.run.prepare import Prepared
+
+PROJECT = """\
+version: 1
+provider: local
+defaults:
+  model: gpt-image-2
+  size: 16x16
+"""
+
+
+def recipe(name: str, prompt: str, extra: str = "") -> str:
+    return f"version: 1\nassets:\n  {name}:\n    prompt: \"{prompt}\"\n    output: out/{name}.png\n{extra}"
+
+
+FRAMED = """\
+version: 1
+assets:
+  framed:
+    steps:
+      - edit: "Frame it"
+        image: {asset: b}
+        mask: masks/m.png
+    output: out/framed.png
+"""
+
+
+def make(root: Path) -> Path:
+    (root / "recipes" / "one").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "assetgen.yaml").write_text(PROJECT)
+    for name in "abcd":
+        (root / "recipes" / "one" / f"{name}.yaml").write_text(recipe(name, f"Asset {name}"))
+    (root / "recipes" / "framed.yaml").write_text(FRAMED)
+    Image.new("RGBA", (16, 16), (0, 0, 0, 0)).save(root / "masks" / "m.png")
+    assert build(root) == 0
+    return root
+
+
+def build(root: Path) -> int:
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        return main(["build", "--json"])
+    finally:
+        os.chdir(cwd)
+
+
+def planned(root: Path) -> Prepared | None:
+    """What a build of `root` would load and plan after a small change (None: the full way)."""
+    compared = stamp.compare(root, stamp.signature([], root, None))
+    assert compared is not None
+    return delta.prepare(compared, None)
+
+
+def loaded(root: Path) -> list[str]:
+    prep = planned(root)
+    assert prep is not None
+    return sorted(r.path for r in prep.project.recipes)
+
+
+def full_copy(root: Path, tmp_path: Path) -> Path:
+    """The project as it is now, without the stamp: its build goes the full way."""
+    other = tmp_path / "full"
+    shutil.copytree(root, other)
+    (other / ".assetgen" / stamp.STAMP_FILE).unlink()
+    return other
+
+
+def state(root: Path) -> dict[str, object]:
+    out = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "out").rglob("*"))}
+    return {"lock": (root / "assetgen.lock").read_text(), "outputs": out}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_one_changed_file_is_the_only_one_loaded_and_the_build_is_the_full_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert loaded(root) == ["recipes/one/c.yaml"]
+    other = full_copy(root, tmp_path)
+    capsys.readouterr()
+    assert build(other) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert build(root) == 0
+    mine = json.loads(capsys.readouterr().out)
+    assert mine == full
+    assert mine["actions_total"] == 10 and mine["actions_run"] == 1 and mine["outputs_written"] == 1
+    assert state(root) == state(other)
+    assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 0   # the stamp: a no-op
+
+
+def test_a_file_saved_by_renaming_is_still_the_only_one_loaded(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    path = root / "recipes" / "one" / "c.yaml"
+    (root / "recipes" / "one" / "c.yaml.tmp").write_text(path.read_text().replace("Asset c", "Asset c2"))
+    os.replace(root / "recipes" / "one" / "c.yaml.tmp", path)   # as editors save: the folder changes
+    assert loaded(root) == ["recipes/one/c.yaml"]
+
+
+def test_a_change_upstream_loads_the_files_that_refer_to_it(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "one" / "b.yaml", "Asset b", "Asset b, blue")
+    assert loaded(root) == ["recipes/framed.yaml", "recipes/one/b.yaml"]
+    edit(root / "recipes" / "one" / "b.yaml", "Asset b, blue", "Asset b, green")
+    edit(root / "recipes" / "framed.yaml", "Frame it", "Frame it twice")
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and build(other) == 0
+    assert state(root) == state(other)
+
+
+def test_a_change_downstream_loads_what_it_refers_to(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "framed.yaml", "Frame it", "Frame it in gold")
+    assert loaded(root) == ["recipes/framed.yaml", "recipes/one/b.yaml"]
+
+
+def test_a_removed_variant_loses_its_output_and_lock_entry(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    (root / "recipes" / "one" / "d.yaml").write_text(recipe("e", "Asset e"))
+    assert loaded(root) == ["recipes/one/d.yaml"]
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and build(other) == 0
+    assert not (root / "out" / "d.png").exists() and (root / "out" / "e.png").is_file()
+    assert state(root) == state(other)
+    assert '"d"' not in (root / "assetgen.lock").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    (recipe("d", "Asset d").replace("out/d.png", "out/a.png"), "duplicate output path 'out/a.png'"),
+    (recipe("d", "Asset d").replace("out/d.png", "out/A.png"), "differ only in case"),
+    (recipe("a", "Asset d").replace("out/a.png", "out/d.png"), "duplicate variant name 'a'"),
+    (recipe("d", "Asset d").replace("out/d.png", "masks/M.png"), "masks/m.png"),
+    (recipe("d", "Asset d").replace("output: out/d.png",
+                                    "outputs: [{path: recipes/one/A.yaml, format: png}]"),
+     "would overwrite a recipe file"),
+    (recipe("d", "Asset d", "    steps: []\n"), "recipes/one/d.yaml"),
+])
+def test_a_clash_with_another_file_goes_the_full_way_with_its_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, message: str) -> None:
+    root = make(tmp_path / "p")
+    (root / "recipes" / "one" / "d.yaml").write_text(change)
+    assert planned(root) is None
+    capsys.readouterr()
+    assert build(root) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_input_another_file_writes_goes_the_full_way(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "framed.yaml", "masks/m.png", "out/a.png")
+    assert planned(root) is None
+
+
+def test_a_new_recipe_file_goes_the_full_way(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    (root / "recipes" / "one" / "e.yaml").write_text(recipe("e", "Asset e"))
+    assert planned(root) is None
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and build(other) == 0
+    assert state(root) == state(other)
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c, red", "Asset c, blue")
+    assert loaded(root) == ["recipes/one/c.yaml"]      # the index now has e.yaml
+
+
+@pytest.mark.parametrize("damage", [
+    b"", b"{", b"[]", b'{"version": 1, "files": {"recipes/one/a.yaml": [1, 2]}}',
+    b'{"version": 1, "files": {"../x": [[], {}, [], [], [], [], []]}}',
+])
+def test_a_damaged_index_is_ignored(tmp_path: Path, damage: bytes) -> None:
+    root = make(tmp_path / "p")
+    index = root / ".assetgen" / stamp.INDEX_FILE
+    assert index.is_file()
+    index.write_bytes(damage)
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert planned(root) is None        # its hash is not the one the stamp holds
+    # even one whose hash the stamp holds is read with its shape checked
+    body = json.loads((root / ".assetgen" / stamp.STAMP_FILE).read_text())
+    import hashlib
+
+    body["index"] = hashlib.sha256(damage).hexdigest()
+    (root / ".assetgen" / stamp.STAMP_FILE).write_text(json.dumps(body))
+    assert planned(root) is None
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and build(other) == 0
+    assert state(root) == state(other)
+
+
+def test_a_lock_file_changed_by_hand_goes_the_full_way(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    lock = root / "assetgen.lock"
+    lock.write_text(lock.read_text() + "\n")
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert planned(root) is None
