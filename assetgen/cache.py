@@ -155,10 +155,13 @@ class Store:
         return _record(key, data)
 
     def put_record(self, key: str, op: str, provider: str, model: str, results: tuple[str, ...],
-                   usage: dict[str, Any] | None = None, deployment: str = "") -> ActionRecord:
+                   usage: dict[str, Any] | None = None, deployment: str = "",
+                   durable: bool = True) -> ActionRecord:
+        """`durable=False` skips the fsync (still all or nothing): for a record of work that is free
+        to make again (a placeholder, a rendition), whose loss in a crash costs time only."""
         rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3), deployment)
         write_atomic(self.actions / f"{key}.json",
-                     json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"))
+                     json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"), durable)
         self._records[key] = rec
         return rec
 

@@ -236,6 +236,8 @@ class Executor:
         self.out.keys[action.id] = step.key
         if self.reuse(action, step.key, fresh=False):
             return 0
+        if spec.provider == "local":     # free and deterministic: another build drawing it too is harmless
+            return await self.make(action, step)
         claim = self.store.claim(step.key)
         while not claim.try_acquire():      # another build is making this very call: wait for it
             if self.out.interrupted or self.stopping:
@@ -295,8 +297,10 @@ class Executor:
         """Objects first, then the record that names them: a record never points at a missing image."""
         spec = action.call
         assert spec is not None
-        shas = tuple(self.store.put_object(b) for b in images)
-        self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage, served_by)
+        durable = spec.provider != "local"      # a placeholder lost in a crash is drawn again, free
+        shas = tuple(self.store.put_object(b, durable) for b in images)
+        self.store.put_record(key, action.op.value, spec.provider, spec.model, shas, usage, served_by,
+                              durable=durable)
         self.store.drop_refusal(key)    # sent again on purpose (--force), and served this time
         return shas
 
@@ -358,7 +362,8 @@ class Executor:
             except OSError as exc:
                 raise ActionFailed(f"cannot write {output.path}: {exc.strerror}") from None
             self.files.remember(output.path, sha)
-        self.store.put_record(key, "render", "pillow", output.format, (sha,))
+        # a rendition lost in a crash is made again from its image: no fsync for its record
+        self.store.put_record(key, "render", "pillow", output.format, (sha,), durable=False)
         return sha, written
 
 
