@@ -74,3 +74,33 @@ def test_edit_changes_only_the_pixels_the_mask_allows() -> None:
     diff = ImageChops.difference(out.convert("RGB"), base.convert("RGB")).getbbox()
     assert diff is not None and diff[2] <= 20          # changes stay left of x = 20
     assert out.crop((20, 0, 64, 64)).tobytes() == base.crop((20, 0, 64, 64)).tobytes()
+
+
+def test_drawings_in_worker_processes_are_the_drawings_of_a_thread() -> None:
+    """After the first POOL_AFTER drawings a build draws in one process per core: the same bytes,
+    and a refused request is the same error."""
+    from assetgen.providers import local
+    from assetgen.providers.base import ProviderError
+
+    requests = [ImageRequest(Op.GENERATE, "gpt-image-1.5", f"Gem {i}", {"size": "32x32", "n": 1 + i % 2},
+                             label=f"gem-{i}") for i in range(local.POOL_AFTER + 8)]
+
+    async def run_all(provider: LocalProvider) -> list[tuple[bytes, ...]]:
+        try:
+            results = await asyncio.gather(*(provider.run(r) for r in requests))
+            bad = ImageRequest(Op.GENERATE, "gpt-image-1.5", "Gem", {"size": "big"}, label="gem")
+            try:
+                await provider.run(bad)
+            except ProviderError as exc:
+                assert (str(exc), exc.status) == ("invalid size 'big'", 400)
+            else:
+                raise AssertionError("no error")
+            return [r.images for r in results]
+        finally:
+            await provider.aclose()
+
+    pooled = LocalProvider(workers=2)
+    in_processes = asyncio.run(run_all(pooled))
+    assert pooled._calls > local.POOL_AFTER
+    assert in_processes == [local.draw(r).images for r in requests]
+    assert asyncio.run(run_all(LocalProvider(workers=1))) == in_processes

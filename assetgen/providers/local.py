@@ -40,6 +40,7 @@ class LocalProvider:
             return await asyncio.to_thread(draw, request)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")   # not fork: this process has threads
+            context.set_forkserver_preload([__name__])     # workers start with Pillow imported
             self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_worker)
         return await asyncio.get_running_loop().run_in_executor(self._pool, draw, request)
 
