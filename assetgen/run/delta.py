@@ -62,7 +62,10 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     from assetgen.run.prepare import prepare_project
 
     wanted = {v.name for v in project.variants()} | {n for rel in loaded.results for n in index[rel].variants}
-    lock = lockfile.read_some(root, wanted)
+    if len(wanted) * 2 > sum(len(e.variants) for e in index.values()):
+        lock: Lock | None = lockfile.read(root)     # most of it: read as the full path does
+    else:
+        lock = lockfile.read_some(root, wanted)
     if lock is None:
         return None
     prep = prepare_project(project, provider, lock=lock)
