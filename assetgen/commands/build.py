@@ -52,7 +52,6 @@ def _noop(args: argparse.Namespace, total: int) -> int:
 def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None) -> int:
     from assetgen.recipe.model import ProviderKind
     from assetgen.run.build import BuildOptions, build
-    from assetgen.run.progress import LiveReporter, PlainReporter
     from assetgen.run.shard import Shard
 
     opts = BuildOptions(
@@ -71,6 +70,8 @@ def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None)
         report = build(opts, prepared=prepared)
         print(json.dumps(report.summary()))
     else:
+        from assetgen.run.progress import LiveReporter, PlainReporter  # (rich) not for --json
+
         reporter = LiveReporter() if sys.stdout.isatty() else PlainReporter()
         try:
             report = build(opts, reporter, prepared)
