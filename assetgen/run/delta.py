@@ -69,7 +69,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     if lock is None:
         return None
     prep = prepare_project(project, provider, lock=lock)
-    if not _plain(prep, lock):
+    if prep.paid or not _plain(prep, lock):     # paid images a local build leaves: counted project-wide
         return None
     rest = {rel: e for rel, e in index.items() if rel not in loaded.results}
     ids = {a.id[:build_index.ID_CHARS] for a in prep.plan.actions}
