@@ -12,21 +12,22 @@ from assetgen.plan.status import call_step, render_output
 
 def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[str, tuple[str, ...]],
                 encoder: str, old: Mapping[str, LockOutput] | None = None, kept: Collection[str] = (),
-                adopted: Collection[str] = ()) -> LockAsset | None:
+                adopted: Collection[str] = (), keys: Mapping[str, str] | None = None) -> LockAsset | None:
     """The lock entry of one asset, or None when any of its actions has no result. An output kept
     as the user changed it keeps its old entry (none when assetgen never wrote it); an adopted
     output is marked so, and stays marked while its bytes stay."""
     old = old or {}
+    keys = keys or {}
     steps = []
     for sid in asset.steps:
-        step = call_step(by_id[sid], results)
+        step = call_step(by_id[sid], results, keys.get(sid))
         got = results.get(sid)
         if not step.key or not got:
             return None
         steps.append(dataclasses.replace(step, results=got))
     outputs = []
     for oid in asset.outputs:
-        out = render_output(by_id[oid], results, encoder)
+        out = render_output(by_id[oid], results, encoder, keys.get(oid))
         before = old.get(out.path)
         if out.path in kept:
             if before is not None:
@@ -42,9 +43,10 @@ def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[
 
 def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, selected: Collection[str],
               encoder: str, prune: bool, kept: Collection[str] = (), adopted: Collection[str] = (),
-              known: Collection[str] = ()) -> Lock:
+              known: Collection[str] = (), keys: Mapping[str, str] | None = None) -> Lock:
     """Rewrite the selected assets that resolved; keep the rest; drop unknown assets when `prune`
-    (those neither in the plan nor in `known`)."""
+    (those neither in the plan nor in `known`). `keys`: action id -> the key worked out from these
+    results (the build's), so that it is not hashed again."""
     by_id = plan.by_id()
     written = old.written()
     assets = dict(old.assets)
@@ -56,7 +58,7 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
     for asset in plan.assets:
         if asset.name not in selected:
             continue
-        entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted)
+        entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted, keys)
         if entry is not None:
             assets[asset.name] = entry
     return Lock(assets, old.blocks, {n: t for n, t in others.items() if n not in assets})

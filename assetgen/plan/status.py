@@ -63,8 +63,9 @@ def encoder_version() -> str:
     return f"{ENCODER}-{PIL.__version__}"
 
 
-def call_step(action: Action, results: Results) -> LockStep:
-    """The resolved request as the lock records it; key "" while an upstream image is unknown."""
+def call_step(action: Action, results: Results, worked_out: str | None = None) -> LockStep:
+    """The resolved request as the lock records it; key "" while an upstream image is unknown.
+    `worked_out`: its key, already worked out from these results (not hashed again)."""
     spec = action.call
     assert spec is not None
     inputs = []
@@ -76,7 +77,9 @@ def call_step(action: Action, results: Results) -> LockStep:
             sha = s.file_sha or ""
         inputs.append(LockInput(s.role.value, sha, s.file, s.asset if s.action else None))
     key = ""
-    if all(i.sha256 for i in inputs):
+    if worked_out and all(i.sha256 for i in inputs):
+        key = worked_out
+    elif all(i.sha256 for i in inputs):
         ident = call_ident(spec, action.op)
         ident["inputs"] = [[i.role, i.sha256] for i in inputs]
         key = keys.digest(ident)
@@ -84,15 +87,17 @@ def call_step(action: Action, results: Results) -> LockStep:
                     key, ())
 
 
-def render_output(action: Action, results: Results, encoder: str) -> LockOutput:
-    """The rendition as the lock records it; key "" while the source image is unknown."""
+def render_output(action: Action, results: Results, encoder: str,
+                  worked_out: str | None = None) -> LockOutput:
+    """The rendition as the lock records it; key "" while the source image is unknown. `worked_out`:
+    its key, already worked out from these results (not hashed again)."""
     spec = action.render
     assert spec is not None
     out = spec.output
     known = results.get(spec.source.action or "")
     source = known[spec.source.index] if known and spec.source.index < len(known) else ""
     ident = render_ident(out)
-    key = keys.digest({**ident, "source": source, "encoder": encoder}) if source else ""
+    key = (worked_out or keys.digest({**ident, "source": source, "encoder": encoder})) if source else ""
     resize = f"{out.resize[0]}x{out.resize[1]}" if out.resize else None
     return LockOutput(out.path, out.format, out.quality, resize, ident["fit"] if out.resize else None,
                       source, key, "")

@@ -471,6 +471,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
     root = prep.project.root
     whole = not (opts.only or _only_files(opts))
     lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=whole,
+                     keys=out.keys,
                      kept=out.kept, adopted=out.adopted, known=prep.known)
     swept = Swept()
     if lock != prep.lock:
