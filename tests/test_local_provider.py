@@ -104,3 +104,38 @@ def test_drawings_in_worker_processes_are_the_drawings_of_a_thread() -> None:
     assert pooled._calls > local.POOL_AFTER
     assert in_processes == [local.draw(r).images for r in requests]
     assert asyncio.run(run_all(LocalProvider(workers=1))) == in_processes
+
+
+SCRIPT = """\
+from pathlib import Path
+from assetgen.run.build import BuildOptions, build
+
+with open("ran.txt", "a") as fh:      # no `if __name__ == "__main__"`: a worker process would run it again
+    fh.write("ran\\n")
+report = build(BuildOptions(cwd=Path.cwd()))
+print(report.actions_run, report.outputs_written)
+"""
+
+
+def test_a_script_that_builds_at_import_builds_once(tmp_path) -> None:
+    """Worker processes import the program's main module again: for a script that builds without
+    `if __name__ == "__main__"` the drawings stay in this process."""
+    import subprocess
+    import sys
+
+    from assetgen.providers import local
+
+    n = local.POOL_AFTER + 8
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "assetgen.yaml").write_text(
+        "version: 1\nprovider: local\ndefaults: {model: gpt-image-2, size: 16x16}\n")
+    values = ", ".join(str(i) for i in range(n))
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        f"version: 1\nassets:\n  a:\n    matrix: {{i: [{values}]}}\n    prompt: \"Asset {{{{ i }}}}\"\n"
+        "    output: \"out/{{ name }}.png\"\n")
+    (tmp_path / "script.py").write_text(SCRIPT)
+    proc = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(n), str(n)]
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"

@@ -12,8 +12,11 @@ import asyncio
 import io
 import multiprocessing
 import os
+import re
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from assetgen import catalog, placeholder
@@ -30,7 +33,7 @@ class LocalProvider:
     kind = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        self._workers = workers if workers is not None else _cores()
+        self._workers = workers if workers is not None else (_cores() if _main_is_guarded() else 1)
         self._pool: ProcessPoolExecutor | None = None
         self._calls = 0
 
@@ -42,7 +45,11 @@ class LocalProvider:
             context = multiprocessing.get_context("forkserver")   # not fork: this process has threads
             context.set_forkserver_preload([__name__])     # workers start with Pillow imported
             self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_worker)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, draw, request)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, draw, request)
+        except BrokenProcessPool:       # a worker died (killed, out of memory): draw here from now on
+            self._workers = 1
+            return await asyncio.to_thread(draw, request)
 
     def stop(self) -> None:
         return None      # nothing waits here: a drawing in progress finishes
@@ -61,6 +68,22 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def _main_is_guarded() -> bool:
+    """Whether worker processes may start: each imports the program's main module again, which must
+    then do nothing (`python -m assetgen`, the `assetgen` script, a script that runs only under
+    `if __name__ == "__main__"`); a script that builds at import would build again in each worker."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return name == "__main__" or name.endswith(".__main__")
+    try:
+        with open(getattr(main, "__file__", "") or "", encoding="utf-8") as fh:
+            text = fh.read(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"""^if __name__ == ['"]__main__['"]:""", text, re.MULTILINE) is not None
 
 
 def _worker() -> None:
