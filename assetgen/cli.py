@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p)
     _provider(p)
     _endpoint(p)
-    p.add_argument("-j", "--jobs", type=_jobs, default=8, metavar="N", help="actions at once (default 8)")
+    p.add_argument("-j", "--jobs", type=_jobs, default=8, metavar="N",
+                   help="calls at once, and as many renditions (default 8)")
     p.add_argument("--only", action="append", default=[], metavar="PATTERN",
                    help="build only assets whose name matches this glob (repeatable)")
     p.add_argument("--force", action="append", default=[], metavar="PATTERN",

@@ -15,6 +15,11 @@ after each forward pass: records of calls that would run (their results make the
 known, so the passes repeat), renditions a missing output needs (its bytes, by the hash the lock
 names), and images that running actions read. The lock is asked first, so it wins over a remote
 record that disagrees with it.
+
+A build streams from the remote instead (`stream=True`): the resolver asks it nothing, and the
+executor fetches what each action needs as it becomes ready, alongside the API calls. An image
+that neither the cache nor an output holds then does not block its action here: the action is
+`later` blocked, unless the remote has the image when the executor asks for it.
 """
 
 from __future__ import annotations
@@ -130,6 +135,10 @@ class Resolution:
     recovered: Mapping[str, Recovered] = field(default_factory=dict)  # image hash -> output holding it
     remote: frozenset[str] = frozenset()        # calls cached through a remote record
     ready: Mapping[str, str] = field(default_factory=dict)   # render id -> stored bytes of its output
+    # streaming: render id -> the bytes its key promises (the lock's or a record's rendition)
+    expected: Mapping[str, str] = field(default_factory=dict)
+    # streaming: action id -> (the image it lacks, its state unless the remote has that image)
+    later: Mapping[str, tuple[str, ActionState]] = field(default_factory=dict)
 
     def to_run(self) -> list[str]:
         return [i for i, s in self.states.items() if s.status is Status.RUN]
@@ -137,14 +146,16 @@ class Resolution:
 
 class Resolver:
     def __init__(self, plan: Plan, store: Store, lock: Lock, file_hash: Callable[[str], str | None],
-                 root: Path, remote: RemoteSource | None = None) -> None:
+                 root: Path, remote: RemoteSource | None = None, stream: bool = False) -> None:
         self.plan = plan
         self.remote = remote
+        self.stream = stream and remote is not None     # the executor asks the remote, not the resolver
         self.remote_results: dict[str, tuple[str, ...]] = {}   # key -> results, from remote records
         self.remote_objects: set[str] = set()                  # images the remote holds
         self.asked: set[str] = set()                           # keys asked of the remote
         self.from_remote: set[str] = set()
         self.expected: dict[str, str] = {}     # render id -> the output bytes its key promises
+        self.later: dict[str, tuple[str, Reason]] = {}   # streaming: blocked unless the remote has it
         self.ready: dict[str, str] = {}
         self.store = store
         self.lock = lock
@@ -161,7 +172,7 @@ class Resolver:
         must: dict[str, tuple[Reason, ...]] = {i: (Reason(Why.FORCED),) for i in forced}
         while True:
             states = self.forward(must)
-            if self.remote is not None:
+            if self.remote is not None and not self.stream:
                 if self._remote_records(states, must):
                     continue        # their results make more keys known
                 self._remote_objects(states)
@@ -177,10 +188,13 @@ class Resolver:
         for aid, (_, _, reason) in blocked.items():
             st = states[aid]
             states[aid] = ActionState(Status.BLOCKED, st.key, None, (reason,))
+        later = {aid: (image, ActionState(Status.BLOCKED, states[aid].key, None, (reason,)))
+                 for aid, (image, reason) in self.later.items()}
         for action in self.plan.actions:
             if action.render is not None and states[action.id].status is Status.RUN:
                 states[action.id] = _restored_from(states[action.id], action, states, recovered)
-        return Resolution(states, recovered, frozenset(self.from_remote), dict(self.ready))
+        expected = dict(self.expected) if self.stream else {}
+        return Resolution(states, recovered, frozenset(self.from_remote), dict(self.ready), expected, later)
 
     def _remote_records(self, states: Mapping[str, ActionState], must: Mapping[str, object]) -> bool:
         """Ask the remote for the records of calls that would run; True when it had any."""
@@ -214,7 +228,7 @@ class Resolver:
         for action in self.plan.actions:
             if states[action.id].status is not Status.RUN or action.id in self.ready:
                 continue
-            for dep, index in _needs(action):
+            for dep, index in upstream_images(action):
                 st = states[dep]
                 if st.status is Status.CACHED and st.results is not None and index < len(st.results):
                     image = st.results[index]
@@ -320,11 +334,12 @@ class Resolver:
         recovered: dict[str, Recovered] = {}
         blocked: dict[str, tuple[str, str, Reason]] = {}
         stored: dict[str, bool] = {}
+        self.later = {}
         for action in reversed(self.plan.actions):
             if states[action.id].status is not Status.RUN or action.id in self.ready:
                 continue
             who = action.render.output.path if action.render else action.assets[0]
-            for dep, index in _needs(action):
+            for dep, index in upstream_images(action):
                 st = states[dep]
                 if st.status is not Status.CACHED or st.results is None or index >= len(st.results):
                     continue
@@ -336,10 +351,13 @@ class Resolver:
                 found = self.recovery.find(image)
                 if found is not None:
                     recovered[image] = found
-                elif action.id not in blocked:
+                elif action.id not in blocked and action.id not in self.later:
                     maker = self.by_id[dep].assets[0]
                     reason = Reason(Why.LOCKED_MISSING, maker, image, self.recovery.why_not(image))
-                    blocked[action.id] = (dep, who, reason)
+                    if self.stream and not self._is_local(dep):
+                        self.later[action.id] = (image, reason)
+                    else:
+                        blocked[action.id] = (dep, who, reason)
         return recovered, blocked
 
 
@@ -357,7 +375,7 @@ def _restored_from(state: ActionState, action: Action, states: Mapping[str, Acti
     return dataclasses.replace(state, reasons=reasons)
 
 
-def _needs(action: Action) -> list[tuple[str, int]]:
+def upstream_images(action: Action) -> list[tuple[str, int]]:
     """(upstream action id, candidate index) of every upstream image `action` reads."""
     if action.render is not None:
         src = action.render.source

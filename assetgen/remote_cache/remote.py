@@ -9,7 +9,9 @@ build goes on with the local cache.
 
 `fetch=True` (build) downloads into the local cache, objects before the record that names them,
 each written the moment it arrives, so a build that stops resumes where it was. `fetch=False`
-(plan) only asks whether an object exists.
+(plan) only asks whether an object exists. `records` and `objects` ask for many at once (the
+resolver, before anything runs); `record` and `object` for one (`assetgen.run.fetch`, while the
+build runs).
 """
 
 from __future__ import annotations
@@ -104,6 +106,15 @@ class RemoteCache:
 
         self._each(one, [s for s in wanted if SHA.fullmatch(s)])
         return got
+
+    def record(self, key: str, expect: Expect) -> tuple[str, ...] | None:
+        """The results of `key`, when the remote holds a valid record for it and its images."""
+        return self._record(key, expect) if SHA.fullmatch(key) else None
+
+    def object(self, sha: str, key: str) -> bool:
+        """Whether the image `sha` (fetched for `key`) is now in the local cache (or, looking only,
+        in the remote)."""
+        return self._object(sha, key) if SHA.fullmatch(sha) else False
 
     def _record(self, key: str, expect: Expect) -> tuple[str, ...] | None:
         data = self._get(record_path(key))

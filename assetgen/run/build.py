@@ -28,6 +28,7 @@ from assetgen.recipe.model import ProviderKind
 from assetgen.run import shard, stamp
 from assetgen.run.events import Event, Kind, Sink, discard
 from assetgen.run.executor import Executor, Outcome, Settings
+from assetgen.run.fetch import Fetcher
 from assetgen.run.orphans import Swept, in_use, sweep, would_remove
 from assetgen.run.prepare import Prepared, prepare
 from assetgen.run.shard import Shard
@@ -237,14 +238,22 @@ def build(opts: BuildOptions, sink: Sink = discard, prepared: Prepared | None = 
     """`prepared`: the plan of a build after a small change (`run.delta`); else the whole project's."""
     opts.check()
     prep = prepared or prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
-                               remote="look" if opts.frozen else "fetch",   # --frozen writes nothing
-                               remember=not opts.frozen)
+                               remote=_remote_use(opts), remember=not opts.frozen)
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
     try:
         return _build(prep, opts, sink)
     finally:
         using.release()
+
+
+def _remote_use(opts: BuildOptions) -> str:
+    """How the resolver uses the remote cache: --frozen writes nothing, not even the cache, so it
+    only looks; --batch and --max-cost must know what the remote holds before anything runs, so it
+    fetches first; any other build streams from it while the calls run."""
+    if opts.frozen:
+        return "look"
+    return "fetch" if opts.batch or opts.max_cost is not None else "stream"
 
 
 def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
@@ -437,8 +446,12 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
                         locations=step_locations(prep))
     provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint, share)
     sink(Event(Kind.ACTIVITY, activity=provider.activity))
-    executor = Executor(plan or prep.plan, prep.resolution.states, prep.store, prep.files, provider, settings,
-                        sink, prep.resolution.recovered, prep.resolution.ready)
+    resolution = prep.resolution
+    fetcher = None
+    if prep.remote is not None and prep.resolver.stream:
+        fetcher = Fetcher(prep.remote, prep.store, resolution.expected, settings.encoder)
+    executor = Executor(plan or prep.plan, resolution.states, prep.store, prep.files, provider, settings,
+                        sink, resolution.recovered, resolution.ready, fetcher, resolution.later)
     loop = asyncio.get_running_loop()
     presses = [0]
 
@@ -454,6 +467,8 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
+        if fetcher is not None:
+            fetcher.close()
         await provider.aclose()
 
 

@@ -1,4 +1,5 @@
-"""The asyncio DAG executor: runs the actions the plan marked RUN, within `-j`.
+"""The asyncio DAG executor: runs the actions the plan marked RUN, up to `-j` calls and `-j`
+renditions at once (a rendition never waits for a slot a call holds while it waits for its quota).
 
 Among ready actions the one with the longest chain of dependants starts first. A call's result is
 in the cache (objects, then record) before anything that depends on it starts. After a failure the
@@ -6,6 +7,10 @@ executor goes on with independent work (`fail_fast` stops starting new work); `s
 Ctrl-C) lets the calls whose request is on the wire finish and save, and sends nothing new: a call
 still waiting for its quota slot ends unsent and counts as not started, like its dependants.
 Refused credentials stop the build the same way and are remembered in `Outcome.halted`.
+
+With a remote cache, an action that becomes ready first gets what it lacks from the remote
+(`assetgen.run.fetch`), outside the `-j` slots: a call the remote holds is done there, anything
+else then queues for its slot as usual.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import Store
@@ -29,6 +35,7 @@ from assetgen.providers.base import ImageRequest, NotSent, Provider, ProviderErr
 from assetgen.recipe.model import Output
 from assetgen.run import images, inputs
 from assetgen.run.events import Event, Kind, Sink
+from assetgen.run.fetch import Fetched, Fetcher
 
 CLAIM_POLL = 0.1     # seconds between looks at a call another build is making
 
@@ -97,7 +104,8 @@ class Executor:
     def __init__(self, plan: Plan, states: dict[str, ActionState], store: Store, files: FileHashes,
                  provider: Provider, settings: Settings, sink: Sink,
                  recovered: Mapping[str, Recovered] | None = None,
-                 ready: Mapping[str, str] | None = None) -> None:
+                 ready: Mapping[str, str] | None = None, fetcher: Fetcher | None = None,
+                 later: Mapping[str, tuple[str, ActionState]] | None = None) -> None:
         self.plan = plan
         self.by_id = plan.by_id()
         self.states = states
@@ -109,8 +117,11 @@ class Executor:
         self.out = Outcome()
         self.stopping = False
         self.unsent: set[str] = set()    # calls that ended before sending: not started
-        self.ready = ready or {}         # render id -> the stored bytes of its output (remote cache)
-        self.images = images.Images(store, settings.root, recovered or {}, _overwritten(plan, states))
+        self.ready = dict(ready or {})   # render id -> the stored bytes of its output (remote cache)
+        self.recovered = recovered or {}
+        self.images = images.Images(store, settings.root, self.recovered, _overwritten(plan, states))
+        self.fetcher = fetcher
+        self.later = later or {}         # blocked unless the remote has the image it lacks
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
                 self.out.results[aid] = st.results
@@ -144,33 +155,94 @@ class Executor:
             await self.one(self.by_id[aid])
             pending.discard(aid)
             self.block(aid, dependants, pending)
-        ready = [(-height[a], i, a) for i, a in enumerate(todo) if not waiting[a] and a in pending]
-        heapq.heapify(ready)
         order = {a: i for i, a in enumerate(todo)}
-        running: dict[asyncio.Task[None], str] = {}
-        while ready or running:
-            while ready and len(running) < max(1, self.settings.jobs) and not self.stopping:
-                _, _, aid = heapq.heappop(ready)
+        # waiting for a -j slot: calls, and renditions (which never wait for a call's slot)
+        ready: dict[bool, list[tuple[int, int, str]]] = {True: [], False: []}
+        remote: list[tuple[int, int, str]] = []     # waiting to fetch from the remote cache
+        asked: set[str] = set()
+
+        def queue(aid: str) -> None:
+            entry = (-height[aid], order[aid], aid)
+            if aid not in asked and self.fetcher is not None:
+                asked.add(aid)
+                heapq.heappush(remote, entry)
+            else:
+                heapq.heappush(ready[self.by_id[aid].is_call], entry)
+
+        def release(aid: str) -> None:
+            for nxt in dependants[aid]:
+                waiting[nxt].discard(aid)
+                if not waiting[nxt] and nxt in pending:
+                    queue(nxt)
+
+        for aid in todo:
+            if not waiting[aid] and aid in pending:
+                queue(aid)
+        running: dict[asyncio.Future[Any], str] = {}     # one(): None
+        fetching: dict[asyncio.Future[Any], str] = {}    # fetch(): Fetched | None
+        busy = {True: 0, False: 0}                       # calls, renditions running
+        limit = self.fetcher.limit if self.fetcher is not None else 0
+        while ready[True] or ready[False] or remote or running or fetching:
+            while remote and len(fetching) < limit and not self.stopping:
+                _, _, aid = heapq.heappop(remote)
                 if self.out.interrupted and self.by_id[aid].is_call:
                     continue
-                running[asyncio.ensure_future(self.one(self.by_id[aid]))] = aid
-            if not running:
+                fetching[asyncio.ensure_future(self.fetch(self.by_id[aid]))] = aid
+            for calls, heap in ready.items():
+                while heap and busy[calls] < max(1, self.settings.jobs) and not self.stopping:
+                    _, _, aid = heapq.heappop(heap)
+                    if self.out.interrupted and calls:
+                        continue
+                    busy[calls] += 1
+                    running[asyncio.ensure_future(self.one(self.by_id[aid]))] = aid
+            if not running and not fetching:
                 break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait([*running, *fetching], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
+                if task in fetching:
+                    aid = fetching.pop(task)
+                    if task.result() is None:       # not a call the remote holds: it runs
+                        queue(aid)
+                    else:
+                        pending.discard(aid)
+                        release(aid)
+                    continue
                 aid = running.pop(task)
+                busy[self.by_id[aid].is_call] -= 1
                 if aid in self.unsent:      # stays pending: not started, and nor are its dependants
                     continue
                 pending.discard(aid)
                 if task.result() is None and aid in self.out.results:
-                    for nxt in dependants[aid]:
-                        waiting[nxt].discard(aid)
-                        if not waiting[nxt] and nxt in pending:
-                            heapq.heappush(ready, (-height[nxt], order[nxt], nxt))
+                    release(aid)
                 else:
                     self.block(aid, dependants, pending)
         self.out.not_started = pending - self.out.blocked
         return self.out
+
+    async def fetch(self, action: Action) -> Fetched | None:
+        """Get what `action` lacks from the remote cache; a Fetched with results when it was a call
+        the remote holds (it is done), None when the action is to run."""
+        assert self.fetcher is not None
+        need = self.fetcher.need(action, self.out.results, self.out.keys, action.id in self.settings.forced,
+                                 self.recovered)
+        got = Fetched()
+        if need is not None:
+            try:
+                got = await self.fetcher.fetch(need)
+            except OSError:     # the local cache could not store it: the action runs, and says why
+                got = Fetched()
+            if got.results is not None:
+                self.out.results[action.id] = got.results
+                self.out.keys[action.id] = need.key
+                self.sink(Event(Kind.ACTION_START, action.id, action.op.value, action.assets))
+                self.sink(Event(Kind.ACTION_DONE, action.id, action.op.value, action.assets))
+                return got
+            if got.rendition:
+                self.ready[action.id] = need.rendition
+        lacking = self.later.get(action.id)
+        if lacking is not None and action.id not in self.ready and not self.store.has_object(lacking[0]):
+            self.states[action.id] = lacking[1]     # blocked after all: one() says why
+        return None
 
     def block(self, aid: str, dependants: dict[str, list[str]], pending: set[str]) -> None:
         for nxt in dependants[aid]:

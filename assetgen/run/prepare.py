@@ -99,8 +99,10 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
             only: Sequence[str] = (), force: Sequence[str] = (), remote: str | None = None,
             remember: bool = True) -> Prepared:
-    """`remote`: "fetch" downloads what the plan needs from the remote cache (build), "look" only
-    asks what it holds (plan), None leaves it alone. `remember`: keep the recipe cache up to date
+    """`remote`: "stream" leaves the remote cache to the executor, which fetches what each action
+    needs while the build runs (build); "fetch" downloads what the plan needs before anything runs
+    (a build that must know first: --batch, --max-cost); "look" only asks what it holds (plan,
+    --frozen); None leaves it alone. `remember`: keep the recipe cache up to date
     (not under `--frozen`, which writes nothing)."""
     return prepare_project(load(paths, cwd, remember), provider, only, force, remote)
 
@@ -135,7 +137,7 @@ def prepare_project(project: Project, provider: ProviderKind | None = None,
     kind = provider or project.config.provider
     files = FileHashes(project.root, project.root / STATE_DIR)
     store = Store(cache_dir(project.root))
-    shared = open_remote(project, store, fetch=remote == "fetch") if remote else None
+    shared = open_remote(project, store, fetch=remote in ("fetch", "stream")) if remote else None
     while True:
         full = build_plan(project, kind.value, files.hash)
         _check_patterns(full, "--only", only)
@@ -149,7 +151,7 @@ def prepare_project(project: Project, provider: ProviderKind | None = None,
         plan = restrict(full, selected) if only or paid else full
         forcing = {a.name for a in full.assets if force and _picked(a, force)}
         forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
-        resolver = Resolver(plan, store, lock, files.hash, project.root, shared)
+        resolver = Resolver(plan, store, lock, files.hash, project.root, shared, stream=remote == "stream")
         resolution = resolver.resolve(forced)
         if not files.confirm(_suspects(plan, resolution, resolver)):
             return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolution,

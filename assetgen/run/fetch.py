@@ -1,0 +1,94 @@
+"""The remote cache while a build runs: each action's share of it, fetched as the action becomes ready.
+
+Before the executor runs an action it asks `Fetcher.need` what the local cache lacks that the remote
+may hold: a call's record (and its images), a rendition's own bytes, the images the action reads.
+`Fetcher.fetch` gets them on its own threads, at most `remote.workers` transfers at once: they never
+take one of the `-j` slots the API calls use and never wait for one, and a call the remote does not
+hold goes to the API as soon as the remote says so. Every object is stored the moment it arrives
+(checked against its hash), so a build that stops resumes where it was; a remote that is down
+answers nothing more after its one warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Container, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from assetgen.cache import Store
+from assetgen.plan.graph import Action
+from assetgen.plan.status import Expect, Results, call_step, render_output, upstream_images
+from assetgen.remote_cache.remote import RemoteCache
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one action lacks locally that the remote may hold."""
+
+    key: str                        # the action's key (messages name it)
+    expect: Expect | None = None    # a call's record, to ask for
+    rendition: str = ""             # a render's own bytes, by the hash its key promises
+    images: tuple[tuple[str, str], ...] = ()    # (image, the key of the call that made it) it reads
+
+
+@dataclass(frozen=True)
+class Fetched:
+    results: tuple[str, ...] | None = None     # a call the remote holds: its results
+    rendition: bool = False                    # a render's own bytes are now in the local cache
+
+
+class Fetcher:
+    def __init__(self, remote: RemoteCache, store: Store, expected: Mapping[str, str],
+                 encoder: str) -> None:
+        self.remote = remote
+        self.store = store
+        self.expected = expected    # render id -> the bytes its key promises
+        self.encoder = encoder
+        self.limit = max(1, remote.workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="assetgen-remote")
+
+    def need(self, action: Action, results: Results, keys: Mapping[str, str], forced: bool,
+             recovered: Container[str]) -> Need | None:
+        """What `action` lacks (None: nothing, or the remote is down); `results` and `keys` are
+        those of the actions done so far."""
+        if self.remote.down:
+            return None
+        key, expect, rendition = "", None, ""
+        if action.call is not None:
+            key = call_step(action, results).key
+            if key and not forced and not self.store.has_results(key):
+                expect = Expect(action.op.value, action.call.provider, action.call.model)
+        elif action.render is not None:
+            key = render_output(action, results, self.encoder).key
+            rendition = self.expected.get(action.id, "")
+            if rendition and self.store.has_object(rendition):
+                return None         # written from the local cache
+        images = []
+        for dep, index in upstream_images(action):
+            known = results.get(dep)
+            if known and index < len(known):
+                sha = known[index]
+                if sha not in recovered and not self.store.has_object(sha):
+                    images.append((sha, keys.get(dep, "")))
+        if expect is None and not rendition and not images:
+            return None
+        return Need(key, expect, rendition, tuple(images))
+
+    async def fetch(self, need: Need) -> Fetched:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._fetch, need)
+
+    def _fetch(self, need: Need) -> Fetched:
+        if need.expect is not None:
+            results = self.remote.record(need.key, need.expect)
+            if results is not None:
+                return Fetched(results)
+        if need.rendition and self.remote.object(need.rendition, need.key):
+            return Fetched(rendition=True)
+        for sha, key in need.images:
+            self.remote.object(sha, key)
+        return Fetched()
+
+    def close(self) -> None:
+        """After Ctrl-C, what has not started never starts (what arrived is stored)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
