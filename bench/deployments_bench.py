@@ -2,7 +2,12 @@
 each, through assetgen's azure provider (one pacer per deployment; each call to the deployment
 whose slot is free first), against the same calls on one deployment.
 
-    .venv/bin/python bench/deployments_bench.py [--calls 240] [--rpm 600] [--deployments 2]
+    .venv/bin/python bench/deployments_bench.py [--calls 240] [--rpm 600] [--deployments 2] [--runs 3]
+
+The clock starts when the provider exists and the emulator has drawn the prompt's image once (on a
+deployment of its own, outside the quotas measured): what is timed is the calls. Each run prints
+the wall time, this process's CPU time, the emulator's CPU time and the load average (1 min) at
+its end, for a machine that is shared.
 
 Target (issue 14): 240 calls over two deployments of 600 RPM in <= 1.05 x 12 s, 0 lost.
 """
@@ -13,7 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,26 +42,46 @@ PARAMS = {"size": "1024x1024", "quality": "low"}
 PROMPT = "a potion bottle"
 
 
-async def calls(url: str, names: list[str], count: int, rpm: int, concurrency: int) -> tuple[int, int]:
+WARM = "warm"       # a deployment outside the measured ones: the emulator draws the image there first
+
+
+def provider(url: str, names: list[str], rpm: int) -> AzureProvider:
     config = ProjectConfig(azure=AzureConfig(
         endpoint=url, deployments=((MODEL, names[0]),), rpm=tuple((n, rpm) for n in names),
         pools=((MODEL, tuple(DeploymentSpec(n) for n in names)),)))
-    provider = AzureProvider.from_config(config, env={"AZURE_OPENAI_API_KEY": KEY})
+    return AzureProvider.from_config(config, env={"AZURE_OPENAI_API_KEY": KEY})
+
+
+async def warm(url: str) -> None:
+    """One call on the WARM deployment: the emulator draws the prompt's image once."""
+    first = provider(url, [WARM], 60)
+    try:
+        await first.run(ImageRequest(Op.GENERATE, MODEL, PROMPT, PARAMS))
+    finally:
+        await first.aclose()
+
+
+async def calls(url: str, names: list[str], count: int, rpm: int, concurrency: int) -> tuple[int, int, float]:
+    """(ok, lost, seconds from the first call's start to the last one's end)."""
+    await warm(url)
+    azure = provider(url, names, rpm)
     gate = asyncio.Semaphore(concurrency)       # the executor's -j
 
     async def one(i: int) -> bool:
         async with gate:
             try:
-                await provider.run(ImageRequest(Op.GENERATE, MODEL, PROMPT, PARAMS))
+                await azure.run(ImageRequest(Op.GENERATE, MODEL, PROMPT, PARAMS))
                 return True
             except ProviderError:
                 return False
 
     try:
+        start = time.perf_counter()
         results = await asyncio.gather(*(one(i) for i in range(count)))
+        wall = time.perf_counter() - start
     finally:
-        await provider.aclose()
-    return sum(results), count - sum(results)
+        await azure.aclose()
+    return sum(results), count - sum(results), wall
 
 
 @contextlib.contextmanager
@@ -64,7 +92,7 @@ def emulator(names: list[str], args: argparse.Namespace, log: Path) -> Iterator[
         port = sock.getsockname()[1]
     argv = [sys.executable, "-m", "assetgen", "emulator", "--port", str(port), "--api-key", KEY,
             "--rpm", str(args.rpm), "--latency", str(args.latency), "--log", str(log)]
-    for name in names:
+    for name in [*names, WARM]:
         argv += ["--deployment", f"{name}={MODEL}"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -78,21 +106,28 @@ def emulator(names: list[str], args: argparse.Namespace, log: Path) -> Iterator[
         proc.wait(timeout=10)
 
 
-def measure(deployments: int, args: argparse.Namespace) -> str:
+def measure(deployments: int, args: argparse.Namespace) -> tuple[float, str]:
     names = [f"img15-{chr(ord('a') + i)}" for i in range(deployments)]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "requests.jsonl"
         with emulator(names, args, log) as url:
-            start = time.perf_counter()
-            ok, lost = asyncio.run(calls(url, names, args.calls, args.rpm, args.concurrency))
-            wall = time.perf_counter() - start
+            cpu = time.process_time()
+            ok, lost, wall = asyncio.run(calls(url, names, args.calls, args.rpm, args.concurrency))
+            cpu = time.process_time() - cpu
+            load = os.getloadavg()[0]
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    emulator_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    lines = [r for r in lines if r.get("deployment") != WARM]
     stats = {"requests": len(lines), "throttled": sum(r.get("status") == 429 for r in lines)}
     served = Counter(r.get("deployment") for r in lines if r.get("status") == 200)
     ideal = args.calls / (args.rpm * deployments) * 60
     split = ", ".join(f"{n} {served[n]}" for n in names)
-    return (f"{deployments} x {args.rpm} RPM: {wall:6.2f} s ({wall / ideal:.3f} x ideal {ideal:.1f} s), "
-            f"ok {ok}, lost {lost}, requests {stats['requests']}, 429s {stats['throttled']}; served: {split}")
+    return wall / ideal, (f"{deployments} x {args.rpm} RPM: {wall:6.2f} s ({wall / ideal:.3f} x ideal "
+                          f"{ideal:.1f} s), ok {ok}, lost {lost}, requests {stats['requests']}, "
+                          f"429s {stats['throttled']}; served: {split}; CPU {cpu:.2f} s (emulator "
+                          f"{emulator_cpu:.2f} s); load {load:.2f}")
 
 
 def main() -> None:
@@ -103,10 +138,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight, as -j (default 16)")
     parser.add_argument("--latency", type=float, default=1.0,
                         help="emulator seconds per 1,000 output tokens (default 1: 0.27 s per low image)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each (default 1); medians at the end")
+    parser.add_argument("--only-several", action="store_true", help="skip the one-deployment comparison")
     args = parser.parse_args()
-    print(f"{args.calls} calls of {MODEL} {PARAMS['size']} {PARAMS['quality']}, -j {args.concurrency}")
-    print(measure(args.deployments, args))
-    print(measure(1, args))
+    print(f"{args.calls} calls of {MODEL} {PARAMS['size']} {PARAMS['quality']}, -j {args.concurrency}, "
+          f"{os.cpu_count()} CPUs")
+    counts = [args.deployments] if args.only_several else [args.deployments, 1]
+    ratios: dict[int, list[float]] = {n: [] for n in counts}
+    for _ in range(args.runs):
+        for n in counts:
+            ratio, line = measure(n, args)
+            ratios[n].append(ratio)
+            print(line, flush=True)
+    if args.runs > 1:
+        for n, found in ratios.items():
+            print(f"{n} deployment(s): median {statistics.median(found):.3f} x ideal, "
+                  f"range {min(found):.3f}-{max(found):.3f} over {len(found)} runs")
 
 
 if __name__ == "__main__":

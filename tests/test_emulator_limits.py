@@ -170,3 +170,14 @@ def test_log_file_has_json_lines_without_image_bytes_or_keys(tmp_path: Path) -> 
     ]
     assert lines[1]["fields"]["image[]"] == [{"filename": "a.png", "content_type": "image/png", "bytes": 15}]
     assert set(lines[0]) >= {"time", "method", "path", "deployment", "model", "status", "fields"}
+
+
+def test_identical_requests_that_arrive_together_draw_the_image_once() -> None:
+    from assetgen.emulator import images
+
+    before = images._drawn.cache_info().misses
+    args = (64, 48, "a burst of one prompt", "gpt-image-1.5", False, "png", None)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        drawn = list(pool.map(lambda _: images._generated(*args), range(16)))
+    assert len(set(drawn)) == 1
+    assert images._drawn.cache_info().misses - before == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +74,30 @@ def render(call: ImageCall, size: str, inputs: EditInputs | None) -> list[Render
     return results
 
 
-@functools.lru_cache(maxsize=64)
+_drawing: dict[tuple[Any, ...], threading.Lock] = {}
+_drawing_lock = threading.Lock()
+
+
 def _generated(w: int, h: int, prompt: str, text: str, transparent: bool, fmt: str,
                compression: int | None) -> bytes:
-    """Placeholders are deterministic, so identical requests reuse the encoded bytes."""
+    """Placeholders are deterministic, so identical requests reuse the encoded bytes; identical
+    requests that arrive together wait for one drawing instead of each drawing it (a burst of
+    them would otherwise hold every connection for as long as all those drawings take)."""
+    args = (w, h, prompt, text, transparent, fmt, compression)
+    with _drawing_lock:
+        lock = _drawing.setdefault(args, threading.Lock())
+    try:
+        with lock:
+            return _drawn(*args)
+    finally:
+        with _drawing_lock:
+            if not lock.locked():
+                _drawing.pop(args, None)
+
+
+@functools.lru_cache(maxsize=64)
+def _drawn(w: int, h: int, prompt: str, text: str, transparent: bool, fmt: str,
+           compression: int | None) -> bytes:
     img = placeholder.generate(w, h, prompt, placeholder.first_words(prompt), transparent, text)
     return placeholder.encode(img if transparent else img.convert("RGB"), fmt, compression)
 
