@@ -85,6 +85,25 @@ def test_the_third_rate_limit_within_a_minute_slows_the_pace() -> None:
     assert pacer.rpm == pytest.approx(57.0)
 
 
+def test_rare_short_rate_limits_at_a_high_rate_do_not_slow_the_pace() -> None:
+    t = FakeTime()
+    pacer = Pacer(600, clock=t.clock, sleep=t.sleep)
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            await pacer.acquire()
+
+    for _ in range(3):      # 3 jitter 429s among 300 requests in 30 s: 1 %
+        asyncio.run(send(100))
+        pacer.on_rate_limited(0.01)
+    assert (pacer.rpm, pacer.throttled) == (600.0, 3)
+    pacer = Pacer(600, clock=t.clock, sleep=t.sleep)
+    asyncio.run(send(50))
+    for _ in range(3):      # 3 among 50: 6 %, the quota is lower than configured
+        pacer.on_rate_limited(0.01)
+    assert pacer.rpm < 600
+
+
 def test_the_rate_never_falls_below_the_minimum() -> None:
     pacer = Pacer(100, clock=FakeTime().clock)
     for _ in range(500):

@@ -11,7 +11,10 @@ its 429s (additive increase, multiplicative decrease): a 429 whose `retry-after`
 couple of intervals means the quota is lower, and the rate drops to what was actually admitted:
 the requests sent in the last minute that were not refused, over the time from the first of them
 to the moment the service will take the next one (with a limit of L requests per window W, that is
-L/W). So a rate 4x too high costs a 429 or two per window length, not one per request. After a
+L/W). So a rate 4x too high costs a 429 or two per window length, not one per request. Short
+429s that recur (three within a minute) slow it too, unless they are under 2 % of the requests of
+that minute: at hundreds of RPM that is arrival jitter at a window's edge, and slowing down for it
+would cost more than the 429s do. After a
 quiet minute (no 429) the rate climbs back by 5 %, never above the configured quota. A short
 `retry-after` is jitter at a window's edge: every later slot waits for it, the rate stays.
 `x-ratelimit-remaining-requests: 0` delays the next slot by one interval.
@@ -38,8 +41,9 @@ QUIET = 60.0           # seconds without a 429 before the rate climbs ...
 CLIMB = 0.05           # ... by this fraction of itself, up to the configured quota
 WARMUP = 0.05          # seconds of extra space after a pacer's first request: it opens a connection
                        # and so reaches the server later than the ones after it
-RECUR = 60.0           # seconds: the third 429 within this time lowers the rate
+RECUR = 60.0           # seconds: the third 429 within this time lowers the rate ...
 RECUR_COUNT = 3
+RECUR_SHARE = 0.02     # ... when the 429s of that time are at least this share of its requests
 
 
 class Pacer:
@@ -111,13 +115,20 @@ class Pacer:
         self._refused.append(now)
         _trim(self._refused, now - 2 * SPAN)
         self._calm_since = now
-        recurring = len(self._recent_429) == RECUR_COUNT and now - self._recent_429[0] < RECUR
+        recurring = (len(self._recent_429) == RECUR_COUNT and now - self._recent_429[0] < RECUR
+                     and self._share_refused(now) >= RECUR_SHARE)
         if wait > 2 * self.interval or recurring:
             admitted = self._admitted_rate(now, now + wait)
             slower = self.rpm * SLOWDOWN if admitted is None else min(self.rpm * SLOWDOWN, admitted)
             self.rpm = max(slower, MIN_RPM)
             self._epoch += 1        # slots handed out at the old rate are taken again at this one
             self._next = self._hold_until
+
+    def _share_refused(self, now: float) -> float:
+        """429s over requests sent, in the last RECUR seconds (1 when none were sent)."""
+        sent = sum(1 for t in self._sent if t > now - RECUR)
+        refused = sum(1 for t in self._refused if t > now - RECUR)
+        return refused / sent if sent else 1.0
 
     def _admitted_rate(self, now: float, until: float) -> float | None:
         """Requests per minute the service let through: those sent in the SPAN before it takes
