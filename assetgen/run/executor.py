@@ -392,19 +392,24 @@ class Executor:
         assert spec is not None
         out = render_output(action, self.out.results, self.settings.encoder)
         self.out.keys[action.id] = out.key
-        made = self.ready.get(action.id)
-        stored = self.store.get_object(made) if made else None     # the rendition itself, from a remote
+        made = self.ready.get(action.id)     # the rendition itself is stored (from a remote)
+        sha, wrote = await asyncio.to_thread(self.read_and_write, out, spec.output, made)
+        if wrote:
+            self.out.written.append(out.path)
+        self.out.results[action.id] = (sha,)
+        return out.path if wrote else ""
+
+    def read_and_write(self, out: LockOutput, output: Output, made: str | None) -> tuple[str, bool]:
+        """In a worker thread, off the event loop: read the stored rendition (or the image to render
+        it from), then `encode_and_write`."""
+        stored = self.store.get_object(made) if made else None
         data = b""
         if stored is None:
             found = self.images.get(out.source)
             if found is None:
                 raise ActionFailed(f"the image for {out.path} {self.images.missing(out.source)}")
             data = found
-        sha, wrote = await asyncio.to_thread(self.encode_and_write, data, spec.output, out.key, stored)
-        if wrote:
-            self.out.written.append(out.path)
-        self.out.results[action.id] = (sha,)
-        return out.path if wrote else ""
+        return self.encode_and_write(data, output, out.key, stored)
 
     def check_replaceable(self, path: str, current: str) -> None:
         """Raise Kept unless the file at `path` is still what assetgen last wrote there."""

@@ -50,27 +50,24 @@ class Fetcher:
 
     def need(self, action: Action, results: Results, keys: Mapping[str, str], forced: bool,
              recovered: Container[str]) -> Need | None:
-        """What `action` lacks (None: nothing, or the remote is down); `results` and `keys` are
-        those of the actions done so far."""
+        """What `action` may lack (None: nothing, or the remote is down); `results` and `keys` are
+        those of the actions done so far. Nothing is read here: `fetch` looks in the local cache
+        first, on its own threads."""
         if self.remote.down:
             return None
         key, expect, rendition = "", None, ""
         if action.call is not None:
             key = call_step(action, results).key
-            if key and not forced and not self.store.has_results(key):
+            if key and not forced:
                 expect = Expect(action.op.value, action.call.provider, action.call.model)
         elif action.render is not None:
             key = render_output(action, results, self.encoder).key
             rendition = self.expected.get(action.id, "")
-            if rendition and self.store.has_object(rendition):
-                return None         # written from the local cache
         images = []
         for dep, index in upstream_images(action):
             known = results.get(dep)
-            if known and index < len(known):
-                sha = known[index]
-                if sha not in recovered and not self.store.has_object(sha):
-                    images.append((sha, keys.get(dep, "")))
+            if known and index < len(known) and known[index] not in recovered:
+                images.append((known[index], keys.get(dep, "")))
         if expect is None and not rendition and not images:
             return None
         return Need(key, expect, rendition, tuple(images))
@@ -79,7 +76,7 @@ class Fetcher:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._fetch, need)
 
     def _fetch(self, need: Need) -> Fetched:
-        if need.expect is not None:
+        if need.expect is not None and not self.store.has_results(need.key):
             results = self.remote.record(need.key, need.expect)
             if results is not None:
                 return Fetched(results)
