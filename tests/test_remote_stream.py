@@ -93,3 +93,6 @@ def test_a_remote_hit_is_written_while_an_api_call_waits(
     for path in OUTPUTS:
         assert (clone / path).read_bytes() == (main_tree / path).read_bytes()
     assert json.loads((clone / "assetgen.lock").read_text())["assets"]["banner"]
+    # each restored rendition went straight to its output: no second copy in the local cache
+    stored = {p.name for p in (clone / ".assetgen" / "cache" / "objects").rglob("*") if p.is_file()}
+    assert not stored & {sha(clone / path) for path in OUTPUTS}

@@ -133,20 +133,30 @@ class RemoteCache:
         self.counts.add("hits")
         return results
 
+    def download(self, sha: str, key: str) -> bytes | None:
+        """The bytes of `sha` (fetched for `key`) from the remote, checked against their hash, not
+        stored: a rendition goes straight to its output."""
+        if not SHA.fullmatch(sha):
+            return None
+        data = self._get(object_path(sha))
+        if data is None:
+            return None
+        if hashlib.sha256(data).hexdigest() != sha:
+            self.counts.add("corrupt")
+            self._warn(f"remote cache: the image {sha} for key {key} does not match its hash; not used")
+            return None
+        self.counts.add("hits")
+        return data
+
     def _object(self, sha: str, key: str) -> bool:
         if self.local.has_object(sha):
             return True
         if not self.fetch:
             return self._exists(object_path(sha))
-        data = self._get(object_path(sha))
+        data = self.download(sha, key)
         if data is None:
             return False
-        if hashlib.sha256(data).hexdigest() != sha:
-            self.counts.add("corrupt")
-            self._warn(f"remote cache: the image {sha} for key {key} does not match its hash; not used")
-            return False
         self.local.put_object(data, durable=False)      # the remote keeps the original
-        self.counts.add("hits")
         return True
 
     # -- writing

@@ -122,6 +122,7 @@ class Executor:
         self.images = images.Images(store, settings.root, self.recovered, _overwritten(plan, states))
         self.fetcher = fetcher
         self.later = later or {}         # blocked unless the remote has the image it lacks
+        self.held: dict[str, bytes] = {}     # render id -> its rendition, downloaded, not yet written
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
                 self.out.results[aid] = st.results
@@ -239,6 +240,8 @@ class Executor:
                 return got
             if got.rendition:
                 self.ready[action.id] = need.rendition
+                if got.data is not None:
+                    self.held[action.id] = got.data
         lacking = self.later.get(action.id)
         if lacking is not None and action.id not in self.ready and not self.store.has_object(lacking[0]):
             self.states[action.id] = lacking[1]     # blocked after all: one() says why
@@ -392,17 +395,19 @@ class Executor:
         assert spec is not None
         out = render_output(action, self.out.results, self.settings.encoder)
         self.out.keys[action.id] = out.key
-        made = self.ready.get(action.id)     # the rendition itself is stored (from a remote)
-        sha, wrote = await asyncio.to_thread(self.read_and_write, out, spec.output, made)
+        made = self.ready.get(action.id)     # the rendition itself is at hand (from a remote)
+        held = self.held.pop(action.id, None)
+        sha, wrote = await asyncio.to_thread(self.read_and_write, out, spec.output, made, held)
         if wrote:
             self.out.written.append(out.path)
         self.out.results[action.id] = (sha,)
         return out.path if wrote else ""
 
-    def read_and_write(self, out: LockOutput, output: Output, made: str | None) -> tuple[str, bool]:
-        """In a worker thread, off the event loop: read the stored rendition (or the image to render
-        it from), then `encode_and_write`."""
-        stored = self.store.get_object(made) if made else None
+    def read_and_write(self, out: LockOutput, output: Output, made: str | None,
+                       held: bytes | None = None) -> tuple[str, bool]:
+        """In a worker thread, off the event loop: the rendition downloaded (`held`) or stored
+        (`made`), else the image to render it from; then `encode_and_write`."""
+        stored = held if held is not None else self.store.get_object(made) if made else None
         data = b""
         if stored is None:
             found = self.images.get(out.source)

@@ -35,7 +35,8 @@ class Need:
 @dataclass(frozen=True)
 class Fetched:
     results: tuple[str, ...] | None = None     # a call the remote holds: its results
-    rendition: bool = False                    # a render's own bytes are now in the local cache
+    rendition: bool = False                    # a render's own bytes are at hand:
+    data: bytes | None = None                  # downloaded (None: in the local cache)
 
 
 class Fetcher:
@@ -80,8 +81,12 @@ class Fetcher:
             results = self.remote.record(need.key, need.expect)
             if results is not None:
                 return Fetched(results)
-        if need.rendition and self.remote.object(need.rendition, need.key):
-            return Fetched(rendition=True)
+        if need.rendition:
+            if self.store.has_object(need.rendition):
+                return Fetched(rendition=True)
+            data = self.remote.download(need.rendition, need.key)
+            if data is not None:
+                return Fetched(rendition=True, data=data)
         for sha, key in need.images:
             self.remote.object(sha, key)
         return Fetched()
