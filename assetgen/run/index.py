@@ -14,8 +14,9 @@ build then takes the full path, costing time only). Its paths are only compared,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,13 @@ ID_CHARS = 20           # an action id is counted by its first 80 bits
 
 @dataclass(frozen=True)
 class FileEntry:
-    variants: tuple[str, ...]
+    variants: Sequence[str]
     assets: dict[str, list[str]]
-    matrix: tuple[str, ...]
-    outputs: tuple[str, ...]
-    inputs: tuple[str, ...]
-    refs: tuple[str, ...]
-    actions: tuple[str, ...]
+    matrix: Sequence[str]
+    outputs: Sequence[str]
+    inputs: Sequence[str]
+    refs: Sequence[str]
+    actions: Sequence[str]
     raw: list[Any] | None = field(default=None, compare=False, repr=False)   # as read from the file
 
     def to_json(self) -> list[Any]:
@@ -74,7 +75,7 @@ def entries(recipes: Iterable[Recipe], plan: Plan) -> dict[str, FileEntry]:
 
 
 def encode(files: dict[str, FileEntry]) -> bytes:
-    body = {"version": INDEX_VERSION, "files": {rel: e.to_json() for rel, e in sorted(files.items())}}
+    body = {"version": INDEX_VERSION, "files": {rel: e.to_json() for rel, e in files.items()}}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -106,19 +107,16 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
     return found
 
 
-def _strings(value: Any) -> tuple[str, ...] | None:
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        return None
-    return tuple(value)
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(map(isinstance, value, repeat(str)))
 
 
 def _entry(raw: Any) -> FileEntry | None:
-    if not isinstance(raw, list) or len(raw) != 7 or not isinstance(raw[1], dict):
+    """The entry, when every field has its shape (lists of strings; assets: a mapping to them)."""
+    if type(raw) is not list or len(raw) != 7:
         return None
-    lists = [_strings(raw[i]) for i in (0, 2, 3, 4, 5, 6)]
-    assets = {k: _strings(v) for k, v in raw[1].items()}
-    if any(x is None for x in lists) or any(v is None for v in assets.values()):
+    variants, assets, matrix, outputs, inputs, refs, actions = raw
+    lists = (variants, matrix, outputs, inputs, refs, actions)
+    if type(assets) is not dict or not all(map(_strings, lists)) or not all(map(_strings, assets.values())):
         return None
-    variants, matrix, outputs, inputs, refs, actions = (x or () for x in lists)
-    return FileEntry(variants, {k: list(v or ()) for k, v in assets.items()}, matrix, outputs, inputs, refs,
-                     actions, raw)
+    return FileEntry(variants, assets, matrix, outputs, inputs, refs, actions, raw)
