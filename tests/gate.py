@@ -1,6 +1,7 @@
 """An HTTP forwarder on loopback that holds some requests until a condition holds: it shows, with no
 clock, which of two servers a build waits for. `opened` says what let the held requests go: the
-condition ("condition") or, when it never came true, the timeout ("timeout")."""
+condition ("condition") or, when it never came true, the timeout ("timeout"). A request `refuses`
+picks gets no answer at all: the connection closes, as when a server goes away."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
 
 class Gate:
     def __init__(self, upstream: str, holds: Callable[[str, str], bool], opens: Callable[[], bool],
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, refuses: Callable[[str, str], bool] | None = None) -> None:
         parts = urlsplit(upstream)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.holds, self.opens, self.timeout = holds, opens, timeout
+        self.refuses = refuses or (lambda method, path: False)
         self.opened: str | None = None
         self.held = 0
         self._lock = threading.Lock()
@@ -38,6 +40,9 @@ class Gate:
                 time.sleep(0.01)
 
     def forward(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.refuses(handler.command, handler.path):
+            handler.close_connection = True
+            return
         if self.holds(handler.command, handler.path):
             self.wait()
         length = int(handler.headers.get("content-length") or 0)

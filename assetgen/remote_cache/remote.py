@@ -80,6 +80,7 @@ class RemoteCache:
         self._no_writes = False
         self._lock = threading.Lock()
         self._present: set[str] = set()     # object shas known to be in the remote
+        self._recorded: set[str] = set()    # record keys known to be in the remote
 
     # -- reading
 
@@ -165,15 +166,25 @@ class RemoteCache:
         """Create what the remote lacks; never replace anything."""
         if not self.spec.writes:
             return
-        self._each(self._upload_one, list(items))
+        self._each(self.put, list(items))
 
-    def _upload_one(self, item: Upload) -> None:
+    def put(self, item: Upload) -> None:
+        """Create what the remote lacks of one result, in this thread; nothing this remote cache
+        created or saw there already is sent again."""
+        if not self.spec.writes or self.down:
+            return
         for sha, read in item.objects:
             if not self._put_object(sha, read):
                 return      # a record never names an object the remote lacks
         if item.record is not None:
+            key = item.record["key"]
+            with self._lock:
+                if key in self._recorded:
+                    return
             body = json.dumps(item.record, sort_keys=True, indent=1).encode("utf-8")
-            self._create(record_path(item.record["key"]), body)
+            if self._create(record_path(key), body):
+                with self._lock:
+                    self._recorded.add(key)
 
     def _put_object(self, sha: str, read: Callable[[], bytes | None]) -> bool:
         with self._lock:

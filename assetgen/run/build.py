@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from assetgen.run.orphans import Swept, in_use, sweep, would_remove
 from assetgen.run.prepare import Prepared, prepare
 from assetgen.run.shard import Shard
 from assetgen.run.share import uploads_of
+from assetgen.run.upload import Uploader
 
 if TYPE_CHECKING:
     from assetgen.batch.run import BatchRun
@@ -331,10 +333,14 @@ def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) ->
 
 
 def _share(prep: Prepared, out: Outcome) -> tuple[int | None, int | None, tuple[str, ...]]:
-    """Upload what the remote cache lacks (write mode); (hits, uploads, warnings), None without one."""
+    """Upload what the remote cache still lacks (write mode: each call made went up once stored);
+    (hits, uploads, warnings), None without one. When the remote went down, the build is not
+    stamped as done: the next one takes the full path and uploads what is missing."""
     if prep.remote is None:
         return None, None, ()
     prep.remote.upload(uploads_of(prep, out))
+    if prep.remote.spec.writes and prep.remote.down:
+        stamp.clear(prep.project.root)
     return prep.remote.counts.hits, prep.remote.counts.uploads, tuple(prep.remote.warnings)
 
 
@@ -447,11 +453,18 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
     provider = create_provider(prep.provider, prep.project.config, prep.project.root, opts.endpoint, share)
     sink(Event(Kind.ACTIVITY, activity=provider.activity))
     resolution = prep.resolution
-    fetcher = None
-    if prep.remote is not None and prep.resolver.stream:
-        fetcher = Fetcher(prep.remote, prep.store, resolution.expected, settings.encoder)
+    fetcher: Fetcher | None = None
+    uploader: Uploader | None = None
+    pool: ThreadPoolExecutor | None = None
+    if prep.remote is not None:     # the transfer threads, outside -j: downloads and uploads
+        pool = ThreadPoolExecutor(max_workers=max(1, prep.remote.workers),
+                                  thread_name_prefix="assetgen-remote")
+        if prep.resolver.stream:
+            fetcher = Fetcher(prep.remote, prep.store, resolution.expected, settings.encoder, pool)
+        if prep.remote.spec.writes:
+            uploader = Uploader(prep.remote, prep.store, pool)
     executor = Executor(plan or prep.plan, resolution.states, prep.store, prep.files, provider, settings,
-                        sink, resolution.recovered, resolution.ready, fetcher, resolution.later)
+                        sink, resolution.recovered, resolution.ready, fetcher, resolution.later, uploader)
     loop = asyncio.get_running_loop()
     presses = [0]
 
@@ -467,8 +480,10 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
-        if fetcher is not None:
-            fetcher.close()
+        if pool is not None:    # what has not started never starts (the last pass uploads it)
+            pool.shutdown(wait=False, cancel_futures=True)
+        if uploader is not None:
+            await asyncio.to_thread(uploader.wait)      # before the last pass: nothing goes up twice
         await provider.aclose()
 
 

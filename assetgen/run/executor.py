@@ -10,7 +10,8 @@ Refused credentials stop the build the same way and are remembered in `Outcome.h
 
 With a remote cache, an action that becomes ready first gets what it lacks from the remote
 (`assetgen.run.fetch`), outside the `-j` slots: a call the remote holds is done there, anything
-else then queues for its slot as usual.
+else then queues for its slot as usual. In `write` mode each call made is uploaded once it is
+stored (`assetgen.run.upload`), on the same transfer threads.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from assetgen.recipe.model import Output
 from assetgen.run import images, inputs
 from assetgen.run.events import Event, Kind, Sink
 from assetgen.run.fetch import Fetched, Fetcher
+from assetgen.run.upload import Uploader
 
 CLAIM_POLL = 0.1     # seconds between looks at a call another build is making
 
@@ -105,7 +107,8 @@ class Executor:
                  provider: Provider, settings: Settings, sink: Sink,
                  recovered: Mapping[str, Recovered] | None = None,
                  ready: Mapping[str, str] | None = None, fetcher: Fetcher | None = None,
-                 later: Mapping[str, tuple[str, ActionState]] | None = None) -> None:
+                 later: Mapping[str, tuple[str, ActionState]] | None = None,
+                 uploader: Uploader | None = None) -> None:
         self.plan = plan
         self.by_id = plan.by_id()
         self.states = states
@@ -121,6 +124,7 @@ class Executor:
         self.recovered = recovered or {}
         self.images = images.Images(store, settings.root, self.recovered, _overwritten(plan, states))
         self.fetcher = fetcher
+        self.uploader = uploader         # write mode: each call made goes to the remote once stored
         self.later = later or {}         # blocked unless the remote has the image it lacks
         self.held: dict[str, bytes] = {}     # render id -> its rendition, downloaded, not yet written
         for aid, st in states.items():
@@ -365,6 +369,8 @@ class Executor:
         shas = await asyncio.to_thread(self.save, step.key, action, result.images, dict(result.usage),
                                        result.served_by)
         self.out.results[action.id] = shas
+        if self.uploader is not None:
+            self.uploader.call(action, step.key, shas, dict(result.usage), result.served_by)
         return result.requests
 
     def save(self, key: str, action: Action, images: tuple[bytes, ...],

@@ -2,7 +2,7 @@
 
 Before the executor runs an action it asks `Fetcher.need` what the local cache lacks that the remote
 may hold: a call's record (and its images), a rendition's own bytes, the images the action reads.
-`Fetcher.fetch` gets them on its own threads, at most `remote.workers` transfers at once: they never
+`Fetcher.fetch` gets them on the build's transfer threads, at most `remote.workers` at once: they never
 take one of the `-j` slots the API calls use and never wait for one, and a call the remote does not
 hold goes to the API as soon as the remote says so. Every object is stored the moment it arrives
 (checked against its hash), so a build that stops resumes where it was; a remote that is down
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Container, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from assetgen.cache import Store
@@ -41,13 +41,13 @@ class Fetched:
 
 class Fetcher:
     def __init__(self, remote: RemoteCache, store: Store, expected: Mapping[str, str],
-                 encoder: str) -> None:
+                 encoder: str, pool: Executor) -> None:
         self.remote = remote
         self.store = store
         self.expected = expected    # render id -> the bytes its key promises
         self.encoder = encoder
         self.limit = max(1, remote.workers)
-        self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="assetgen-remote")
+        self._pool = pool           # the build's transfer threads (`remote.workers`), uploads' too
 
     def need(self, action: Action, results: Results, keys: Mapping[str, str], forced: bool,
              recovered: Container[str]) -> Need | None:
@@ -90,7 +90,3 @@ class Fetcher:
         for sha, key in need.images:
             self.remote.object(sha, key)
         return Fetched()
-
-    def close(self) -> None:
-        """After Ctrl-C, what has not started never starts (what arrived is stored)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,9 @@
-"""What a build in `write` mode gives the remote cache: every call result it holds (images, then
-the record naming them) and every output it wrote or checked (the rendition's bytes, so a fresh
-clone restores it without decoding). Results follow the lock, so the lock wins over a local record
-that disagrees with it; the remote keeps whatever it already has (create-only)."""
+"""What a build in `write` mode gives the remote cache once its calls are done (each call it made
+went up as soon as it was stored: `assetgen.run.upload`; the remote cache skips what it created):
+every call result it holds (images, then the record naming them) and every output it wrote or
+checked (the rendition's bytes, so a fresh clone restores it without decoding). Results follow
+the lock, so the lock wins over a local record that disagrees with it; the remote keeps whatever
+it already has (create-only)."""
 
 from __future__ import annotations
 
