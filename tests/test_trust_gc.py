@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from azurekit import PROJECT, point_at
 
 from assetgen.cli import main
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 KEY = "gc-trust-key-0001"
-PROJECT = ("provider: azure\ndefaults: {model: gpt-image-1.5}\n"
-           "providers: {azure: {rpm: {gpt-image-1.5: 60000}}}\n")
 RECIPE = """\
 version: 1
 defaults: {size: 1024x1024, quality: low}
@@ -47,9 +46,7 @@ def _recipe(root: Path, pick: int, prompt: str = "on a hill") -> None:
 def _build(root: Path, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str], *extra: str) -> int:
     """Build; the requests the emulator got for it."""
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")
+    point_at(emu, KEY, monkeypatch)
     before = len(emu.records)
     capsys.readouterr()
     assert main(["build", str(root), "--json", *extra]) == 0, capsys.readouterr()

@@ -9,16 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from azurekit import PROJECT, point_at
 
 from assetgen.cli import main
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 KEY = "paid-test-key-0001"
-PROJECT = """\
-provider: azure
-defaults: {model: gpt-image-1.5}
-providers: {azure: {rpm: {gpt-image-1.5: 6000}}}
-"""
 RECIPE = """\
 version: 1
 defaults: {size: 1024x1024, quality: low}
@@ -61,9 +57,7 @@ def _project(root: Path) -> Path:
 
 def _build(root: Path, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, str]:
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")
+    point_at(emu, KEY, monkeypatch)
     capsys.readouterr()
     assert main(["build", str(root), *extra]) == 0, capsys.readouterr()
     return capsys.readouterr()

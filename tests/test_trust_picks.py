@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from azurekit import point_at
 from PIL import Image
 
 from assetgen.cli import main
@@ -55,9 +56,7 @@ def _project(root: Path, recipe: str) -> Path:
 
 
 def _env(emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")
+    point_at(emu, KEY, monkeypatch)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 0) -> str:

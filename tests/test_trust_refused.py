@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from azurekit import PROJECT, point_at
 
 from assetgen.cli import main
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 KEY = "refused-test-key-0001"
-PROJECT = ("provider: azure\ndefaults: {model: gpt-image-1.5}\n"
-           "providers: {azure: {rpm: {gpt-image-1.5: 60000}}}\n")
 RECIPE = """\
 version: 1
 defaults: {size: 1024x1024, quality: low}
@@ -44,9 +43,7 @@ def _recipe(root: Path, prompt: str) -> None:
 
 
 def _env(emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")
+    point_at(emu, KEY, monkeypatch)
 
 
 def _build(root: Path, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch,
