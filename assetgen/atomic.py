@@ -1,9 +1,10 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename over the target.
 
 Readers (and a concurrent build on the same cache) see either the old file or the new one,
-never a torn one; a crash leaves at most a stray temp file, which nothing reads. Stray temp files
-an hour old are removed: beside the outputs by the next build, in the cache by `gc` (a younger one
-may belong to a build still running).
+never a torn one; a crash leaves at most a stray temp file, which nothing reads. A temp file's
+name carries the writer's process id. Stray temp files are removed beside the outputs by the next
+build and in the cache by `gc` once their writer is gone: its process no longer runs on this
+machine, or the file is an hour old (a writer on another machine sharing the folder).
 """
 
 from __future__ import annotations
@@ -41,7 +42,28 @@ def temp_target(name: str) -> str | None:
     return parts[0] if len(parts) == 3 else None
 
 
+def _writer_gone(name: str) -> bool:
+    """True when the process that named this temp file no longer runs here."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return False
+    parts = name.rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError, OverflowError):
+        return False
+    return False
+
+
 def is_stale(path: Path, now: float | None = None) -> bool:
+    if _writer_gone(path.name):
+        return True
     try:
         return path.stat().st_mtime < (now if now is not None else time.time()) - STALE_SECONDS
     except OSError:

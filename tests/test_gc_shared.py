@@ -136,30 +136,42 @@ def _plant(folder: Path, name: str, age: float) -> Path:
     return path
 
 
+def _dead_pid() -> int:
+    """The id of a process that has ended (and, just now, was not reused)."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
 def test_gc_removes_temp_files_a_killed_build_left_in_the_cache(tmp_path: Path, capsys, monkeypatch) -> None:
     root = _project(tmp_path / "p", "Red")
     _build(root, capsys)
     cache = root / ".assetgen" / "cache"
-    old = _plant(cache / "objects" / "ab", ".tmp-ab12.4242.deadbeef", 7200)
-    young = _plant(cache / "actions", ".tmp-k.json.4243.deadbeef", 60)   # a build may still be writing it
+    alive, dead = os.getppid(), _dead_pid()
+    old = _plant(cache / "objects" / "ab", f".tmp-ab12.{alive}.deadbeef", 7200)
+    young = _plant(cache / "actions", f".tmp-k.json.{alive}.deadbeef", 60)   # its writer may still be at it
+    killed = _plant(cache / "actions", f".tmp-j.json.{dead}.deadbeef", 60)   # its writer is gone
     out, _ = _gc(root, capsys, monkeypatch, "--dry-run")
-    assert out == ("would remove 0 images, 0 action records and 1 temp file left by interrupted builds, "
-                   "would free 13 B\n"
-                   "  objects/ab/.tmp-ab12.4242.deadbeef  13 B  (temp file)\n")
+    assert out == ("would remove 0 images, 0 action records and 2 temp files left by interrupted builds, "
+                   "would free 26 B\n"
+                   f"  actions/.tmp-j.json.{dead}.deadbeef  13 B  (temp file)\n"
+                   f"  objects/ab/.tmp-ab12.{alive}.deadbeef  13 B  (temp file)\n")
     _gc(root, capsys, monkeypatch)
-    assert (old.exists(), young.exists()) == (False, True)
+    assert (old.exists(), young.exists(), killed.exists()) == (False, True, False)
 
 
 def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, capsys) -> None:
     root = _project(tmp_path / "p", "Red")
     _build(root, capsys)
     out = root / "out"
-    old = _plant(out, ".tmp-tile-0.png.4242.deadbeef", 7200)
-    young = _plant(out, ".tmp-tile-1.png.4243.deadbeef", 60)
-    other = _plant(out, ".tmp-notes.txt.4244.deadbeef", 7200)     # not an output's: not ours to remove
+    alive, dead = os.getppid(), _dead_pid()
+    old = _plant(out, f".tmp-tile-0.png.{alive}.deadbeef", 7200)
+    young = _plant(out, f".tmp-tile-1.png.{alive}.deadbeef", 60)
+    killed = _plant(out, f".tmp-tile-2.png.{dead}.deadbeef", 5)
+    other = _plant(out, f".tmp-notes.txt.{dead}.deadbeef", 7200)     # not an output's: not ours to remove
     (root / "out" / "tile-2.png").unlink()
     assert _build(root, capsys)["outputs_written"] == 1
-    assert (old.exists(), young.exists(), other.exists()) == (False, True, True)
+    assert (old.exists(), young.exists(), killed.exists(), other.exists()) == (False, True, False, True)
 
 
 PAID = tiles(4, "gpt-image-1", "1024x1024", quality="low")
