@@ -1,10 +1,11 @@
 """Random damage to state files, replayed against a paid build (the emulator as Azure).
 
-A project is built once with `--provider azure` against the emulator. Each trial copies it, then
-damages one state file, chosen and damaged by a seeded random generator: the lock file, the stat
-cache, the build stamp, an action record or a cached image; a byte set to a random value, one hex
-digit changed, the file cut short, or emptied. Then it builds twice (the recipe touched on every
-other trial, so the build stamp does not short-circuit the plan) and checks what must hold:
+A project is built once with `--provider azure` against the emulator (and again after touching its
+recipe, which writes the variant cache). Each trial copies it, then damages one state file, chosen
+and damaged by a seeded random generator: the lock file, the stat cache, the build stamp and index,
+the recipe and variant caches, an action record or a cached image; a byte set to a random value,
+one hex digit changed, the file cut short, or emptied. Then it builds twice (the recipe touched on
+every other trial, so the build stamp does not short-circuit the plan) and checks what must hold:
 
 - no request reaches the emulator (a damaged state file costs time, never money);
 - no build exits 3 (a crash);
@@ -135,6 +136,11 @@ def paid_project(base: Path) -> Iterator[tuple[Path, EmulatorHandle]]:
             code, _ = _build(root)
             if code != 0 or emu.stats()["requests"] != 5:
                 raise RuntimeError(f"the paid build failed: exit {code}, {emu.stats()}")
+            _touch(root / "recipes" / "r.yaml")     # a build after a change: the variant cache too
+            code, _ = _build(root)
+            cached = (root / ".assetgen" / "variant-cache.json").is_file()
+            if code != 0 or emu.stats()["requests"] != 5 or not cached:
+                raise RuntimeError(f"the rebuild failed: exit {code}, {emu.stats()}")
             yield root, emu
         finally:
             for k, v in saved.items():
@@ -177,6 +183,11 @@ def damage(rng: random.Random, path: Path, how: str) -> None:
         path.write_bytes(data[:at] + bytes([new]) + data[at + 1:])
 
 
+def _touch(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
 def outputs(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "out").iterdir())}
 
@@ -202,9 +213,7 @@ def trial(seed: int, built: Path, emu: EmulatorHandle, work: Path) -> Trial:
     damage(rng, root / target, how)
     touched = seed % 2 == 0
     if touched:
-        recipe = root / "recipes" / "r.yaml"
-        st = recipe.stat()
-        os.utime(recipe, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        _touch(root / "recipes" / "r.yaml")
     paid = outputs(built)
     before = emu.stats()["requests"]
     codes = tuple(_build(root)[0] for _ in range(2))

@@ -8,7 +8,7 @@ work (templates, paths, outputs) lives in `assetgen.recipe.variant`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from assetgen.recipe.variant import StepPlan, VariantBuilder
 from assetgen.recipe.yamlpos import Positions
 
 Params = dict[str, tuple[Any, Location]]   # name -> (value, where it was set)
+Wanted = Callable[[str, expand.Combination], bool]    # (asset key, values) -> build this variant
 
 
 @dataclass
@@ -43,14 +44,18 @@ def params_from(data: Mapping[str, Any] | None, positions: Positions | None, pre
 
 def convert_file(
     root: Path, data: dict[str, Any], positions: Positions, project_params: Params, bad_assets: set[str],
+    wanted: Wanted | None = None,
 ) -> FileResult:
-    """Variants of every asset not in `bad_assets` (those failed the schema and are only recorded)."""
+    """Variants of every asset not in `bad_assets` (those failed the schema and are only recorded).
+    `wanted`: build only the variants it accepts (the others are kept from an earlier build:
+    `run.partial`); every check of the file and its assets is made all the same."""
     with template.file_budget():
-        return _convert_file(root, data, positions, project_params, bad_assets)
+        return _convert_file(root, data, positions, project_params, bad_assets, wanted)
 
 
 def _convert_file(
     root: Path, data: dict[str, Any], positions: Positions, project_params: Params, bad_assets: set[str],
+    wanted: Wanted | None,
 ) -> FileResult:
     result = FileResult()
     assets = data.get("assets") or {}
@@ -73,7 +78,7 @@ def _convert_file(
         made += expand.size(asset.get("matrix") or {}, asset.get("include") or ())
         if asset.get("matrix") or asset.get("include"):
             result.matrix_assets.add(key)
-        names = _convert_asset(key, asset, context, file_params, builder, result)
+        names = _convert_asset(key, asset, context, file_params, builder, result, wanted)
         result.assets[key] = names
     result.skipped |= builder.dropped
     return result
@@ -122,7 +127,7 @@ def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResul
 
 def _convert_asset(
     key: str, asset: dict[str, Any], context: dict[str, Any], file_params: Params,
-    builder: VariantBuilder, result: FileResult,
+    builder: VariantBuilder, result: FileResult, wanted: Wanted | None,
 ) -> list[str]:
     base = ("assets", key)
     asset_params = {**file_params, **params_from(asset, builder.positions, base)}
@@ -143,6 +148,8 @@ def _convert_asset(
     key_loc = builder.positions.key(base)
     dropped_before = set(builder.dropped)
     for combo, include_index in combos:
+        if wanted is not None and not wanted(key, combo):
+            continue
         where = key_loc if include_index is None else builder.positions.value(
             (*base, "include", include_index))
         variant = builder.build(key, asset, combo, context, plans, where)

@@ -12,13 +12,17 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
 from assetgen.recipe import filecache, limits, refs
 from assetgen.recipe import paths as path_rules
-from assetgen.recipe.convert import FileResult, Params
+from assetgen.recipe.convert import FileResult, Params, Wanted
 from assetgen.recipe.model import Project, Recipe
+
+if TYPE_CHECKING:
+    from assetgen.recipe import yamlpos
 
 
 @dataclass(frozen=True)
@@ -244,9 +248,15 @@ def load_file(root: Path, rel: str, project_params: Params) -> FileResult:
 
 
 def _load_file(root: Path, rel: str, project_params: Params, data: bytes | None = None) -> FileResult:
-    from assetgen.recipe import schema, yamlpos
-    from assetgen.recipe.convert import convert_file
+    doc = read_doc(root, rel, data)
+    if isinstance(doc, FileResult):
+        return doc
+    return convert_doc(root, doc, project_params)
 
+
+def read_doc(root: Path, rel: str, data: bytes | None = None) -> yamlpos.Document | FileResult:
+    """The file's YAML document (`data`: its bytes, when already read), or the FileResult of the
+    error that stops it there (unreadable, too big, not UTF-8, not YAML, empty)."""
     try:
         if data is None:
             size = (root / rel).stat().st_size
@@ -259,23 +269,40 @@ def _load_file(root: Path, rel: str, project_params: Params, data: bytes | None 
     except UnicodeDecodeError as exc:
         assert data is not None
         return FileResult(diagnostics=[_not_utf8(rel, data, exc)])
+    from assetgen.recipe import yamlpos
+
     doc = yamlpos.load(text, rel)
-    result = FileResult(diagnostics=list(doc.diagnostics))
     if doc.diagnostics:
-        return result
+        return FileResult(diagnostics=list(doc.diagnostics))
     if doc.data is None:
-        result.diagnostics.append(Diagnostic.error(Location(rel), "the recipe is empty: it needs 'assets'"))
-        return result
-    problems = schema.errors(doc.data, doc.positions)
+        empty = Diagnostic.error(Location(rel), "the recipe is empty: it needs 'assets'")
+        return FileResult(diagnostics=[empty])
+    return doc
+
+
+def convert_doc(root: Path, doc: yamlpos.Document, project_params: Params, wanted: Wanted | None = None,
+                checked: bool = False) -> FileResult:
+    """The document's variants, after the schema (`checked`: the caller knows the document passes
+    it). `wanted`: build only the variants it accepts (`convert.convert_file`)."""
+    from assetgen.recipe.convert import convert_file
+
+    result = FileResult()
+    problems = [] if checked else _schema_errors(doc)
     result.diagnostics += [d for _, d in problems]
     bad_assets = {str(p[1]) for p, _ in problems if len(p) >= 2 and p[0] == "assets"}
     if any(len(p) < 2 or p[0] != "assets" for p, _ in problems) or not isinstance(doc.data, dict):
         assets = doc.data.get("assets") if isinstance(doc.data, dict) else None
         result.skipped |= set(assets) if isinstance(assets, dict) else set()
         return result
-    converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets)
+    converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets, wanted)
     converted.diagnostics[:0] = result.diagnostics
     return converted
+
+
+def _schema_errors(doc: yamlpos.Document) -> list[tuple[yamlpos.Path_, Diagnostic]]:
+    from assetgen.recipe import schema
+
+    return schema.errors(doc.data, doc.positions)
 
 
 def _too_big(size: int) -> str:

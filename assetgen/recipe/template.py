@@ -108,6 +108,12 @@ def _simple(text: str) -> _Simple | None:
     return _Simple(tuple(parts))
 
 
+def costs_nothing(text: str) -> bool:
+    """Whether rendering `text` spends none of a file's step budget (plain text, or only
+    `{{ name }}` substitutions), whatever the values."""
+    return not is_template(text) or _simple(text) is not None
+
+
 def _render_simple(template: _Simple, context: Mapping[str, Any], what: str) -> str:
     out = []
     for i, part in enumerate(template.parts):

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetgen import gc, lockfile
 from assetgen.atomic import drop_stale_temps
@@ -552,7 +552,9 @@ def _input_stats(prep: Prepared) -> Stats:
 
 
 def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float) -> None:
-    from assetgen.run import index
+    import hashlib
+
+    from assetgen.run import index, partial, varcache
 
     root = prep.project.root
     written = [lockfile.LOCK_FILE, *_outputs(prep)]
@@ -561,13 +563,20 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
     files = {**inputs, **stamp.stats(root, written)}
     entries = None
+    cached: dict[str, Any] = {}
+    env = ""
     if not (only_files or prep.paid):       # the index covers every variant, or there is none
-        entries = index.entries(prep.project.recipes, prep.plan)
+        made = index.entries(prep.project.recipes, prep.plan)
+        entries, env, cached = partial.after_build(prep, made, inputs)
     if prep.rest is not None:
         files = {**prep.rest.stamped, **files}
         entries = {**prep.rest.files, **entries} if entries is not None else None
-    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at,
-                index.encode(entries) if entries is not None else None)
+    encoded = index.encode(entries) if entries is not None else None
+    if encoded is not None and cached:      # written first: it holds the hash of the index it goes with
+        varcache.write(root, hashlib.sha256(encoded).hexdigest(), env, cached)
+    else:
+        varcache.remove(root)
+    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, encoded)
 
 
 def _only_files(opts: BuildOptions) -> bool:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetgen.errors import Severity
 from assetgen.recipe.model import Project, ProviderKind, Recipe
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from assetgen.lockfile import Lock
     from assetgen.project import ConfigResult
     from assetgen.recipe.model import ProjectConfig
+    from assetgen.run.partial import Kept
+    from assetgen.run.varcache import FileVariants
 
 MAX_FILES = 200         # recipe files to load: beyond this the full path is as quick
 LOCK_FILE = "assetgen.lock"
@@ -53,6 +56,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     if not _same_recipe_files(compared, index, cfg.config.recipes):
         return None
     loaded = _Loader(root, cfg, index)
+    loaded.cached = _cached(compared, index)
     if not loaded.run(set(compared.changed)):
         return None
     project = loaded.project()
@@ -61,7 +65,10 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     from assetgen import lockfile
     from assetgen.run.prepare import prepare_project
 
-    wanted = {v.name for v in project.variants()} | {n for rel in loaded.results for n in index[rel].variants}
+    kept = {rel: k.entry() for rel, k in loaded.kept.items() if k.records}
+    kept_names = {n for e in kept.values() for n in e.variants}
+    wanted = {v.name for v in project.variants()} | {n for rel in loaded.results for n in index[rel].variants
+                                                     if n not in kept_names}
     if len(wanted) * 2 > sum(len(e.variants) for e in index.values()):
         lock: Lock | None = lockfile.read(root)     # most of it: read as the full path does
     else:
@@ -74,15 +81,35 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     rest = {rel: e for rel, e in index.items() if rel not in loaded.results}
     ids = {a.id[:build_index.ID_CHARS] for a in prep.plan.actions}
     renditions = sum(1 for a in prep.plan.actions if a.render is not None)
-    for entry in rest.values():
+    for entry in (*rest.values(), *kept.values()):
         ids.update(entry.actions)
         renditions += len(entry.outputs)
-    drop = set(loaded.results) | {o for rel in loaded.results for o in index[rel].outputs} | {LOCK_FILE}
+    kept_outputs = {o for e in kept.values() for o in e.outputs}
+    drop = set(loaded.results) | {o for rel in loaded.results for o in index[rel].outputs
+                                  if o not in kept_outputs} | {LOCK_FILE}
     stamped = {k: v for k, v in compared.files.items() if k not in drop}
-    used = frozenset(p for e in rest.values() for p in (*e.outputs, *e.inputs))
-    known = frozenset(n for e in rest.values() for n in e.variants) | prep.known
-    return dataclasses.replace(prep, known=known,
-                               rest=Rest(rest, stamped, len(ids), renditions, used))
+    used = frozenset(p for e in (*rest.values(), *kept.values()) for p in (*e.outputs, *e.inputs))
+    known = frozenset(n for e in (*rest.values(), *kept.values()) for n in e.variants) | prep.known
+    carried = {rel: raw for rel, raw in loaded.cached.raw.items() if rel in rest}
+    return dataclasses.replace(prep, known=known, rest=Rest(
+        rest, stamped, len(ids), renditions, used, loaded.kept, carried, loaded.cached.env))
+
+
+@dataclass(frozen=True)
+class _Cached:
+    env: str                        # the environment the variant cache was read for
+    raw: dict[str, Any]             # its entries by file (decoded when a file is loaded)
+
+
+def _cached(compared: Compared, index: dict[str, build_index.FileEntry]) -> _Cached:
+    """The variant cache of the last build, when a recipe file has a matrix."""
+    if not any(e.matrix for e in index.values()):
+        return _Cached("", {})
+    from assetgen.run import varcache
+    from assetgen.run.partial import environment
+
+    env = environment(compared.root)
+    return _Cached(env, varcache.read(compared.root, compared.index, env))
 
 
 def _same_recipe_files(compared: Compared, index: dict[str, build_index.FileEntry],
@@ -149,6 +176,9 @@ class _Loader:
         self.index = index
         self.params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
         self.results: dict[str, FileResult] = {}
+        self.kept: dict[str, Kept] = {}         # files loaded with their definition (some variants kept)
+        self.cached = _Cached("", {})           # the variant cache of the last build
+        self.changed: set[str] = set()
         self.owner: dict[str, str] = {}         # variant name or asset key -> its file, by the index
         for rel, entry in index.items():
             for name in entry.variants:
@@ -162,13 +192,36 @@ class _Loader:
         for rel in sorted(files - set(self.results)):
             if len(self.results) >= MAX_FILES:
                 return False
-            result = load_file(self.root, rel, self.params)
+            if rel in self.changed and self.index[rel].matrix:
+                from assetgen.run import partial
+
+                loaded = partial.load(self.root, rel, self.params, self._cached_variants(rel))
+                result = loaded.result
+                if loaded.kept is not None:
+                    self.kept[rel] = loaded.kept
+            else:
+                result = load_file(self.root, rel, self.params)
             if any(d.severity is Severity.ERROR for d in result.diagnostics) or result.skipped:
                 return False
             self.results[rel] = result
         return True
 
+    def _cached_variants(self, rel: str) -> FileVariants | None:
+        """The file's variants as the last build made them, when none of them can be referred to
+        from elsewhere or refer to anything."""
+        from assetgen.run import varcache
+
+        entry = self.index[rel]
+        raw = self.cached.raw.get(rel)
+        if raw is None or entry.refs:
+            return None
+        names = {*entry.variants, *entry.assets}
+        if any(not names.isdisjoint(e.refs) for other, e in self.index.items() if other != rel):
+            return None
+        return varcache.decode(raw, entry)
+
     def run(self, changed: set[str]) -> bool:
+        self.changed = set(changed)
         todo = set(changed)
         while todo:     # the changed files, then every file that refers to a variant of a loaded one
             if not self.load(todo):
@@ -205,6 +258,7 @@ class _Loader:
 
         rest = [e for rel, e in self.index.items() if rel not in self.results]
         variants = {n for e in rest for n in e.variants}
+        variants.update(r.name for k in self.kept.values() for r in k.records.values())
         assets: dict[str, list[str]] = {}
         matrix = {k for e in rest for k in e.matrix}
         for e in rest:
@@ -234,6 +288,7 @@ def _fits(project: Project, loaded: _Loader, index: dict[str, build_index.FileEn
         if any(d.severity is Severity.ERROR for d in check(project)):
             return False
     rest = [e for rel, e in index.items() if rel not in loaded.results]
+    rest += [k.entry() for k in loaded.kept.values() if k.records]
     outputs = {p.casefold() for e in rest for p in e.outputs}
     inputs = {p.casefold() for e in rest for p in e.inputs}
     recipes = {rel.casefold() for rel in index}

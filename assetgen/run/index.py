@@ -14,14 +14,14 @@ build then takes the full path, costing time only). Its paths are only compared,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.plan.graph import Plan
+from assetgen.plan.graph import AssetPlan, Plan
 from assetgen.recipe.model import Recipe
 from assetgen.recipe.refs import refs_of
 
@@ -47,31 +47,65 @@ class FileEntry:
                 list(self.refs), list(self.actions)]
 
 
+@dataclass(frozen=True)
+class VariantRecord:
+    """What one variant adds to its file's entry (the variant cache, `run.varcache`, keeps these
+    per variant of a large matrix)."""
+
+    name: str
+    asset: str
+    matrix: bool                # it has matrix values
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    refs: tuple[str, ...]       # the variants (or asset keys) of other files it refers to
+    actions: tuple[str, ...]    # shortened ids of its actions
+
+    def to_json(self) -> list[Any]:
+        return [self.name, self.asset, self.matrix, list(self.outputs), list(self.inputs), list(self.refs),
+                list(self.actions)]
+
+
 def entries(recipes: Iterable[Recipe], plan: Plan) -> dict[str, FileEntry]:
     """The entry of each recipe file, from its variants and the plan's actions for them."""
-    actions: dict[str, set[str]] = {}
-    for asset in plan.assets:
-        ids = actions.setdefault(asset.recipe, set())
-        ids.update(aid[:ID_CHARS] for aid in (*asset.steps, *asset.outputs))
-    found = {}
-    for recipe in recipes:
-        assets: dict[str, list[str]] = {}
-        matrix: set[str] = set()
+    by_name = {asset.name: asset for asset in plan.assets}
+    return {recipe.path: combine(records(recipe, by_name)) for recipe in recipes}
+
+
+def records(recipe: Recipe, by_name: Mapping[str, AssetPlan]) -> list[VariantRecord]:
+    """Each variant's record, in the file's order (`by_name`: the plan's assets by variant name)."""
+    found = []
+    for v in recipe.variants:
         inputs: set[str] = set()
-        refs: set[str] = set()
-        for v in recipe.variants:
-            assets.setdefault(v.asset, []).append(v.name)
-            if v.values:
-                matrix.add(v.asset)
-            for step in v.steps:
-                refs_in = (step.image, step.mask, *step.images)
-                inputs.update(r.path for r in refs_in if r is not None and r.path)
-            refs.update(r.asset for r in refs_of(v) if r.asset)
-        found[recipe.path] = FileEntry(
-            tuple(v.name for v in recipe.variants), assets, tuple(sorted(matrix)),
-            tuple(o.path for v in recipe.variants for o in v.outputs), tuple(sorted(inputs)),
-            tuple(sorted(refs)), tuple(sorted(actions.get(recipe.path, ()))))
+        for step in v.steps:
+            inputs.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
+        asset = by_name.get(v.name)
+        actions = {aid[:ID_CHARS] for aid in (*asset.steps, *asset.outputs)} if asset is not None else set()
+        found.append(VariantRecord(
+            v.name, v.asset, bool(v.values), tuple(o.path for o in v.outputs), tuple(sorted(inputs)),
+            tuple(sorted({r.asset for r in refs_of(v) if r.asset})), tuple(sorted(actions))))
     return found
+
+
+def combine(found: Iterable[VariantRecord]) -> FileEntry:
+    """The file entry of variant records, in the file's order."""
+    assets: dict[str, list[str]] = {}
+    matrix: set[str] = set()
+    outputs: list[str] = []
+    inputs: set[str] = set()
+    refs: set[str] = set()
+    actions: set[str] = set()
+    names = []
+    for r in found:
+        names.append(r.name)
+        assets.setdefault(r.asset, []).append(r.name)
+        if r.matrix:
+            matrix.add(r.asset)
+        outputs += r.outputs
+        inputs.update(r.inputs)
+        refs.update(r.refs)
+        actions.update(r.actions)
+    return FileEntry(tuple(names), assets, tuple(sorted(matrix)), tuple(outputs), tuple(sorted(inputs)),
+                     tuple(sorted(refs)), tuple(sorted(actions)))
 
 
 def encode(files: dict[str, FileEntry]) -> bytes:

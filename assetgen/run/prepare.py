@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from assetgen.recipe.model import Project, ProviderKind
 if TYPE_CHECKING:
     from assetgen.remote_cache.remote import RemoteCache
     from assetgen.run.index import FileEntry
+    from assetgen.run.partial import Kept
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Rest:
     actions: int                    # the whole project's action count
     renditions: int                 # and its outputs
     used: frozenset[str]            # paths they write or read
+    # the loaded files whose definition is known (`run.partial`), some of whose variants may have
+    # been kept as the last build made them (their records are in no plan)
+    kept: Mapping[str, Kept] = field(default_factory=dict)
+    carried: Mapping[str, Any] = field(default_factory=dict)    # variant cache entries of the rest
+    env: str = ""                   # the environment the variant cache was read for
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,209 @@
+"""A changed recipe file with a large matrix, loaded in part: only the variants whose matrix values
+the last build did not have are rendered and planned.
+
+When the file's definition (its data without the matrix value lists, `recipe.reuse`) is the one
+the variant cache (`run.varcache`) holds for the last complete build, a variant with the same
+values is the variant that build made: its outputs and lock entry stand, and only its index record
+is carried over. The new values are checked as the schema would (each list non-empty, every value
+a string, number or boolean) and every check of the file and its assets is still made; so the
+full path's JSON Schema pass is skipped, not the file's checks. The variants are kept only when
+nothing can make one depend on another or on the number of renders: no file refers to this file's
+variants, none of its variants refers to another, and every template of its assets renders
+without spending the file's step budget (plain `{{ name }}` substitutions). Otherwise, and for
+anything the cache cannot answer, the file is loaded whole (and its definition kept for the next
+build).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assetgen.recipe import reuse, template
+from assetgen.recipe.convert import FileResult, Params
+from assetgen.recipe.expand import Combination
+from assetgen.recipe.model import Recipe
+from assetgen.run.index import FileEntry, VariantRecord, combine, records
+from assetgen.run.varcache import FileVariants
+
+if TYPE_CHECKING:
+    from assetgen.run.prepare import Prepared
+
+PROJECT_FILE = "assetgen.yaml"
+MIN_VARIANTS = 32       # a full build records the definition of files with at least this many variants
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A recipe file as a build after a small change loaded it: its definition, every variant's
+    values in the file's order, and the records of the variants kept from the last build (none when
+    it was loaded whole)."""
+
+    definition: str
+    order: tuple[str, ...]
+    records: Mapping[str, VariantRecord] = field(default_factory=dict)
+
+    def entry(self) -> FileEntry:
+        """The kept variants' part of the file's index entry."""
+        return combine(self.records[k] for k in self.order if k in self.records)
+
+    def merged(self, recipe: Recipe, plan_assets: Mapping[str, Any]) -> FileVariants | None:
+        """The file's variants after this build: kept ones and the ones `recipe` holds now."""
+        made = {}
+        for variant, record in zip(recipe.variants, records(recipe, plan_assets), strict=True):
+            key = reuse.combo_key(variant.asset, variant.values)
+            if key is None:
+                return None
+            made[key] = record
+        found = []
+        for key in self.order:
+            found_now = self.records.get(key) or made.get(key)
+            if found_now is None:
+                return None
+            found.append(found_now)
+        return FileVariants(self.definition, self.order, tuple(found))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    result: FileResult          # the variants rendered now (all of the file's without `kept`)
+    kept: Kept | None           # None: the file's definition is not known (not kept in the cache)
+
+
+def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> Loaded:
+    """The file, in part when `cached` (its variants as the last build made them, or None) allows."""
+    from assetgen.recipe.load import convert_doc, read_doc
+
+    doc = read_doc(root, rel)
+    if isinstance(doc, FileResult):
+        return Loaded(doc, None)
+    definition = reuse.definition(doc.data)
+    if definition is None:
+        return Loaded(convert_doc(root, doc, params), None)
+    if cached is not None and cached.definition == definition and _plain_lists(doc.data) \
+            and _costs_nothing(doc.data):
+        old = dict(zip(cached.keys, cached.records, strict=True))
+        order: list[str] = []
+        kept: dict[str, VariantRecord] = {}
+        odd: list[Combination] = []
+
+        def wanted(asset: str, combo: Combination) -> bool:
+            key = reuse.combo_key(asset, combo)
+            if key is None or key in kept:
+                odd.append(combo)       # values JSON cannot hold, or the same values twice
+                return True
+            order.append(key)
+            if key in old:
+                kept[key] = old[key]
+                return False
+            return True
+
+        result = convert_doc(root, doc, params, wanted, checked=True)
+        if not odd and not any(map(_refers, result.variants)):
+            return Loaded(result, Kept(definition, tuple(order), kept))
+    result = convert_doc(root, doc, params)
+    order = []
+    for variant in result.variants:
+        key = reuse.combo_key(variant.asset, variant.values)
+        if key is None or key in order:
+            return Loaded(result, None)
+        order.append(key)
+    return Loaded(result, Kept(definition, tuple(order)))
+
+
+def _refers(variant: Any) -> bool:
+    from assetgen.recipe.refs import refs_of
+
+    return any(True for _ in refs_of(variant))
+
+
+def _plain_lists(data: Any) -> bool:
+    """Every matrix list is one the schema takes (the rest of the data is the last build's)."""
+    return all(values and reuse.scalars(values)
+               for matrix in reuse.matrix_lists(data).values() for values in matrix.values())
+
+
+def _costs_nothing(data: Any) -> bool:
+    """Every string of every asset (but its matrix, exclude and include) renders without spending
+    the file's step budget, so the renders of kept variants cannot change whether the file's
+    budget suffices."""
+    for asset in data["assets"].values():
+        if not isinstance(asset, dict):
+            return False
+        for key, value in asset.items():
+            if key not in ("matrix", "exclude", "include") and not _strings_cost_nothing(value):
+                return False
+    return True
+
+
+def _strings_cost_nothing(value: Any) -> bool:
+    if isinstance(value, str):
+        return template.costs_nothing(value)
+    if isinstance(value, list):
+        return all(map(_strings_cost_nothing, value))
+    if isinstance(value, dict):
+        return all(map(_strings_cost_nothing, value.values()))
+    return True
+
+
+def after_build(prep: Prepared, entries: dict[str, FileEntry],
+                inputs: Mapping[str, Any]) -> tuple[dict[str, FileEntry] | None, str, dict[str, Any]]:
+    """(the build index entries, the environment, the variant cache) after a complete build: the
+    entries of files loaded in part made whole (None when one cannot be), and the variants of every
+    file whose definition this build knows (a file loaded whole by a full build: when it has at
+    least MIN_VARIANTS variants, its definition is read again, from the bytes it was loaded from).
+    `inputs`: the stats taken right after loading."""
+    by_name = {a.name: a for a in prep.plan.assets}
+    recipes = {r.path: r for r in prep.project.recipes}
+    root = prep.project.root
+    if prep.rest is not None:
+        files: dict[str, Any] = dict(prep.rest.carried)
+        env = prep.rest.env
+        for rel, kept in prep.rest.kept.items():
+            made = kept.merged(recipes[rel], by_name)
+            if made is None:
+                if kept.records:
+                    return None, env, {}
+                continue
+            files[rel] = made
+            entries[rel] = combine(made.records)
+        return entries, env, files if env else {}
+    files = {}
+    for recipe in prep.project.recipes:
+        if len(recipe.variants) < MIN_VARIANTS or not any(v.values for v in recipe.variants):
+            continue
+        definition = _definition_of(root, recipe.path, inputs.get(recipe.path))
+        if definition is None:
+            continue
+        order = [reuse.combo_key(v.asset, v.values) for v in recipe.variants]
+        keys = [k for k in order if k is not None]
+        if len(set(keys)) != len(order):
+            continue
+        files[recipe.path] = FileVariants(definition, tuple(keys), tuple(records(recipe, by_name)))
+    return entries, environment(root) if files else "", files
+
+
+def environment(root: Path) -> str:
+    """The fingerprint the variant cache is read and written with (`recipe.filecache.environment`)."""
+    from assetgen.recipe.filecache import environment as fingerprint
+
+    try:
+        project_bytes: bytes | None = (root / PROJECT_FILE).read_bytes()
+    except OSError:
+        project_bytes = None
+    return fingerprint(project_bytes)
+
+
+def _definition_of(root: Path, rel: str, loaded: Any) -> str | None:
+    """The definition of the file as it was loaded (its stat unchanged since), or None."""
+    from assetgen.recipe.load import read_doc
+    from assetgen.run.stamp import stats
+
+    if loaded is None or stats(root, [rel])[rel] != loaded:
+        return None
+    doc = read_doc(root, rel)
+    if isinstance(doc, FileResult) or stats(root, [rel])[rel] != loaded:
+        return None
+    return reuse.definition(doc.data)

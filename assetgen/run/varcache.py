@@ -1,0 +1,114 @@
+"""The variant cache: per recipe file with a matrix, what each variant contributed to the last
+complete build, by its matrix values, kept in `.assetgen/variant-cache.json`.
+
+Written with the build stamp (`run.stamp`) and tied to it: the cache holds the hash of the build
+index written with the stamp, and is used only with that stamp. Per file: its definition (the
+data without the matrix value lists, `recipe.reuse`) and, in the file's order, each variant's
+values (`reuse.combo_key`) with its index record (`run.index.VariantRecord`). A build after a
+change to such a file (`run.partial`) keeps the variants whose values it had, when the definition
+is unchanged, and renders and plans only the others.
+
+Like every state file it is untrusted: its first line is the sha256 of the rest, so damage anywhere
+makes it ignored; what passes is checked for shape, and a file's records must add up to that file's
+entry in the build index. Anything wrong costs time (the file is loaded whole), never a wrong build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from assetgen import statefiles
+from assetgen.run.index import FileEntry, VariantRecord, combine
+
+CACHE_FILE = "variant-cache.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileVariants:
+    """One recipe file's variants as the last build made them."""
+
+    definition: str
+    keys: tuple[str, ...]                   # each variant's values, in the file's order
+    records: tuple[VariantRecord, ...]      # and its record
+
+    def to_json(self) -> list[Any]:
+        return [self.definition, [[k, *r.to_json()] for k, r in zip(self.keys, self.records, strict=True)]]
+
+
+def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
+    """The raw entry of each file, when the cache was written with the index `index_sha` and the
+    environment `env` (`recipe.filecache.environment`); else nothing."""
+    if index_sha is None:
+        return {}
+    try:
+        head, newline, payload = statefiles.read_bytes(root / ".assetgen" / CACHE_FILE).partition(b"\n")
+        if not newline or head != _checksum(payload):
+            return {}
+        body = json.loads(payload)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not (isinstance(body, dict) and body.get("version") == VERSION and body.get("index") == index_sha
+            and body.get("environment") == env and isinstance(body.get("files"), dict)):
+        return {}
+    return body["files"]
+
+
+def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
+    """A file's cached variants, when they have their shape and add up to `entry`, the file's entry
+    in the build index they were written with."""
+    if type(raw) is not list or len(raw) != 2 or type(raw[0]) is not str or type(raw[1]) is not list:
+        return None
+    keys = []
+    found = []
+    for item in raw[1]:
+        if type(item) is not list or len(item) != 8:
+            return None
+        key, name, asset, matrix, outputs, inputs, refs, actions = item
+        if not (type(key) is str and type(name) is str and type(asset) is str and type(matrix) is bool
+                and all(map(_strings, (outputs, inputs, refs, actions)))):
+            return None
+        keys.append(key)
+        found.append(VariantRecord(name, asset, matrix, tuple(outputs), tuple(inputs), tuple(refs),
+                                   tuple(actions)))
+    if len(set(keys)) != len(keys) or combine(found).to_json() != _lists(entry.to_json()):
+        return None
+    return FileVariants(raw[0], tuple(keys), tuple(found))
+
+
+def write(root: Path, index_sha: str, env: str, files: Mapping[str, FileVariants | list[Any]]) -> None:
+    """Best effort: without it a later build loads a changed file whole."""
+    from assetgen.atomic import write_atomic
+
+    encoded = {rel: f if isinstance(f, list) else f.to_json() for rel, f in files.items()}
+    body = {"version": VERSION, "index": index_sha, "environment": env, "files": encoded}
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        write_atomic(root / ".assetgen" / CACHE_FILE, _checksum(payload) + b"\n" + payload)
+    except OSError:
+        pass
+
+
+def remove(root: Path) -> None:
+    try:
+        (root / ".assetgen" / CACHE_FILE).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(payload).hexdigest().encode("ascii")
+
+
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(map(isinstance, value, repeat(str)))
+
+
+def _lists(value: Sequence[Any]) -> list[Any]:
+    return [list(v) if isinstance(v, tuple) else v for v in value]

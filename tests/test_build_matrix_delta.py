@@ -1,0 +1,231 @@
+"""A build after a change to a recipe file with a large matrix renders and plans only the variants
+whose matrix values the last build did not have (`run.partial`, with the variant cache
+`run.varcache`); the others are kept as that build left them. It leaves exactly what a full build
+of the same project leaves (outputs, lock file, `--json` summary), and whatever it cannot decide
+(another definition, a value the schema refuses, a clash, a damaged cache) loads the file whole or
+goes the full way, with the full build's messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assetgen.cli import main
+from assetgen.run import delta, stamp, varcache
+from assetgen.run.prepare import Prepared
+
+PROJECT = """\
+version: 1
+provider: local
+defaults:
+  model: gpt-image-2
+  size: 16x16
+"""
+N = 40      # at least partial.MIN_VARIANTS: a full build records the file's definition
+
+
+def matrix(values: str, prompt: str = "Asset {{ i }}", extra: str = "") -> str:
+    return (f"version: 1\nassets:\n  a:\n    matrix:\n      i: [{values}]\n    prompt: \"{prompt}\"\n"
+            f"    output: \"out/{{{{ name }}}}.png\"\n{extra}")
+
+
+VALUES = ", ".join(str(i) for i in range(N))
+
+
+def make(root: Path, text: str = "") -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    (root / "recipes" / "m.yaml").write_text(text or matrix(VALUES))
+    (root / "recipes" / "solo.yaml").write_text(
+        "version: 1\nassets:\n  solo:\n    prompt: \"Alone\"\n    output: out/solo.png\n")
+    assert build(root)[0] == 0
+    return root
+
+
+def build(root: Path) -> tuple[int, dict[str, object] | None]:
+    import contextlib
+    import io
+
+    cwd = Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["build", "--json"])
+    finally:
+        os.chdir(cwd)
+    text = out.getvalue().strip()
+    build.err = err.getvalue()      # type: ignore[attr-defined]
+    return code, json.loads(text) if text else None
+
+
+def planned(root: Path) -> Prepared | None:
+    """What a build of `root` would plan after a small change (None: the full way)."""
+    compared = stamp.compare(root, stamp.signature([], root, None))
+    assert compared is not None
+    return delta.prepare(compared, None)
+
+
+def variants(root: Path) -> list[str]:
+    prep = planned(root)
+    assert prep is not None
+    return sorted(v.name for v in prep.project.variants())
+
+
+def full_copy(root: Path, tmp_path: Path) -> Path:
+    other = tmp_path / "full"
+    shutil.copytree(root, other)
+    (other / ".assetgen" / stamp.STAMP_FILE).unlink()
+    return other
+
+
+def state(root: Path) -> dict[str, object]:
+    out = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "out").rglob("*"))}
+    return {"lock": (root / "assetgen.lock").read_text(), "outputs": out}
+
+
+def same_as_full(root: Path, tmp_path: Path) -> dict[str, object]:
+    """Build `root` and a copy of it the full way: the same summary, lock file and outputs."""
+    other = full_copy(root, tmp_path)
+    full = build(other)
+    mine = build(root)
+    assert mine == full
+    assert state(root) == state(other)
+    assert mine[1] is not None
+    return mine[1]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_one_changed_matrix_value_plans_only_its_variant_and_builds_as_the_full_way(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
+    assert variants(root) == ["a-7x"]
+    summary = same_as_full(root, tmp_path)
+    assert summary["actions_total"] == 2 * N + 2 and summary["actions_run"] == 1
+    assert summary["outputs_written"] == 1
+    assert not (root / "out" / "a-7.png").exists() and (root / "out" / "a-7x.png").is_file()
+    noop = {**summary, "actions_run": 0, "actions_cached": 2 * N + 2, "outputs_written": 0}
+    assert build(root) == (0, noop)
+    # and the next change builds on the cache this build wrote
+    edit(root / "recipes" / "m.yaml", ", 9, ", ", 9y, ")
+    assert variants(root) == ["a-9y"]
+    same_as_full(root, tmp_path / "second")
+
+
+def test_values_added_removed_and_moved(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "m.yaml", "[0, 1, 2,", "[2, 1, 'new', true,")   # 0 gone, 2 moved, two new
+    assert variants(root) == ["a-new", "a-true"]
+    same_as_full(root, tmp_path)
+    lock = (root / "assetgen.lock").read_text()
+    assert '"a-0"' not in lock and '"a-true"' in lock
+
+
+def test_a_value_of_another_type_is_another_variant(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "m.yaml", ", 5, ", ", '5', ")    # the same name, another value
+    assert variants(root) == ["a-5"]
+    summary = same_as_full(root, tmp_path)
+    assert summary["actions_run"] == 0      # the same prompt: the call is cached
+
+
+def test_a_touched_file_plans_nothing(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    path = root / "recipes" / "m.yaml"
+    path.write_text(path.read_text())
+    assert variants(root) == []
+    summary = same_as_full(root, tmp_path)
+    assert summary["actions_run"] == 0 and summary["outputs_written"] == 0
+
+
+@pytest.mark.parametrize("old, new", [
+    ("Asset {{ i }}", "Asset {{ i }}, red"),                 # another definition
+    ("Asset {{ i }}", "Asset {{ i | string }}"),             # a template that spends the file's budget
+])
+def test_another_definition_loads_the_file_whole(tmp_path: Path, old: str, new: str) -> None:
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "m.yaml", old, new)
+    edit(root / "recipes" / "m.yaml", ", 3, ", ", 3z, ")
+    assert len(variants(root)) == N
+    same_as_full(root, tmp_path)
+
+
+@pytest.mark.parametrize("new, message", [
+    (", 1, ", "duplicate variant name 'a-1'"),
+    (", null, ", "recipes/m.yaml:5:"),
+    (", [1], ", "recipes/m.yaml:5:"),
+    (", solo, ", None),
+])
+def test_a_value_the_full_way_refuses_gets_its_message(tmp_path: Path, new: str, message: str | None) -> None:
+    root = make(tmp_path / "p")
+    (root / "recipes" / "solo.yaml").write_text(
+        "version: 1\nassets:\n  solo:\n    prompt: \"Alone\"\n    output: out/a-solo.png\n")
+    assert build(root)[0] == 0
+    edit(root / "recipes" / "m.yaml", ", 4, ", new)
+    assert planned(root) is None
+    other = full_copy(root, tmp_path)
+    full = build(other)
+    full_err = build.err        # type: ignore[attr-defined]
+    assert full[0] == 2
+    assert build(root) == full and build.err == full_err      # type: ignore[attr-defined]
+    if message is not None:
+        assert message in full_err
+    else:
+        assert "out/a-solo.png" in full_err
+
+
+def test_a_file_another_refers_to_is_loaded_whole(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = make(tmp_path / "p")
+    (root / "masks").mkdir()
+    Image.new("RGBA", (16, 16), (0, 0, 0, 0)).save(root / "masks" / "m.png")
+    (root / "recipes" / "framed.yaml").write_text(
+        "version: 1\nassets:\n  framed:\n    steps:\n      - edit: \"Frame it\"\n"
+        "        image: {asset: a-3}\n        mask: masks/m.png\n    output: out/framed.png\n")
+    assert build(root)[0] == 0
+    edit(root / "recipes" / "m.yaml", ", 8, ", ", 8b, ")
+    assert len(variants(root)) == N + 1     # and the file that refers to it
+    same_as_full(root, tmp_path)
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b"x\n{}", "digit"])
+def test_a_damaged_variant_cache_loads_the_file_whole(tmp_path: Path, damage: bytes | str) -> None:
+    root = make(tmp_path / "p")
+    path = root / ".assetgen" / varcache.CACHE_FILE
+    data = path.read_bytes()
+    if damage == "digit":
+        at = data.index(b'"a-1"')
+        data = data[:at] + b'"a-2"' + data[at + 5:]
+    else:
+        assert isinstance(damage, bytes)
+        data = damage
+    path.write_bytes(data)
+    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
+    assert len(variants(root)) == N
+    same_as_full(root, tmp_path)
+
+
+def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(tmp_path: Path) -> None:
+    import hashlib
+
+    root = make(tmp_path / "p")
+    path = root / ".assetgen" / varcache.CACHE_FILE
+    body = json.loads(path.read_bytes().partition(b"\n")[2])
+    records = body["files"]["recipes/m.yaml"][1]
+    records[1][0], records[2][0] = records[2][0], records[1][0]     # a swapped value: names out of order
+    records[3][2] = "a-other"
+    payload = json.dumps(body).encode()
+    path.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
+    assert len(variants(root)) == N
+    same_as_full(root, tmp_path)
