@@ -6,21 +6,30 @@ semaphore of C, once with the SDK's default retries and once with `max_retries=1
 wall time against the ideal M/R minutes, requests sent, 429 answers and calls lost.
 
     .venv/bin/python bench/quota_bench.py [--calls 120] [--rpm 600] [--concurrency 16] [--latency 2]
-                                          [--claimed 2400] [--only-assetgen]
+                                          [--claimed 2400] [--only-assetgen] [--in-process]
 
 `--claimed` is the quota the project file claims (default: the real one, `--rpm`); above the real
 one, with no limit header (the Azure path), assetgen learns the real quota from the 429s.
+
+The emulator runs as its own process (`assetgen emulator`), as the service does: in the client's
+process (`--in-process`) it shares the client's interpreter lock, and decoding one answer delays
+when the next request is counted, a jitter no real service adds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import openai
 
 from assetgen import catalog
@@ -95,14 +104,37 @@ def sdk_runner(max_retries: int | None) -> Runner:
     return run
 
 
+@contextlib.contextmanager
+def emulator(args: argparse.Namespace) -> Iterator[tuple[str, Callable[[], dict[str, int]]]]:
+    """The emulator's URL and a way to read its counts."""
+    if args.in_process:
+        with run_emulator(api_key=KEY, rpm=args.rpm, latency=args.latency,
+                          deployments=((DEPLOYMENT, MODEL),)) as emu:
+            yield emu.url, emu.stats
+        return
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "emulator", "--port", "0", "--api-key", KEY,
+                             "--rpm", str(args.rpm), "--latency", str(args.latency),
+                             "--deployment", f"{DEPLOYMENT}={MODEL}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"serving on (http://\S+)", proc.stdout.readline())
+        if found is None:
+            raise RuntimeError("the emulator did not start")
+        url = found.group(1)
+        yield url, lambda: httpx.get(f"{url}/_emulator/stats").json()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def measure(name: str, runner: Runner, args: argparse.Namespace) -> Row:
-    with run_emulator(api_key=KEY, rpm=args.rpm, latency=args.latency,
-                      deployments=((DEPLOYMENT, MODEL),)) as emu:
+    with emulator(args) as (url, stats):
         start = time.perf_counter()
-        ok, lost = asyncio.run(runner(emu.url, args.calls, args.rpm, args.concurrency))
+        ok, lost = asyncio.run(runner(url, args.calls, args.rpm, args.concurrency))
         wall = time.perf_counter() - start
-        stats = emu.stats()
-    return Row(name, wall, ok, lost, stats["requests"], stats["throttled"])
+        counts = stats()
+    return Row(name, wall, ok, lost, counts["requests"], counts["throttled"])
 
 
 def table(rows: list[Row], ideal: float) -> str:
@@ -127,6 +159,8 @@ def main() -> None:
     parser.add_argument("--claimed", type=int, default=None,
                         help="the rpm assetgen's project claims (default: the real one)")
     parser.add_argument("--only-assetgen", action="store_true", help="skip the openai SDK rows")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the emulator in this process (a thread) instead of its own")
     args = parser.parse_args()
     if args.claimed:
         CLAIMED.append(args.claimed)

@@ -35,7 +35,7 @@ from assetgen.providers.base import ImageRequest, ImageResult, NotSent, Provider
 from assetgen.providers.endpoints import Endpoint, EndpointDown, Endpoints, why
 from assetgen.providers.http import ApiFailure, ErrorKind, Images
 from assetgen.recipe.model import Op
-from assetgen.run.pacing import Pacer, Pacers, Sleep
+from assetgen.run.pacing import Pacer, Pacers, Sent, Sleep
 from assetgen.run.retry import RetryPolicy
 
 CONNECT_TIMEOUT = 5.0                            # seconds: a reachable service connects in well under one
@@ -189,13 +189,14 @@ class RemoteProvider:
         failure or an endpoint that cannot be reached on one moves the next attempt to the others."""
         transient = limited = 0
         slot = False            # a quota slot is held (an attempt that could not connect keeps it)
+        sent: Sent | None = None    # the slot taken
         target = targets[0]
         while True:
             if not slot:
                 target = self._pick(targets)
                 count.phase, count.until = Phase.QUOTA, None
                 try:
-                    await self._take_slot(target, count)
+                    sent = await self._take_slot(target, count)
                 except ProviderError:
                     if self._usable(targets):
                         continue    # that deployment turned out not to exist, or its endpoint is given up
@@ -215,7 +216,7 @@ class RemoteProvider:
                 continue
             slot = True
             try:
-                images = await self._attempt(request, target, pacer, count)
+                images = await self._attempt(request, target, pacer, count, sent)
             except (NotSent, ProviderError):    # stopping, or no credentials: another call may probe
                 endpoint.abandon(probe)
                 raise
@@ -245,7 +246,7 @@ class RemoteProvider:
                     raise self._too_long(failure, target, count, wait)
                 if limited > self.policy.max_rate_limited:
                     raise self._error(failure, request, target, count, limited)
-                pacer.on_rate_limited(wait)
+                pacer.on_rate_limited(wait, sent)
             elif failure.kind is ErrorKind.TRANSIENT:
                 transient += 1
                 if self.policy.gives_up(transient):
@@ -261,11 +262,11 @@ class RemoteProvider:
                     continue    # a deployment that does not exist: the others serve
                 raise error
 
-    async def _take_slot(self, target: Target, count: _Count) -> None:
+    async def _take_slot(self, target: Target, count: _Count) -> Sent:
         pacer = self.pacers.get(target.deployment, target.rpm * self.share)
         self._picked[target.deployment] = self._picked.get(target.deployment, 0) + 1
         try:
-            await self._wait(pacer.acquire(), target, count)
+            return await self._wait(pacer.acquire(), target, count)
         finally:
             self._picked[target.deployment] -= 1
 
@@ -328,12 +329,13 @@ class RemoteProvider:
             if self._dead(target):
                 task.cancel()
 
-    async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count) -> Images:
+    async def _attempt(self, request: ImageRequest, target: Target, pacer: Pacer, count: _Count,
+                       sent: Sent | None) -> Images:
         headers = {**await self._auth_headers(count), **dict(target.headers)}
         if self._stopped:
             raise NotSent(count.requests)
         kwargs = self._body(request, target)
-        kwargs["extensions"] = {"trace": _tracer(count)}
+        kwargs["extensions"] = {"trace": _tracer(count, pacer, sent)}
         count.requests += 1
         count.phase, count.until = Phase.CONNECTING, None
         try:
@@ -579,11 +581,15 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _tracer(count: _Count) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    """An httpx trace hook: once the request's headers go out, the call waits for its image."""
+def _tracer(count: _Count, pacer: Pacer,
+            sent: Sent | None) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpx trace hook: once the request's headers go out, the call waits for its image; once
+    its body is out, the quota's windows count it from then."""
     async def trace(name: str, info: dict[str, Any]) -> None:
         if name.endswith("send_request_headers.started"):
             count.phase = Phase.WAITING
+        elif name.endswith("send_request_body.complete") and sent is not None:
+            pacer.left(sent)
 
     return trace
 
