@@ -387,12 +387,13 @@ def _failures(prep: Prepared, out: Outcome) -> tuple[Failures, int, int, tuple[C
         stopped = _not_started(prep, out, out.halted)
         failures += tuple((asset, f"not started: {why}") for asset, why in stopped)
         failed, left = failed + left, 0
-    return failures, failed, left, _causes(out, stopped)
+    return failures, failed, left, _causes(prep, out, stopped)
 
 
-def _causes(out: Outcome, stopped: tuple[tuple[str, str], ...]) -> tuple[Cause, ...]:
-    """The failures by cause, in the order each cause first failed; an asset a stop left unbuilt
-    goes with the failure that stopped the build."""
+def _causes(prep: Prepared, out: Outcome, stopped: tuple[tuple[str, str], ...]) -> tuple[Cause, ...]:
+    """The failures by cause, in the order each cause first failed, each cause's assets in the
+    plan's order (the recipes'), not in the order calls happened to fail; an asset a stop left
+    unbuilt goes with the failure that stopped the build."""
     grouped: dict[str, dict[str, str]] = {}     # cause -> asset -> detail
     for f in out.failures:
         cause = f.cause or f.message
@@ -401,8 +402,16 @@ def _causes(out: Outcome, stopped: tuple[tuple[str, str], ...]) -> tuple[Cause, 
             grouped.setdefault(cause, {}).setdefault(asset, detail)
     for asset, why in stopped:
         grouped.setdefault(why, {}).setdefault(asset, "")
-    return tuple(Cause(message, tuple(assets), tuple(assets.values()) if any(assets.values()) else ())
-                 for message, assets in grouped.items())
+    rank: dict[str, int] = {}
+    for action in prep.plan.actions:
+        for asset in action.assets:
+            rank.setdefault(asset, len(rank))
+    causes = []
+    for message, assets in grouped.items():
+        ordered = sorted(assets.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+        details = tuple(d for _, d in ordered)
+        causes.append(Cause(message, tuple(a for a, _ in ordered), details if any(details) else ()))
+    return tuple(causes)
 
 
 def _causes_of(failures: Failures) -> tuple[Cause, ...]:
