@@ -19,7 +19,9 @@ import hashlib
 import io
 import re
 import textwrap
+import threading
 from collections.abc import Sequence
+from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -45,8 +47,22 @@ def token_colour(token: str) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+_fonts = threading.local()     # each thread its own font objects (FreeType faces are not shared)
+
+
 def _font(size: int) -> Font:
-    return ImageFont.load_default(size=max(8, size))
+    """The default font at `size` (at least 8); loaded once per size and thread: a drawing uses
+    three or four, and loading one costs more than drawing a small placeholder."""
+    size = max(8, size)
+    cache: dict[int, Font] | None = getattr(_fonts, "by_size", None)
+    if cache is None:
+        cache = _fonts.by_size = {}
+    font = cache.get(size)
+    if font is None:
+        if len(cache) >= 64:
+            cache.clear()
+        font = cache[size] = ImageFont.load_default(size=size)
+    return font
 
 
 def _width(text: str, font: Font) -> float:
@@ -82,6 +98,8 @@ def _lines(label: str) -> list[list[str]]:
 def _fit(label: str, box_w: int, box_h: int) -> tuple[list[str], int]:
     """The line break and font size that show `label` largest within the box."""
     best: tuple[list[str], int] = ([label], 8)
+    if box_h / 1.2 <= best[1]:     # no break can beat the smallest size: nothing to measure
+        return best
     probe = _font(100)
     for lines in _lines(label):
         widest = max(_width(line, probe) for line in lines) or 1.0
@@ -91,9 +109,15 @@ def _fit(label: str, box_w: int, box_h: int) -> tuple[list[str], int]:
     return best
 
 
+@lru_cache(maxsize=16)
+def _ramp(size: tuple[int, int]) -> Image.Image:
+    """The vertical ramp of a gradient, by size (read only: it is the mask of a composite)."""
+    return Image.linear_gradient("L").resize(size)
+
+
 def _gradient(size: tuple[int, int], seed: str) -> Image.Image:
     top, bottom = _palette(seed)
-    ramp = Image.linear_gradient("L").resize(size)
+    ramp = _ramp(size)
     lower = Image.new("RGBA", size, (*bottom, 255))
     return Image.composite(lower, Image.new("RGBA", size, (*top, 255)), ramp)
 
