@@ -9,6 +9,7 @@ machine, or the file is an hour old (a writer on another machine sharing the fol
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterable
@@ -18,20 +19,78 @@ TEMP_PREFIX = ".tmp-"
 STALE_SECONDS = 3600.0
 
 
-def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
-    """`durable=False` skips the fsync (still all or nothing), for a copy kept elsewhere too."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_temp(path: Path) -> tuple[Path, int]:
+    """A new temp file beside `path` (its folder made when the file cannot be created without it)."""
     tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        return tmp, os.open(tmp, _FLAGS, 0o666)
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tmp, os.open(tmp, _FLAGS, 0o666)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """`durable=False` skips the fsync (still all or nothing), for a copy kept elsewhere too."""
+    tmp, fd = _open_temp(path)
+    try:
+        try:
+            _write_all(fd, data)
             if durable:
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[str, bool]:
+    """`write_atomic` of the bytes `chunks` yield, without holding them all at once; the file is
+    replaced only when its bytes differ. (sha256 of the bytes, whether the file was replaced)"""
+    digest = hashlib.sha256()
+    size = 0
+    tmp, fd = _open_temp(path)
+    try:
+        try:
+            for data in chunks:
+                digest.update(data)
+                size += len(data)
+                _write_all(fd, data)
+            sha = digest.hexdigest()
+            same = _holds(path, sha, size)
+            if not same:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if same:
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return sha, not same
+
+
+def _holds(path: Path, sha: str, size: int) -> bool:
+    """Whether the file at `path` has `size` bytes whose sha256 is `sha`."""
+    try:
+        if os.stat(path).st_size != size:
+            return False
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == sha
+    except OSError:
+        return False
 
 
 def temp_target(name: str) -> str | None:

@@ -136,6 +136,10 @@ class Store:
             self._records[key] = self._read_record(key)
         return self._records[key]
 
+    def forget(self, key: str) -> None:
+        """Drop what this process read of `key`'s record (another process wrote it since)."""
+        self._records.pop(key, None)
+
     def claim(self, key: str) -> Claim:
         """A lock on `key` across processes: the build holding it is the one making that call."""
         return Claim(self.root / "locks" / f"{key}.lock")
@@ -156,13 +160,17 @@ class Store:
 
     def put_record(self, key: str, op: str, provider: str, model: str, results: tuple[str, ...],
                    usage: dict[str, Any] | None = None, deployment: str = "",
-                   durable: bool = True) -> ActionRecord:
+                   durable: bool = True, remember: bool = True) -> ActionRecord:
         """`durable=False` skips the fsync (still all or nothing): for a record of work that is free
-        to make again (a placeholder, a rendition), whose loss in a crash costs time only."""
+        to make again (a placeholder, a rendition), whose loss in a crash costs time only.
+        `remember=False`: not kept in memory (a record nothing in this process reads again)."""
         rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3), deployment)
         write_atomic(self.actions / f"{key}.json",
                      json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"), durable)
-        self._records[key] = rec
+        if remember:
+            self._records[key] = rec
+        else:
+            self._records.pop(key, None)
         return rec
 
     def has_results(self, key: str, verify: bool = False, fresh: bool = False) -> bool:

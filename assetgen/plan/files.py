@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from assetgen import statefiles
-from assetgen.atomic import write_atomic
+from assetgen.atomic import write_atomic_chunks
 
 STAT_CACHE = "stat-cache.json"
 
@@ -83,11 +83,33 @@ class FileHashes:
         self._dirty = True
         self._read_now.add(rel)
 
+    def remember_stat(self, rel: str, stat: tuple[int, int, int, int], sha: str) -> None:
+        """Record a file written with known content and stat (size, mtime_ns, inode, ctime_ns)."""
+        self._entries[rel] = [*stat, sha]
+        self._dirty = True
+        self._read_now.add(rel)
+
     def save(self) -> None:
         if self._dirty:
             self._file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self._file, json.dumps(self._entries, separators=(",", ":")).encode("utf-8"))
+            write_atomic_chunks(self._file, _encoded(self._entries))
             self._dirty = False
+
+
+def _encoded(entries: dict[str, list[int | str]], size: int = 1 << 16) -> Iterator[bytes]:
+    """`json.dumps(entries, separators=(",", ":"))` in pieces of about `size` characters (a stat
+    cache of many files is never whole in memory)."""
+    batch = ["{"]
+    held = 0
+    for i, (rel, entry) in enumerate(entries.items()):
+        piece = f"{',' if i else ''}{json.dumps(rel)}:{json.dumps(entry, separators=(',', ':'))}"
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    batch.append("}")
+    yield "".join(batch).encode("utf-8")
 
 
 def _stamp(st: os.stat_result) -> list[int | str]:

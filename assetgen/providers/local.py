@@ -10,31 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import io
-import multiprocessing
-import os
-import re
-import signal
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from assetgen import catalog, placeholder
 from assetgen.providers.base import ImageRequest, ImageResult, ProviderError
 from assetgen.recipe.model import Op
+from assetgen.workers import Workers, usable
 
 POOL_AFTER = 32      # drawings made in a thread before the process pool starts (it costs ~0.2 s)
 
 
 class LocalProvider:
     """Draws in worker processes, one per core, once a build has more than a few drawings to make
-    (drawing holds the GIL: threads would use one core); the first ones in a thread."""
+    (drawing holds the GIL: threads would use one core); the first ones in a thread. A build of
+    many placeholders draws, stores and renders them in its own workers (`assetgen.run.jobs`)."""
 
     kind = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        self._workers = workers if workers is not None else (_cores() if _main_is_guarded() else 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers = workers if workers is not None else usable()
+        self._pool: Workers | None = None
         self._calls = 0
 
     async def run(self, request: ImageRequest) -> ImageResult:
@@ -42,14 +37,9 @@ class LocalProvider:
         if self._workers < 2 or self._calls <= POOL_AFTER or request.on_partial is not None:
             return await asyncio.to_thread(draw, request)
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")   # not fork: this process has threads
-            context.set_forkserver_preload([__name__])     # workers start with Pillow imported
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_worker)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, draw, request)
-        except BrokenProcessPool:       # a worker died (killed, out of memory): draw here from now on
-            self._workers = 1
-            return await asyncio.to_thread(draw, request)
+            self._pool = Workers(self._workers, [__name__])
+        result: ImageResult = await self._pool.run(draw, request)
+        return result
 
     def stop(self) -> None:
         return None      # nothing waits here: a drawing in progress finishes
@@ -60,35 +50,7 @@ class LocalProvider:
     async def aclose(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _main_is_guarded() -> bool:
-    """Whether worker processes may start: each imports the program's main module again, which must
-    then do nothing (`python -m assetgen`, the `assetgen` script, a script that runs only under
-    `if __name__ == "__main__"`); a script that builds at import would build again in each worker."""
-    main = sys.modules.get("__main__")
-    name = getattr(getattr(main, "__spec__", None), "name", None)
-    if name is not None:
-        return name == "__main__" or name.endswith(".__main__")
-    try:
-        with open(getattr(main, "__file__", "") or "", encoding="utf-8") as fh:
-            text = fh.read(1 << 16)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return re.search(r"""^if __name__ == ['"]__main__['"]:""", text, re.MULTILINE) is not None
-
-
-def _worker() -> None:
-    """A drawing process leaves Ctrl-C to the build, which lets the drawings in progress finish."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+            await pool.aclose()
 
 
 def _size(request: ImageRequest) -> tuple[int, int] | None:

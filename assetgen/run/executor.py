@@ -29,17 +29,22 @@ from assetgen.lockfile import LockOutput, LockStep
 from assetgen.plan import keys
 from assetgen.plan.explain import Why, day
 from assetgen.plan.files import FileHashes
-from assetgen.plan.graph import Action, Plan, Role
+from assetgen.plan.graph import Action, Plan, RenderSpec, Role
 from assetgen.plan.recovery import Recovered
 from assetgen.plan.status import UNSENT, ActionState, Status, call_step, render_output
 from assetgen.providers.base import ImageRequest, NotSent, Provider, ProviderError
 from assetgen.recipe.model import Output
-from assetgen.run import images, inputs
+from assetgen.run import images, inputs, jobs
 from assetgen.run.events import Event, Kind, Sink
 from assetgen.run.fetch import Fetched, Fetcher
+from assetgen.run.jobs import Target, Wrote, kept_message
 from assetgen.run.upload import Uploader
+from assetgen.workers import Workers, usable
 
 CLAIM_POLL = 0.1     # seconds between looks at a call another build is making
+WORKERS_AFTER = 32   # placeholders to draw beyond which worker processes draw, store and render them
+
+__all__ = ["ActionFailed", "Executor", "Failure", "Kept", "Outcome", "Settings", "kept_message"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +98,6 @@ class Kept(Exception):
     """An output changed by hand since assetgen wrote it (or never written by assetgen) is not replaced."""
 
 
-def kept_message(path: str, adopted: bool, known: bool) -> str:
-    if adopted:
-        return (f"kept {path}: adopted as it is, and the recipe now renders it differently "
-                "(--overwrite replaces it)")
-    if not known:
-        return f"kept {path}: assetgen did not write it (--overwrite replaces it)"
-    return f"kept {path}: changed since assetgen wrote it (--overwrite replaces it)"
-
-
 class Executor:
     def __init__(self, plan: Plan, states: dict[str, ActionState], store: Store, files: FileHashes,
                  provider: Provider, settings: Settings, sink: Sink,
@@ -127,6 +123,9 @@ class Executor:
         self.uploader = uploader         # write mode: each call made goes to the remote once stored
         self.later = later or {}         # blocked unless the remote has the image it lacks
         self.held: dict[str, bytes] = {}     # render id -> its rendition, downloaded, not yet written
+        # many placeholders to draw: worker processes draw and store them, and render what they
+        # drew (chunks of jobs; this process handles hashes, never image bytes)
+        self.workers: Workers | None = None
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
                 self.out.results[aid] = st.results
@@ -142,6 +141,17 @@ class Executor:
 
     async def run(self) -> Outcome:
         todo = [a.id for a in self.plan.actions if self.states[a.id].status is not Status.CACHED]
+        drawings = sum(1 for aid in todo if _is_placeholder(self.by_id[aid]))
+        size = usable() if drawings > WORKERS_AFTER else 0
+        if size:
+            self.workers = Workers(size, [jobs.__name__])
+        try:
+            return await self._run(todo)
+        finally:
+            if self.workers is not None:
+                await self.workers.aclose()
+
+    async def _run(self, todo: list[str]) -> Outcome:
         todo_set = set(todo)
         blocked = [aid for aid in todo if self.states[aid].status in UNSENT]
         waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
@@ -361,6 +371,8 @@ class Executor:
                                images=images, mask=mask,
                                partial_images=self.settings.previews or None,
                                on_partial=self.preview_saver(spec.label))
+        if self.workers is not None and _is_placeholder(action) and request.on_partial is None:
+            return await self.draw_in_worker(action, step.key, request)
         result = await self.provider.run(request)
         self.out.calls += 1
         self.out.requests += result.requests
@@ -372,6 +384,20 @@ class Executor:
         if self.uploader is not None:
             self.uploader.call(action, step.key, shas, dict(result.usage), result.served_by)
         return result.requests
+
+    async def draw_in_worker(self, action: Action, key: str, request: ImageRequest) -> int:
+        """A placeholder drawn and stored by a worker (`jobs.draw_and_store`): the same objects and
+        record as `save` writes."""
+        assert self.workers is not None
+        shas = await self.workers.run(jobs.draw_and_store, request, self.store.root, key, action.op.value)
+        self.store.forget(key)      # the record of "missing" read while planning
+        self.out.calls += 1
+        if not shas:
+            raise ActionFailed("the provider returned no image")
+        self.out.results[action.id] = shas
+        if self.uploader is not None:
+            self.uploader.call(action, key, shas, {}, "")
+        return 0
 
     def save(self, key: str, action: Action, images: tuple[bytes, ...],
              usage: dict[str, object], served_by: str = "") -> tuple[str, ...]:
@@ -403,56 +429,57 @@ class Executor:
         self.out.keys[action.id] = out.key
         made = self.ready.get(action.id)     # the rendition itself is at hand (from a remote)
         held = self.held.pop(action.id, None)
-        sha, wrote = await asyncio.to_thread(self.read_and_write, out, spec.output, made, held)
-        if wrote:
+        source = out.source
+        if (self.workers is not None and made is None and held is None and source not in self.images.held
+                and source not in self.recovered):
+            target = self.target(spec.output.path, durable=not self.drawn(spec))
+            wrote = await self.workers.run(jobs.render_and_write, self.store.root, source, spec.output,
+                                           out.key, target)
+            if wrote is None:
+                raise ActionFailed(f"the image for {out.path} {self.images.missing(source)}")
+        else:
+            wrote = await asyncio.to_thread(self.read_and_write, out, spec.output, made, held)
+        sha, written = self.took(out.path, wrote)
+        if written:
             self.out.written.append(out.path)
         self.out.results[action.id] = (sha,)
-        return out.path if wrote else ""
+        return out.path if written else ""
+
+    def drawn(self, spec: RenderSpec) -> bool:
+        """Whether the rendition's image is a placeholder (free to draw again)."""
+        maker = self.by_id.get(spec.source.action or "")
+        return maker is not None and _is_placeholder(maker)
+
+    def target(self, path: str, durable: bool = True) -> Target:
+        """Where a rendition goes, with the hash of what is there now (the stat cache's, else read)."""
+        return Target(self.settings.root, path, self.files.hash(path), self.settings.written.get(path),
+                      self.settings.overwrite, path in self.settings.adopt, durable)
+
+    def took(self, path: str, wrote: Wrote) -> tuple[str, bool]:
+        """What a rendition's writing means for the build: (sha, written), or why it failed or was kept."""
+        if wrote.failed:
+            raise ActionFailed(wrote.failed)
+        if wrote.kept:
+            raise Kept(wrote.kept)
+        if wrote.adopted:
+            self.out.adopted.add(path)
+        if wrote.written and wrote.stat is not None:
+            self.files.remember_stat(path, wrote.stat, wrote.sha)
+        return wrote.sha, wrote.written
 
     def read_and_write(self, out: LockOutput, output: Output, made: str | None,
-                       held: bytes | None = None) -> tuple[str, bool]:
+                       held: bytes | None = None) -> Wrote:
         """In a worker thread, off the event loop: the rendition downloaded (`held`) or stored
-        (`made`), else the image to render it from; then `encode_and_write`."""
+        (`made`), else the image to render it from; then render and write it."""
+        from assetgen.render import render
+
         stored = held if held is not None else self.store.get_object(made) if made else None
-        data = b""
         if stored is None:
             found = self.images.get(out.source)
             if found is None:
                 raise ActionFailed(f"the image for {out.path} {self.images.missing(out.source)}")
-            data = found
-        return self.encode_and_write(data, output, out.key, stored)
-
-    def check_replaceable(self, path: str, current: str) -> None:
-        """Raise Kept unless the file at `path` is still what assetgen last wrote there."""
-        known = self.settings.written.get(path)
-        if known is None or known.sha256 != current or known.adopted:
-            raise Kept(kept_message(path, known is not None and known.adopted, known is not None))
-
-    def encode_and_write(self, data: bytes, output: Output, key: str,
-                         encoded: bytes | None = None) -> tuple[str, bool]:
-        """Render (unless `encoded` is the rendition already); write the file only when its bytes
-        differ; record the render. (sha, written)"""
-        from assetgen.render import render
-
-        if encoded is None:
-            encoded = render(data, output)
-        sha = keys.sha256_bytes(encoded)
-        current = self.files.hash(output.path)
-        written = current != sha
-        if written and current is not None and not self.settings.overwrite:
-            if output.path in self.settings.adopt:
-                self.out.adopted.add(output.path)
-                return current, False
-            self.check_replaceable(output.path, current)
-        if written:
-            try:
-                write_atomic(self.settings.root / output.path, encoded)
-            except OSError as exc:
-                raise ActionFailed(f"cannot write {output.path}: {exc.strerror}") from None
-            self.files.remember(output.path, sha)
-        # a rendition lost in a crash is made again from its image: no fsync for its record
-        self.store.put_record(key, "render", "pillow", output.format, (sha,), durable=False)
-        return sha, written
+            stored = render(found, output)
+        return jobs.write_rendition(self.store, stored, output, out.key, self.target(output.path))
 
 
 def blocked_message(state: ActionState, action: Action) -> str:
@@ -466,6 +493,10 @@ def refused_message(state: ActionState) -> str:
     reason = next(r for r in state.reasons if r.why is Why.REFUSED)
     return (f"{reason.new} on {day(reason.old)}; not sent again until the prompt or an input changes "
             f"(--force {reason.subject} resends it)")
+
+
+def _is_placeholder(action: Action) -> bool:
+    return action.call is not None and action.call.provider == "local"
 
 
 def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
