@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.atomic import write_atomic
+from assetgen.atomic import write_atomic, write_atomic_chunks
 from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
@@ -117,15 +117,24 @@ class Lock:
         if not (self.assets or self.others):
             body = {"version": LOCK_VERSION, "assets": {}}
             return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        parts = []
-        for name in sorted(self.assets.keys() | self.others.keys()):
+        return "".join(self.pieces())
+
+    def pieces(self) -> Iterator[str]:
+        """`text()` in pieces, one entry at a time (a lock of many entries is never whole in memory)."""
+        if not (self.assets or self.others):
+            yield self.text()
+            return
+        yield _HEAD
+        for i, name in enumerate(sorted(self.assets.keys() | self.others.keys())):
+            if i:
+                yield ",\n"
             asset = self.assets.get(name)
             if asset is None:
-                parts.append(self.others[name])
+                yield self.others[name]
                 continue
             known = self.blocks.get(name)
-            parts.append(known[1] if known is not None and _same(known[0], asset) else _block(asset))
-        return _HEAD + ",\n".join(parts) + _TAIL
+            yield known[1] if known is not None and _same(known[0], asset) else _block(asset)
+        yield _TAIL
 
 
 def _block(asset: LockAsset) -> str:
@@ -259,24 +268,34 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
-    text = lock.text()
-    data = text.encode("utf-8")
-    path = root / LOCK_FILE
-    try:
-        same = path.read_bytes() == data
-    except OSError:
-        same = False
-    if not same:
-        write_atomic(path, data)
-    _record(root, data)
-    return not same
+    sha, written = write_atomic_chunks(root / LOCK_FILE, _encoded(lock.pieces()))
+    _record_sha(root, sha)
+    return written
+
+
+def _encoded(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """UTF-8 bytes of the pieces, about `size` characters at a time."""
+    batch: list[str] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    if batch:
+        yield "".join(batch).encode("utf-8")
 
 
 def _record(root: Path, data: bytes) -> None:
+    _record_sha(root, hashlib.sha256(data).hexdigest())
+
+
+def _record_sha(root: Path, sha: str) -> None:
     """Remember the hash of the text just written (best effort: without it, the next write encodes
     every entry)."""
     state = root / ".assetgen"
-    body = json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode("utf-8")
+    body = json.dumps({"sha256": sha}).encode("utf-8")
     try:
         if state.is_symlink() or (state / TEXT_RECORD).is_symlink():
             return

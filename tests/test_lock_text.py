@@ -138,3 +138,31 @@ def test_the_quick_reading_gives_what_the_careful_one_gives(tmp_path: Path) -> N
     assert quick == careful
     assert [repr(s.params) for a in quick.values() for s in a.steps] == \
         [repr(s.params) for a in careful.values() for s in a.steps]
+
+
+def test_the_lock_file_is_written_one_entry_at_a_time(tmp_path: Path) -> None:
+    """Writing a lock of many entries never holds its whole text (nor its bytes): the file is the
+    text, replaced only when it changes, and memory stays a small part of its size."""
+    import dataclasses
+    import os
+    import tracemalloc
+
+    root = project(tmp_path)
+    sword = lockfile.read(root).assets["sword"]
+    many = lockfile.Lock({f"sword-{i:05d}": dataclasses.replace(sword, name=f"sword-{i:05d}")
+                          for i in range(3000)})
+    text = many.text()
+    assert text == full_text(many)
+    tracemalloc.start()
+    try:
+        assert lockfile.write(root, many)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (root / "assetgen.lock").read_text(encoding="utf-8") == text
+    assert peak < len(text) // 4
+    inode = os.stat(root / "assetgen.lock").st_ino
+    assert not lockfile.write(root, many)        # the same text: the file stays as it is
+    assert os.stat(root / "assetgen.lock").st_ino == inode
+    assert [p.name for p in root.iterdir() if p.name.startswith(".tmp-")] == []
+    assert lockfile.read(root) == many
