@@ -17,12 +17,12 @@ Figures per tool and size:
   then rebuild;
 - `plan` and `lint` after one change (assetgen only; warm: the recipe cache holds the rest).
 
-Each figure is the median wall time of --repeat runs, with the median CPU time (user + system)
-in brackets and the largest peak RSS. The machine may be busy with other work: the tools run one
+Each figure is the median wall time of --repeat runs, with the median CPU time (user + system, of
+the command and every process it started, worker processes included) in brackets and the peak
+RSS of the command's own process. The machine may be busy with other work: the tools run one
 after another in the same run, so their ratios are fair even when the absolute times are noisy,
 and the CPU time does not count the time spent waiting for the machine; the load average is
-printed with the table. Projects are
-kept under bench/.work/scale/ between runs.
+printed with the table. Projects are kept under bench/.work/scale/ between runs.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -52,16 +52,39 @@ Figure = tuple[float, int, float]     # wall seconds, peak RSS MiB, CPU seconds 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def _subreaper() -> None:
+    """Orphans of the commands timed here (a forkserver and its worker processes outlive nothing,
+    but are not waited for by the command) become this process's children, so their CPU time is
+    counted (Linux; elsewhere only what the command waited for is)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)     # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
 def timed(cmd: list[str], cwd: Path) -> Figure:
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M %U %S", *cmd], cwd=cwd, env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wall = time.perf_counter() - start
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stderr[-2000:]}")
-        rss, user, system = out.read().split()[-3:]
-    return wall, int(rss) // 1024, float(user) + float(system)
+    """(wall, peak RSS of the command's own process, CPU of it and of every process it started)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, own = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    while True:              # the orphans it left (a forkserver, worker processes): counted, then gone
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{err[-2000:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, own.ru_maxrss // 1024, cpu
 
 
 def median(runs: list[Figure]) -> Figure:
@@ -268,6 +291,7 @@ def main() -> int:
         print(f"missing {', '.join(missing)} in {BIN}: pip install -e '.[bench]'", file=sys.stderr)
         return 2
     WORK.mkdir(parents=True, exist_ok=True)
+    _subreaper()
     names = {"ninja": "Ninja", "doit": "pydoit", "dvc": "DVC"}
     every: dict[int, dict[str, dict[str, Figure]]] = {}
     for n in (int(s) for s in args.sizes.split(",") if s):
