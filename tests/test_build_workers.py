@@ -176,3 +176,42 @@ def test_one_worker_runs_the_jobs_in_a_thread() -> None:
         return list(await asyncio.gather(*(workers.run(_whoami, i) for i in range(3))))
 
     assert asyncio.run(go()) == [(0, os.getpid()), (1, os.getpid()), (2, os.getpid())]
+
+
+@needs_cores
+def test_first_ctrl_c_in_worker_processes_saves_what_they_finished(tmp_path: Path) -> None:
+    """Ctrl-C while workers draw: the chunks out finish and are counted, nothing new starts, and
+    the next build makes exactly the calls that have no record."""
+    import signal
+    import time
+
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "assetgen.yaml").write_text(PROJECT.replace("16x16", "512x512"))
+    values = ", ".join(str(i) for i in range(200))
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        f"version: 1\nassets:\n  tile:\n    matrix: {{i: [{values}]}}\n    prompt: \"Tile {{{{ i }}}}\"\n"
+        "    output: \"out/{{ name }}.png\"\n")
+    actions = tmp_path / ".assetgen" / "cache" / "actions"
+
+    def calls() -> set[str]:
+        found = set()
+        for path in actions.glob("*.json") if actions.is_dir() else ():
+            if json.loads(path.read_text())["op"] != "render":
+                found.add(path.stem)
+        return found
+
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "build", "--json"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(calls()) < WORKERS_AFTER + 8 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    finished = calls()
+    assert json.loads(out)["actions_run"] == len(finished) < 200
+    assert not list(tmp_path.rglob(".tmp-*"))
+    code, again = _in_processes(tmp_path)
+    assert (code, again["actions_run"]) == (0, 200 - len(finished))
+    assert len(list((tmp_path / "out").iterdir())) == 200
