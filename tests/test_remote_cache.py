@@ -323,3 +323,18 @@ def test_frozen_only_looks_at_the_remote(
     run.build(clone, "--frozen", code=1)
     assert not (clone / ".assetgen" / "cache" / "objects").exists()
     assert not (clone / "out").exists()
+
+
+def test_turning_writing_on_after_a_read_mode_build_uploads_what_it_made(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nothing changed but the mode: the no-op shortcut must not skip the uploads
+    folder = tmp_path / "shared"
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
+    root = make_project(tmp_path / "main")
+    run.build(root, mode="read")
+    assert not folder.exists() or not blobs(LocalStore(folder))
+    report = run.build(root, mode="write")
+    assert report["requests"] == 0
+    assert report["remote_uploads"] == len(blobs(LocalStore(folder))) > 0
+    again = run.build(root, mode="write")
+    assert again.get("remote_uploads", 0) == 0

@@ -4,9 +4,9 @@ After a complete, successful build the stamp records the stat (size, mtime_ns, i
 of every file the build read or wrote: recipe files, the project file, input images and masks,
 the lock file and every output, plus the mtime of the folders the recipe globs search (a new
 recipe file changes its folder's mtime) and the command's signature (paths, provider, cache
-folder, the assetgen and Pillow versions). When every stat still matches, the build is a no-op,
-decided without YAML, templates, Pillow or hashing. Anything else falls through to the full
-build. This module imports nothing heavy on purpose.
+folder, remote cache and its mode from the environment, the assetgen and Pillow versions). When
+every stat still matches, the build is a no-op, decided without YAML, templates, Pillow or hashing.
+Anything else falls through to the full build. This module imports nothing heavy on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ STAMP_FILE = "build-stamp.json"
 STAMP_VERSION = 2
 INDEX_FILE = "build-index.json"
 PROJECT_FILE = "assetgen.yaml"
+REMOTE_ENV = ("ASSETGEN_REMOTE_CACHE", "ASSETGEN_REMOTE_CACHE_MODE")
 
 
 def find_root(paths: Iterable[str], cwd: Path) -> Path:
@@ -43,7 +44,10 @@ def signature(paths: Iterable[str], cwd: Path, provider: str | None) -> dict[str
 
     return {"paths": sorted(str((cwd / p).resolve()) for p in paths), "provider": provider,
             "cache": os.environ.get("ASSETGEN_CACHE_DIR"), "assetgen": __version__,
-            "pillow": pillow_version()}
+            "pillow": pillow_version(),
+            # the remote cache set in the environment (the project file's is stamped with the file):
+            # turning writing on must upload what read mode made
+            "remote": [os.environ.get(name) for name in REMOTE_ENV]}
 
 
 def pillow_version() -> str | None:
