@@ -3,10 +3,11 @@
     python bench/state_fuzz.py [--trials 500] [--first-seed 0]
 
 Builds a project once with `--provider azure` against the in-process emulator, then for each
-seed damages one state file (`assetgen.lock`, `.assetgen/stat-cache.json`, the build stamp, an
-action record or a cached image: a random byte, a hex digit, a truncation or emptied), builds twice
-and counts paid requests (the emulator's own stats), crashes (exit 3) and outputs that are no
-longer the paid images (bytes compared, and decoded). The trial logic is `tests/statefuzz.py`,
+seed damages one state file (`assetgen.lock`, `.assetgen/stat-cache.json`, the build stamp, the
+lint cache, an action record or a cached image: a random byte, a hex digit, a truncation or
+emptied), lints and builds twice and counts paid requests (the emulator's own stats), crashes
+(exit 3), outputs that are no longer the paid images (bytes compared, and decoded) and lint output
+that is not the undamaged project's. The trial logic is `tests/statefuzz.py`,
 which the test suite runs at 50 seeds; the same seeds give the same digest.
 """
 

@@ -3,13 +3,15 @@
 A project is built once with `--provider azure` against the emulator (and again after touching its
 recipe, which writes the variant cache). Each trial copies it, then damages one state file, chosen
 and damaged by a seeded random generator: the lock file, the stat cache, the build stamp and index,
-the recipe and variant caches, an action record or a cached image; a byte set to a random value,
-one hex digit changed, the file cut short, or emptied. Then it builds twice (the recipe touched on
-every other trial, so the build stamp does not short-circuit the plan) and checks what must hold:
+the recipe, variant and lint caches, an action record or a cached image; a byte set to a random
+value, one hex digit changed, the file cut short, or emptied. Then it lints and builds twice (the
+recipe touched on every other trial, so the build stamp does not short-circuit the plan) and
+checks what must hold:
 
 - no request reaches the emulator (a damaged state file costs time, never money);
-- no build exits 3 (a crash);
-- every output is still the image the paid build wrote, byte for byte, and decodes.
+- no build or lint exits 3 (a crash);
+- every output is still the image the paid build wrote, byte for byte, and decodes;
+- lint prints what it prints for the undamaged project.
 
 `tests/test_state_fuzz.py` runs a few dozen trials; `bench/state_fuzz.py` runs more and prints figures.
 """
@@ -64,6 +66,7 @@ assets:
         quality: 70
 """
 DAMAGES = ("byte", "hex digit", "truncate", "empty")
+_REFERENCE: dict[Path, tuple[tuple[int, str], tuple[int, str]]] = {}     # the built project's lint and plan
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,11 @@ class Trial:
     target: str         # project-relative path of the damaged file
     damage: str
     touched: bool       # the recipe was touched (past the build stamp)
-    codes: tuple[int, ...]
+    codes: tuple[int, ...]      # the two builds', then lint's
     requests: int
-    wrong: tuple[str, ...]       # outputs that are not the paid image any more
+    # outputs that are not the paid image any more; "lint" when its output is not the undamaged
+    # project's
+    wrong: tuple[str, ...]
 
 
 @dataclass
@@ -141,6 +146,10 @@ def paid_project(base: Path) -> Iterator[tuple[Path, EmulatorHandle]]:
             cached = (root / ".assetgen" / "variant-cache.json").is_file()
             if code != 0 or emu.stats()["requests"] != 5 or not cached:
                 raise RuntimeError(f"the rebuild failed: exit {code}, {emu.stats()}")
+            _lint(root)     # the lint cache
+            _touch(root / "recipes" / "r.yaml")
+            _lint(root)     # and its changes file (the recipe's new stat)
+            _REFERENCE[root] = (_lint(root), _plan(root))
             yield root, emu
         finally:
             for k, v in saved.items():
@@ -155,6 +164,26 @@ def _build(root: Path) -> tuple[int, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["build", str(root), "--provider", "azure", "--json"])
     return code, err.getvalue()
+
+
+def _lint(root: Path) -> tuple[int, str]:
+    return _main(root, ["lint"])
+
+
+def _plan(root: Path) -> tuple[int, str]:
+    return _main(root, ["plan", "--provider", "azure", "--json"])
+
+
+def _main(root: Path, argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(argv)
+    finally:
+        os.chdir(cwd)
+    return code, out.getvalue()
 
 
 def state_files(root: Path) -> list[str]:
@@ -216,9 +245,12 @@ def trial(seed: int, built: Path, emu: EmulatorHandle, work: Path) -> Trial:
         _touch(root / "recipes" / "r.yaml")
     paid = outputs(built)
     before = emu.stats()["requests"]
-    codes = tuple(_build(root)[0] for _ in range(2))
+    linted = _lint(root)
+    codes = (*(_build(root)[0] for _ in range(2)), linted[0])
     now = outputs(root)
     wrong = tuple(p for p, data in paid.items() if now.get(p) != data or not decodes(now[p]))
+    if linted != _REFERENCE[built][0]:
+        wrong += ("lint",)
     shutil.rmtree(root)
     return Trial(seed, target, how, touched, codes, emu.stats()["requests"] - before, wrong)
 

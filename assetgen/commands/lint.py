@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assetgen.errors import Diagnostic, ExitCode, Severity
-from assetgen.lint import lint_project, where
+from assetgen.lint import where
+from assetgen.lint.incremental import lint_project
 
 
 def main(args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from assetgen import catalog
 from assetgen.errors import Diagnostic
 from assetgen.recipe.model import ImageRef, Op, Project, ProviderKind, Step, Variant
@@ -45,6 +43,8 @@ class _Facts:
             return "folder"
         if not full.is_file():
             return "missing"
+        from PIL import Image, UnidentifiedImageError  # only when there is an input to read
+
         try:
             with Image.open(full) as image:
                 alpha = image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)

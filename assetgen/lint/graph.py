@@ -65,6 +65,11 @@ def check_unused(project: Project) -> list[Diagnostic]:
 def check_pick(project: Project) -> list[Diagnostic]:
     """A step with n > 1 followed by more steps, or by another asset's reference, needs `pick` (the
     range of a pick is checked where the variant is built)."""
+    return check_pick_steps(project) + check_pick_refs(project)
+
+
+def check_pick_steps(project: Project) -> list[Diagnostic]:
+    """A step with n > 1 followed by more steps of its own variant needs `pick`."""
     out: list[Diagnostic] = []
     for variant in project.variants():
         last = len(variant.steps) - 1
@@ -73,14 +78,14 @@ def check_pick(project: Project) -> list[Diagnostic]:
                 message = (f"steps[{i}] makes {step.n} candidates and more steps follow: "
                            f"set 'pick' to the one that continues{_unmapped(step, variant.name)}")
                 out.append(Diagnostic.error(step.location, message))
-    return out + _referenced_candidates(project)
+    return out
 
 
 def _unmapped(step: Step, variant: str) -> str:
     return f" (variant '{variant}' has no entry in its mapping)" if step.pick_missing else ""
 
 
-def _referenced_candidates(project: Project) -> list[Diagnostic]:
+def check_pick_refs(project: Project) -> list[Diagnostic]:
     """A reference to a variant whose last step makes n > 1 images needs that step's `pick`."""
     by_name = {v.name: v for v in project.variants()}
     out: list[Diagnostic] = []

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from assetgen.errors import Diagnostic
-from assetgen.project import PROJECT_FILE, find_root
 
+PROJECT_FILE = "assetgen.yaml"     # as `assetgen.project` names it (not imported: it pulls in JSON Schema)
 _SKIP = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
 MAX_DEPTH = 8
 
@@ -45,7 +45,7 @@ def projects_below(folder: Path) -> list[Path]:
     """The project roots (folders with assetgen.yaml) below `folder`, when `folder` belongs to no
     project itself: what `assetgen lint` from a monorepo root checks. Hidden folders and virtual
     environments are skipped."""
-    if find_root(folder) is not None:
+    if any((f / PROJECT_FILE).is_file() for f in (folder, *folder.parents)):
         return []
     found = []
     for here, dirs, files in os.walk(folder):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,10 +32,14 @@ class LoadResult:
     skipped: frozenset[str] = frozenset()  # asset keys and variant names dropped for errors
 
 
+OnFile = Callable[[str, FileResult, list[Diagnostic], set[str]], None]
+
+
 def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
-                 remember: bool = True) -> LoadResult:
+                 remember: bool = True, on_file: OnFile | None = None) -> LoadResult:
     """`remember`: keep what the recipes loaded to in the recipe cache (not under `--frozen`,
-    which writes nothing)."""
+    which writes nothing). `on_file`: told each file's result, its reference diagnostics and the
+    variants dropped for them (what `lint.incremental` keeps per file)."""
     cwd = (cwd or Path.cwd()).resolve()
     root, named = _targets(paths, cwd)
     path_rules.clear_cache()
@@ -70,6 +74,8 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
         diags += result.diagnostics
         variants, ref_diags, dropped = refs.resolve(result.variants, names)
         diags += ref_diags
+        if on_file is not None:
+            on_file(rel, result, ref_diags, dropped)
         skipped |= dropped
         recipes.append(Recipe(path=rel, variants=tuple(variants)))
     recipes = _drop_leaning(recipes, skipped)

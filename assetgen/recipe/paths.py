@@ -11,6 +11,7 @@ import functools
 import os
 import posixpath
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from assetgen.recipe import limits
@@ -42,6 +43,39 @@ def project_path(root: Path, text: str) -> str:
     if not _inside(str(root), posixpath.dirname(norm)) or _links_out(str(root), norm):
         raise PathEscape("escapes the project root through a symlink")
     return norm
+
+
+def escaped(root: Path, paths: Iterable[str]) -> set[str]:
+    """Those of `paths` (each one `project_path` returned once) that no longer stay inside `root`:
+    a folder on it, or the file itself, became a symlink out of the project since. The part of
+    `project_path` that depends on the file system, with one listing per folder (which tells the
+    symlinks in it) instead of a stat per path."""
+    base = str(root)
+    links: dict[str, set[str] | None] = {}
+    out = set()
+    for norm in paths:
+        folder, name = posixpath.split(norm)
+        if not _inside(base, folder):
+            out.add(norm)
+            continue
+        if folder not in links:
+            links[folder] = _symlinks(os.path.join(base, folder))
+        found = links[folder]
+        if (found is None or name in found) and _links_out(base, norm):
+            out.add(norm)
+    return out
+
+
+def _symlinks(folder: str) -> set[str] | None:
+    """The names of the symlinks in `folder` (none when it cannot be listed because it is not
+    there); None when it cannot be listed otherwise (then each path is asked)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if e.is_symlink()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    except OSError:
+        return None
 
 
 def _too_long(norm: str) -> str | None:
