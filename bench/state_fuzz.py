@@ -4,11 +4,12 @@
 
 Builds a project once with `--provider azure` against the in-process emulator, then for each
 seed damages one state file (`assetgen.lock`, `.assetgen/stat-cache.json`, the build stamp, the
-lint cache, an action record or a cached image: a random byte, a hex digit, a truncation or
-emptied), lints and builds twice and counts paid requests (the emulator's own stats), crashes
-(exit 3), outputs that are no longer the paid images (bytes compared, and decoded) and lint output
-that is not the undamaged project's. The trial logic is `tests/statefuzz.py`,
-which the test suite runs at 50 seeds; the same seeds give the same digest.
+lint and plan caches, an action record or a cached image: a random byte, a hex digit, a truncation
+or emptied), lints, plans and builds twice and counts paid requests (the emulator's own stats),
+crashes (exit 3), outputs that are no longer the paid images (bytes compared, and decoded) and lint
+(or, after damage to the plan cache, plan) output that is not the undamaged project's. The trial
+logic is `tests/statefuzz.py`, which the test suite runs at 50 seeds; the same seeds give the same
+digest.
 """
 
 from __future__ import annotations

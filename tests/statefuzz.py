@@ -3,15 +3,16 @@
 A project is built once with `--provider azure` against the emulator (and again after touching its
 recipe, which writes the variant cache). Each trial copies it, then damages one state file, chosen
 and damaged by a seeded random generator: the lock file, the stat cache, the build stamp and index,
-the recipe, variant and lint caches, an action record or a cached image; a byte set to a random
-value, one hex digit changed, the file cut short, or emptied. Then it lints and builds twice (the
-recipe touched on every other trial, so the build stamp does not short-circuit the plan) and
-checks what must hold:
+the recipe, variant, lint and plan caches, an action record or a cached image; a byte set to a
+random value, one hex digit changed, the file cut short, or emptied. Then it lints, plans and
+builds twice (the recipe touched on every other trial, so the build stamp does not short-circuit
+the plan) and checks what must hold:
 
 - no request reaches the emulator (a damaged state file costs time, never money);
-- no build or lint exits 3 (a crash);
+- no build, lint or plan exits 3 (a crash);
 - every output is still the image the paid build wrote, byte for byte, and decodes;
-- lint prints what it prints for the undamaged project.
+- lint prints what it prints for the undamaged project, and so does plan when the damage was to
+  the plan cache.
 
 `tests/test_state_fuzz.py` runs a few dozen trials; `bench/state_fuzz.py` runs more and prints figures.
 """
@@ -25,6 +26,7 @@ import os
 import random
 import re
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,10 +77,10 @@ class Trial:
     target: str         # project-relative path of the damaged file
     damage: str
     touched: bool       # the recipe was touched (past the build stamp)
-    codes: tuple[int, ...]      # the two builds', then lint's
+    codes: tuple[int, ...]      # the two builds', then lint's and plan's
     requests: int
-    # outputs that are not the paid image any more; "lint" when its output is not the undamaged
-    # project's
+    # outputs that are not the paid image any more; "lint" (or "plan", when the plan cache was
+    # damaged) when its output is not the undamaged project's
     wrong: tuple[str, ...]
 
 
@@ -149,6 +151,11 @@ def paid_project(base: Path) -> Iterator[tuple[Path, EmulatorHandle]]:
             _lint(root)     # the lint cache
             _touch(root / "recipes" / "r.yaml")
             _lint(root)     # and its changes file (the recipe's new stat)
+            time.sleep(0.1)     # past the time a stat that recent is not trusted
+            _plan(root)     # the plan cache (the recipe changed since the build: the full plan)
+            _touch(root / "recipes" / "r.yaml")
+            time.sleep(0.1)
+            _plan(root)     # and its changes file
             _REFERENCE[root] = (_lint(root), _plan(root))
             yield root, emu
         finally:
@@ -246,11 +253,14 @@ def trial(seed: int, built: Path, emu: EmulatorHandle, work: Path) -> Trial:
     paid = outputs(built)
     before = emu.stats()["requests"]
     linted = _lint(root)
-    codes = (*(_build(root)[0] for _ in range(2)), linted[0])
+    planned = _plan(root)
+    codes = (*(_build(root)[0] for _ in range(2)), linted[0], planned[0])
     now = outputs(root)
     wrong = tuple(p for p, data in paid.items() if now.get(p) != data or not decodes(now[p]))
     if linted != _REFERENCE[built][0]:
         wrong += ("lint",)
+    if kind(target).startswith("plan-cache") and planned != _REFERENCE[built][1]:
+        wrong += ("plan",)
     shutil.rmtree(root)
     return Trial(seed, target, how, touched, codes, emu.stats()["requests"] - before, wrong)
 

@@ -20,6 +20,6 @@ def test_fifty_damaged_state_files_cost_no_request_crash_nothing_and_ship_only_p
     assert [t for t in figures.trials if t.wrong] == []
     # the damage reaches every kind of state file, and the lock's damage is refused, not ignored
     kinds = {"assetgen.lock", "stat-cache.json", "build-stamp.json", "variant-cache.json", "record", "image",
-             "lint-cache.json", "lint-cache-changes.json"}
+             "lint-cache.json", "lint-cache-changes.json", "plan-cache.json", "plan-cache-changes.json"}
     assert set(figures.by_file()) >= kinds
     assert any(t.codes[0] == 2 for t in figures.trials if t.target == "assetgen.lock")

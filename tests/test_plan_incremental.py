@@ -1,0 +1,209 @@
+"""`assetgen plan` after a change to a few recipe files since the last build (`.assetgen/plan-cache.json`):
+it loads only the changed files, and prints what a cold plan of a copy of the project prints (JSON,
+text, `--changed`), with the same exit code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from assetgen.cli import main
+from assetgen.run.plancache import CACHE_FILE, CHANGES_FILE, RACY_NS
+
+PROJECT = """\
+version: 1
+provider: local
+recipes: ['recipes/**/*.yaml']
+defaults:
+  model: gpt-image-2
+  size: 16x16
+"""
+MODES = (["--json"], [], ["--changed"], ["--json", "--changed"])
+_opened: list[str] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _opened is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _opened.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_audit)
+
+
+@contextmanager
+def _recording() -> Iterator[list[str]]:
+    """Every file this process opens meanwhile (Python's audit events)."""
+    global _opened
+    _opened = []
+    try:
+        yield _opened
+    finally:
+        _opened = None
+
+
+def _settle() -> None:
+    """Past the window in which a stat cannot be trusted to show a later change."""
+    time.sleep(RACY_NS / 1e9 * 1.5)
+
+
+def _run(root: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        capsys.readouterr()
+        code = main(argv)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    finally:
+        os.chdir(cwd)
+
+
+def _project(root: Path, capsys: pytest.CaptureFixture[str], n: int = 10) -> Path:
+    (root / "recipes" / "000").mkdir(parents=True)
+    (root / "recipes" / "001").mkdir()
+    (root / "assetgen.yaml").write_text(PROJECT)
+    for i in range(n):
+        (root / "recipes" / f"{i % 2:03d}" / f"a{i}.yaml").write_text(
+            f"version: 1\nassets:\n  a{i}:\n    prompt: \"Asset {i}\"\n    outputs:\n"
+            f"      - path: \"out/a{i}.png\"\n      - path: \"out/a{i}.webp\"\n        quality: 80\n")
+    assert _run(root, ["build"], capsys)[0] == 0
+    _settle()
+    return root
+
+
+def _plans(root: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
+    return [_run(root, ["plan", *mode], capsys) for mode in MODES]
+
+
+def _cold(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
+    """Every mode's plan of a copy of the project (its lock, outputs and cache, no plan cache)."""
+    copy = tmp_path / "copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, symlinks=True,
+                    ignore=shutil.ignore_patterns(CACHE_FILE, CHANGES_FILE, "build-stamp.json"))
+    found = []
+    for mode in MODES:
+        for name in (CACHE_FILE, CHANGES_FILE, "build-stamp.json"):
+            (copy / ".assetgen" / name).unlink(missing_ok=True)
+        found.append(_run(copy, ["plan", *mode], capsys))
+    return found
+
+
+def _change(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new, 1))
+    _settle()
+
+
+def _warm(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[tuple[int, str, str]], set[str]]:
+    """Every mode's plan, and the project files the first one opened."""
+    with _recording() as opened:
+        first = _run(root, ["plan", *MODES[0]], capsys)
+    found = [first, *(_run(root, ["plan", *mode], capsys) for mode in MODES[1:])]
+    return found, {Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}
+
+
+def test_after_one_change_only_that_file_is_loaded_and_the_plan_is_the_cold_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p", capsys)
+    _change(root / "recipes" / "001" / "a3.yaml", "Asset 3", "Asset three")
+    _plans(root, capsys)    # the full plan, which keeps each file's lines
+    assert (root / ".assetgen" / CACHE_FILE).is_file()
+    _change(root / "recipes" / "000" / "a4.yaml", "Asset 4", "Asset four")
+    warm, opened = _warm(root, capsys)
+    recipes = {p for p in opened if p.startswith("recipes/")}
+    assert recipes == {"recipes/000/a4.yaml", "recipes/001/a3.yaml"}    # changed since the build
+    assert ".assetgen/recipe-cache.json" not in opened      # not every recipe through the recipe cache
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "run     generate a4  (prompt changed)" in warm[1][1]
+    assert warm[1][1].endswith("30 actions, 6 to run; estimated $0.00, 0s\n")
+
+
+def test_a_change_the_stored_lines_cannot_answer_gives_the_cold_plan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p", capsys)
+    _change(root / "recipes" / "001" / "a3.yaml", "Asset 3", "Asset three")
+    _plans(root, capsys)
+    # a reference to another file's asset: the plan is no longer file by file
+    _change(root / "recipes" / "001" / "a5.yaml", "    prompt: \"Asset 5\"\n",
+            "    steps:\n      - edit: \"Frame it\"\n        image: {asset: a2}\n")
+    warm, opened = _warm(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "run     edit     a5" in warm[1][1]
+    # and back: the full plan wrote no lines for a plan with references across files
+    edit = "    steps:\n      - edit: \"Frame it\"\n        image: {asset: a2}\n"
+    _change(root / "recipes" / "001" / "a5.yaml", edit, "    prompt: \"Asset 5\"\n")
+    assert _plans(root, capsys) == _cold(root, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("change", ["recipe error", "project file", "damaged cache", "new recipe file",
+                                    "same action in two files", "output removed"])
+def test_what_else_can_change_gives_the_cold_plan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str) -> None:
+    root = _project(tmp_path / "p", capsys)
+    _change(root / "recipes" / "001" / "a3.yaml", "Asset 3", "Asset three")
+    _plans(root, capsys)
+    file = root / "recipes" / "000" / "a4.yaml"
+    if change == "recipe error":
+        _change(file, "quality: 80", "quality: 800")
+    elif change == "project file":
+        _change(root / "assetgen.yaml", "size: 16x16", "size: 32x32")
+    elif change == "damaged cache":
+        cache = root / ".assetgen" / CACHE_FILE
+        data = bytearray(cache.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        cache.write_bytes(bytes(data))
+        _change(file, "Asset 4", "Asset four")
+    elif change == "new recipe file":
+        (root / "recipes" / "001" / "new.yaml").write_text(
+            "version: 1\nassets:\n  new:\n    prompt: \"New\"\n    output: out/new.png\n")
+        _settle()
+    elif change == "same action in two files":     # a4 now makes a6's rendition too
+        _change(file, "Asset 4", "Asset 6")
+    else:
+        (root / "out" / "a8.webp").unlink()
+        _change(file, "Asset 4", "Asset four")
+    warm, _ = _warm(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+
+
+def test_many_plans_after_changes_keep_giving_the_cold_plan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p", capsys, n=12)
+    for i in range(6):
+        _change(root / "recipes" / f"{i % 2:03d}" / f"a{i}.yaml", f"Asset {i}\"", f"Asset {i} v2\"")
+        warm, _ = _warm(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    assert _run(root, ["build"], capsys)[0] == 0
+    _change(root / "recipes" / "001" / "a9.yaml", "Asset 9", "Asset nine")
+    warm, opened = _warm(root, capsys)
+    assert {p for p in opened if p.startswith("recipes/")} == {"recipes/001/a9.yaml"}
+    assert warm == _cold(root, tmp_path, capsys)
+
+
+def test_a_changed_value_of_a_large_matrix_plans_that_variant_and_the_cold_plan_is_printed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "p"
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    values = ", ".join(str(i) for i in range(40))
+    recipe = root / "recipes" / "grid.yaml"
+    recipe.write_text(f"version: 1\nassets:\n  tile:\n    matrix:\n      i: [{values}]\n"
+                      "    prompt: \"Tile {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    (root / "recipes" / "other.yaml").write_text(
+        "version: 1\nassets:\n  other:\n    prompt: \"Other\"\n    output: out/other.png\n")
+    assert _run(root, ["build"], capsys)[0] == 0
+    _settle()
+    _change(recipe, ", 7, ", ", 107, ")
+    _plans(root, capsys)    # the full plan
+    _change(recipe, ", 107, ", ", 207, ")
+    warm, opened = _warm(root, capsys)
+    assert ".assetgen/recipe-cache.json" not in opened
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "run     generate tile-207  (new)" in warm[1][1] or "tile-207" in warm[1][1]
