@@ -191,7 +191,8 @@ def test_faults_are_retried_and_no_call_succeeds_twice() -> None:
     with run_emulator(api_key=KEY, fault_rate=0.2, seed=7, deployments=(("img15", "gpt-image-1.5"),)) as emu:
         results = run(azure(emu.url), *(gen(f"potion {i}") for i in range(30)))
         records = emu.records
-    assert all(isinstance(r, ImageResult) for r in results), results
+    failed = [(i, r) for i, r in enumerate(results) if not isinstance(r, ImageResult)]
+    assert not failed, (failed, [(r.status, r.fault, r.fields.get("prompt")) for r in records])
     ok = [r.fields["prompt"] for r in records if r.status == 200]
     assert sorted(ok) == sorted(f"potion {i}" for i in range(30))
     assert sum(1 for r in records if r.fault) >= 3
