@@ -64,12 +64,17 @@ def _loc(file: str, node: yaml.Node) -> Location:
 
 def load(text: str, file: str) -> Document:
     """Parse one YAML document. Never raises for bad input: problems become diagnostics."""
+    return _direct(text, file) or _composed(text, file)
+
+
+def _composed(text: str, file: str) -> Document:
+    """`load` through PyYAML's composer: every document, with its problems as diagnostics."""
     positions = Positions(file)
     try:
-        too_deep = _too_deep(text, file)
-        if too_deep is not None:
+        scan = _scan(text, file)
+        if scan.too_deep is not None:
             return Document(None, positions, (Diagnostic.error(
-                too_deep, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"),))
+                scan.too_deep, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"),))
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -87,13 +92,110 @@ def load(text: str, file: str) -> Document:
         return Document(None, positions, (Diagnostic.error(Location(file), f"invalid YAML: {exc}"),))
     if node is None:
         return Document(None, positions, ())
-    too_big = _expanded_problem(node, file)
+    # without aliases the nodes are a tree: its depth is the nesting just checked, its size the
+    # number of nodes just counted
+    too_big = _expanded_problem(node, file) if scan.aliases or scan.nodes > MAX_NODES else None
     if too_big is not None:
         return Document(None, positions, (too_big,))
     diags: list[Diagnostic] = []
-    data = _convert(node, (), positions, diags)
+    data = _convert(node, (), positions, diags, scan.tagged)
     positions.values.setdefault((), _loc(file, node))
     return Document(data, positions, tuple(diags))
+
+
+class _Open:
+    """A mapping or sequence being filled while the events stream by."""
+
+    __slots__ = ("value", "path", "key")
+
+    def __init__(self, value: Any, path: Path_) -> None:
+        self.value = value      # a dict or a list
+        self.path = path
+        self.key: str | None = None     # a mapping's key whose value comes next
+
+
+def _direct(text: str, file: str) -> Document | None:
+    """The document made straight from the parser's events, in one pass, when it is plain: one
+    document, no alias, no explicit tag, no merge key, only scalar keys and each once, within the
+    nesting and size limits. None for anything else (an error too): `load` then composes it, which
+    decides and words every problem. Both give the same data and positions."""
+    positions = Positions(file)
+    stack: list[_Open] = []
+    root: list[Any] = []
+    nodes = docs = 0
+    scalar, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    events: Iterator[Any] = yaml.parse(text, Loader=_Loader)     # (any event: its fields vary)
+    try:
+        for event in events:
+            kind = type(event)
+            if kind is scalar or kind is mapping_start or kind is sequence_start:
+                nodes += 1
+                if event.tag is not None or nodes > MAX_NODES:
+                    return None
+                mark = event.start_mark
+                loc = Location(file, mark.line + 1, mark.column + 1)
+                if not stack:
+                    path: Path_ = ()
+                else:
+                    top = stack[-1]
+                    if type(top.value) is dict:
+                        if top.key is None:     # a key
+                            key = event.value if kind is scalar else None
+                            if key is None or key in top.value or (key == "<<" and not event.style):
+                                return None
+                            top.key = key
+                            positions.keys[(*top.path, key)] = loc
+                            continue
+                        path = (*top.path, top.key)
+                    else:
+                        path = (*top.path, len(top.value))
+                positions.values[path] = loc
+                if kind is scalar:
+                    value: Any = _plain(event.value) if not event.style else event.value
+                else:
+                    value = {} if kind is mapping_start else []
+                if not stack:
+                    root.append(value)
+                else:
+                    top = stack[-1]
+                    if type(top.value) is dict:
+                        assert top.key is not None
+                        top.value[top.key] = value
+                        top.key = None
+                    else:
+                        top.value.append(value)
+                if kind is not scalar:
+                    stack.append(_Open(value, path))
+                    if len(stack) > MAX_DEPTH:
+                        return None
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                stack.pop()
+            elif kind is yaml.DocumentStartEvent:
+                docs += 1
+                if docs > 1:
+                    return None
+            elif kind is not yaml.DocumentEndEvent and kind is not yaml.StreamStartEvent \
+                    and kind is not yaml.StreamEndEvent:
+                return None     # an alias
+    except (yaml.YAMLError, RecursionError):
+        return None
+    if len(root) != 1:
+        return None
+    return Document(root[0], positions, ())
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar without a tag, by the YAML 1.2 core schema (as `_scalar` reads it)."""
+    kind = _core_kind(text)
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return _CORE_BOOL.get(text, text)
+    if kind == "int":
+        return _int(text)
+    if kind == "float":
+        return _float(text)
+    return text
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -101,18 +203,34 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column] if line < len(lines) and column < len(lines[line]) else ""
 
 
-def _too_deep(text: str, file: str) -> Location | None:
-    """Where nesting first exceeds MAX_DEPTH, from the event stream (the parser does not recurse)."""
-    depth = 0
+@dataclass(frozen=True)
+class _Scan:
+    too_deep: Location | None   # where nesting first exceeds MAX_DEPTH
+    nodes: int                  # nodes the document makes (aliases not expanded)
+    aliases: bool               # it has an alias
+    tagged: bool                # a node has an explicit tag
+
+
+def _scan(text: str, file: str) -> _Scan:
+    """Nesting, size, aliases and tags, from the event stream (the parser does not recurse)."""
+    depth = nodes = 0
+    aliases = tagged = False
     for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
+        if isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            tagged = tagged or event.tag is not None
+        elif isinstance(event, yaml.CollectionStartEvent):
+            nodes += 1
+            tagged = tagged or event.tag is not None
             depth += 1
             mark = event.start_mark
             if depth > MAX_DEPTH and mark is not None:
-                return Location(file, mark.line + 1, mark.column + 1)
+                return _Scan(Location(file, mark.line + 1, mark.column + 1), nodes, aliases, tagged)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return None
+        elif isinstance(event, yaml.AliasEvent):
+            aliases = True
+    return _Scan(None, nodes, aliases, tagged)
 
 
 def _expanded_problem(root: yaml.Node, file: str) -> Diagnostic | None:
@@ -167,20 +285,22 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic]) -> Any:
+def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic], tagged: bool) -> Any:
+    """`tagged`: the document has an explicit tag somewhere (else every plain scalar is implicit)."""
     pos.values[path] = _loc(pos.file, node)
     if not _tag_ok(node.tag):
         diags.append(Diagnostic.error(_loc(pos.file, node), f"unsupported YAML tag '{_short(node.tag)}'"))
         return None
     if isinstance(node, yaml.ScalarNode):
-        return _scalar(node)
+        return _scalar(node, tagged)
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), pos, diags) for i, item in enumerate(node.value)]
+        return [_convert(item, (*path, i), pos, diags, tagged) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.MappingNode)
-    return _mapping(node, path, pos, diags)
+    return _mapping(node, path, pos, diags, tagged)
 
 
-def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic]) -> dict:
+def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Diagnostic],
+             tagged: bool) -> dict:
     out: dict[str, Any] = {}
     seen: dict[str, Location] = {}
     for key_node, value_node in _merged(node, pos, diags):
@@ -196,7 +316,7 @@ def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Di
         seen[key] = loc
         sub = (*path, key)
         pos.keys[sub] = loc
-        out[key] = _convert(value_node, sub, pos, diags)
+        out[key] = _convert(value_node, sub, pos, diags, tagged)
     return out
 
 
@@ -223,10 +343,11 @@ _SCALAR_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "binary", "m
 _COLLECTION_TAGS = {"map", "seq", "omap", "pairs", "set"}
 
 
+_KNOWN_TAGS = frozenset(_TAG + t for t in _SCALAR_TAGS | _COLLECTION_TAGS) | {"?", "!"}
+
+
 def _tag_ok(tag: str) -> bool:
-    if not tag.startswith(_TAG):
-        return tag in ("?", "!")
-    return tag[len(_TAG):] in _SCALAR_TAGS | _COLLECTION_TAGS
+    return tag in _KNOWN_TAGS
 
 
 def _short(tag: str) -> str:
@@ -242,10 +363,10 @@ _CORE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                          r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
+def _scalar(node: yaml.ScalarNode, tagged: bool = True) -> Any:
     kind = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else "str"
     text = node.value
-    if _implicit(node):
+    if (_implicit(node) if tagged else not node.style):
         kind = _core_kind(text)
     if kind == "null":
         return None
