@@ -128,5 +128,10 @@ def _read(file: Path) -> dict[str, list[int | str]]:
 
 
 def _valid(rel: str, entry: object) -> bool:
-    return (statefiles.is_relative(rel) and isinstance(entry, list) and len(entry) == 5
-            and all(statefiles.is_count(n) for n in entry[:4]) and statefiles.is_sha(entry[4]))
+    if type(entry) is not list or len(entry) != 5:
+        return False
+    size, mtime, inode, ctime, sha = entry
+    # four counts (`statefiles.is_count`: JSON gives int or bool, and a bool is not a count)
+    return (type(size) is int and type(mtime) is int and type(inode) is int and type(ctime) is int
+            and 0 <= min(size, mtime, inode, ctime) and max(size, mtime, inode, ctime) <= statefiles.MAX_INT
+            and statefiles.is_sha(sha) and statefiles.is_relative(rel))

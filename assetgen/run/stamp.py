@@ -126,12 +126,15 @@ def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], d
     if reached_at is not None:
         body["reached_at"] = reached_at
     state = root / ".assetgen"
+    # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
+    # (the full path decides), never one that claims what was not written
     if index is not None:
-        write_atomic(state / INDEX_FILE, index)
+        write_atomic(state / INDEX_FILE, index, durable=False)
         body["index"] = hashlib.sha256(index).hexdigest()
     else:
         (state / INDEX_FILE).unlink(missing_ok=True)
-    write_atomic(state / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"))
+    write_atomic(state / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"),
+                 durable=False)
 
 
 def clear(root: Path) -> None:
