@@ -189,10 +189,15 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
     last = None
     for i, chunk in enumerate(text[len(_HEAD):-len(_TAIL)].split(',\n    "')):
         block = chunk if i == 0 else '    "' + chunk
-        try:
-            name, end = decoder.raw_decode(block, 4)
-        except ValueError:
-            return None
+        end = block.find('": {', 5)
+        name = block[5:end]
+        if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
+            try:
+                name, end = decoder.raw_decode(block, 4)
+            except ValueError:
+                return None
+        else:
+            end += 1
         if not (isinstance(name, str) and block.startswith('    "') and block[end:end + 3] == ": {") \
                 or (last is not None and name <= last):
             return None

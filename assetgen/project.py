@@ -14,7 +14,7 @@ from typing import Any
 
 from assetgen import catalog
 from assetgen.errors import Diagnostic, Location
-from assetgen.recipe import limits, schema, yamlpos
+from assetgen.recipe import limits, yamlpos
 from assetgen.recipe.model import (
     AzureConfig,
     CacheConfig,
@@ -54,8 +54,10 @@ class ConfigResult:
     positions: yamlpos.Positions | None = None
 
 
-def read_config(root: Path) -> ConfigResult:
-    """The project configuration at `root` (defaults when there is no project file)."""
+def read_config(root: Path, checked: bool = False) -> ConfigResult:
+    """The project configuration at `root` (defaults when there is no project file). `checked`: the
+    file passed the schema before, unchanged since (a build after a small change: the build stamp
+    says so), so it is not validated again (nor is JSON Schema imported)."""
     file = root / PROJECT_FILE
     if not file.is_file():
         return ConfigResult(ProjectConfig(), ())
@@ -72,7 +74,10 @@ def read_config(root: Path) -> ConfigResult:
     doc = yamlpos.load(text, PROJECT_FILE)
     data = {} if doc.data is None else doc.data
     diags = list(doc.diagnostics)
-    diags += schema.validate(data, doc.positions, schema.PROJECT)
+    if not checked:
+        from assetgen.recipe import schema
+
+        diags += schema.validate(data, doc.positions, schema.PROJECT)
     if not diags and isinstance(data, dict):
         diags += _rpm_clashes((data.get("providers") or {}).get("azure") or {}, doc.positions)
         diags += _bad_globs(data.get("recipes") or [], doc.positions)

@@ -109,6 +109,10 @@ def test_one_changed_matrix_value_plans_only_its_variant_and_builds_as_the_full_
     root = make(tmp_path / "p")
     edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
     assert variants(root) == ["a-7x"]
+    prep = planned(root)
+    assert prep is not None
+    assert len(prep.plan.actions) == 2              # its call and its output
+    assert set(prep.lock.assets) == {"a-7"}         # the only lock entry read: the variant it replaces
     summary = same_as_full(root, tmp_path)
     assert summary["actions_total"] == 2 * N + 2 and summary["actions_run"] == 1
     assert summary["outputs_written"] == 1
@@ -229,3 +233,19 @@ def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(tmp_path: 
     edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
     assert len(variants(root)) == N
     same_as_full(root, tmp_path)
+
+
+def test_a_build_after_a_matrix_change_does_not_import_json_schema(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = make(tmp_path / "p")
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
+    script = ("import sys\nfrom assetgen.cli import main\ncode = main(['build', '--json'])\n"
+              "print(code, 'jsonschema' in sys.modules)\n")
+    run = [sys.executable, "-c", script]
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 False"
+    edit(root / "recipes" / "m.yaml", "Asset {{ i }}", "Asset {{ i }}, red")     # loaded whole: validated
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 True"

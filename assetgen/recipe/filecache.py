@@ -35,6 +35,7 @@ _HERE = Path(__file__).resolve().parent
 # keeps its version number) is another fingerprint
 _CODE = (*sorted(_HERE.glob("*.py")), _HERE.parent / "catalog.py", _HERE.parent / "project.py",
          *sorted((_HERE.parent / "data").glob("**/*.json")))
+CODE = _CODE    # (the variant cache, `run.partial`, is read with the same code's fingerprint)
 _LIBRARIES = ("PyYAML", "Jinja2", "jsonschema")
 
 

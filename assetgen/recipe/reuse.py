@@ -40,7 +40,7 @@ def definition(data: Any) -> str | None:
         assets[key] = asset
     try:
         text = _encode({**data, "assets": assets})
-    except _Unsupported:
+    except (_Unsupported, ValueError):     # ValueError: an int with more digits than Python prints
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -68,11 +68,27 @@ def scalars(values: Iterable[Any]) -> bool:
 
 
 def combo_key(asset: str, combo: Combination) -> str | None:
-    """The asset and its values as text that tells `1`, `1.0`, `true` and `"1"` apart; None when a
-    value is not a plain scalar."""
-    if not scalars(v for _, v in combo):
-        return None
-    return json.dumps([asset, [[k, v] for k, v in combo]], ensure_ascii=False, separators=(",", ":"))
+    """The asset and its values as text that tells `1`, `1.0`, `true` and `"1"` apart (each part
+    prefixed with its length, so no two combinations share a text); None when a value is not a
+    plain scalar."""
+    parts = [f"{len(asset)}:{asset}"]
+    for key, value in combo:
+        kind = type(value)
+        if kind is str:
+            text = "s" + value
+        elif kind is bool:
+            text = "b1" if value else "b0"
+        elif kind is int:
+            try:
+                text = f"i{value}"
+            except ValueError:      # more digits than Python prints
+                return None
+        elif kind is float and math.isfinite(value):
+            text = "f" + repr(value)
+        else:
+            return None
+        parts.append(f"{len(key)}:{key}{len(text)}:{text}")
+    return "".join(parts)
 
 
 def _encode(data: Any) -> str:

@@ -50,7 +50,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     from assetgen import project as project_file
     from assetgen.cache import linked_state
 
-    cfg = project_file.read_config(root)
+    cfg = project_file.read_config(root, checked=True)     # unchanged since the stamped build
     if cfg.diagnostics or linked_state(root) is not None or _elsewhere(root, cfg.config):
         return None
     if not _same_recipe_files(compared, index, cfg.config.recipes):
@@ -65,7 +65,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     from assetgen import lockfile
     from assetgen.run.prepare import prepare_project
 
-    kept = {rel: k.entry() for rel, k in loaded.kept.items() if k.records}
+    kept = {rel: k.entry for rel, k in loaded.kept.items() if k.records}
     kept_names = {n for e in kept.values() for n in e.variants}
     wanted = {v.name for v in project.variants()} | {n for rel in loaded.results for n in index[rel].variants
                                                      if n not in kept_names}
@@ -288,7 +288,7 @@ def _fits(project: Project, loaded: _Loader, index: dict[str, build_index.FileEn
         if any(d.severity is Severity.ERROR for d in check(project)):
             return False
     rest = [e for rel, e in index.items() if rel not in loaded.results]
-    rest += [k.entry() for k in loaded.kept.values() if k.records]
+    rest += [k.entry for k in loaded.kept.values() if k.records]
     outputs = {p.casefold() for e in rest for p in e.outputs}
     inputs = {p.casefold() for e in rest for p in e.inputs}
     recipes = {rel.casefold() for rel in index}

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from assetgen import statefiles
 from assetgen.plan.graph import AssetPlan, Plan
@@ -47,22 +47,17 @@ class FileEntry:
                 list(self.refs), list(self.actions)]
 
 
-@dataclass(frozen=True)
-class VariantRecord:
+class VariantRecord(NamedTuple):
     """What one variant adds to its file's entry (the variant cache, `run.varcache`, keeps these
     per variant of a large matrix)."""
 
     name: str
     asset: str
     matrix: bool                # it has matrix values
-    outputs: tuple[str, ...]
-    inputs: tuple[str, ...]
-    refs: tuple[str, ...]       # the variants (or asset keys) of other files it refers to
-    actions: tuple[str, ...]    # shortened ids of its actions
-
-    def to_json(self) -> list[Any]:
-        return [self.name, self.asset, self.matrix, list(self.outputs), list(self.inputs), list(self.refs),
-                list(self.actions)]
+    outputs: Sequence[str]
+    inputs: Sequence[str]
+    refs: Sequence[str]         # the variants (or asset keys) of other files it refers to
+    actions: Sequence[str]      # shortened ids of its actions
 
 
 def entries(recipes: Iterable[Recipe], plan: Plan) -> dict[str, FileEntry]:
@@ -88,24 +83,15 @@ def records(recipe: Recipe, by_name: Mapping[str, AssetPlan]) -> list[VariantRec
 
 def combine(found: Iterable[VariantRecord]) -> FileEntry:
     """The file entry of variant records, in the file's order."""
+    found = list(found)
     assets: dict[str, list[str]] = {}
-    matrix: set[str] = set()
-    outputs: list[str] = []
-    inputs: set[str] = set()
-    refs: set[str] = set()
-    actions: set[str] = set()
-    names = []
     for r in found:
-        names.append(r.name)
         assets.setdefault(r.asset, []).append(r.name)
-        if r.matrix:
-            matrix.add(r.asset)
-        outputs += r.outputs
-        inputs.update(r.inputs)
-        refs.update(r.refs)
-        actions.update(r.actions)
-    return FileEntry(tuple(names), assets, tuple(sorted(matrix)), tuple(outputs), tuple(sorted(inputs)),
-                     tuple(sorted(refs)), tuple(sorted(actions)))
+    actions = {a for r in found for a in r.actions}
+    return FileEntry(
+        tuple(r.name for r in found), assets, tuple(sorted({r.asset for r in found if r.matrix})),
+        tuple(o for r in found for o in r.outputs), tuple(sorted({p for r in found for p in r.inputs})),
+        tuple(sorted({a for r in found for a in r.refs})), tuple(sorted(actions)))
 
 
 def encode(files: dict[str, FileEntry]) -> bytes:

@@ -16,6 +16,7 @@ build).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from assetgen.run.prepare import Prepared
 
 PROJECT_FILE = "assetgen.yaml"
+VERSION = 1             # of what the variant cache holds and how it is keyed
 MIN_VARIANTS = 32       # a full build records the definition of files with at least this many variants
 
 
@@ -44,7 +46,9 @@ class Kept:
     definition: str
     order: tuple[str, ...]
     records: Mapping[str, VariantRecord] = field(default_factory=dict)
+    items: Mapping[str, list[Any]] = field(default_factory=dict)     # their JSON in the cache
 
+    @functools.cached_property
     def entry(self) -> FileEntry:
         """The kept variants' part of the file's index entry."""
         return combine(self.records[k] for k in self.order if k in self.records)
@@ -63,7 +67,8 @@ class Kept:
             if found_now is None:
                 return None
             found.append(found_now)
-        return FileVariants(self.definition, self.order, tuple(found))
+        items = [self.items.get(k) for k in self.order]
+        return FileVariants(self.definition, self.order, tuple(found), items)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
     if cached is not None and cached.definition == definition and _plain_lists(doc.data) \
             and _costs_nothing(doc.data):
         old = dict(zip(cached.keys, cached.records, strict=True))
+        old_items = dict(zip(cached.keys, cached.items, strict=True))
         order: list[str] = []
         kept: dict[str, VariantRecord] = {}
         odd: list[Combination] = []
@@ -102,7 +108,8 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
 
         result = convert_doc(root, doc, params, wanted, checked=True)
         if not odd and not any(map(_refers, result.variants)):
-            return Loaded(result, Kept(definition, tuple(order), kept))
+            items = {k: i for k in kept if (i := old_items[k]) is not None}
+            return Loaded(result, Kept(definition, tuple(order), kept, items))
     result = convert_doc(root, doc, params)
     order = []
     for variant in result.variants:
@@ -186,14 +193,33 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry],
 
 
 def environment(root: Path) -> str:
-    """The fingerprint the variant cache is read and written with (`recipe.filecache.environment`)."""
-    from assetgen.recipe.filecache import environment as fingerprint
+    """The fingerprint the variant cache is read and written with: what turns a definition and
+    values into a variant (the recipe code, as `recipe.filecache` tells it, PyYAML and Jinja2, the
+    JSON Schema library the definition passed), and the project file."""
+    import hashlib
+    import importlib.util
+    import json
+    import os
 
+    import jinja2
+    import yaml
+
+    from assetgen import __version__
+    from assetgen.recipe.filecache import CODE
+
+    parts: list[Any] = [VERSION, __version__, yaml.__version__, jinja2.__version__]
+    spec = importlib.util.find_spec("jsonschema")
+    for path in (*CODE, spec.origin if spec is not None and spec.origin else None):
+        try:
+            st = os.stat(path) if path is not None else None
+        except OSError:
+            st = None
+        parts.append([str(path), st.st_size, st.st_mtime_ns] if st is not None else None)
     try:
-        project_bytes: bytes | None = (root / PROJECT_FILE).read_bytes()
+        parts.append(hashlib.sha256((root / PROJECT_FILE).read_bytes()).hexdigest())
     except OSError:
-        project_bytes = None
-    return fingerprint(project_bytes)
+        parts.append(None)
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
 
 def _definition_of(root: Path, rel: str, loaded: Any) -> str | None:

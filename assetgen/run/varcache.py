@@ -37,9 +37,12 @@ class FileVariants:
     definition: str
     keys: tuple[str, ...]                   # each variant's values, in the file's order
     records: tuple[VariantRecord, ...]      # and its record
+    items: Sequence[list[Any] | None] = ()  # the JSON of some of them, as read (not encoded again)
 
     def to_json(self) -> list[Any]:
-        return [self.definition, [[k, *r.to_json()] for k, r in zip(self.keys, self.records, strict=True)]]
+        items = self.items or [None] * len(self.keys)
+        made = zip(self.keys, self.records, items, strict=True)
+        return [self.definition, [i or [k, *r] for k, r, i in made]]
 
 
 def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
@@ -62,24 +65,24 @@ def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
 
 def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
     """A file's cached variants, when they have their shape and add up to `entry`, the file's entry
-    in the build index they were written with."""
+    in the build index they were written with (which also proves each field's type: a name, an
+    output or an action that is not its string would not add up)."""
     if type(raw) is not list or len(raw) != 2 or type(raw[0]) is not str or type(raw[1]) is not list:
         return None
-    keys = []
-    found = []
-    for item in raw[1]:
-        if type(item) is not list or len(item) != 8:
+    try:
+        keys = [item[0] for item in raw[1]]
+        found = [VariantRecord._make(item[1:]) for item in raw[1] if len(item) == 8]
+        if len(found) != len(keys) or not all(map(isinstance, keys, repeat(str))) \
+                or len(set(keys)) != len(keys):
             return None
-        key, name, asset, matrix, outputs, inputs, refs, actions = item
-        if not (type(key) is str and type(name) is str and type(asset) is str and type(matrix) is bool
-                and all(map(_strings, (outputs, inputs, refs, actions)))):
+        # names, outputs and actions are compared with the index below; the rest are strings too
+        if not all(map(_strings, (f for r in found for f in (r.inputs, r.refs)))):
             return None
-        keys.append(key)
-        found.append(VariantRecord(name, asset, matrix, tuple(outputs), tuple(inputs), tuple(refs),
-                                   tuple(actions)))
-    if len(set(keys)) != len(keys) or combine(found).to_json() != _lists(entry.to_json()):
+        if combine(found).to_json() != _lists(entry.to_json()):
+            return None
+    except (TypeError, ValueError, IndexError, KeyError):
         return None
-    return FileVariants(raw[0], tuple(keys), tuple(found))
+    return FileVariants(raw[0], tuple(keys), tuple(found), raw[1])
 
 
 def write(root: Path, index_sha: str, env: str, files: Mapping[str, FileVariants | list[Any]]) -> None:
@@ -90,7 +93,7 @@ def write(root: Path, index_sha: str, env: str, files: Mapping[str, FileVariants
     body = {"version": VERSION, "index": index_sha, "environment": env, "files": encoded}
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:
-        write_atomic(root / ".assetgen" / CACHE_FILE, _checksum(payload) + b"\n" + payload)
+        write_atomic(root / ".assetgen" / CACHE_FILE, _checksum(payload) + b"\n" + payload, durable=False)
     except OSError:
         pass
 
