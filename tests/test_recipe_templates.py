@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -71,6 +71,7 @@ _TEXT = st.text(alphabet="ab {}-\n%#", max_size=8)
 _VALUES = st.one_of(st.text(max_size=5), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
 
 
+@settings(deadline=None)     # the first template that needs Jinja2 imports it
 @given(st.lists(st.tuples(_TEXT, _NAMES, st.sampled_from(["{{ %s }}", "{{%s}}", "{{  %s }}"])), max_size=4),
        _TEXT, st.dictionaries(_NAMES, _VALUES))
 def test_fast_path_renders_exactly_like_jinja(pieces: list, tail: str, context: dict) -> None:
@@ -86,3 +87,9 @@ def test_fast_path_renders_exactly_like_jinja(pieces: list, tail: str, context: 
     except TemplateError:
         got = None
     assert got == expected
+
+
+def test_the_names_left_to_jinja2_are_the_environments_globals() -> None:
+    from assetgen.recipe import template
+
+    assert template.GLOBALS == set(template._env().globals)

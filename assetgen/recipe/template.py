@@ -12,12 +12,14 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2.sandbox import SecurityError
+from assetgen.recipe import budget
 
-from assetgen.recipe import sandbox
+if TYPE_CHECKING:       # Jinja2 is imported when a template needs more than `{{ name }}`
+    import jinja2
+
+    from assetgen.recipe.sandbox import Sandbox
 
 
 class _Unstable(Exception):
@@ -45,6 +47,8 @@ def _finalize(value: Any) -> Any:
     """What `{{ ... }}` prints; an object whose text holds its memory address differs per build."""
     if value is None or isinstance(value, (str, int, float)):
         return value
+    from assetgen.recipe import sandbox
+
     sandbox.check_text(value)
     if _ADDRESS.search(str(value)):
         hint = " (join a list: | join(', '))" if isinstance(value, types.GeneratorType) else ""
@@ -53,10 +57,22 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-_ENV = sandbox.Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                finalize=_finalize)
-_ENV.filters["random"] = _Refused("random")
-_ENV.globals["lipsum"] = _Refused("lipsum")
+@functools.cache
+def _env() -> Sandbox:
+    import jinja2
+
+    from assetgen.recipe import sandbox
+
+    env = sandbox.Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                          finalize=_finalize)
+    env.filters["random"] = _Refused("random")
+    env.globals["lipsum"] = _Refused("lipsum")
+    return env
+
+
+# the names the environment defines (a test checks them against it): a template naming one is
+# left to Jinja2
+GLOBALS = frozenset({"cycler", "dict", "joiner", "lipsum", "namespace", "range"})
 _MARKERS = ("{{", "{%", "{#")
 
 
@@ -83,8 +99,10 @@ def _compile(text: str) -> jinja2.Template | _Simple | str:
     simple = _simple(text)
     if simple is not None:
         return simple
+    import jinja2
+
     try:
-        return _ENV.from_string(text)
+        return _env().from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         return f": {exc.message}"
     except RecursionError:
@@ -93,7 +111,7 @@ def _compile(text: str) -> jinja2.Template | _Simple | str:
         return ": a number in it is too long"
 
 
-_NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", *_ENV.globals})
+_NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", *GLOBALS})
 
 
 def _simple(text: str) -> _Simple | None:
@@ -126,7 +144,7 @@ def _render_simple(template: _Simple, context: Mapping[str, Any], what: str) -> 
     return "".join(out)
 
 
-file_budget = sandbox.file_budget     # every rendering inside shares one recipe file's step budget
+file_budget = budget.file_budget     # every rendering inside shares one recipe file's step budget
 
 
 def render(text: str, context: Mapping[str, Any], what: str) -> str:
@@ -138,10 +156,13 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         raise TemplateError(f"template syntax error in {what}{template}")
     if isinstance(template, _Simple):
         return _render_simple(template, context, what)
-    token = sandbox.start()
+    import jinja2
+    from jinja2.sandbox import SecurityError
+
+    token = budget.start()
     try:
         return template.render(context)
-    except sandbox.Exceeded as exc:
+    except budget.Exceeded as exc:
         raise TemplateError(f"template in {what} is too costly: {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"unsafe template in {what}: {exc}") from None
@@ -154,7 +175,7 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RuntimeError) as exc:
         raise TemplateError(f"template error in {what}: {exc}") from None
     finally:
-        sandbox.stop(token)
+        budget.stop(token)
 
 
 def _undefined(exc: jinja2.UndefinedError, what: str) -> str:

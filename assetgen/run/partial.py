@@ -194,22 +194,21 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry],
 
 def environment(root: Path) -> str:
     """The fingerprint the variant cache is read and written with: what turns a definition and
-    values into a variant (the recipe code, as `recipe.filecache` tells it, PyYAML and Jinja2, the
-    JSON Schema library the definition passed), and the project file."""
+    values into a variant (the recipe code, as `recipe.filecache` tells it, PyYAML, and the files
+    of Jinja2 and of the JSON Schema library the definition passed), and the project file."""
     import hashlib
     import importlib.util
     import json
     import os
 
-    import jinja2
     import yaml
 
     from assetgen import __version__
     from assetgen.recipe.filecache import CODE
 
-    parts: list[Any] = [VERSION, __version__, yaml.__version__, jinja2.__version__]
-    spec = importlib.util.find_spec("jsonschema")
-    for path in (*CODE, spec.origin if spec is not None and spec.origin else None):
+    parts: list[Any] = [VERSION, __version__, yaml.__version__]
+    libraries = [importlib.util.find_spec(name) for name in ("jinja2", "jsonschema")]   # not imported
+    for path in (*CODE, *(s.origin if s is not None else None for s in libraries)):
         try:
             st = os.stat(path) if path is not None else None
         except OSError:
