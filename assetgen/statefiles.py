@@ -39,6 +39,8 @@ def is_relative(value: object) -> bool:
         return False
     if value.startswith("/") or _DRIVE.match(value):
         return False
+    if ".." not in value:       # then a part of dots only is "."; one of anything else is a name
+        return value.strip("/.") != ""
     parts = [p for p in value.split("/") if p and p != "."]     # as PurePosixPath(value).parts
     return bool(parts) and ".." not in parts
 
@@ -120,8 +122,9 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
         item, depth = stack.pop()
         if depth >= limit:
             raise Damaged("it is nested too deeply")
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
 
 
 def is_count(value: object) -> bool:

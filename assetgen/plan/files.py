@@ -98,18 +98,14 @@ class FileHashes:
 
 def _encoded(entries: dict[str, list[int | str]], size: int = 1 << 16) -> Iterator[bytes]:
     """`json.dumps(entries, separators=(",", ":"))` in pieces of about `size` characters (a stat
-    cache of many files is never whole in memory)."""
-    batch = ["{"]
-    held = 0
-    for i, (rel, entry) in enumerate(entries.items()):
-        piece = f"{',' if i else ''}{json.dumps(rel)}:{json.dumps(entry, separators=(',', ':'))}"
-        batch.append(piece)
-        held += len(piece)
-        if held >= size:
-            yield "".join(batch).encode("utf-8")
-            batch, held = [], 0
-    batch.append("}")
-    yield "".join(batch).encode("utf-8")
+    cache of many files is never whole in memory), encoded a few hundred entries at a time."""
+    items = list(entries.items())
+    step = max(1, size // 128)      # an entry takes about 128 characters
+    yield b"{"
+    for at in range(0, len(items), step):
+        inner = json.dumps(dict(items[at:at + step]), separators=(",", ":"))[1:-1]
+        yield (("," if at else "") + inner).encode("utf-8")
+    yield b"}"
 
 
 def _stamp(st: os.stat_result) -> list[int | str]:

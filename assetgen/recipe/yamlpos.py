@@ -401,6 +401,8 @@ def _core_kind(text: str) -> str:
 
 
 def _int(text: str) -> int | str:
+    if text.isdecimal() and text.isascii() and len(text) < 4000:     # most: plain digits
+        return int(text)
     sign = -1 if text.startswith("-") else 1
     clean = text.lstrip("+-")
     try:
