@@ -267,3 +267,33 @@ def test_a_rename_save_then_more_changes_keep_giving_the_cold_output(
     warm, read = _warm(root, capsys)
     assert read == {"recipes/001/a1.yaml"}
     assert warm == _cold(root, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("command", [["lint"], ["plan", "--json"]])
+def test_nothing_is_read_written_or_removed_through_a_symlinked_state_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """A project whose lint or plan keeps nothing (a duplicate output; a reference across files),
+    so a stale cache would be removed."""
+    root = tmp_path / "p"
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    (root / "recipes" / "a.yaml").write_text(_asset(1))
+    second = _asset(2).replace("out/a2.png", "out/a1.png") if command == ["lint"] else (
+        "version: 1\nassets:\n  b:\n    steps:\n      - edit: \"Frame it\"\n        image: {asset: a1}\n"
+        "    output: out/b.png\n")
+    (root / "recipes" / "b.yaml").write_text(second)
+    names = [CACHE_FILE, "lint-cache-changes.json", "plan-cache.json", "plan-cache-changes.json"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in names:
+        (outside / name).write_bytes(b"not assetgen's")
+    (root / ".assetgen").symlink_to(outside, target_is_directory=True)
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        main(command)
+    finally:
+        os.chdir(cwd)
+    capsys.readouterr()
+    assert sorted(p.name for p in outside.iterdir()) == sorted(names)
+    assert all(p.read_bytes() == b"not assetgen's" for p in outside.iterdir())

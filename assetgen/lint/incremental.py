@@ -361,7 +361,7 @@ def full(paths: Sequence[str | Path], cwd: Path, root: Path | None) -> tuple[Pat
             state = _remember(project, result.diagnostics, seen, local, start, env)
         if state is not None:
             _write(root, state)
-        else:       # a stale cache must not answer the next lint
+        elif not (root / ".assetgen").is_symlink():     # a stale cache must not answer the next lint
             for name in (CACHE_FILE, CHANGES_FILE):
                 try:
                     (root / ".assetgen" / name).unlink()

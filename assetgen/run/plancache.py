@@ -163,6 +163,8 @@ def _write(root: Path, cache: Cache, changes_only: bool) -> None:
 
 
 def forget(root: Path) -> None:
+    if (root / ".assetgen").is_symlink():      # nothing is written through it
+        return
     for name in (CACHE_FILE, CHANGES_FILE):
         try:
             (root / ".assetgen" / name).unlink()
