@@ -129,8 +129,11 @@ def _panel(img: Image.Image, box: tuple[int, int, int, int], alpha: int = 150) -
 
 
 def _title(img: Image.Image, label: str, box: tuple[int, int, int, int]) -> int:
-    """Draw `label` as large as fits in `box` on a dark panel; the y below it."""
+    """Draw `label` as large as fits in `box` on a dark panel; the y below it. A box with no width
+    (a tiny image has no room beside its inset) gets nothing."""
     x0, y0, x1, y1 = box
+    if x1 < x0:
+        return y0
     pad = max(2, (x1 - x0) // 40)
     lines, size = _fit(label, x1 - x0 - 2 * pad, y1 - y0 - 2 * pad)
     font = _font(size)

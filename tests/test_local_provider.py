@@ -139,3 +139,12 @@ def test_a_script_that_builds_at_import_builds_once(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(n), str(n)]
     assert (tmp_path / "ran.txt").read_text() == "ran\n"
+
+
+def test_an_edit_without_a_mask_draws_at_tiny_sizes() -> None:
+    """Below ~32 px there is no room for the name beside the inset: it is left out (it raised)."""
+    for side in (8, 16, 24):
+        base = Image.new("RGBA", (side, side), (10, 200, 30, 255))
+        req = ImageRequest(Op.EDIT, "gpt-image-2", "Make it night", {"size": f"{side}x{side}"}, label="chain",
+                           images=(InputImage("base.png", _png(base), "image/png"),))
+        assert _run(req)[0].size == (side, side)
