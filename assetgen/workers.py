@@ -144,9 +144,14 @@ class Workers:
     async def _submit(self, chunk: list[Job]) -> list[tuple[bool, Any]]:
         if self.size >= 2:
             try:
-                return await asyncio.wrap_future(self._start().submit(run_chunk, chunk))
-            except BrokenProcessPool:   # a worker died (killed, out of memory): work here from now on
+                pool = self._start()
+            except (ValueError, OSError):   # no forkserver here (Windows), or no process to start
                 self.size = 1
+            else:
+                try:
+                    return await asyncio.wrap_future(pool.submit(run_chunk, chunk))
+                except BrokenProcessPool:   # a worker died (killed, out of memory): work here from now on
+                    self.size = 1
         return await asyncio.to_thread(run_chunk, chunk)
 
     def _start(self) -> ProcessPoolExecutor:

@@ -126,6 +126,7 @@ class Executor:
         # many placeholders to draw: worker processes draw and store them, and render what they
         # drew (chunks of jobs; this process handles hashes, never image bytes)
         self.workers: Workers | None = None
+        self.cache = store.root.absolute()      # for workers: a forkserver keeps the cwd it started in
         for aid, st in states.items():
             if st.status is Status.CACHED and st.results is not None:
                 self.out.results[aid] = st.results
@@ -389,7 +390,7 @@ class Executor:
         """A placeholder drawn and stored by a worker (`jobs.draw_and_store`): the same objects and
         record as `save` writes."""
         assert self.workers is not None
-        shas = await self.workers.run(jobs.draw_and_store, request, self.store.root, key, action.op.value)
+        shas = await self.workers.run(jobs.draw_and_store, request, self.cache, key, action.op.value)
         self.store.forget(key)      # the record of "missing" read while planning
         self.out.calls += 1
         if not shas:
@@ -433,8 +434,8 @@ class Executor:
         if (self.workers is not None and made is None and held is None and source not in self.images.held
                 and source not in self.recovered):
             target = self.target(spec.output.path, durable=not self.drawn(spec))
-            wrote = await self.workers.run(jobs.render_and_write, self.store.root, source, spec.output,
-                                           out.key, target)
+            wrote = await self.workers.run(jobs.render_and_write, self.cache, source, spec.output, out.key,
+                                           target)
             if wrote is None:
                 raise ActionFailed(f"the image for {out.path} {self.images.missing(source)}")
         else:
@@ -452,8 +453,9 @@ class Executor:
 
     def target(self, path: str, durable: bool = True) -> Target:
         """Where a rendition goes, with the hash of what is there now (the stat cache's, else read)."""
-        return Target(self.settings.root, path, self.files.hash(path), self.settings.written.get(path),
-                      self.settings.overwrite, path in self.settings.adopt, durable)
+        settings = self.settings
+        return Target(settings.root.absolute(), path, self.files.hash(path), settings.written.get(path),
+                      settings.overwrite, path in settings.adopt, durable)
 
     def took(self, path: str, wrote: Wrote) -> tuple[str, bool]:
         """What a rendition's writing means for the build: (sha, written), or why it failed or was kept."""
