@@ -207,3 +207,18 @@ def test_a_changed_value_of_a_large_matrix_plans_that_variant_and_the_cold_plan_
     assert ".assetgen/recipe-cache.json" not in opened
     assert warm == _cold(root, tmp_path, capsys)
     assert "run     generate tile-207  (new)" in warm[1][1] or "tile-207" in warm[1][1]
+
+
+def test_a_file_changed_just_before_each_plan_still_takes_the_quick_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its stat is too recent to keep its lines; it is planned again each time it is a changed file,
+    and the other files' lines still come from the plan cache."""
+    root = _project(tmp_path / "p", capsys)
+    file = root / "recipes" / "001" / "a3.yaml"
+    file.write_text(file.read_text().replace("Asset 3", "Asset three"))
+    _run(root, ["plan", "--json"], capsys)      # the full plan, right after the change
+    file.write_text(file.read_text().replace("Asset three", "Asset 3!"))
+    warm, opened = _warm(root, capsys)
+    assert ".assetgen/recipe-cache.json" not in opened
+    assert {p for p in opened if p.startswith("recipes/")} == {"recipes/001/a3.yaml"}
+    assert warm == _cold(root, tmp_path, capsys)

@@ -74,7 +74,8 @@ def environment(root: Path, provider: str) -> str | None:
 
 class Cache:
     """The stored lines: `order` (the project's recipe files) and per file [stats, lines], where
-    stats maps the file and its inputs to their stat."""
+    stats maps the file and its inputs to their stat (none for a file whose stat was too recent to
+    trust: it is planned again while it is one of the changed files, else the full plan runs)."""
 
     def __init__(self, env: str, order: list[str], files: dict[str, list[Any]], base: str = "") -> None:
         self.env = env
@@ -89,7 +90,7 @@ class Cache:
 
     def encode_changes(self) -> bytes:
         return _with_checksum({"format": FORMAT, "base": self.base,
-                               "files": {rel: self.files[rel] for rel in self.newer}})
+                               "files": {rel: self.files.get(rel) for rel in self.newer}})
 
 
 def _with_checksum(body: dict[str, Any]) -> bytes:
@@ -131,15 +132,20 @@ def read(root: Path, env: str) -> Cache | None:
             and type(body.get("order")) is list and type(body.get("files")) is dict):
         return None
     order, files = body["order"], body["files"]
-    if set(order) != files.keys() or len(order) != len(files) or not all(map(statefiles.is_relative, order)):
+    if len(set(order)) != len(order) or not files.keys() <= set(order) \
+            or not all(map(statefiles.is_relative, order)):
         return None
     cache = Cache(env, order, files, base)
     changes = _checked(state / CHANGES_FILE)
     if changes is not None:
         extra = changes[1]
         if (isinstance(extra, dict) and extra.get("format") == FORMAT and extra.get("base") == base
-                and type(extra.get("files")) is dict and extra["files"].keys() <= files.keys()):
-            files.update(extra["files"])
+                and type(extra.get("files")) is dict and extra["files"].keys() <= set(order)):
+            for rel, raw in extra["files"].items():
+                if raw is None:     # no lines now
+                    files.pop(rel, None)
+                else:
+                    files[rel] = raw
             cache.newer = set(extra["files"])
     return cache
 
@@ -234,8 +240,7 @@ def remember(prep: Prepared, lines: Sequence[dict[str, Any]], start: int) -> Non
         stats = _stats(root, rel, inputs[rel], start)
         if stats is not None:       # a file changed meanwhile is planned again next time
             files[rel] = [stats, found]
-    order = [r.path for r in prep.project.recipes]
-    _write(root, Cache(env, [rel for rel in order if rel in files], files), changes_only=False)
+    _write(root, Cache(env, [r.path for r in prep.project.recipes], files), changes_only=False)
 
 
 # -- the quick plan ------------------------------------------------------------------------
@@ -301,14 +306,10 @@ def quick(cwd: Path, provider: str | None, batch: bool) -> tuple[Prepared, dict[
         stats = _stats(root, rel, inputs[rel], start)
         if stats is None:
             cache.files.pop(rel, None)
-            cache.order.remove(rel)
         else:
             cache.files[rel] = [stats, fresh[rel]]
         cache.newer.add(rel)
-    if len(cache.order) == len(files):
-        _write(root, cache, changes_only=len(cache.newer) <= REWRITE_AFTER)
-    else:       # a file dropped for a recent stat: the whole file, without it
-        _write(root, cache, changes_only=False)
+    _write(root, cache, changes_only=len(cache.newer) <= REWRITE_AFTER)
     return prep, data
 
 
