@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +87,25 @@ def test_an_output_changed_since_head_is_shown_beside_the_old_one(tmp_path: Path
                         r'<img class="after" src="([^"]+)"', card)
     assert compare is not None and compare.group(1) != compare.group(2)
     assert '<span class="badge changed"' not in html.split('id="v-icon-sword"', 1)[1].split("</article>")[0]
+
+
+def test_the_address_it_prints_takes_connections_at_once(tmp_path: Path) -> None:
+    # a script that connects as soon as the address shows must not be refused: the server is
+    # stopped right after printing it, and the connection still reaches its queue
+    project(tmp_path, GRID)
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "review", "--serve", "--port", "0"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"at http://127\.0\.0\.1:(\d+)/ ", proc.stdout.readline())
+        assert found is not None
+        os.kill(proc.pid, signal.SIGSTOP)
+        with socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=5):
+            pass
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.communicate(timeout=30)
 
 
 def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:

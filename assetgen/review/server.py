@@ -248,6 +248,7 @@ def serve(paths: Sequence[str], cwd: Path, out: Path | None, host: str, port: in
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
+        sock.listen(128)    # before the address is printed: a client that connects at once is queued
     except OSError as exc:
         sock.close()
         raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
