@@ -206,6 +206,7 @@ def _admit(state: EmulatorState, mode: Mode, trace: Trace, api_version: str | No
 
 async def _serve(request: Request, state: EmulatorState, mode: Mode, spec: ModelSpec, call: ImageCall,
                  inputs: uploads.EditInputs | None, headers: dict[str, str]) -> Response:
+    started = time.monotonic()
     size = images.output_size(call, spec, inputs)
     rendered = await anyio.to_thread.run_sync(images.render, call, size, inputs)
     count = len(inputs.images) if inputs else 0
@@ -214,8 +215,8 @@ async def _serve(request: Request, state: EmulatorState, mode: Mode, spec: Model
     served = responses.Served(call, mode, size, int(time.time()), rendered, usage, delay, headers)
     if call.stream:
         return responses.stream_response(served)
-    if delay:
-        await asyncio.sleep(delay)
+    if (left := delay - (time.monotonic() - started)) > 0:     # the latency is the whole answer's,
+        await asyncio.sleep(left)                              # drawing the placeholder included
     return responses.json_response(served, state.files, str(request.base_url))
 
 
