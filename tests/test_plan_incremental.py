@@ -222,3 +222,26 @@ def test_a_file_changed_just_before_each_plan_still_takes_the_quick_path(
     assert ".assetgen/recipe-cache.json" not in opened
     assert {p for p in opened if p.startswith("recipes/")} == {"recipes/001/a3.yaml"}
     assert warm == _cold(root, tmp_path, capsys)
+
+
+def test_a_matrix_changed_just_before_each_plan_still_takes_the_quick_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its stat is too recent to trust, but the lines of the variants the build kept are checked
+    against the build's actions, not against the stat: the next plan still takes them."""
+    root = tmp_path / "p"
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    values = ", ".join(str(i) for i in range(40))
+    recipe = root / "recipes" / "grid.yaml"
+    recipe.write_text(f"version: 1\nassets:\n  tile:\n    matrix:\n      i: [{values}]\n"
+                      "    prompt: \"Tile {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    assert _run(root, ["build"], capsys)[0] == 0
+    _settle()
+    for old, new in ((", 7, ", ", 107, "), (", 107, ", ", 207, "), (", 207, ", ", 307, ")):
+        recipe.write_text(recipe.read_text().replace(old, new, 1))     # no pause before the plan
+        with _recording() as opened:
+            _run(root, ["plan", "--json"], capsys)
+        quick = ".assetgen/recipe-cache.json" not in {
+            Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}
+    assert quick
+    assert [_run(root, ["plan", *mode], capsys) for mode in MODES] == _cold(root, tmp_path, capsys)

@@ -237,9 +237,9 @@ def remember(prep: Prepared, lines: Sequence[dict[str, Any]], start: int) -> Non
     inputs = _inputs(prep.project)
     files: dict[str, list[Any]] = {}
     for rel, found in per_file.items():
-        stats = _stats(root, rel, inputs[rel], start)
-        if stats is not None:       # a file changed meanwhile is planned again next time
-            files[rel] = [stats, found]
+        # a file changed just now keeps no stats: its lines serve only as a matrix's kept variants
+        # (checked against the build's actions), and it is planned again when unchanged next time
+        files[rel] = [_stats(root, rel, inputs[rel], start) or {}, found]
     _write(root, Cache(env, [r.path for r in prep.project.recipes], files), changes_only=False)
 
 
@@ -303,11 +303,7 @@ def quick(cwd: Path, provider: str | None, batch: bool) -> tuple[Prepared, dict[
     data["actions"] = actions
     inputs = _inputs(prep.project)
     for rel in loaded:
-        stats = _stats(root, rel, inputs[rel], start)
-        if stats is None:
-            cache.files.pop(rel, None)
-        else:
-            cache.files[rel] = [stats, fresh[rel]]
+        cache.files[rel] = [_stats(root, rel, inputs[rel], start) or {}, fresh[rel]]
         cache.newer.add(rel)
     _write(root, cache, changes_only=len(cache.newer) <= REWRITE_AFTER)
     return prep, data
