@@ -64,6 +64,34 @@ def read_json(path: Path, max_bytes: int | None = None) -> Any:
     return parse_json(read_state(path, max_bytes))
 
 
+def with_checksum(body: Any) -> bytes:
+    """`body` as compact JSON after a first line holding the sha256 of that JSON."""
+    import hashlib
+
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload
+
+
+def read_checksummed(path: Path) -> tuple[str, Any] | None:
+    """(checksum, parsed JSON) of a file `with_checksum` wrote; None when it is absent, unreadable
+    or not what its first line says."""
+    import gc
+    import hashlib
+
+    try:
+        head, newline, payload = read_state(path).partition(b"\n")
+        checksum = hashlib.sha256(payload).hexdigest()
+        if not newline or head != checksum.encode("ascii"):
+            return None
+        gc.disable()    # many small lists that all live on
+        try:
+            return checksum, json.loads(payload)
+        finally:
+            gc.enable()
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def read_state(path: Path, max_bytes: int | None = None) -> bytes:
     """A state file's bytes. FileNotFoundError when it is absent; Damaged when it cannot be read
     (a symbolic link, or larger than `max_bytes`)."""

@@ -142,36 +142,13 @@ class State:
     def encode(self) -> bytes:
         body = {"format": FORMAT, "environment": self.env, "head": self.head, "folders": self.folders,
                 "files": [[rel, e.to_json()] for rel, e in self.files.items()]}
-        return _with_checksum(body)
+        return statefiles.with_checksum(body)
 
     def encode_changes(self) -> bytes:
         body = {"format": FORMAT, "base": self.base,
                 "folders": {f: self.folders[f] for f in self.newer_folders},
                 "files": {rel: self.files[rel].to_json() for rel in self.newer}}
-        return _with_checksum(body)
-
-
-def _with_checksum(body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload
-
-
-def _checked(file: Path) -> tuple[str, Any] | None:
-    """(checksum, parsed JSON) of a state file whose first line is the sha256 of the rest."""
-    import gc
-
-    try:
-        head, newline, payload = statefiles.read_state(file).partition(b"\n")
-        checksum = hashlib.sha256(payload).hexdigest()
-        if not newline or head != checksum.encode("ascii"):
-            return None
-        gc.disable()    # many small lists that all live on
-        try:
-            return checksum, json.loads(payload)
-        finally:
-            gc.enable()
-    except (OSError, ValueError, RecursionError):
-        return None
+        return statefiles.with_checksum(body)
 
 
 def environment(root: Path) -> str | None:
@@ -213,7 +190,7 @@ def _read(root: Path, env: str) -> State | None:
     state_dir = root / ".assetgen"
     if state_dir.is_symlink():
         return None
-    found = _checked(state_dir / CACHE_FILE)
+    found = statefiles.read_checksummed(state_dir / CACHE_FILE)
     if found is None:
         return None
     base, body = found
@@ -247,7 +224,7 @@ def _folder_ok(folder: Any, raw: Any) -> bool:
 
 def _read_changes(file: Path, state: State) -> None:
     """The entries that changed since the cache file was written, when they belong to it."""
-    found = _checked(file)
+    found = statefiles.read_checksummed(file)
     if found is None:
         return
     body = found[1]

@@ -85,34 +85,12 @@ class Cache:
         self.newer: set[str] = set()
 
     def encode(self) -> bytes:
-        return _with_checksum({"format": FORMAT, "environment": self.env, "order": self.order,
+        return statefiles.with_checksum({"format": FORMAT, "environment": self.env, "order": self.order,
                                "files": self.files})
 
     def encode_changes(self) -> bytes:
-        return _with_checksum({"format": FORMAT, "base": self.base,
+        return statefiles.with_checksum({"format": FORMAT, "base": self.base,
                                "files": {rel: self.files.get(rel) for rel in self.newer}})
-
-
-def _with_checksum(body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload
-
-
-def _checked(file: Path) -> tuple[str, Any] | None:
-    import gc
-
-    try:
-        head, newline, payload = statefiles.read_state(file).partition(b"\n")
-        checksum = hashlib.sha256(payload).hexdigest()
-        if not newline or head != checksum.encode("ascii"):
-            return None
-        gc.disable()    # many small lists that all live on
-        try:
-            return checksum, json.loads(payload)
-        finally:
-            gc.enable()
-    except (OSError, ValueError, RecursionError):
-        return None
 
 
 def _line_ok(line: Any) -> bool:
@@ -124,7 +102,7 @@ def read(root: Path, env: str) -> Cache | None:
     state = root / ".assetgen"
     if state.is_symlink():
         return None
-    found = _checked(state / CACHE_FILE)
+    found = statefiles.read_checksummed(state / CACHE_FILE)
     if found is None:
         return None
     base, body = found
@@ -136,7 +114,7 @@ def read(root: Path, env: str) -> Cache | None:
             or not all(map(statefiles.is_relative, order)):
         return None
     cache = Cache(env, order, files, base)
-    changes = _checked(state / CHANGES_FILE)
+    changes = statefiles.read_checksummed(state / CHANGES_FILE)
     if changes is not None:
         extra = changes[1]
         if (isinstance(extra, dict) and extra.get("format") == FORMAT and extra.get("base") == base
