@@ -728,19 +728,11 @@ def _fits(project: Project, rest: dict[str, Entry]) -> bool:
     """The project-wide checks between the loaded files and the rest, by names and paths: an
     output path another file writes or reads, or a recipe file's, in any case; an input another
     file writes."""
-    outputs = {p.casefold() for e in rest.values() for p in e.outputs}
-    inputs = {i[0].casefold() for e in rest.values() for i in e.inputs}
-    recipes = {rel.casefold() for rel in rest}
-    for variant in project.variants():
-        for out in variant.outputs:
-            folded = out.path.casefold()
-            if folded in outputs or folded in inputs or folded in recipes:
-                return False
-        for step in variant.steps:
-            for ref in (step.image, step.mask, *step.images):
-                if ref is not None and ref.path is not None and ref.path.casefold() in outputs:
-                    return False
-    return True
+    from assetgen.lint.outputs import clear_of
+
+    return clear_of(project, {p.casefold() for e in rest.values() for p in e.outputs},
+                    {i[0].casefold() for e in rest.values() for i in e.inputs},
+                    {rel.casefold() for rel in rest})
 
 
 def _assemble(state: State) -> list[Diagnostic]:

@@ -115,3 +115,19 @@ def _exact_problem(path: str, recipes: set[str], inputs: dict[str, tuple[str, Lo
         return (f"would overwrite an input of variant '{name}' at {where}; "
                 "to use another asset's image, refer to it with {asset: NAME}")
     return None
+
+
+def clear_of(project: Project, outputs: set[str], inputs: set[str], recipes: set[str]) -> bool:
+    """Whether the project's variants stay clear of the rest of a project, given by its paths
+    case-folded: no output another file writes or reads, or a recipe file's path; no input another
+    file writes. (The checks an incremental build or lint makes by index instead of rescanning.)"""
+    for variant in project.variants():
+        for out in variant.outputs:
+            folded = out.path.casefold()
+            if folded in outputs or folded in inputs or folded in recipes:
+                return False
+        for step in variant.steps:
+            for ref in (step.image, step.mask, *step.images):
+                if ref is not None and ref.path is not None and ref.path.casefold() in outputs:
+                    return False
+    return True

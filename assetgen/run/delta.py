@@ -282,6 +282,7 @@ class _Loader:
 
 def _fits(project: Project, loaded: _Loader, index: dict[str, build_index.FileEntry]) -> bool:
     """The lint checks of the loaded files, and the project-wide ones against the rest by index."""
+    from assetgen.lint.outputs import clear_of
     from assetgen.lint.run import CHECKS
 
     for check in CHECKS:
@@ -289,16 +290,5 @@ def _fits(project: Project, loaded: _Loader, index: dict[str, build_index.FileEn
             return False
     rest = [e for rel, e in index.items() if rel not in loaded.results]
     rest += [k.entry for k in loaded.kept.values() if k.records]
-    outputs = {p.casefold() for e in rest for p in e.outputs}
-    inputs = {p.casefold() for e in rest for p in e.inputs}
-    recipes = {rel.casefold() for rel in index}
-    for variant in project.variants():
-        for out in variant.outputs:
-            folded = out.path.casefold()
-            if folded in outputs or folded in inputs or folded in recipes:
-                return False
-        for step in variant.steps:
-            for ref in (step.image, step.mask, *step.images):
-                if ref is not None and ref.path is not None and ref.path.casefold() in outputs:
-                    return False
-    return True
+    return clear_of(project, {p.casefold() for e in rest for p in e.outputs},
+                    {p.casefold() for e in rest for p in e.inputs}, {rel.casefold() for rel in index})
