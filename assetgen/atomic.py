@@ -2,21 +2,24 @@
 
 Readers (and a concurrent build on the same cache) see either the old file or the new one,
 never a torn one; a crash leaves at most a stray temp file, which nothing reads. A temp file's
-name carries the writer's process id. Stray temp files are removed beside the outputs by the next
-build and in the cache by `gc` once their writer is gone: its process no longer runs on this
-machine, or the file is an hour old (a writer on another machine sharing the folder).
+name carries the writer's process id and a tag of its machine's name. Stray temp files are
+removed beside the outputs by the next build and in the cache by `gc` once their writer is gone:
+a writer of this machine whose process no longer runs; any writer once the file is an hour old
+(another machine's process ids say nothing here: a folder may be shared).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
 STALE_SECONDS = 3600.0
+HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -24,7 +27,7 @@ _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | get
 
 def _open_temp(path: Path) -> tuple[Path, int]:
     """A new temp file beside `path` (its folder made when the file cannot be created without it)."""
-    tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
+    tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}-{HOST_TAG}.{os.urandom(4).hex()}"
     try:
         return tmp, os.open(tmp, _FLAGS, 0o666)
     except OSError:
@@ -102,13 +105,17 @@ def temp_target(name: str) -> str | None:
 
 
 def _writer_gone(name: str) -> bool:
-    """True when the process that named this temp file no longer runs here."""
+    """True when the process that named this temp file ran on this machine and no longer runs (a
+    name without a machine tag, as assetgen wrote them before, is taken as this machine's)."""
     if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
         return False
     parts = name.rsplit(".", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3:
         return False
-    pid = int(parts[1])
+    pid_text, _, host = parts[1].partition("-")
+    if not pid_text.isdigit() or (host and host != HOST_TAG):
+        return False
+    pid = int(pid_text)
     if pid == os.getpid():
         return False
     try:

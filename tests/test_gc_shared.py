@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tiles import tiles
 
+from assetgen.atomic import HOST_TAG
 from assetgen.cache import Store
 from assetgen.cli import main
 from assetgen.emulator.testing import run_emulator
@@ -168,10 +169,14 @@ def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, cap
     old = _plant(out, f".tmp-tile-0.png.{alive}.deadbeef", 7200)
     young = _plant(out, f".tmp-tile-1.png.{alive}.deadbeef", 60)
     killed = _plant(out, f".tmp-tile-2.png.{dead}.deadbeef", 5)
+    here = _plant(out, f".tmp-tile-2.png.{dead}-{HOST_TAG}.deadbeef", 5)
+    # a process id of another machine (a shared folder) says nothing here: the hour decides
+    elsewhere = _plant(out, f".tmp-tile-2.png.{dead}-{'0' * 8 if HOST_TAG != '0' * 8 else '1' * 8}.feed", 5)
     other = _plant(out, f".tmp-notes.txt.{dead}.deadbeef", 7200)     # not an output's: not ours to remove
     (root / "out" / "tile-2.png").unlink()
     assert _build(root, capsys)["outputs_written"] == 1
     assert (old.exists(), young.exists(), killed.exists(), other.exists()) == (False, True, False, True)
+    assert (here.exists(), elsewhere.exists()) == (False, True)
 
 
 PAID = tiles(4, "gpt-image-1", "1024x1024", quality="low")
