@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from openedkit import recording
 from PIL import Image
 
 from assetgen.cli import main
@@ -28,26 +26,6 @@ defaults:
 """
 
 FORMATS = ("text", "json", "github")
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple) -> None:
-    if _opened is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
-        _opened.append(os.fsdecode(args[0]))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def _recording() -> Iterator[list[str]]:
-    """Every file this process opens meanwhile (Python's audit events)."""
-    global _opened
-    _opened = []
-    try:
-        yield _opened
-    finally:
-        _opened = None
 
 
 def _asset(i: int, extra: str = "") -> str:
@@ -112,7 +90,7 @@ def _warm(root: Path, capsys: pytest.CaptureFixture[str],
           seen: set[str] | None = None) -> tuple[dict[str, tuple[int, str]], set[str]]:
     """Every format's lint, and the recipe files the first of them read (`seen`: every file of
     the project it opened)."""
-    with _recording() as opened:
+    with recording() as opened:
         first = _lint(root, FORMATS[0], capsys)
     found = {FORMATS[0]: first} | {fmt: _lint(root, fmt, capsys) for fmt in FORMATS[1:]}
     files = {Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from openedkit import recording
 
 from assetgen.cli import main
 from assetgen.run.plancache import CACHE_FILE, CHANGES_FILE, RACY_NS
@@ -26,26 +24,6 @@ defaults:
   size: 16x16
 """
 MODES = (["--json"], [], ["--changed"], ["--json", "--changed"])
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple) -> None:
-    if _opened is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
-        _opened.append(os.fsdecode(args[0]))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def _recording() -> Iterator[list[str]]:
-    """Every file this process opens meanwhile (Python's audit events)."""
-    global _opened
-    _opened = []
-    try:
-        yield _opened
-    finally:
-        _opened = None
 
 
 def _settle() -> None:
@@ -103,7 +81,7 @@ def _change(path: Path, old: str, new: str) -> None:
 
 def _warm(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[tuple[int, str, str]], set[str]]:
     """Every mode's plan, and the project files the first one opened."""
-    with _recording() as opened:
+    with recording() as opened:
         first = _run(root, ["plan", *MODES[0]], capsys)
     found = [first, *(_run(root, ["plan", *mode], capsys) for mode in MODES[1:])]
     return found, {Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}
@@ -239,7 +217,7 @@ def test_a_matrix_changed_just_before_each_plan_still_takes_the_quick_path(
     _settle()
     for old, new in ((", 7, ", ", 107, "), (", 107, ", ", 207, "), (", 207, ", ", 307, ")):
         recipe.write_text(recipe.read_text().replace(old, new, 1))     # no pause before the plan
-        with _recording() as opened:
+        with recording() as opened:
             _run(root, ["plan", "--json"], capsys)
         quick = ".assetgen/recipe-cache.json" not in {
             Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}
