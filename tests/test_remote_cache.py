@@ -15,7 +15,7 @@ from pathlib import Path
 
 import obstore
 import pytest
-from object_stores import ACCOUNT, KEY, Azurite, free_port, run_azurite, run_moto
+from object_stores import ACCOUNT, KEY, Azurite, free_port, run_moto
 from obstore.store import AzureStore, LocalStore
 
 from assetgen.cli import main
@@ -42,12 +42,6 @@ assets:
 CALLS = 5
 OUTPUTS = ("out/tile-0.png", "out/tile-1.png", "out/tile-2.png", "out/poster.png", "out/poster.jpg")
 PROJECT = 'recipes: ["recipes/*.yaml"]\nprovider: azure\nproviders: {azure: {rpm: {gpt-image-1.5: 6000}}}\n'
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with run_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture()

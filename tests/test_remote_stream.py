@@ -13,19 +13,13 @@ from pathlib import Path
 
 import pytest
 from gate import Gate, run_gate
-from object_stores import ACCOUNT, KEY, Azurite, run_azurite
+from object_stores import ACCOUNT, KEY, Azurite
 from test_remote_cache import OUTPUTS, Runner, azure_remote, fresh_clone, lock_outputs, make_project, sha
 
 from assetgen.emulator.testing import EmulatorHandle, run_emulator
 
 API_KEY = "remote-cache-test-key"
 BANNER = '  banner:\n    prompt: "A banner"\n    output: out/banner.png\n'   # in no cache: a miss
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with run_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ from pathlib import Path
 import obstore
 import pytest
 from gate import Gate, run_gate
-from object_stores import Azurite, run_azurite
+from object_stores import Azurite
 from obstore.store import AzureStore
 from test_remote_cache import API_KEY, CALLS, OUTPUTS, Runner, azure_remote, blobs, fresh_clone, make_project
 from test_remote_stream import through
@@ -29,12 +29,6 @@ from test_remote_stream import through
 from assetgen.emulator.testing import run_emulator
 
 WAIT_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with run_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture()

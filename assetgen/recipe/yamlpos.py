@@ -186,16 +186,7 @@ def _direct(text: str, file: str) -> Document | None:
 
 def _plain(text: str) -> Any:
     """A plain scalar without a tag, by the YAML 1.2 core schema (as `_scalar` reads it)."""
-    kind = _core_kind(text)
-    if kind == "null":
-        return None
-    if kind == "bool":
-        return _CORE_BOOL.get(text, text)
-    if kind == "int":
-        return _int(text)
-    if kind == "float":
-        return _float(text)
-    return text
+    return _as_kind(_core_kind(text), text)
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -368,6 +359,11 @@ def _scalar(node: yaml.ScalarNode, tagged: bool = True) -> Any:
     text = node.value
     if (_implicit(node) if tagged else not node.style):
         kind = _core_kind(text)
+    return _as_kind(kind, text)
+
+
+def _as_kind(kind: str, text: str) -> Any:
+    """A scalar's text as the value of its kind."""
     if kind == "null":
         return None
     if kind == "bool":
