@@ -16,10 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assetgen.recipe.expand import Combination
+
+if TYPE_CHECKING:
+    from assetgen.recipe import yamlpos
+    from assetgen.recipe.convert import FileResult, Params
 
 
 class _Unsupported(Exception):
@@ -115,3 +121,79 @@ def _check(value: Any) -> None:
             _check(v)
         return
     raise _Unsupported
+
+
+@dataclass(frozen=True)
+class Part:
+    """A recipe file loaded in part: the variants whose values are new, every check of the file."""
+
+    result: FileResult          # the new variants, and every diagnostic of the file and its assets
+    order: tuple[str, ...]      # every variant's values (`combo_key`), in the file's order
+
+
+def convert_part(root: Path, doc: yamlpos.Document, params: Params, old: Container[str]) -> Part | None:
+    """The document's variants whose values are not in `old`, when the rest of the data (its
+    definition) is the one that made the variants of `old`. The new values are checked as the
+    schema would (each list non-empty, every value a string, number or boolean), so the document's
+    JSON Schema pass is skipped, not the file's checks. None when a variant could depend on another
+    or on the number of renders: a template that spends the file's step budget (more than plain
+    `{{ name }}` substitutions), values JSON cannot hold or the same values twice, a variant that
+    refers to another."""
+    from assetgen.recipe.load import convert_doc
+
+    if not (_plain_lists(doc.data) and _costs_nothing(doc.data)):
+        return None
+    order: list[str] = []
+    seen: set[str] = set()
+    odd: list[Combination] = []
+
+    def wanted(asset: str, combo: Combination) -> bool:
+        key = combo_key(asset, combo)
+        if key is None or key in seen:
+            odd.append(combo)       # values JSON cannot hold, or the same values twice
+            return True
+        order.append(key)
+        seen.add(key)
+        return key not in old
+
+    result = convert_doc(root, doc, params, wanted, checked=True)
+    if odd or any(map(_refers, result.variants)):
+        return None
+    return Part(result, tuple(order))
+
+
+def _refers(variant: Any) -> bool:
+    from assetgen.recipe.refs import refs_of
+
+    return any(True for _ in refs_of(variant))
+
+
+def _plain_lists(data: Any) -> bool:
+    """Every matrix list is one the schema takes (the rest of the data is the last build's)."""
+    return all(values and scalars(values)
+               for matrix in matrix_lists(data).values() for values in matrix.values())
+
+
+def _costs_nothing(data: Any) -> bool:
+    """Every string of every asset (but its matrix, exclude and include) renders without spending
+    the file's step budget, so the renders of kept variants cannot change whether the file's
+    budget suffices."""
+    for asset in data["assets"].values():
+        if not isinstance(asset, dict):
+            return False
+        for key, value in asset.items():
+            if key not in ("matrix", "exclude", "include") and not _strings_cost_nothing(value):
+                return False
+    return True
+
+
+def _strings_cost_nothing(value: Any) -> bool:
+    from assetgen.recipe import template
+
+    if isinstance(value, str):
+        return template.costs_nothing(value)
+    if isinstance(value, list):
+        return all(map(_strings_cost_nothing, value))
+    if isinstance(value, dict):
+        return all(map(_strings_cost_nothing, value.values()))
+    return True

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetgen.recipe import reuse, template
+from assetgen.recipe import reuse
 from assetgen.recipe.convert import FileResult, Params
-from assetgen.recipe.expand import Combination
 from assetgen.recipe.model import Recipe
 from assetgen.run.index import FileEntry, VariantRecord, combine, records
 from assetgen.run.varcache import FileVariants
@@ -87,29 +86,14 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
     definition = reuse.definition(doc.data)
     if definition is None:
         return Loaded(convert_doc(root, doc, params), None)
-    if cached is not None and cached.definition == definition and _plain_lists(doc.data) \
-            and _costs_nothing(doc.data):
+    if cached is not None and cached.definition == definition:
         old = dict(zip(cached.keys, cached.records, strict=True))
-        old_items = dict(zip(cached.keys, cached.items, strict=True))
-        order: list[str] = []
-        kept: dict[str, VariantRecord] = {}
-        odd: list[Combination] = []
-
-        def wanted(asset: str, combo: Combination) -> bool:
-            key = reuse.combo_key(asset, combo)
-            if key is None or key in kept:
-                odd.append(combo)       # values JSON cannot hold, or the same values twice
-                return True
-            order.append(key)
-            if key in old:
-                kept[key] = old[key]
-                return False
-            return True
-
-        result = convert_doc(root, doc, params, wanted, checked=True)
-        if not odd and not any(map(_refers, result.variants)):
+        part = reuse.convert_part(root, doc, params, old)
+        if part is not None:
+            old_items = dict(zip(cached.keys, cached.items, strict=True))
+            kept = {k: old[k] for k in part.order if k in old}
             items = {k: i for k in kept if (i := old_items[k]) is not None}
-            return Loaded(result, Kept(definition, tuple(order), kept, items))
+            return Loaded(part.result, Kept(definition, part.order, kept, items))
     result = convert_doc(root, doc, params)
     order = []
     for variant in result.variants:
@@ -118,41 +102,6 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
             return Loaded(result, None)
         order.append(key)
     return Loaded(result, Kept(definition, tuple(order)))
-
-
-def _refers(variant: Any) -> bool:
-    from assetgen.recipe.refs import refs_of
-
-    return any(True for _ in refs_of(variant))
-
-
-def _plain_lists(data: Any) -> bool:
-    """Every matrix list is one the schema takes (the rest of the data is the last build's)."""
-    return all(values and reuse.scalars(values)
-               for matrix in reuse.matrix_lists(data).values() for values in matrix.values())
-
-
-def _costs_nothing(data: Any) -> bool:
-    """Every string of every asset (but its matrix, exclude and include) renders without spending
-    the file's step budget, so the renders of kept variants cannot change whether the file's
-    budget suffices."""
-    for asset in data["assets"].values():
-        if not isinstance(asset, dict):
-            return False
-        for key, value in asset.items():
-            if key not in ("matrix", "exclude", "include") and not _strings_cost_nothing(value):
-                return False
-    return True
-
-
-def _strings_cost_nothing(value: Any) -> bool:
-    if isinstance(value, str):
-        return template.costs_nothing(value)
-    if isinstance(value, list):
-        return all(map(_strings_cost_nothing, value))
-    if isinstance(value, dict):
-        return all(map(_strings_cost_nothing, value.values()))
-    return True
 
 
 def after_build(prep: Prepared, entries: dict[str, FileEntry],
