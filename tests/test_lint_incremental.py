@@ -275,3 +275,180 @@ def test_nothing_is_read_written_or_removed_through_a_symlinked_state_folder(
     capsys.readouterr()
     assert sorted(p.name for p in outside.iterdir()) == sorted(names)
     assert all(p.read_bytes() == b"not assetgen's" for p in outside.iterdir())
+
+
+# -- a large matrix, linted in part ---------------------------------------------------------
+
+def _grid(root: Path, values: int = 40) -> Path:
+    """The project, and a recipe whose matrix edits one photo per value."""
+    _project(root)
+    (root / "photos" / "grid").mkdir()
+    for i in range(values):
+        _photo(root, f"t{i}")
+    listed = ", ".join(f"t{i}" for i in range(values))
+    recipe = root / "recipes" / "grid.yaml"
+    recipe.write_text(f"version: 1\nassets:\n  grid:\n    matrix:\n      i: [{listed}]\n    steps:\n"
+                      "      - edit: \"Frame {{ i }}\"\n        image: \"photos/grid/{{ i }}.png\"\n"
+                      "    output: \"out/{{ name }}.png\"\n")
+    _settle()
+    return recipe
+
+
+def _photo(root: Path, name: str) -> None:
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(root / "photos" / "grid" / f"{name}.png")
+
+
+def _photos(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, tuple[int, str]], set[str]]:
+    """Every format's lint, and the grid's photos the first of them read."""
+    seen: set[str] = set()
+    warm, _ = _warm(root, capsys, seen)
+    return warm, {p.removeprefix("photos/grid/") for p in seen if p.startswith("photos/grid/")}
+
+
+def test_a_changed_matrix_value_is_checked_alone_and_the_output_is_the_cold_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    _lint(root, "text", capsys)     # the full lint
+    _photo(root, "t107")
+    _change(recipe, ", t7, ", ", t107, ")
+    warm, photos = _photos(root, capsys)
+    assert photos == {"t107.png"}   # not the photos of the 39 values that did not change
+    assert warm == _cold(root, tmp_path, capsys)
+    assert warm["text"][0] == 1 and "photos/none.png' does not exist" in warm["text"][1]
+    assert "grid" not in warm["text"][1]
+    _photo(root, "t207")        # one more value, one fewer
+    _change(recipe, ", t107, ", ", t107, t207, ")
+    _change(recipe, ", t3, ", ", ")
+    warm, photos = _photos(root, capsys)
+    assert photos == {"t207.png"}
+    assert warm == _cold(root, tmp_path, capsys)
+
+
+def test_errors_in_a_changed_value_and_in_values_that_did_not_change_give_the_cold_output(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    _lint(root, "text", capsys)
+    _change(recipe, ", t7, ", ", t77, ")        # no photo: an error in the changed value
+    warm, photos = _photos(root, capsys)
+    assert photos == {"t77.png"} or photos == set()
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "error: input image 'photos/grid/t77.png' does not exist" in warm["text"][1]
+    _change(recipe, ", t77, ", ", t7, ")        # fixed
+    warm, _ = _photos(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "grid" not in warm["text"][1]
+    (root / "photos" / "grid" / "t3.png").unlink()     # an error in a value that does not change
+    _settle()
+    warm, _ = _photos(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "error: input image 'photos/grid/t3.png' does not exist" in warm["text"][1]
+    _photo(root, "t107")
+    _change(recipe, ", t7, ", ", t107, ")
+    warm, _ = _photos(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    assert "photos/grid/t3.png' does not exist" in warm["text"][1]
+    assert "t107" not in warm["text"][1]
+    _photo(root, "t3")          # fixed: checked in part again after the next change
+    _settle()
+    warm, _ = _photos(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys) and "grid" not in warm["text"][1]
+    _photo(root, "t207")
+    _change(recipe, ", t107, ", ", t207, ")
+    warm, photos = _photos(root, capsys)
+    assert photos == {"t207.png"}
+    assert warm == _cold(root, tmp_path, capsys)
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ("name of a kept variant", "duplicate variant name 'grid-7'"),
+    ("output of a kept variant in another case", "differ only in case"),
+    ("the same value twice", "duplicate variant name 'grid-t3'"),
+    ("input of a kept variant", "would overwrite an input of variant 'grid-t3x'"),
+    ("a warning", "'quality' has no effect on png output 'out/t7.png'"),
+    ("prompt", None),
+    ("a line more", None),
+    ("pick mapping", "pick names 'grid-t5', which is not a variant"),
+])
+def test_a_matrix_change_that_clashes_or_changes_more_than_values_gives_the_cold_output(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, said: str | None) -> None:
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    if change == "a warning":       # outputs named by the values, of the format they say
+        for i in range(40):
+            _photo(root, f"t{i}.jpg")
+        _photo(root, "t7.png")
+        _change(recipe, "    output: \"out/{{ name }}.png\"\n",
+                "    outputs:\n      - path: \"out/{{ i }}\"\n        quality: 80\n")
+        listed = ", ".join(f"t{i}.jpg" for i in range(40))
+        text = recipe.read_text()
+        recipe.write_text(text[:text.index("[") + 1] + listed + text[text.index("]"):])
+        _settle()
+    if change == "input of a kept variant":
+        _change(recipe, "    output: \"out/{{ name }}.png\"\n",
+                "    outputs:\n      - path: \"out/{{ name }}.png\"\n"
+                "      - path: \"photos/grid/{{ i }}x.png\"\n")
+    if change == "name of a kept variant":      # "7" and 7: two values, one name
+        _photo(root, "7")
+        _change(recipe, ", t7, ", ", \"7\", ")
+    if change == "pick mapping":
+        _change(recipe, "    output:", "        n: 2\n        pick: {grid-t3: 1, grid-t5: 0}\n    output:")
+        _change(recipe, "out/{{ name }}.png", "out/{{ name }}-{{ index }}.png")
+    first = _lint(root, "text", capsys)
+    assert "grid" not in first[1]
+    if change == "name of a kept variant":
+        _change(recipe, ", t8, ", ", 7, ")
+    elif change == "output of a kept variant in another case":
+        _photo(root, "T3")
+        _change(recipe, ", t7, ", ", T3, ")
+    elif change == "the same value twice":
+        _change(recipe, ", t7, ", ", t3, ")
+    elif change == "input of a kept variant":
+        _photo(root, "t3x")
+        _change(recipe, ", t7, ", ", t3x, ")
+    elif change == "a warning":
+        _change(recipe, ", t7.jpg, ", ", t7.png, ")
+    elif change == "prompt":
+        _change(recipe, "Frame {{ i }}", "Frame it: {{ i }}")
+    elif change == "a line more":               # every place after the list moves
+        _change(recipe, ", t7, ", ",\n        t7, ")
+    else:
+        _change(recipe, ", t5, ", ", t55, ")
+    warm, _ = _photos(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)
+    if said is not None:
+        assert said in warm["text"][1]
+
+
+def test_a_matrix_changed_just_before_each_lint_is_still_checked_in_part(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    _lint(root, "text", capsys)
+    for old, new in (("t7", "t107"), ("t107", "t207"), ("t207", "t307")):
+        _photo(root, new)
+        _change(recipe, f", {old}, ", f", {new}, ", settle=False)
+        warm, photos = _photos(root, capsys)
+    assert photos == {"t307.png"}
+    assert warm == _cold(root, tmp_path, capsys)
+
+
+def test_a_lint_after_a_matrix_change_imports_no_json_schema(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    _lint(root, "text", capsys)
+    script = ("import sys\nfrom assetgen.cli import main\ncode = main(['lint'])\n"
+              "print(code, 'jsonschema' in sys.modules)\n")
+    run = [sys.executable, "-c", script]
+    _photo(root, "t107")
+    _change(recipe, ", t7, ", ", t107, ")
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "1 False"
+    _change(recipe, "Frame {{ i }}", "Frame it: {{ i }}")     # loaded whole: validated
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "1 True"

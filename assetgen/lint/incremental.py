@@ -39,14 +39,17 @@ from typing import TYPE_CHECKING, Any
 
 from assetgen import statefiles
 from assetgen.errors import Diagnostic, Location, Severity
+from assetgen.lint import matrix
+from assetgen.lint.matrix import MIN_VARIANTS
 
 if TYPE_CHECKING:
-    from assetgen.recipe.convert import FileResult
+    from assetgen.recipe import yamlpos
+    from assetgen.recipe.convert import FileResult, Params
     from assetgen.recipe.model import Project, Variant
 
 CACHE_FILE = "lint-cache.json"
 CHANGES_FILE = "lint-cache-changes.json"    # the entries that changed since: small, written each time
-FORMAT = 1
+FORMAT = 2
 MAX_FILES = 200             # files to load again: beyond this the full lint is as quick
 RACY_NS = 50_000_000        # a stat this close to the run's start may hide a change in the same tick
 PROJECT_FILE = "assetgen.yaml"
@@ -106,17 +109,18 @@ class Entry:
     outputs: list[str]              # of the variants in the project
     inputs: list[list[Any]]         # [path, stat] of the files its variants read
     diags: list[list[Any]]          # [phase, file, line, col, severity, message]
+    part: list[Any] | None = None   # a large matrix file's record (`lint.matrix`), to lint it in part
 
     def to_json(self) -> list[Any]:
         return [self.stamp, self.sha, self.reload, self.variants, self.assets, self.matrix, self.skipped,
-                self.gone, self.refs, self.outputs, self.inputs, self.diags]
+                self.gone, self.refs, self.outputs, self.inputs, self.diags, self.part]
 
     @classmethod
     def from_json(cls, raw: Any) -> Entry | None:
         """The entry when it has its shape at the top; its fields are checked where they are used
         (the file's first line, the checksum, already rules out damage: this guards against a
         file written by hand)."""
-        if type(raw) is not list or len(raw) != 12:
+        if type(raw) is not list or len(raw) != 13:
             return None
         return cls(*raw)
 
@@ -400,7 +404,22 @@ def _entry(root: Path, rel: str, result: FileResult, dropped: set[str], variants
     except OSError:
         return None
     sha = hashlib.sha256(data).hexdigest()
-    return _entry_of(root, result, dropped, variants, diags, _stamp(st), sha, start)
+    entry = _entry_of(root, result, dropped, variants, diags, _stamp(st), sha, start)
+    if entry.stamp is not None and _clean(entry) and len(variants) >= MIN_VARIANTS:
+        # the bytes loaded (else the stamp would be too recent to keep): read for their definition
+        from assetgen.recipe.convert import FileResult
+        from assetgen.recipe.load import read_doc
+
+        doc = read_doc(root, rel, data)
+        if not isinstance(doc, FileResult):
+            entry.part = matrix.record(doc, variants)
+    return entry
+
+
+def _clean(entry: Entry) -> bool:
+    """A file whose variants all made it into the project without a diagnostic or a reference
+    (what a record of its variants, `lint.matrix`, stands for)."""
+    return not (entry.diags or entry.refs or entry.gone or entry.skipped or entry.reload)
 
 
 def _folders(root: Path, globs: Sequence[str], start: int) -> dict[str, list[Any]] | None:
@@ -462,6 +481,7 @@ class Quick:
         self.root = root
         self.start = time.time_ns()
         self.touched = False        # an entry or a folder's stamp to write
+        self.whole: set[str] = set()    # files to load whole: an input changed, or an output left
 
     def run(self) -> list[Diagnostic] | None:
         env = environment(self.root)
@@ -530,14 +550,15 @@ class Quick:
                 st = os.stat(full)
             except OSError:
                 return None
-            if entry.reload or entry.sha is None:
-                changed.add(rel)
-                continue
             for path, was in entry.inputs:
                 if not statefiles.is_relative(path):
                     return None
                 if _input_stat(os.path.join(root, path)) != was:
                     changed.add(rel)
+                    self.whole.add(rel)
+            if entry.reload or entry.sha is None:
+                changed.add(rel)
+                continue
             stamp = _stamp(st)
             if rel not in changed and stamp != entry.stamp:
                 try:
@@ -551,29 +572,37 @@ class Quick:
                 entry.stamp = None if _racy([stamp], self.start) else stamp
                 state.newer.add(rel)
                 self.touched = True
-        # as the recipe cache checks a stored result: a folder may have become a symlink
-        gone = escaped(self.root, (p for rel, e in state.files.items() if rel not in changed
-                                   for p in e.outputs))
+        # as the recipe cache checks a stored result: a folder may have become a symlink (the paths
+        # of a changed file too, which may keep most of its variants: `lint.matrix`)
+        paths = {rel: [*e.outputs, *(i[0] for i in e.inputs)] for rel, e in state.files.items()}
+        gone = escaped(self.root, (p for found in paths.values() for p in found))
         if gone:
-            changed.update(rel for rel, e in state.files.items() if not gone.isdisjoint(e.outputs))
+            self.whole.update(rel for rel, found in paths.items() if not gone.isdisjoint(found))
+            changed |= self.whole
         return changed
 
     def _relint(self, state: State, changed: set[str]) -> bool:
         from assetgen import project as project_file
+        from assetgen.recipe import limits
         from assetgen.recipe.convert import params_from
         from assetgen.recipe.load import load_file
 
-        cfg = project_file.read_config(self.root)
+        # the lint that wrote the cache found no error in the project file, whose bytes are in the
+        # fingerprint: it passed the schema (nor is JSON Schema imported)
+        cfg = project_file.read_config(self.root, checked=True)
         if cfg.diagnostics:
             return False
         params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
         loaded: dict[str, tuple[FileResult, list[int] | None, str | None]] = {}
+        self.docs: dict[str, yamlpos.Document] = {}     # of the files loaded from the bytes hashed
+        self.parts: dict[str, matrix.Partly] = {}       # of the files loaded in part
         owner: dict[str, str] = {}
         for rel, entry in state.files.items():
             for name in (*entry.variants, *entry.assets):
                 owner.setdefault(name, rel)
+        referred = {n for e in state.files.values() for n in e.refs}
 
-        def load(files: set[str]) -> bool:
+        def load(files: set[str], whole: bool = False) -> bool:
             for rel in sorted(files - loaded.keys()):
                 if len(loaded) >= MAX_FILES:
                     return False
@@ -582,13 +611,21 @@ class Quick:
                     data = (self.root / rel).read_bytes()
                 except OSError:
                     return False
-                result = load_file(self.root, rel, params)
-                # the loader reads the file itself: the stamp and hash count only if it did not change
-                try:
-                    same = _stamp(os.stat(self.root / rel)) == _stamp(st)
-                except OSError:
-                    same = False
-                loaded[rel] = (result, _stamp(st) if same else None, hashlib.sha256(data).hexdigest())
+                entry = state.files[rel]
+                in_part = not whole and entry.part is not None and rel not in self.whole \
+                    and not entry.refs and referred.isdisjoint((*entry.variants, *entry.assets))
+                stamp: list[int] | None = _stamp(st)
+                if len(data) <= limits.MAX_FILE_BYTES:     # else the loader's message, as it reads it
+                    result = self._load(rel, data, params, entry if in_part else None)
+                else:
+                    result = load_file(self.root, rel, params)
+                    # the loader reads the file itself: the stamp and hash count only if it did not change
+                    try:
+                        same = _stamp(os.stat(self.root / rel)) == _stamp(st)
+                    except OSError:
+                        same = False
+                    stamp = _stamp(st) if same else None
+                loaded[rel] = (result, stamp, hashlib.sha256(data).hexdigest())
             return True
 
         def names_of(rel: str) -> set[str]:
@@ -608,7 +645,29 @@ class Quick:
             if not load(todo):
                 return False
             todo = self._upstream(state, loaded, owner, todo)
+        if self.parts and len(loaded) > 1:     # the checks across files need every variant
+            for rel in list(self.parts):
+                del loaded[rel], self.parts[rel]
+                if not load({rel}, whole=True):
+                    return False
         return self._check(state, cfg.config, loaded)
+
+    def _load(self, rel: str, data: bytes, params: Params, entry: Entry | None) -> FileResult:
+        """The file from `data`, in part when `entry` (its last lint) allows (`lint.matrix`)."""
+        from assetgen.recipe.convert import FileResult
+        from assetgen.recipe.load import convert_doc, read_doc
+
+        doc = read_doc(self.root, rel, data)
+        if isinstance(doc, FileResult):
+            return doc      # the problem that stops it
+        self.docs[rel] = doc
+        if entry is not None:
+            part = matrix.load(self.root, doc, params, entry.part, entry.variants, entry.outputs,
+                               entry.assets)
+            if part is not None:
+                self.parts[rel] = part
+                return part.result
+        return convert_doc(self.root, doc, params)
 
     @staticmethod
     def _upstream(state: State, loaded: dict, owner: dict[str, str], files: Iterable[str]) -> set[str]:
@@ -638,7 +697,9 @@ class Quick:
 
         rest = {rel: e for rel, e in state.files.items() if rel not in loaded}
         order = [rel for rel in state.files if rel in loaded]
-        variants = {n for e in rest.values() for n in e.variants}
+        # the variants of a file loaded in part that were not built count as another file's
+        variants = {n for e in rest.values() for n in e.variants} | {
+            n for part in self.parts.values() for n in part.kept_names}
         assets: dict[str, list[str]] = {}
         for e in rest.values():
             assets.update(e.assets)
@@ -650,13 +711,13 @@ class Quick:
         for rel in state.files:     # in the project's order, as the loader builds its names
             if rel in loaded:
                 variants.update(v.name for v in loaded[rel][0].variants)
-                assets.update(loaded[rel][0].assets)
-        matrix = {k for e in rest.values() for k in e.matrix}
+                assets.update(self.parts[rel].assets if rel in self.parts else loaded[rel][0].assets)
+        matrix_assets = {k for e in rest.values() for k in e.matrix}
         skipped = {k for e in rest.values() for k in e.skipped}
         for rel in order:
-            matrix.update(loaded[rel][0].matrix_assets)
+            matrix_assets.update(loaded[rel][0].matrix_assets)
             skipped.update(loaded[rel][0].skipped)
-        names = refs.Names(frozenset(variants), assets, frozenset(matrix), frozenset(skipped))
+        names = refs.Names(frozenset(variants), assets, frozenset(matrix_assets), frozenset(skipped))
         gone = set(skipped) | {k for e in rest.values() for k in e.gone}
         recipes = []
         dropped_by: dict[str, set[str]] = {}
@@ -678,7 +739,7 @@ class Quick:
         for check in (check_duplicates, check_pick_refs, check_cycles, check_unused, check_output_targets):
             if check(project):
                 return False
-        if not _fits(project, rest):
+        if not _fits(project, rest, {rel: (p, state.files[rel]) for rel, p in self.parts.items()}):
             return False
         per_file: dict[str, list[list[Any]]] = {rel: [] for rel in order}
         for rel in order:
@@ -693,8 +754,16 @@ class Quick:
                 per_file[d.location.file].append(_row(phase, d))
         for recipe in recipes:
             result, stamp, sha = loaded[recipe.path]
+            part = self.parts.get(recipe.path)
             entry = _entry_of(self.root, result, dropped_by[recipe.path], recipe.variants,
-                              per_file[recipe.path], stamp, sha, self.start)
+                              per_file[recipe.path], stamp, sha, self.start,
+                              (part, state.files[recipe.path]) if part is not None else None)
+            if _clean(entry):
+                doc = self.docs.get(recipe.path)
+                if part is not None:
+                    entry.part = part.record
+                elif doc is not None and len(recipe.variants) >= MIN_VARIANTS:
+                    entry.part = matrix.record(doc, recipe.variants)
             state.files[recipe.path] = entry
             state.newer.add(recipe.path)
             self.touched = True
@@ -702,10 +771,13 @@ class Quick:
 
 
 def _entry_of(root: Path, result: FileResult, dropped: set[str], variants: Sequence[Variant],
-              diags: list[list[Any]], stamp: list[int] | None, sha: str | None, start: int) -> Entry:
+              diags: list[list[Any]], stamp: list[int] | None, sha: str | None, start: int,
+              in_part: tuple[matrix.Partly, Entry] | None = None) -> Entry:
+    """`in_part`: the file was loaded in part (`variants` are the new ones), and its last entry."""
     from assetgen.recipe.refs import refs_of
 
-    inputs: dict[str, list[int] | None] = {}
+    # the inputs of the variants not built: those of the last entry (a few more, at most)
+    inputs: dict[str, list[int] | None] = {p: s for p, s in in_part[1].inputs} if in_part else {}
     for v in variants:
         for step in v.steps:
             for ref in (step.image, step.mask, *step.images):
@@ -714,25 +786,31 @@ def _entry_of(root: Path, result: FileResult, dropped: set[str], variants: Seque
     if stamp is None or _racy([stamp, *inputs.values()], start):
         stamp = sha = None
     kept = {v.name for v in variants}
+    names = in_part[0].names if in_part else [v.name for v in result.variants]
+    assets = in_part[0].assets if in_part else result.assets
     return Entry(
         stamp=stamp, sha=sha, reload=any(d.severity is Severity.ERROR for d in result.diagnostics),
-        variants=[v.name for v in result.variants], assets={k: list(n) for k, n in result.assets.items()},
+        variants=names, assets={k: list(n) for k, n in assets.items()},
         matrix=sorted(result.matrix_assets), skipped=sorted(result.skipped),
         gone=sorted({v.name for v in result.variants} - kept | dropped),
         refs=sorted({r.asset for v in result.variants for r in refs_of(v) if r.asset}),
-        outputs=[o.path for v in variants for o in v.outputs],
+        outputs=in_part[0].outputs if in_part else [o.path for v in variants for o in v.outputs],
         inputs=[[p, s] for p, s in inputs.items()], diags=diags)
 
 
-def _fits(project: Project, rest: dict[str, Entry]) -> bool:
+def _fits(project: Project, rest: dict[str, Entry], parts: dict[str, tuple[matrix.Partly, Entry]]) -> bool:
     """The project-wide checks between the loaded files and the rest, by names and paths: an
     output path another file writes or reads, or a recipe file's, in any case; an input another
-    file writes."""
+    file writes. The variants of a file loaded in part that were not built count as another
+    file's (their inputs: those of the file's last entry)."""
     from assetgen.lint.outputs import clear_of
 
-    return clear_of(project, {p.casefold() for e in rest.values() for p in e.outputs},
-                    {i[0].casefold() for e in rest.values() for i in e.inputs},
-                    {rel.casefold() for rel in rest})
+    outputs = {p.casefold() for e in rest.values() for p in e.outputs}
+    inputs = {i[0].casefold() for e in rest.values() for i in e.inputs}
+    for part, last in parts.values():
+        outputs.update(p.casefold() for p in part.kept_outputs)
+        inputs.update(i[0].casefold() for i in last.inputs)
+    return clear_of(project, outputs, inputs, {rel.casefold() for rel in rest})
 
 
 def _assemble(state: State) -> list[Diagnostic]:
