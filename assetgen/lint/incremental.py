@@ -8,10 +8,12 @@ folder its recipe globs search (a new or removed recipe file changes its folder)
 stats the folders, the recipe files and their inputs; a file whose bytes changed (or whose inputs
 did, or that had errors when loaded: those may come from the file system) is loaded afresh, with
 the files that refer to it or that it refers to (now or before the change), and checked with
-every check; the rest's diagnostics are taken as they were. The project-wide checks between the
-loaded files and the rest are done by names and paths (a variant name or asset key, an output path
-in any case, an output over an input or a recipe file): anything they find goes to the full lint,
-which names both places. So does anything else the stored data cannot answer exactly: a
+every check; the rest's diagnostics are taken as they were. A changed file with a large matrix
+that the last lint found clean is loaded in part: only the variants of new values are built and
+checked (`lint.matrix`). The project-wide checks between the loaded files
+and the rest are done by names and paths (a variant name or asset key, an output path in any case,
+an output over an input or a recipe file): anything they find goes to the full lint, which names
+both places. So does anything else the stored data cannot answer exactly: a
 diagnostic of a project-wide check (duplicates, references, cycles, unused variants, output
 targets) anywhere, a diagnostic outside a recipe file, many files to load.
 
@@ -21,7 +23,8 @@ code and data, the libraries, the project file; plus Pillow and the date, which 
 
 Like every state file it is untrusted: its first line is the sha256 of the rest, its shape is
 checked, its paths are only stat'ed and read as recipe files below the project; anything wrong
-means the full lint. Nothing heavy is imported unless a file changed.
+means the full lint. Nothing heavy is imported unless a file changed, and JSON Schema only when
+a file is loaded whole (the project file passed it when the cache was written).
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 from assetgen import statefiles
 from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.lint import matrix
-from assetgen.lint.matrix import MIN_VARIANTS
 
 if TYPE_CHECKING:
     from assetgen.recipe import yamlpos
@@ -405,7 +407,7 @@ def _entry(root: Path, rel: str, result: FileResult, dropped: set[str], variants
         return None
     sha = hashlib.sha256(data).hexdigest()
     entry = _entry_of(root, result, dropped, variants, diags, _stamp(st), sha, start)
-    if entry.stamp is not None and _clean(entry) and len(variants) >= MIN_VARIANTS:
+    if entry.stamp is not None and _clean(entry) and len(variants) >= matrix.MIN_VARIANTS:
         # the bytes loaded (else the stamp would be too recent to keep): read for their definition
         from assetgen.recipe.convert import FileResult
         from assetgen.recipe.load import read_doc
@@ -481,7 +483,9 @@ class Quick:
         self.root = root
         self.start = time.time_ns()
         self.touched = False        # an entry or a folder's stamp to write
-        self.whole: set[str] = set()    # files to load whole: an input changed, or an output left
+        self.whole: set[str] = set()    # files to load whole: an input changed, or a path left
+        self.docs: dict[str, yamlpos.Document] = {}     # of the files loaded from the bytes hashed
+        self.parts: dict[str, matrix.Partly] = {}       # of the files loaded in part
 
     def run(self) -> list[Diagnostic] | None:
         env = environment(self.root)
@@ -594,8 +598,6 @@ class Quick:
             return False
         params = params_from(dict(cfg.config.defaults), cfg.positions, ("defaults",))
         loaded: dict[str, tuple[FileResult, list[int] | None, str | None]] = {}
-        self.docs: dict[str, yamlpos.Document] = {}     # of the files loaded from the bytes hashed
-        self.parts: dict[str, matrix.Partly] = {}       # of the files loaded in part
         owner: dict[str, str] = {}
         for rel, entry in state.files.items():
             for name in (*entry.variants, *entry.assets):
@@ -762,7 +764,7 @@ class Quick:
                 doc = self.docs.get(recipe.path)
                 if part is not None:
                     entry.part = part.record
-                elif doc is not None and len(recipe.variants) >= MIN_VARIANTS:
+                elif doc is not None and len(recipe.variants) >= matrix.MIN_VARIANTS:
                     entry.part = matrix.record(doc, recipe.variants)
             state.files[recipe.path] = entry
             state.newer.add(recipe.path)
