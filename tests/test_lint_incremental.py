@@ -309,7 +309,9 @@ def test_a_changed_matrix_value_is_checked_alone_and_the_output_is_the_cold_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "p"
     recipe = _grid(root)
-    _lint(root, "text", capsys)     # the full lint
+    _lint(root, "text", capsys)
+    (root / ".assetgen" / CACHE_FILE).unlink()
+    _lint(root, "text", capsys)     # the full lint, the files' results from the recipe cache
     _photo(root, "t107")
     _change(recipe, ", t7, ", ", t107, ")
     warm, photos = _photos(root, capsys)

@@ -45,7 +45,6 @@ from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.lint import matrix
 
 if TYPE_CHECKING:
-    from assetgen.recipe import yamlpos
     from assetgen.recipe.convert import FileResult, Params
     from assetgen.recipe.model import Project, Variant
 
@@ -407,14 +406,8 @@ def _entry(root: Path, rel: str, result: FileResult, dropped: set[str], variants
         return None
     sha = hashlib.sha256(data).hexdigest()
     entry = _entry_of(root, result, dropped, variants, diags, _stamp(st), sha, start)
-    if entry.stamp is not None and _clean(entry) and len(variants) >= matrix.MIN_VARIANTS:
-        # the bytes loaded (else the stamp would be too recent to keep): read for their definition
-        from assetgen.recipe.convert import FileResult
-        from assetgen.recipe.load import read_doc
-
-        doc = read_doc(root, rel, data)
-        if not isinstance(doc, FileResult):
-            entry.part = matrix.record(doc, variants)
+    if _clean(entry):
+        entry.part = matrix.record(result.definition, variants)
     return entry
 
 
@@ -484,7 +477,6 @@ class Quick:
         self.start = time.time_ns()
         self.touched = False        # an entry or a folder's stamp to write
         self.whole: set[str] = set()    # files to load whole: an input changed, or a path left
-        self.docs: dict[str, yamlpos.Document] = {}     # of the files loaded from the bytes hashed
         self.parts: dict[str, matrix.Partly] = {}       # of the files loaded in part
 
     def run(self) -> list[Diagnostic] | None:
@@ -662,7 +654,6 @@ class Quick:
         doc = read_doc(self.root, rel, data)
         if isinstance(doc, FileResult):
             return doc      # the problem that stops it
-        self.docs[rel] = doc
         if entry is not None:
             part = matrix.load(self.root, doc, params, entry.part, entry.variants, entry.outputs,
                                entry.assets)
@@ -761,11 +752,8 @@ class Quick:
                               per_file[recipe.path], stamp, sha, self.start,
                               (part, state.files[recipe.path]) if part is not None else None)
             if _clean(entry):
-                doc = self.docs.get(recipe.path)
-                if part is not None:
-                    entry.part = part.record
-                elif doc is not None and len(recipe.variants) >= matrix.MIN_VARIANTS:
-                    entry.part = matrix.record(doc, recipe.variants)
+                entry.part = part.record if part is not None else matrix.record(result.definition,
+                                                                                recipe.variants)
             state.files[recipe.path] = entry
             state.newer.add(recipe.path)
             self.touched = True

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from assetgen.recipe.convert import FileResult, Params
     from assetgen.recipe.model import Variant
 
-MIN_VARIANTS = 32       # fewer are built as quickly as they are kept
+MIN_VARIANTS = reuse.MIN_VARIANTS
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,14 @@ class Partly:
     record: list[Any]
 
 
-def record(doc: yamlpos.Document, variants: Sequence[Variant]) -> list[Any] | None:
-    """What the cache keeps of a file loaded whole into `variants` (every variant it made, none
-    dropped): [definition, values of each variant, number of outputs of each]; None when too few
-    variants or when the definition or the values cannot be told exactly."""
-    if len(variants) < MIN_VARIANTS or not any(v.values for v in variants):
+def record(definition: str | None, variants: Sequence[Variant]) -> list[Any] | None:
+    """What the cache keeps of a file of that definition loaded whole into `variants` (every
+    variant it made, none dropped): [definition, values of each variant, number of outputs of
+    each]; None when too few variants or when the definition or the values cannot be told exactly."""
+    if definition is None or len(variants) < MIN_VARIANTS or not any(v.values for v in variants):
         return None
-    definition = reuse.definition(doc.data)
     keys = [reuse.combo_key(v.asset, v.values) for v in variants]
-    if definition is None or None in keys or len(set(keys)) != len(keys):
+    if None in keys or len(set(keys)) != len(keys):
         return None
     return [definition, keys, [len(v.outputs) for v in variants]]
 

@@ -31,6 +31,7 @@ class FileResult:
     assets: dict[str, list[str]] = field(default_factory=dict)   # asset key -> variant names
     matrix_assets: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)               # asset keys and variant names dropped
+    definition: str | None = None   # of a large matrix file, loaded whole: `recipe.reuse.definition`
 
 
 def params_from(data: Mapping[str, Any] | None, positions: Positions | None, prefix: tuple) -> Params:

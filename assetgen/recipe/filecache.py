@@ -167,7 +167,8 @@ def _read(file: Path, env: str) -> dict[str, list[Any]]:
 # -- encoding ------------------------------------------------------------------------------
 
 def encode(variants: list[Variant], diagnostics: list[Diagnostic], assets: dict[str, list[str]],
-           matrix_assets: set[str], skipped: set[str]) -> dict[str, Any] | None:
+           matrix_assets: set[str], skipped: set[str],
+           definition: str | None = None) -> dict[str, Any] | None:
     """A file's load result as plain JSON data; None when a value cannot be held exactly."""
     files: dict[str, int] = {}
     try:
@@ -178,6 +179,7 @@ def encode(variants: list[Variant], diagnostics: list[Diagnostic], assets: dict[
             "matrix_assets": sorted(matrix_assets),
             "skipped": sorted(skipped),
             "files": sorted(files, key=files.__getitem__),
+            "definition": definition,
         }
     except _Unsupported:
         return None
@@ -242,6 +244,8 @@ class Decoded:
         self.assets = {str(k): [str(n) for n in names] for k, names in data["assets"].items()}
         self.matrix_assets = {str(k) for k in data["matrix_assets"]}
         self.skipped = {str(k) for k in data["skipped"]}
+        definition = data.get("definition")
+        self.definition = definition if type(definition) is str else None
 
     def _loc(self, raw: list[int]) -> Location:
         key = (raw[0], raw[1], raw[2])

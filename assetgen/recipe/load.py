@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
-from assetgen.recipe import filecache, limits, refs
+from assetgen.recipe import filecache, limits, refs, reuse
 from assetgen.recipe import paths as path_rules
 from assetgen.recipe.convert import FileResult, Params, Wanted
 from assetgen.recipe.model import Project, Recipe
@@ -225,7 +225,8 @@ def _one_file(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filec
         # (a path that escapes through a symlink), which can be fixed without touching the file.
         if data is not None and not any(d.severity is Severity.ERROR for d in result.diagnostics):
             cache.store(rel, data, filecache.encode(
-                result.variants, result.diagnostics, result.assets, result.matrix_assets, result.skipped))
+                result.variants, result.diagnostics, result.assets, result.matrix_assets, result.skipped,
+                result.definition))
     return result
 
 
@@ -245,7 +246,8 @@ def _reuse(root: Path, stored: dict) -> FileResult | None:
             except path_rules.PathEscape:
                 return None
     return FileResult(variants=decoded.variants, diagnostics=decoded.diagnostics, assets=decoded.assets,
-                      matrix_assets=decoded.matrix_assets, skipped=decoded.skipped)
+                      matrix_assets=decoded.matrix_assets, skipped=decoded.skipped,
+                      definition=decoded.definition)
 
 
 def load_file(root: Path, rel: str, project_params: Params) -> FileResult:
@@ -302,6 +304,8 @@ def convert_doc(root: Path, doc: yamlpos.Document, project_params: Params, wante
         return result
     converted = convert_file(root, doc.data, doc.positions, project_params, bad_assets, wanted)
     converted.diagnostics[:0] = result.diagnostics
+    if wanted is None and converted.matrix_assets and len(converted.variants) >= reuse.MIN_VARIANTS:
+        converted.definition = reuse.definition(doc.data)     # kept with the result (`lint.matrix`)
     return converted
 
 

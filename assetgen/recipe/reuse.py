@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from assetgen.recipe.convert import FileResult, Params
 
 
+MIN_VARIANTS = 32       # a file with fewer variants is built as quickly as it is kept
+
+
 class _Unsupported(Exception):
     """A value JSON cannot hold exactly."""
 
