@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from openedkit import recording
 from PIL import Image
 
 from assetgen.cli import main
@@ -111,6 +112,26 @@ def test_one_changed_file_is_the_only_one_loaded_and_the_build_is_the_full_one(
     assert mine["actions_total"] == 10 and mine["actions_run"] == 1 and mine["outputs_written"] == 1
     assert state(root) == state(other)
     assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 0   # the stamp: a no-op
+
+
+def test_one_change_neither_reads_nor_rewrites_the_stat_cache_of_the_others(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make(tmp_path / "p")
+    cache = root / ".assetgen" / "stat-cache.json"
+    before = (cache.read_bytes(), cache.stat().st_mtime_ns)
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    capsys.readouterr()
+    with recording() as opened:
+        assert build(root) == 0
+    assert json.loads(capsys.readouterr().out)["outputs_written"] == 1
+    assert str(cache) not in opened
+    assert (cache.read_bytes(), cache.stat().st_mtime_ns) == before
+    (root / "out" / "c.png").write_bytes(b"retouched")      # the cache's old entry for it is stale
+    (root / "assetgen.yaml").write_text(PROJECT + "\n")     # the full way, which reads the cache
+    assert build(root) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["actions_run"], summary["outputs_written"], summary["kept"]) == (0, 0, ["out/c.png"])
+    assert (root / "out" / "c.png").read_bytes() == b"retouched"
 
 
 def test_a_file_saved_by_renaming_is_still_the_only_one_loaded(tmp_path: Path) -> None:

@@ -130,5 +130,8 @@ def test_a_stat_cache_of_the_wrong_shape_is_ignored_and_rebuilt(
     touch(root / "recipes" / "r.yaml")
     summary = build(root, capsys)
     assert (summary["actions_run"], summary["requests"], len(emu.records)) == (0, 0, 6)
+    touch(root / "assetgen.yaml")       # the full path: it reads the stat cache
+    summary = build(root, capsys)
+    assert (summary["actions_run"], summary["requests"], len(emu.records)) == (0, 0, 6)
     rebuilt = json.loads(stat_cache.read_text())
     assert set(rebuilt) >= {"masks/left.png", "out/room-0.png"} and "../x" not in rebuilt

@@ -9,6 +9,12 @@ The stat cache is a hint, not evidence: a damaged entry could name the wrong has
 stat still matches. So a hash taken from it is `confirm`ed from the file's bytes before anything is
 paid for or replaced because that file "changed" (`run.prepare`). Entries of the wrong shape are
 dropped when it is read; a file that cannot be parsed is ignored and rebuilt.
+
+For a build of a few changed recipe files the stat cache is read only when it pays: the first
+files asked for, when small, are hashed from their bytes (as quick as a lookup), so such a build
+neither reads nor writes the whole project's entries. Their hashes, and those of files written,
+are kept in memory and join the cache when it is read; a build that never reads it leaves it as
+it was (those files are hashed again when next asked for).
 """
 
 from __future__ import annotations
@@ -23,16 +29,21 @@ from assetgen import statefiles
 from assetgen.atomic import write_atomic_chunks
 
 STAT_CACHE = "stat-cache.json"
+DIRECT_FILES = 32      # files hashed from their bytes before the stat cache is read
+SMALL_FILE = 1 << 18   # bytes: a file this small hashes about as quickly as it is looked up
 
 
 class FileHashes:
     """sha256 of project files by relative POSIX path; None for a missing file."""
 
-    def __init__(self, root: Path, state_dir: Path) -> None:
+    def __init__(self, root: Path, state_dir: Path, direct: int = 0) -> None:
+        """`direct`: how many small files to hash from their bytes before reading the stat cache."""
         self.root = root
+        self._until = direct
         self._file = state_dir / STAT_CACHE
-        self._entries: dict[str, list[int | str]] = _read(self._file)
-        self._dirty = False
+        self._entries: dict[str, list[int | str]] | None = None    # the stat cache, once read
+        self._new: dict[str, list[int | str]] = {}                  # made by this process
+        self._direct = 0                    # files hashed from their bytes before the cache was read
         self._read_now: set[str] = set()    # hashed from their bytes (or written) by this process
 
     def hash(self, rel: str) -> str | None:
@@ -42,19 +53,36 @@ class FileHashes:
         except OSError:
             return None
         stamp = _stamp(st)
-        entry = self._entries.get(rel)
+        entry = self._new.get(rel) if self._entries is None else self._entries.get(rel)
         if entry is not None and entry[:-1] == stamp:
             return str(entry[-1])
+        if self._entries is None:
+            if st.st_size <= SMALL_FILE and self._direct < self._until:
+                self._direct += 1
+                return self._hash_bytes(rel, stamp)
+            entry = self._read().get(rel)
+            if entry is not None and entry[:-1] == stamp:
+                return str(entry[-1])
         return self._hash_bytes(rel, stamp)
+
+    def _read(self) -> dict[str, list[int | str]]:
+        if self._entries is None:
+            self._entries = _read(self._file)
+            self._entries.update(self._new)
+        return self._entries
+
+    def _put(self, rel: str, entry: list[int | str]) -> None:
+        self._new[rel] = entry
+        if self._entries is not None:
+            self._entries[rel] = entry
+        self._read_now.add(rel)
 
     def _hash_bytes(self, rel: str, stamp: list[int | str]) -> str | None:
         try:
             sha = hashlib.sha256((self.root / rel).read_bytes()).hexdigest()
         except OSError:
             return None
-        self._entries[rel] = [*stamp, sha]
-        self._dirty = True
-        self._read_now.add(rel)
+        self._put(rel, [*stamp, sha])
         return sha
 
     def confirm(self, rels: Iterable[str]) -> list[str]:
@@ -62,7 +90,7 @@ class FileHashes:
         hash was wrong (their entries are corrected)."""
         wrong = []
         for rel in rels:
-            if rel in self._read_now or rel not in self._entries:
+            if rel in self._read_now or self._entries is None or rel not in self._entries:
                 continue
             before = self._entries[rel][-1]
             try:
@@ -79,21 +107,18 @@ class FileHashes:
             st = os.stat(self.root / rel)
         except OSError:
             return
-        self._entries[rel] = [*_stamp(st), sha]
-        self._dirty = True
-        self._read_now.add(rel)
+        self._put(rel, [*_stamp(st), sha])
 
     def remember_stat(self, rel: str, stat: tuple[int, int, int, int], sha: str) -> None:
         """Record a file written with known content and stat (size, mtime_ns, inode, ctime_ns)."""
-        self._entries[rel] = [*stat, sha]
-        self._dirty = True
-        self._read_now.add(rel)
+        self._put(rel, [*stat, sha])
 
     def save(self) -> None:
-        if self._dirty:
+        """Write the cache with this process's entries, when it was read (see above)."""
+        if self._entries is not None and self._new:
             self._file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic_chunks(self._file, _encoded(self._entries))
-            self._dirty = False
+            self._new = {}
 
 
 def _encoded(entries: dict[str, list[int | str]], size: int = 1 << 16) -> Iterator[bytes]:

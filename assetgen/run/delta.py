@@ -75,7 +75,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
         lock = lockfile.read_some(root, wanted)
     if lock is None:
         return None
-    prep = prepare_project(project, provider, lock=lock)
+    prep = prepare_project(project, provider, lock=lock, few=True)
     if prep.paid or not _plain(prep, lock):     # paid images a local build leaves: counted project-wide
         return None
     rest = {rel: e for rel, e in index.items() if rel not in loaded.results}

@@ -13,7 +13,7 @@ from assetgen.cache import CACHE_ENV, STATE_DIR, Store, cache_dir, linked_state
 from assetgen.errors import UserError
 from assetgen.lockfile import Lock
 from assetgen.plan.explain import Why
-from assetgen.plan.files import FileHashes
+from assetgen.plan.files import DIRECT_FILES, FileHashes
 from assetgen.plan.graph import AssetPlan, Plan, build_plan
 from assetgen.plan.status import Resolution, Resolver, Status
 from assetgen.recipe.model import Project, ProviderKind
@@ -133,15 +133,17 @@ def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
 
 def prepare_project(project: Project, provider: ProviderKind | None = None,
                     only: Sequence[str] = (), force: Sequence[str] = (),
-                    remote: str | None = None, lock: Lock | None = None) -> Prepared:
+                    remote: str | None = None, lock: Lock | None = None, few: bool = False) -> Prepared:
     """The plan of a loaded project for one provider, resolved against the cache and lock file.
 
     A file hash taken from the stat cache is only a hint: when an action is to run (a call to pay
     for, an output to replace) because a file seems to have changed, the files it depends on are
     hashed again from their bytes, and when the stat cache was wrong the plan is made again.
-    `lock`: the lock file as already read (a build after a small change reads only some entries)."""
+    `lock`: the lock file as already read (a build after a small change reads only some entries).
+    `few`: the plan of a few changed recipe files, whose files are hashed from their bytes until
+    the stat cache pays for its reading."""
     kind = provider or project.config.provider
-    files = FileHashes(project.root, project.root / STATE_DIR)
+    files = FileHashes(project.root, project.root / STATE_DIR, direct=DIRECT_FILES if few else 0)
     store = Store(cache_dir(project.root))
     shared = open_remote(project, store, fetch=remote in ("fetch", "stream")) if remote else None
     while True:
