@@ -211,6 +211,11 @@ def test_a_new_recipe_file_goes_the_full_way(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", [
     b"", b"{", b"[]", b'{"version": 1, "files": {"recipes/one/a.yaml": [1, 2]}}',
     b'{"version": 1, "files": {"../x": [[], {}, [], [], [], [], []]}}',
+    *(b'{"version": 1, "files": {"recipes/one/a.yaml": %s}}' % entry for entry in (
+        b'[[1], {}, [], [], [], [], []]', b'[["a"], {"a": "a"}, [], [], [], [], []]',
+        b'[["a"], {"a": [1]}, [], [], [], [], []]', b'[["a"], [], [], [], [], [], []]',
+        b'[["a"], {}, [], [], [], [], [], []]', b'[["a"], {}, [], [], [], [], "x"]', b'"x"',
+        b'[["a"], {}, [], [[]], [], [], []]')),
 ])
 def test_a_damaged_index_is_ignored(tmp_path: Path, damage: bytes) -> None:
     root = make(tmp_path / "p")

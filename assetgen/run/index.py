@@ -13,10 +13,10 @@ build then takes the full path, costing time only). Its paths are only compared,
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,8 +29,7 @@ INDEX_VERSION = 1
 ID_CHARS = 20           # an action id is counted by its first 80 bits
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     variants: Sequence[str]
     assets: dict[str, list[str]]
     matrix: Sequence[str]
@@ -38,13 +37,9 @@ class FileEntry:
     inputs: Sequence[str]
     refs: Sequence[str]
     actions: Sequence[str]
-    raw: list[Any] | None = field(default=None, compare=False, repr=False)   # as read from the file
 
     def to_json(self) -> list[Any]:
-        if self.raw is not None:
-            return self.raw
-        return [list(self.variants), self.assets, list(self.matrix), list(self.outputs), list(self.inputs),
-                list(self.refs), list(self.actions)]
+        return [v if type(v) is list or type(v) is dict else list(v) for v in self]
 
 
 class VariantRecord(NamedTuple):
@@ -95,7 +90,7 @@ def combine(found: Iterable[VariantRecord]) -> FileEntry:
 
 
 def encode(files: dict[str, FileEntry]) -> bytes:
-    body = {"version": INDEX_VERSION, "files": {rel: e.to_json() for rel, e in files.items()}}
+    body = {"version": INDEX_VERSION, "files": files}     # an entry, a tuple, is a JSON array
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -111,32 +106,32 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
         return None
     if hashlib.sha256(data).hexdigest() != sha:
         return None
+    gc.disable()        # many small lists that all live on
     try:
         body = json.loads(data)
     except (ValueError, RecursionError):
         return None
+    finally:
+        gc.enable()
     if not (isinstance(body, dict) and body.get("version") == INDEX_VERSION
             and isinstance(body.get("files"), dict)):
         return None
-    found = {}
-    for rel, raw in body["files"].items():
-        entry = _entry(raw)
-        if entry is None or not statefiles.is_relative(rel):
-            return None
-        found[rel] = entry
-    return found
-
-
-def _strings(value: Any) -> bool:
-    return type(value) is list and all(map(isinstance, value, repeat(str)))
-
-
-def _entry(raw: Any) -> FileEntry | None:
-    """The entry, when every field has its shape (lists of strings; assets: a mapping to them)."""
-    if type(raw) is not list or len(raw) != 7:
+    files: dict[str, Any] = body["files"]
+    if not (_shaped(list(files.values())) and all(map(statefiles.is_relative, files))):
         return None
-    variants, assets, matrix, outputs, inputs, refs, actions = raw
-    lists = (variants, matrix, outputs, inputs, refs, actions)
-    if type(assets) is not dict or not all(map(_strings, lists)) or not all(map(_strings, assets.values())):
-        return None
-    return FileEntry(variants, assets, matrix, outputs, inputs, refs, actions, raw)
+    make = FileEntry._make
+    return {rel: make(raw) for rel, raw in files.items()}
+
+
+def _shaped(raws: list[Any]) -> bool:
+    """Whether every entry has its shape: seven fields, lists of strings but the second, a mapping
+    to them (checked a column at a time: the index of a large project is read on every small build)."""
+    if not (set(map(type, raws)) <= {list} and set(map(len, raws)) <= {7}):
+        return False
+    columns = list(zip(*raws, strict=True)) or [()] * 7
+    assets = columns.pop(1)
+    if not set(map(type, assets)) <= {dict}:
+        return False
+    columns.append(tuple(chain.from_iterable(map(dict.values, assets))))
+    return all(set(map(type, column)) <= {list} and set(map(type, chain.from_iterable(column))) <= {str}
+               for column in columns)
