@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from rich.markup import escape
-
 from assetgen.run.events import Event, Kind
 
 
@@ -105,6 +103,8 @@ class LiveReporter:
                 self.failed += 1
                 said = self.causes.say(event)
                 if not said.startswith(" (as "):     # a cause already said only counts
+                    from rich.markup import escape
+
                     self.console.print(f"[red]failed[/red] {escape(', '.join(event.assets))}{escape(said)}")
         elif event.kind is Kind.INTERRUPTED:
             self.note = " - interrupted, finishing in-flight actions"
