@@ -235,7 +235,8 @@ def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(tmp_path: 
     same_as_full(root, tmp_path)
 
 
-def test_a_build_after_a_matrix_change_imports_neither_json_schema_nor_jinja2_nor_rich(tmp_path: Path) -> None:
+def test_a_build_after_a_matrix_change_imports_neither_json_schema_nor_jinja2_nor_rich(
+        tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -249,3 +250,29 @@ def test_a_build_after_a_matrix_change_imports_neither_json_schema_nor_jinja2_no
     edit(root / "recipes" / "m.yaml", "Asset {{ i }}", "Asset {{ i | upper }}")   # loaded whole: validated
     done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "0 True True False"
+
+
+@pytest.mark.parametrize("damage", ["seven fields", "key not a string", "key twice", "outputs a string",
+                                    "input not a string", "matrix not a bool", "action a list",
+                                    "asset a list"])
+def test_a_cache_with_records_of_the_wrong_shape_is_not_used(tmp_path: Path, damage: str) -> None:
+    import hashlib
+
+    root = make(tmp_path / "p")
+    path = root / ".assetgen" / varcache.CACHE_FILE
+    body = json.loads(path.read_bytes().partition(b"\n")[2])
+    records = body["files"]["recipes/m.yaml"][1]
+    record = records[3]
+    if damage == "seven fields":
+        records[3] = record[:7]
+    field, value = {"key not a string": (0, 5), "key twice": (0, records[4][0]),
+                    "outputs a string": (4, record[4][0]), "input not a string": (5, [1]),
+                    "matrix not a bool": (3, "yes"), "action a list": (7, [[1]]),
+                    "asset a list": (2, [1])}.get(damage, (None, None))
+    if field is not None:
+        record[field] = value
+    payload = json.dumps(body).encode()
+    path.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
+    assert len(variants(root)) == N
+    same_as_full(root, tmp_path)

@@ -15,16 +15,17 @@ entry in the build index. Anything wrong costs time (the file is loaded whole), 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.run.index import FileEntry, VariantRecord, combine
+from assetgen.run.index import FileEntry, VariantRecord
 
 CACHE_FILE = "variant-cache.json"
 VERSION = 1
@@ -54,7 +55,11 @@ def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
         head, newline, payload = statefiles.read_bytes(root / ".assetgen" / CACHE_FILE).partition(b"\n")
         if not newline or head != _checksum(payload):
             return {}
-        body = json.loads(payload)
+        gc.disable()        # many small lists that all live on
+        try:
+            body = json.loads(payload)
+        finally:
+            gc.enable()
     except (OSError, ValueError, RecursionError):
         return {}
     if not (isinstance(body, dict) and body.get("version") == VERSION and body.get("index") == index_sha
@@ -66,23 +71,33 @@ def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
 def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
     """A file's cached variants, when they have their shape and add up to `entry`, the file's entry
     in the build index they were written with (which also proves each field's type: a name, an
-    output or an action that is not its string would not add up)."""
+    output or an action that is not its string would not add up). Checked a field at a time over
+    all variants: a large matrix is read on every build after a change to it."""
     if type(raw) is not list or len(raw) != 2 or type(raw[0]) is not str or type(raw[1]) is not list:
         return None
-    try:
-        keys = [item[0] for item in raw[1]]
-        found = [VariantRecord._make(item[1:]) for item in raw[1] if len(item) == 8]
-        if len(found) != len(keys) or not all(map(isinstance, keys, repeat(str))) \
-                or len(set(keys)) != len(keys):
-            return None
-        # names, outputs and actions are compared with the index below; the rest are strings too
-        if not all(map(_strings, (f for r in found for f in (r.inputs, r.refs)))):
-            return None
-        if combine(found).to_json() != _lists(entry.to_json()):
-            return None
-    except (TypeError, ValueError, IndexError, KeyError):
+    items = raw[1]
+    if not (set(map(type, items)) <= {list} and set(map(len, items)) <= {8}):
         return None
-    return FileVariants(raw[0], tuple(keys), tuple(found), raw[1])
+    keys, names, assets, matrix, outputs, inputs, refs, actions = \
+        zip(*items, strict=True) if items else [()] * 8
+    if not set(map(type, keys)) <= {str} or len(set(keys)) != len(keys) \
+            or not all(set(map(type, field)) <= {list} for field in (outputs, inputs, refs, actions)) \
+            or not all(set(map(type, chain.from_iterable(field))) <= {str} for field in (inputs, refs)):
+        return None
+    try:        # what is not a string fails here or does not add up
+        by_asset: dict[Any, list[Any]] = {}
+        for asset, name in zip(assets, names, strict=True):
+            by_asset.setdefault(asset, []).append(name)
+        made = [list(names), by_asset, sorted({a for a, m in zip(assets, matrix, strict=True) if m}),
+                list(chain.from_iterable(outputs)), sorted(set(chain.from_iterable(inputs))),
+                sorted(set(chain.from_iterable(refs))), sorted(set(chain.from_iterable(actions)))]
+    except TypeError:
+        return None
+    if made != entry.to_json() or not set(map(type, matrix)) <= {bool}:
+        return None
+    found = tuple(map(VariantRecord._make, zip(names, assets, matrix, outputs, inputs, refs, actions,
+                                               strict=True)))
+    return FileVariants(raw[0], keys, found, items)
 
 
 def write(root: Path, index_sha: str, env: str, files: Mapping[str, FileVariants | list[Any]]) -> None:
@@ -107,11 +122,3 @@ def remove(root: Path) -> None:
 
 def _checksum(payload: bytes) -> bytes:
     return hashlib.sha256(payload).hexdigest().encode("ascii")
-
-
-def _strings(value: Any) -> bool:
-    return type(value) is list and all(map(isinstance, value, repeat(str)))
-
-
-def _lists(value: Sequence[Any]) -> list[Any]:
-    return [list(v) if isinstance(v, tuple) else v for v in value]
