@@ -16,8 +16,10 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
+
+DATA = Path(__file__).parent / "data"      # the package data: a folder, read without importlib.resources
 
 DEFAULT_SIZE = "1024x1024"
 
@@ -235,7 +237,7 @@ def _spec(name: str, row: dict[str, Any]) -> ModelSpec:
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    text = resources.files("assetgen").joinpath("data/models.json").read_text(encoding="utf-8")
+    text = (DATA / "models.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -312,7 +314,7 @@ class ResponsesTool:
 
 @functools.cache
 def responses_tool() -> ResponsesTool:
-    text = resources.files("assetgen").joinpath("data/responses.json").read_text(encoding="utf-8")
+    text = (DATA / "responses.json").read_text(encoding="utf-8")
     row = json.loads(text)
     return ResponsesTool({k: tuple(v) for k, v in row["image_models"].items()},
                          frozenset(row["tool_params"]), dict(row["streaming"]))

@@ -12,15 +12,15 @@ build has died (killed) stops before its next job.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 Job = tuple[Callable[..., Any], tuple[Any, ...]]
 Waiting = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
@@ -148,6 +148,8 @@ class Workers:
             except (ValueError, OSError):   # no forkserver here (Windows), or no process to start
                 self.size = 1
             else:
+                from concurrent.futures.process import BrokenProcessPool
+
                 try:
                     return await asyncio.wrap_future(pool.submit(run_chunk, chunk))
                 except BrokenProcessPool:   # a worker died (killed, out of memory): work here from now on
@@ -156,6 +158,9 @@ class Workers:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            import multiprocessing  # with the pool: a build of a few images starts none
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("forkserver")   # not fork: this process has threads
             if self._preload:
                 context.set_forkserver_preload(self._preload)     # workers start with these imported

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,6 +73,8 @@ class Records:
         return Claim(self.folder / ".lock")
 
     def new(self, endpoint: str, calls: dict[str, Call]) -> Record:
+        import uuid  # with `platform`: only for a batch sent
+
         return Record(uuid.uuid4().hex, SUBMITTING, endpoint, round(time.time(), 3), dict(calls))
 
     def write(self, record: Record) -> Record:
