@@ -117,7 +117,7 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
             and isinstance(body.get("files"), dict)):
         return None
     files: dict[str, Any] = body["files"]
-    if not (_shaped(list(files.values())) and all(map(statefiles.is_relative, files))):
+    if not (_shaped(list(files.values())) and statefiles.all_relative(files)):
         return None
     make = FileEntry._make
     return {rel: make(raw) for rel, raw in files.items()}

@@ -122,7 +122,7 @@ def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], d
     from assetgen.atomic import write_atomic
 
     body: dict[str, Any] = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
-                            "files": dict(sorted(files.items())), "dirs": dict(sorted(dirs.items()))}
+                            "files": files, "dirs": dirs}        # in any order: only compared
     if reached_at is not None:
         body["reached_at"] = reached_at
     state = root / ".assetgen"
@@ -172,20 +172,21 @@ def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
     if not (isinstance(files, dict) and isinstance(dirs, dict) and isinstance(total, int)
             and statefiles.is_count(total) and (index is None or statefiles.is_sha(index))):
         return None
+    if not (statefiles.all_relative(files) and statefiles.all_relative([d for d in dirs if d != "."])):
+        return None
     changed = []
-    base = str(root)
-    join = os.path.join
-    for rel, stat in files.items():
-        if not statefiles.is_relative(rel):
-            return None
-        if _stat(join(base, rel)) != stat:
+    prefix = os.path.join(str(root), "")
+    stat = os.stat
+    for rel, was in files.items():      # `_stat`, written out: 20,000 files at 10,000 assets
+        try:
+            st = stat(prefix + rel)
+        except OSError:
+            if was is not None:
+                changed.append(rel)
+            continue
+        if was != [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]:
             changed.append(rel)
-    dirs_changed = []
-    for rel, mtime in dirs.items():
-        if not (statefiles.is_relative(rel) or rel == "."):
-            return None
-        if _dir_mtime(join(base, rel)) != mtime:
-            dirs_changed.append(rel)
+    dirs_changed = [rel for rel, mtime in dirs.items() if _dir_mtime(prefix + rel) != mtime]
     return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index)
 
 
