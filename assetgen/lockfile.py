@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,12 @@ class Lock:
     # text of an entry that did not change (a hint: only used for an entry equal to the one read)
     blocks: dict[str, tuple[LockAsset, str]] = field(default_factory=dict, compare=False, repr=False)
     # name -> text of the entries a partial reading (`read_some`) left unread: written as they are
-    others: dict[str, str] = field(default_factory=dict, repr=False)
+    others: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def others_text(self) -> str:
+        """The text of the entries left unread, together (to search)."""
+        others = self.others
+        return others.text() if isinstance(others, _Unread) else "".join(others.values())
 
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
@@ -172,8 +177,10 @@ def read(root: Path) -> Lock:
 
 def read_some(root: Path, names: Iterable[str]) -> Lock | None:
     """The lock file with only the entries of `names` read; the others are kept as text (`others`),
-    written back as they are. Only for a lock file assetgen wrote (its hash is recorded), and None
-    when anything is amiss: the caller then reads the whole file."""
+    written back as they are. Only for a lock file assetgen wrote (its hash is recorded: its text is
+    entries as `_block` writes them, in order), and None when anything is amiss: the caller then
+    reads the whole file. Each wanted entry is found by a search for its key at the entries' indent;
+    the others are split apart only when asked for (a build that writes the file; a plan never)."""
     try:
         data = statefiles.read_state(root / LOCK_FILE)
         text = data.decode("utf-8")
@@ -181,30 +188,16 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         return None
     if not _written_by_us(root, data) or not (text.startswith(_HEAD) and text.endswith(_TAIL)):
         return None
-    decoder = json.JSONDecoder()
-    wanted = set(names)
+    body = text[len(_HEAD) - 1:-len(_TAIL)]       # from the newline before the first entry
     assets: dict[str, LockAsset] = {}
     blocks: dict[str, tuple[LockAsset, str]] = {}
-    others: dict[str, str] = {}
-    last = None
-    for i, chunk in enumerate(text[len(_HEAD):-len(_TAIL)].split(',\n    "')):
-        block = chunk if i == 0 else '    "' + chunk
-        end = block.find('": {', 5)
-        name = block[5:end]
-        if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
-            try:
-                name, end = decoder.raw_decode(block, 4)
-            except ValueError:
-                return None
-        else:
-            end += 1
-        if not (isinstance(name, str) and block.startswith('    "') and block[end:end + 3] == ": {") \
-                or (last is not None and name <= last):
-            return None
-        last = name
-        if name not in wanted:
-            others[name] = block
+    spans = []
+    for name in sorted(set(names)):
+        start = body.find("\n    " + json.dumps(name, ensure_ascii=False) + ": {") + 1
+        if start == 0:
             continue
+        end = body.find(',\n    "', start)
+        block = body[start:end if end >= 0 else len(body)]
         try:
             raw = statefiles.parse_json(b"{" + block.encode("utf-8") + b"}")
             asset = _quick_asset(name, raw[name])
@@ -212,7 +205,53 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
             return None
         assets[name] = asset
         blocks[name] = (asset, block)
-    return Lock(assets, blocks, others)
+        spans.append((start, start + len(block)))
+    return Lock(assets, blocks, _Unread(body, frozenset(assets), spans))
+
+
+class _Unread(Mapping[str, str]):
+    """Name -> text of the entries `read_some` left unread: the file's text, split into entries
+    when first asked for."""
+
+    def __init__(self, body: str, read: frozenset[str], spans: list[tuple[int, int]]) -> None:
+        self._body = body
+        self._read = read
+        self._spans = spans         # where the read entries are in it
+        self._entries: dict[str, str] | None = None
+
+    def text(self) -> str:
+        """The unread entries' text, together (to search)."""
+        cuts = [0, *(at for span in self._spans for at in span), len(self._body)]
+        return "".join(self._body[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+
+    def _split(self) -> dict[str, str]:
+        if self._entries is None:
+            self._entries = _entries(self._body[1:], self._read)
+        return self._entries
+
+    def __getitem__(self, name: str) -> str:
+        return self._split()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._split())
+
+    def __len__(self) -> int:
+        return len(self._split())
+
+
+def _entries(body: str, skip: frozenset[str]) -> dict[str, str]:
+    """Name -> text of each entry of a lock file's text that assetgen wrote, but those in `skip`."""
+    decoder = json.JSONDecoder()
+    found: dict[str, str] = {}
+    for i, chunk in enumerate(body.split(',\n    "')):
+        block = chunk if i == 0 else '    "' + chunk
+        end = block.find('": {', 5)
+        name = block[5:end]
+        if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
+            name = decoder.raw_decode(block, 4)[0]
+        if name not in skip:
+            found[name] = block
+    return found
 
 
 def _written_by_us(root: Path, data: bytes) -> bool:

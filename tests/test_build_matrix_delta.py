@@ -243,7 +243,8 @@ def test_a_build_after_a_matrix_change_imports_neither_json_schema_nor_jinja2_no
     root = make(tmp_path / "p")
     edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
     script = ("import sys\nfrom assetgen.cli import main\ncode = main(['build'])\n"
-              "print(code, *(m in sys.modules for m in ('jsonschema', 'jinja2', 'rich', 'multiprocessing')))\n")
+              "modules = ('jsonschema', 'jinja2', 'rich', 'multiprocessing')\n"
+              "print(code, *(m in sys.modules for m in modules))\n")
     run = [sys.executable, "-c", script]
     done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
     # rich: for a live display only; multiprocessing: for a worker pool, which one image needs not

@@ -25,6 +25,7 @@ def test_what_is_not_a_string_is_not_relative(values: list[object]) -> None:
 
 
 def test_examples() -> None:
-    assert statefiles.all_relative([]) and statefiles.all_relative(["a/b.png", "recipes/x.yaml", "a..b", "..."])
+    assert statefiles.all_relative([])
+    assert statefiles.all_relative(["a/b.png", "recipes/x.yaml", "a..b", "..."])
     for bad in ("", "/a", "a\\b", "C:/x", "../a", "a/../b", "a/..", ".", "./", "./.", "a\x00b"):
         assert not statefiles.all_relative(["ok.png", bad]), bad

@@ -1,0 +1,61 @@
+"""`lockfile.read_some`: a build after a small change reads only the lock entries it needs, finds
+them by their key in the text assetgen wrote, and leaves the rest as text, split into entries only
+when the file is written again. What it gives is what the whole reading gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from assetgen import lockfile
+from assetgen.cli import main
+
+PROJECT = "version: 1\nprovider: local\ndefaults:\n  model: gpt-image-2\n  size: 16x16\n"
+RECIPE = """\
+version: 1
+assets:
+  a1: {prompt: "one", output: out/a1.png}
+  a10: {prompt: "ten", output: out/a10.png}
+  a2: {prompt: "two", output: out/a2.png}
+  m:
+    matrix: {v: ["x", "é", 'q"x', 'b\\\\s']}
+    prompt: "m {{ v }}"
+    output: "out/m-{{ v | length }}{{ v[0] }}.png"
+"""
+
+
+def built(root: Path) -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    (root / "recipes" / "r.yaml").write_text(RECIPE, encoding="utf-8")
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        assert main(["build", "--json"]) == 0
+    finally:
+        os.chdir(cwd)
+    return root
+
+
+def test_the_entries_read_are_the_whole_readings_and_the_rest_is_kept_as_written(tmp_path: Path) -> None:
+    root = built(tmp_path / "p")
+    whole = lockfile.read(root)
+    names = sorted(whole.assets)
+    assert {"a1", "a10", "m-é", 'm-q"x', "m-b\\\\s"} <= set(names), names
+    for wanted in (["a1"], ["a10", "m-é"], ['m-q"x', "m-b\\\\s", "missing"], names, []):
+        some = lockfile.read_some(root, wanted)
+        assert some is not None
+        assert some.assets == {n: whole.assets[n] for n in wanted if n in whole.assets}
+        assert sorted(some.others) == [n for n in names if n not in wanted]
+        assert some.text() == (root / "assetgen.lock").read_text(encoding="utf-8")     # written as read
+        text = some.others_text()
+        for name in names:
+            key = '\n    "' + name.replace("\\", "\\\\").replace('"', '\\"') + '": {'
+            assert (key in "\n" + text) == (name not in wanted), name
+
+
+def test_a_lock_file_changed_since_assetgen_wrote_it_is_not_read_in_part(tmp_path: Path) -> None:
+    root = built(tmp_path / "p")
+    lock = root / "assetgen.lock"
+    lock.write_text(lock.read_text() + "\n")
+    assert lockfile.read_some(root, ["a1"]) is None
