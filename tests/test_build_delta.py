@@ -242,3 +242,21 @@ def test_a_lock_file_changed_by_hand_goes_the_full_way(tmp_path: Path) -> None:
     lock.write_text(lock.read_text() + "\n")
     edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
     assert planned(root) is None
+
+
+def test_a_changed_file_that_passes_the_schema_is_checked_without_importing_json_schema(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = make(tmp_path / "p")
+    script = ("import sys\nfrom assetgen.cli import main\ncode = main(['build', '--json'])\n"
+              "print(code, 'jsonschema' in sys.modules)\n")
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    run = [sys.executable, "-c", script]
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 False"
+    edit(root / "recipes" / "one" / "c.yaml", "prompt:", "promt:")     # JSON Schema says what is wrong
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "2 True"
+    assert "recipes/one/c.yaml:4:5: error: unknown key 'promt'" in done.stderr, done.stderr
