@@ -7,6 +7,7 @@ that every command pays only for what it uses.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -217,6 +218,13 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        gc.unfreeze()       # what state files froze (`statefiles.load_json`) may be collected again
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"assetgen.commands.{args.command}")
         return int(module.main(args))

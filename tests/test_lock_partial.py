@@ -59,3 +59,17 @@ def test_a_lock_file_changed_since_assetgen_wrote_it_is_not_read_in_part(tmp_pat
     lock = root / "assetgen.lock"
     lock.write_text(lock.read_text() + "\n")
     assert lockfile.read_some(root, ["a1"]) is None
+
+
+def test_what_a_command_froze_for_the_collector_is_thawed_when_it_ends(tmp_path: Path) -> None:
+    import gc
+
+    root = built(tmp_path / "p")
+    (root / "recipes" / "r.yaml").write_text(RECIPE.replace('"one"', '"one more"'), encoding="utf-8")
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        assert main(["plan"]) == 0      # reads the stamp, the build index and the lock
+    finally:
+        os.chdir(cwd)
+    assert gc.get_freeze_count() == 0

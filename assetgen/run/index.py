@@ -13,7 +13,6 @@ build then takes the full path, costing time only). Its paths are only compared,
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
@@ -106,13 +105,10 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
         return None
     if hashlib.sha256(data).hexdigest() != sha:
         return None
-    gc.disable()        # many small lists that all live on
     try:
-        body = json.loads(data)
+        body = statefiles.load_json(data)
     except (ValueError, RecursionError):
         return None
-    finally:
-        gc.enable()
     if not (isinstance(body, dict) and body.get("version") == INDEX_VERSION
             and isinstance(body.get("files"), dict)):
         return None

@@ -162,7 +162,7 @@ def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
     if os.path.islink(root / ".assetgen"):
         return None
     try:
-        body = json.loads(statefiles.read_bytes(root / ".assetgen" / STAMP_FILE))
+        body = statefiles.load_json(statefiles.read_bytes(root / ".assetgen" / STAMP_FILE))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(body, dict) or body.get("version") != STAMP_VERSION or body.get("signature") != sig:

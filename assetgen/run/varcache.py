@@ -15,7 +15,6 @@ entry in the build index. Anything wrong costs time (the file is loaded whole), 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -55,11 +54,7 @@ def read(root: Path, index_sha: str | None, env: str) -> dict[str, Any]:
         head, newline, payload = statefiles.read_bytes(root / ".assetgen" / CACHE_FILE).partition(b"\n")
         if not newline or head != _checksum(payload):
             return {}
-        gc.disable()        # many small lists that all live on
-        try:
-            body = json.loads(payload)
-        finally:
-            gc.enable()
+        body = statefiles.load_json(payload)
     except (OSError, ValueError, RecursionError):
         return {}
     if not (isinstance(body, dict) and body.get("version") == VERSION and body.get("index") == index_sha
