@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from assetgen import statefiles
 from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
 
@@ -148,7 +149,7 @@ def _read(file: Path, env: str) -> dict[str, list[Any]]:
         head, newline, payload = file.read_bytes().partition(b"\n")
         if not newline or head != _checksum(payload):
             return {}
-        body = json.loads(payload)
+        body = statefiles.load_json(payload)
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("environment") != env:
