@@ -223,3 +223,27 @@ def test_a_matrix_changed_just_before_each_plan_still_takes_the_quick_path(
             Path(p).relative_to(root).as_posix() for p in opened if Path(p).is_relative_to(root)}
     assert quick
     assert [_run(root, ["plan", *mode], capsys) for mode in MODES] == _cold(root, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("line", [[["x"], "generate", ["a5"], "a5"], ["?", 5, ["a5"], "a5"],
+                                  ["?", "generate", "a5", "a5"], ["?", "generate", ["a5"]], "line"])
+def test_stored_lines_of_the_wrong_shape_give_the_cold_plan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], line: object) -> None:
+    import json
+
+    from assetgen import statefiles
+
+    root = _project(tmp_path / "p", capsys)
+    _change(root / "recipes" / "001" / "a3.yaml", "Asset 3", "Asset three")
+    _plans(root, capsys)
+    cache = root / ".assetgen" / CACHE_FILE
+    body = json.loads(cache.read_bytes().partition(b"\n")[2])
+    lines = body["files"]["recipes/001/a5.yaml"][1]
+    if isinstance(line, list) and line[0] == "?":
+        line[0] = lines[0][0]       # the right id: only the rest is wrong
+    lines[0] = line
+    cache.write_bytes(statefiles.with_checksum(body))
+    (root / ".assetgen" / CHANGES_FILE).unlink(missing_ok=True)
+    _change(root / "recipes" / "000" / "a4.yaml", "Asset 4", "Asset four")
+    warm, _ = _warm(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)

@@ -27,6 +27,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -277,7 +278,7 @@ def quick(cwd: Path, provider: str | None, batch: bool) -> tuple[Prepared, dict[
         if rel in by_file:
             actions += by_file[rel]
         else:
-            actions += map(_cached, rest_lines[rel])
+            actions += _cached(rest_lines[rel])
     data["actions"] = actions
     inputs = _inputs(prep.project)
     for rel in loaded:
@@ -287,11 +288,10 @@ def quick(cwd: Path, provider: str | None, batch: bool) -> tuple[Prepared, dict[
     return prep, data
 
 
-def _cached(line: Line) -> dict[str, Any]:
-    """A cached action's entry, as `plan_json` makes it."""
-    i, op, assets, target = line
-    return {"id": i, "op": op, "assets": list(assets), "target": target, "status": "cached", "reasons": [],
-            "est_cost_usd": 0.0}
+def _cached(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    """Cached actions' entries, as `plan_json` makes them."""
+    return [{"id": i, "op": op, "assets": list(assets), "target": target, "status": "cached", "reasons": [],
+             "est_cost_usd": 0.0} for i, op, assets, target in lines]
 
 
 def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any]],
@@ -326,7 +326,7 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
         lines = by_name.get(record.name, [])
         if len(lines) != len(record.actions) or {ln[0] for ln in lines} != {a[:ID] for a in record.actions}:
             return None
-        found += map(_cached, lines)
+        found += _cached(lines)
     return found if not new else None
 
 
@@ -346,10 +346,19 @@ def _rest(cache: Cache, compared: Compared, rest: Any, loaded: set[str]) -> dict
         if len(stats) != 1 + len(entry.inputs) or any(stamped.get(p) != s for p, s in stats.items()) \
                 or rel not in stats or not stats.keys() >= set(entry.inputs):
             return None
-        if type(lines) is not list or len(lines) != len(entry.actions) \
-                or {ln[0] for ln in lines} != {a[:ID] for a in entry.actions}:
-            return None     # not the actions the build made
-        if not all(map(_line_ok, lines)):
+        if type(lines) is not list or not set(map(type, lines)) <= {list} or len(lines) != len(entry.actions):
+            return None
+        try:
+            if {ln[0] for ln in lines if ln} != {a[:ID] for a in entry.actions}:
+                return None     # not the actions the build made
+        except TypeError:       # an id that is not a string
             return None
         found[rel] = lines
+    every = list(chain.from_iterable(found.values()))
+    if not set(map(len, every)) <= {4}:
+        return None
+    _, ops, assets, targets = zip(*every, strict=True) if every else ((),) * 4
+    if not (set(map(type, ops)) <= {str} and set(map(type, assets)) <= {list}
+            and set(map(type, targets)) <= {str}):
+        return None     # each line as `_line_ok` checks it, a column at a time
     return found
