@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,18 @@ class _Unread(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._split()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._split()
+
+    def keys(self) -> KeysView[str]:
+        return self._split().keys()
+
+    def items(self) -> ItemsView[str, str]:
+        return self._split().items()
+
+    def values(self) -> ValuesView[str]:
+        return self._split().values()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._split())
