@@ -10,6 +10,7 @@ page has shown its estimated cost and the user confirmed.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import re
 import secrets
@@ -35,7 +36,7 @@ from assetgen.plan.report import plan_json
 from assetgen.recipe.model import Variant
 from assetgen.review import gallery, model
 from assetgen.review.picks import PickRequest, write_pick
-from assetgen.run.prepare import prepare
+from assetgen.run.prepare import Prepared, prepare
 
 IMAGE_NAME = re.compile(r"[0-9a-f]{64}-[0-9]{2,4}\.webp")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -57,7 +58,7 @@ class Review:
         self.cwd = cwd
         self.token = secrets.token_urlsafe(24)
         self.lock = threading.Lock()
-        self.prep = prepare(self.paths, cwd)
+        self.prep = _prepare(self.paths, cwd)
         self.out = out or self.prep.project.root / STATE_DIR / "review"
         self.snapshot = Snapshot(0, {}, frozenset(), ())
         self.refresh()
@@ -80,7 +81,7 @@ class Review:
         """Load the project again and write the page; keeps the last good page on a recipe error."""
         with self.lock:
             fingerprint = self._fingerprint()
-            self.prep = prepare(self.paths, self.cwd)
+            self.prep = _prepare(self.paths, self.cwd)
             views = model.variants(self.prep)
             gallery.write(self.prep, self.out, serve=True, token=self.token)
             self.prep.files.save()
@@ -132,7 +133,7 @@ class Review:
 
     def estimate(self, name: str) -> dict[str, Any]:
         self.variant(name)
-        prep = prepare(self.paths, self.cwd, only=[name], force=[name])
+        prep = _prepare(self.paths, self.cwd, only=[name], force=[name])
         data = plan_json(prep.plan, prep.resolution, dict(prep.project.config.pricing),
                          config=prep.project.config)
         calls = sum(1 for a in data["actions"] if a["status"] == "run" and a["op"] != "render")
@@ -152,6 +153,16 @@ class Review:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _prepare(paths: Sequence[str], cwd: Path, only: Sequence[str] = (),
+             force: Sequence[str] = ()) -> Prepared:
+    """`prepare`, for a server that runs for hours: what reading the state files froze out of the
+    collector's scans (`statefiles.load_json`, for a command's one run) is thawed again."""
+    try:
+        return prepare(paths, cwd, only=only, force=force)
+    finally:
+        gc.unfreeze()
 
 
 def _allowed_hosts(host: str, port: int) -> set[str] | None:
