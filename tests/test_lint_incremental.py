@@ -451,6 +451,11 @@ def test_a_lint_after_a_matrix_change_imports_no_json_schema(tmp_path: Path,
     _change(recipe, ", t7, ", ", t107, ")
     done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "1 False"
-    _change(recipe, "Frame {{ i }}", "Frame it: {{ i }}")     # loaded whole: validated
+    # loaded whole: checked by the schema's generated code, which it passes
+    _change(recipe, "Frame {{ i }}", "Frame it: {{ i }}")
     done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "1 True"
+    assert done.stdout.splitlines()[-1] == "1 False"
+    _change(recipe, "edit: \"Frame it: {{ i }}\"", "edit: [\"Frame it\"]")     # JSON Schema words it
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "1 True", done.stdout
+    assert "grid.yaml:7:9: error: invalid value for 'assets.grid.steps[0].edit'" in done.stdout
