@@ -103,7 +103,7 @@ class Lock:
     def others_text(self) -> str:
         """The text of the entries left unread, together (to search)."""
         others = self.others
-        return others.text() if isinstance(others, _Unread) else "".join(others.values())
+        return others.text() if isinstance(others, Unread) else "".join(others.values())
 
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
@@ -129,17 +129,30 @@ class Lock:
         if not (self.assets or self.others):
             yield self.text()
             return
+        others = self.others
+        layout = others.layout(sorted(self.assets)) if isinstance(others, Unread) else None
+        if layout:      # a small build's: the unread entries' text as it was, in runs
+            yield _HEAD
+            for i, (run, value) in enumerate(layout):
+                if i:
+                    yield ",\n"
+                yield value if run else self._entry_text(value)
+            yield _TAIL
+            return
         yield _HEAD
         for i, name in enumerate(sorted(self.assets.keys() | self.others.keys())):
             if i:
                 yield ",\n"
-            asset = self.assets.get(name)
-            if asset is None:
+            if name not in self.assets:
                 yield self.others[name]
                 continue
-            known = self.blocks.get(name)
-            yield known[1] if known is not None and _same(known[0], asset) else _block(asset)
+            yield self._entry_text(name)
         yield _TAIL
+
+    def _entry_text(self, name: str) -> str:
+        asset = self.assets[name]
+        known = self.blocks.get(name)
+        return known[1] if known is not None and _same(known[0], asset) else _block(asset)
 
 
 def _block(asset: LockAsset) -> str:
@@ -206,10 +219,10 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         assets[name] = asset
         blocks[name] = (asset, block)
         spans.append((start, start + len(block)))
-    return Lock(assets, blocks, _Unread(body, frozenset(assets), spans))
+    return Lock(assets, blocks, Unread(body, frozenset(assets), spans))
 
 
-class _Unread(Mapping[str, str]):
+class Unread(Mapping[str, str]):
     """Name -> text of the entries `read_some` left unread: the file's text, split into entries
     when first asked for."""
 
@@ -223,6 +236,33 @@ class _Unread(Mapping[str, str]):
         """The unread entries' text, together (to search)."""
         cuts = [0, *(at for span in self._spans for at in span), len(self._body)]
         return "".join(self._body[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+
+    def layout(self, names: list[str]) -> list[tuple[bool, str]] | None:
+        """The file's entries in order with the read ones replaced by the entries `names` (sorted):
+        (True, the text of a run of unread entries) or (False, a name of `names`), found without
+        splitting the text (a search at a few places for each name that is new). None when the
+        text was split already, or a name of `names` is also an unread entry's."""
+        if self._entries is not None:
+            return None
+        read = sorted(self._read)       # in the order of their spans
+        cuts = [0, *(at for span in self._spans for at in span), len(self._body)]
+        runs = [self._body[a:b].strip(",\n") for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
+        found: list[tuple[bool, str]] = []
+        i = 0
+        for k, run in enumerate(runs):
+            upper = read[k] if k < len(read) else None
+            inside = []
+            while i < len(names) and (upper is None or names[i] < upper):
+                inside.append(names[i])
+                i += 1
+            placed = _placed(run, inside)
+            if placed is None:
+                return None
+            found += placed
+            if upper is not None and i < len(names) and names[i] == upper:
+                found.append((False, upper))
+                i += 1
+        return found
 
     def _split(self) -> dict[str, str]:
         if self._entries is None:
@@ -249,6 +289,61 @@ class _Unread(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._split())
+
+
+def _placed(run: str, names: list[str]) -> list[tuple[bool, str]] | None:
+    """A run of unread entries (joined by ",\\n") with the entries `names` (sorted) put in their
+    places: (True, text) and (False, name) in order; None when one of them is in the run."""
+    found: list[tuple[bool, str]] = []
+    start = 0
+    for name in names:
+        at = _first_after(run, start, name)
+        if at is None:
+            return None
+        if at > start:
+            found.append((True, run[start:at].removesuffix(",\n")))
+        found.append((False, name))
+        start = at
+    if start < len(run):
+        found.append((True, run[start:]))
+    return found
+
+
+def _first_after(run: str, lo: int, name: str) -> int | None:
+    """Where the first entry at or after `lo` whose name sorts after `name` starts (len(run): none),
+    by a binary search over the text; None when an entry has `name`."""
+    first, hi = len(run), len(run)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        at = _entry_from(run, mid)
+        if at >= hi:        # no entry starts in [mid, hi)
+            hi = mid
+            continue
+        found = _name_at(run, at)
+        if found == name:
+            return None
+        if found > name:
+            first = hi = at
+        else:
+            lo = at + 1
+    return first
+
+
+def _entry_from(run: str, at: int) -> int:
+    """The start of the first entry of `run` at or after `at` (len(run): none)."""
+    if at == 0:
+        return 0
+    sep = run.find(',\n    "', max(0, at - 2))
+    return sep + 2 if sep >= 0 else len(run)
+
+
+def _name_at(run: str, at: int) -> str:
+    end = run.find('": {', at + 5)
+    name = run[at + 5:end]
+    if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
+        decoded: str = json.JSONDecoder().raw_decode(run, at + 4)[0]
+        return decoded
+    return name
 
 
 def _entries(body: str, skip: frozenset[str]) -> dict[str, str]:

@@ -73,3 +73,34 @@ def test_what_a_command_froze_for_the_collector_is_thawed_when_it_ends(tmp_path:
     finally:
         os.chdir(cwd)
     assert gc.get_freeze_count() == 0
+
+
+NEW_NAMES = ["a0", "a1a", "a11", "a3", "b", "m-", "m-a", "m-q", 'm-q"y', "m-é2", "m-z", "z", "a10", "m-x"]
+
+
+def test_a_small_build_writes_the_unread_entries_back_in_runs_as_the_whole_rewrite_would(
+        tmp_path: Path) -> None:
+    import dataclasses
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    root = built(tmp_path / "p")
+    whole = lockfile.read(root)
+    names = sorted(whole.assets)
+
+    @given(st.sets(st.sampled_from(names)), st.data())
+    @settings(max_examples=300, deadline=None)
+    def check(wanted: set[str], data: st.DataObject) -> None:
+        some = lockfile.read_some(root, wanted)
+        assert some is not None
+        removed = data.draw(st.sets(st.sampled_from(sorted(wanted)))) if wanted else set()
+        added = data.draw(st.sets(st.sampled_from(NEW_NAMES)))
+        assets = {n: a for n, a in some.assets.items() if n not in removed}
+        for name in sorted(added):
+            assets[name] = dataclasses.replace(whole.assets["a2"], name=name)
+        expected = {n: a for n, a in whole.assets.items() if n not in removed}
+        expected.update({n: assets[n] for n in added})
+        assert lockfile.Lock(assets, some.blocks, some.others).text() == lockfile.Lock(expected).text()
+
+    check()

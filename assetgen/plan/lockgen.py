@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 
-from assetgen.lockfile import Lock, LockAsset, LockOutput
+from assetgen.lockfile import Lock, LockAsset, LockOutput, Unread
 from assetgen.plan.graph import Action, AssetPlan, Plan
 from assetgen.plan.status import call_step, render_output
 
@@ -51,14 +51,20 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
     written = old.written()
     assets = dict(old.assets)
     others = old.others
+    # the entries a build after a small change left unread (`lockfile.read_some`) are those of the
+    # recipe files it does not touch: all known, none of them among the plan's assets
+    unread = isinstance(others, Unread)
     if prune:
         names = {a.name for a in plan.assets} | set(known)
         assets = {n: a for n, a in assets.items() if n in names}
-        others = {n: t for n, t in others.items() if n in names}
+        if not unread:
+            others = {n: t for n, t in others.items() if n in names}
     for asset in plan.assets:
         if asset.name not in selected:
             continue
         entry = asset_entry(asset, by_id, results, encoder, written, kept, adopted, keys)
         if entry is not None:
             assets[asset.name] = entry
-    return Lock(assets, old.blocks, {n: t for n, t in others.items() if n not in assets})
+    if not unread:
+        others = {n: t for n, t in others.items() if n not in assets}
+    return Lock(assets, old.blocks, others)
