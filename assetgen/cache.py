@@ -46,7 +46,7 @@ def linked_state(root: Path) -> Path | None:
     return next((f for f in folders if f.is_symlink()), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionRecord:
     key: str
     op: str

@@ -26,7 +26,7 @@ _HEAD = '{\n  "assets": {\n'
 _TAIL = f'\n  }},\n  "version": {LOCK_VERSION}\n}}\n'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockInput:
     role: str                 # image | mask | images
     sha256: str
@@ -42,7 +42,7 @@ class LockInput:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockStep:
     op: str
     provider: str
@@ -59,7 +59,7 @@ class LockStep:
                 "key": self.key, "results": list(self.results)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockOutput:
     path: str
     format: str
@@ -79,7 +79,7 @@ class LockOutput:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockAsset:
     name: str
     recipe: str

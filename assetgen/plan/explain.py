@@ -30,7 +30,7 @@ class Why(enum.Enum):
     REFUSED = "refused by content filter"     # remembered: not sent again (subject: the asset to --force)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     why: Why
     subject: str = ""              # the parameter, file, asset or output concerned

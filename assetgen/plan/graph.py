@@ -32,7 +32,7 @@ class Role(enum.Enum):
     REFERENCE = "images"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """An input image: a project file (with its content hash) or an upstream action's candidate."""
 
@@ -49,7 +49,7 @@ class Source:
         return {"file": self.file_sha}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSpec:
     provider: str
     model: str
@@ -70,13 +70,13 @@ class CallSpec:
         return dict(self.params).get(name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderSpec:
     output: Output
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     id: str
     op: ActionOp
@@ -94,7 +94,7 @@ class Action:
         return Op(self.op.value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssetPlan:
     name: str
     recipe: str

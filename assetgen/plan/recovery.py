@@ -31,7 +31,7 @@ from assetgen.plan.graph import ActionOp
 from assetgen.recipe.model import Fit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recovered:
     """Where an image's pixels are: an output file, and the hash it must have."""
 

@@ -51,7 +51,7 @@ class Status(enum.Enum):
 UNSENT = frozenset({Status.BLOCKED, Status.REFUSED})    # fail without a call unless forced
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionState:
     status: Status
     key: str | None                       # None while an upstream image is unknown

@@ -34,7 +34,7 @@ class ProviderKind(enum.Enum):
     OPENAI = "openai"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageRef:
     """An input image, mask or reference: a project file, or another asset's final image."""
 
@@ -47,7 +47,7 @@ class ImageRef:
             raise ValueError("ImageRef needs exactly one of path and asset")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     op: Op
     prompt: str                          # rendered
@@ -80,7 +80,7 @@ class Step:
         return int(self.param("n", 1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """One file written from a final image, encoded locally."""
 
@@ -93,7 +93,7 @@ class Output:
     fit: Fit = Fit.CONTAIN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variant:
     """One expanded asset: a matrix combination (or the asset itself when it has no matrix)."""
 
@@ -105,7 +105,7 @@ class Variant:
     location: Location                     # the asset key's line (the include entry's for includes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipe:
     path: str                      # project-relative POSIX path of the recipe file
     variants: tuple[Variant, ...]

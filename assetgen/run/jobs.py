@@ -27,7 +27,7 @@ def kept_message(path: str, adopted: bool, known: bool) -> str:
     return f"kept {path}: changed since assetgen wrote it (--overwrite replaces it)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where a rendition goes, and what may be there: the hash of the file there now (None: no file),
     what the lock says assetgen wrote there, whether --overwrite or --adopt applies to it."""
@@ -41,7 +41,7 @@ class Target:
     durable: bool = True        # False: a placeholder's rendition (made again for free), no fsync
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wrote:
     """What became of a rendition: its hash and whether the file was written; `adopted` (the file's
     bytes kept as they are, `sha` theirs); `kept` (the file changed by hand: why it stays);
