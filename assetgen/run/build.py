@@ -441,12 +441,15 @@ def step_locations(prep: Prepared) -> dict[str, str]:
     several variants share)."""
     variants = {v.name: v for v in prep.project.variants()}
     found: dict[str, str] = {}
+    texts: dict[str, str] = {}      # one string per step location (a matrix's variants share theirs)
     for asset in prep.plan.assets:
         variant = variants.get(asset.name)
         if variant is None:
             continue
         for aid, step in zip(asset.steps, variant.steps, strict=False):
-            found.setdefault(aid, f"{step.location.file}:{step.location.line}")
+            if aid not in found:
+                text = f"{step.location.file}:{step.location.line}"
+                found[aid] = texts.setdefault(text, text)
     return found
 
 

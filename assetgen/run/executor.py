@@ -153,32 +153,36 @@ class Executor:
                 await self.workers.aclose()
 
     async def _run(self, todo: list[str]) -> Outcome:
-        todo_set = set(todo)
+        pending = set(todo)
         blocked = [aid for aid in todo if self.states[aid].status in UNSENT]
-        waiting = {aid: {d for d in self.by_id[aid].deps if d in todo_set} for aid in todo}
-        for aid in blocked:     # it fails without reading anything: it waits for nothing
-            waiting[aid].clear()
-        dependants: dict[str, list[str]] = {aid: [] for aid in todo}
-        for aid, deps in waiting.items():
+        # per action, how many of its upstream actions in `todo` have not finished (a count, not a
+        # set: a set per action of a large project costs more than the rest of the scheduling)
+        waiting: dict[str, int] = {}
+        dependants: dict[str, list[str]] = {}     # only actions something waits for
+        for aid in todo:
+            if self.states[aid].status in UNSENT:     # it fails without reading anything: it waits for nothing
+                waiting[aid] = 0
+                continue
+            deps = {d for d in self.by_id[aid].deps if d in pending}
+            waiting[aid] = len(deps)
             for d in deps:
-                dependants[d].append(aid)
-        height = _heights(todo, dependants)
+                dependants.setdefault(d, []).append(aid)
+        # the order to start ready actions in: the longest chain of dependants first, then the plan's
+        priority = _priorities(todo, dependants)
         stuck = _closure(blocked, dependants)
         self.sink(Event(Kind.STARTED, total=len(self.plan.actions), queued=len(todo) - len(stuck),
                         blocked=len(stuck)))
-        pending = set(todo)
         for aid in blocked:     # before anything starts: with --fail-fast, no call is made
             await self.one(self.by_id[aid])
             pending.discard(aid)
             self.block(aid, dependants, pending)
-        order = {a: i for i, a in enumerate(todo)}
         # waiting for a -j slot: calls, and renditions (which never wait for a call's slot)
-        ready: dict[bool, list[tuple[int, int, str]]] = {True: [], False: []}
-        remote: list[tuple[int, int, str]] = []     # waiting to fetch from the remote cache
+        ready: dict[bool, list[tuple[int, str]]] = {True: [], False: []}
+        remote: list[tuple[int, str]] = []     # waiting to fetch from the remote cache
         asked: set[str] = set()
 
         def queue(aid: str) -> None:
-            entry = (-height[aid], order[aid], aid)
+            entry = (priority[aid], aid)
             if aid not in asked and self.fetcher is not None:
                 asked.add(aid)
                 heapq.heappush(remote, entry)
@@ -186,8 +190,8 @@ class Executor:
                 heapq.heappush(ready[self.by_id[aid].is_call], entry)
 
         def release(aid: str) -> None:
-            for nxt in dependants[aid]:
-                waiting[nxt].discard(aid)
+            for nxt in dependants.get(aid, ()):
+                waiting[nxt] -= 1
                 if not waiting[nxt] and nxt in pending:
                     queue(nxt)
 
@@ -200,13 +204,13 @@ class Executor:
         limit = self.fetcher.limit if self.fetcher is not None else 0
         while ready[True] or ready[False] or remote or running or fetching:
             while remote and len(fetching) < limit and not self.stopping:
-                _, _, aid = heapq.heappop(remote)
+                _, aid = heapq.heappop(remote)
                 if self.out.interrupted and self.by_id[aid].is_call:
                     continue
                 fetching[asyncio.ensure_future(self.fetch(self.by_id[aid]))] = aid
             for calls, heap in ready.items():
                 while heap and busy[calls] < max(1, self.settings.jobs) and not self.stopping:
-                    _, _, aid = heapq.heappop(heap)
+                    _, aid = heapq.heappop(heap)
                     if self.out.interrupted and calls:
                         continue
                     busy[calls] += 1
@@ -262,8 +266,8 @@ class Executor:
             self.states[action.id] = lacking[1]     # blocked after all: one() says why
         return None
 
-    def block(self, aid: str, dependants: dict[str, list[str]], pending: set[str]) -> None:
-        for nxt in dependants[aid]:
+    def block(self, aid: str, dependants: Mapping[str, list[str]], pending: set[str]) -> None:
+        for nxt in dependants.get(aid, ()):
             if nxt in pending:
                 pending.discard(nxt)
                 self.out.blocked.add(nxt)
@@ -323,7 +327,7 @@ class Executor:
         step = call_step(action, self.out.results)
         spec = action.call
         assert spec is not None and step.key
-        self.out.keys[action.id] = step.key
+        self.remember_key(action.id, step.key)
         if self.reuse(action, step.key, fresh=False):
             return 0
         if spec.provider == "local":     # free and deterministic: another build drawing it too is harmless
@@ -339,6 +343,12 @@ class Executor:
             return await self.make(action, step)
         finally:
             claim.release()
+
+    def remember_key(self, aid: str, key: str) -> None:
+        """The key an action ran with: the planned key's string when it is the same (one string
+        per action kept for the lock, not two)."""
+        planned = self.states[aid].key
+        self.out.keys[aid] = planned if planned == key else key
 
     def remember_refusal(self, key: str, cause: str) -> None:
         """The next build does not send this call again (unless forced): it would be refused again."""
@@ -427,7 +437,7 @@ class Executor:
         spec = action.render
         assert spec is not None
         out = render_output(action, self.out.results, self.settings.encoder)
-        self.out.keys[action.id] = out.key
+        self.remember_key(action.id, out.key)
         made = self.ready.get(action.id)     # the rendition itself is at hand (from a remote)
         held = self.held.pop(action.id, None)
         source = out.source
@@ -507,7 +517,7 @@ def _overwritten(plan: Plan, states: Mapping[str, ActionState]) -> set[str]:
             if a.render is not None and states[a.id].status is Status.RUN}
 
 
-def _closure(roots: list[str], dependants: dict[str, list[str]]) -> set[str]:
+def _closure(roots: list[str], dependants: Mapping[str, list[str]]) -> set[str]:
     """The roots and everything that depends on them."""
     seen: set[str] = set()
     stack = list(roots)
@@ -515,13 +525,17 @@ def _closure(roots: list[str], dependants: dict[str, list[str]]) -> set[str]:
         aid = stack.pop()
         if aid not in seen:
             seen.add(aid)
-            stack.extend(dependants[aid])
+            stack.extend(dependants.get(aid, ()))
     return seen
 
 
-def _heights(todo: list[str], dependants: dict[str, list[str]]) -> dict[str, int]:
-    """Length of the longest chain of dependants of each action (critical path first)."""
+def _priorities(todo: list[str], dependants: Mapping[str, list[str]]) -> dict[str, int]:
+    """Each action's place in the order ready actions start in, lowest first: the longest chain of
+    dependants first (the critical path), then the plan's order; one number each."""
     height: dict[str, int] = {}
     for aid in reversed(todo):   # todo is topological, so dependants come later
-        height[aid] = 1 + max((height[d] for d in dependants[aid]), default=0)
+        height[aid] = 1 + max((height[d] for d in dependants.get(aid, ())), default=0)
+    size = len(todo)
+    for i, aid in enumerate(todo):     # in place: one dict of a number per action
+        height[aid] = -height[aid] * size + i
     return height
