@@ -108,6 +108,14 @@ def render_output(action: Action, results: Results, encoder: str,
                       source, key, "")
 
 
+_NEW = (Reason(Why.NEW),)
+
+
+def _shared(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """The reasons as a tuple: the one every action of a first build has (new) is one tuple for all."""
+    return _NEW if len(reasons) == 1 and reasons[0] == _NEW[0] else tuple(reasons)
+
+
 class RemoteSource(Protocol):
     """The remote cache as the resolver sees it (`assetgen.remote_cache.remote.RemoteCache`)."""
 
@@ -278,7 +286,7 @@ class Resolver:
         old = step_of(entry, index)
         candidates = {i.asset: self._candidates(i.asset, index - 1 if i.asset == asset else -1)
                       for i in step.inputs if i.asset is not None}
-        return ActionState(Status.RUN, key, None, tuple(call_reasons(step, old, asset, candidates)))
+        return ActionState(Status.RUN, key, None, _shared(call_reasons(step, old, asset, candidates)))
 
     def _candidates(self, asset: str, index: int) -> tuple[str, ...]:
         """Every result of the locked call at step `index` (-1: the last) of `asset`."""
@@ -311,7 +319,7 @@ class Resolver:
             kept = self._kept(path, current)
             if kept is not None:
                 reasons.append(kept)
-        return ActionState(Status.RUN, out.key or None, None, tuple(reasons))
+        return ActionState(Status.RUN, out.key or None, None, _shared(reasons))
 
     def _kept(self, path: str, current: str | None) -> Reason | None:
         """Why a build would keep the file at `path` rather than write it: changed by hand, adopted,

@@ -524,6 +524,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
     # what the old lock reached was reached until now, and so is what the new one does (gc's grace)
     reached_at = time.time()
     prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
+    del lock        # written: not held while the stamp and the build index are made
     complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
                     or waiting)
     if complete and not opts.only and not opts.force:
@@ -578,8 +579,10 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
     cached: dict[str, Any] = {}
     env = ""
     if not (only_files or prep.paid):       # the index covers every variant, or there is none
-        made = index.entries(prep.project.recipes, prep.plan)
-        entries, env, cached = partial.after_build(prep, made, inputs)
+        made, records = index.entries(prep.project.recipes, prep.plan,
+                                      keep=partial.cacheable if prep.rest is None else None)
+        entries, env, cached = partial.after_build(prep, made, inputs, records)
+        del made, records
     if prep.rest is not None:
         files = {**prep.rest.stamped, **files}
         entries = {**prep.rest.files, **entries} if entries is not None else None

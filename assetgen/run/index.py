@@ -14,7 +14,7 @@ build then takes the full path, costing time only). Its paths are only compared,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,10 +54,19 @@ class VariantRecord(NamedTuple):
     actions: Sequence[str]      # shortened ids of its actions
 
 
-def entries(recipes: Iterable[Recipe], plan: Plan) -> dict[str, FileEntry]:
-    """The entry of each recipe file, from its variants and the plan's actions for them."""
+def entries(recipes: Iterable[Recipe], plan: Plan, keep: Callable[[Recipe], bool] | None = None
+            ) -> tuple[dict[str, FileEntry], dict[str, list[VariantRecord]]]:
+    """The entry of each recipe file, from its variants and the plan's actions for them; and the
+    variant records of the files `keep` picks (the rest are dropped once combined)."""
     by_name = {asset.name: asset for asset in plan.assets}
-    return {recipe.path: combine(records(recipe, by_name)) for recipe in recipes}
+    made: dict[str, FileEntry] = {}
+    kept: dict[str, list[VariantRecord]] = {}
+    for recipe in recipes:
+        found = records(recipe, by_name)
+        made[recipe.path] = combine(found)
+        if keep is not None and keep(recipe):
+            kept[recipe.path] = found
+    return made, kept
 
 
 def records(recipe: Recipe, by_name: Mapping[str, AssetPlan]) -> list[VariantRecord]:

@@ -17,7 +17,7 @@ build).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,31 +104,34 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
     return Loaded(result, Kept(definition, tuple(order)))
 
 
-def after_build(prep: Prepared, entries: dict[str, FileEntry],
-                inputs: Mapping[str, Any]) -> tuple[dict[str, FileEntry] | None, str, dict[str, Any]]:
+def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[str, Any],
+                made: Mapping[str, Sequence[VariantRecord]] | None = None
+                ) -> tuple[dict[str, FileEntry] | None, str, dict[str, Any]]:
     """(the build index entries, the environment, the variant cache) after a complete build: the
     entries of files loaded in part made whole (None when one cannot be), and the variants of every
     file whose definition this build knows (a file loaded whole by a full build: when it has at
     least MIN_VARIANTS variants, its definition is read again, from the bytes it was loaded from).
-    `inputs`: the stats taken right after loading."""
-    by_name = {a.name: a for a in prep.plan.assets}
+    `inputs`: the stats taken right after loading. `made`: the variant records of the files
+    `cacheable` picks, as the build index was made from (else they are made again)."""
     recipes = {r.path: r for r in prep.project.recipes}
     root = prep.project.root
     if prep.rest is not None:
+        by_name = {a.name: a for a in prep.plan.assets}
         files: dict[str, Any] = dict(prep.rest.carried)
         env = prep.rest.env
         for rel, kept in prep.rest.kept.items():
-            made = kept.merged(recipes[rel], by_name)
-            if made is None:
+            made_here = kept.merged(recipes[rel], by_name)
+            if made_here is None:
                 if kept.records:
                     return None, env, {}
                 continue
-            files[rel] = made
-            entries[rel] = combine(made.records)
+            files[rel] = made_here
+            entries[rel] = combine(made_here.records)
         return entries, env, files if env else {}
     files = {}
+    plan_assets: dict[str, Any] | None = None
     for recipe in prep.project.recipes:
-        if len(recipe.variants) < MIN_VARIANTS or not any(v.values for v in recipe.variants):
+        if not cacheable(recipe):
             continue
         definition = _definition_of(root, recipe.path, inputs.get(recipe.path))
         if definition is None:
@@ -137,8 +140,18 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry],
         keys = [k for k in order if k is not None]
         if len(set(keys)) != len(order):
             continue
-        files[recipe.path] = FileVariants(definition, tuple(keys), tuple(records(recipe, by_name)))
+        found = made.get(recipe.path) if made is not None else None
+        if found is None:
+            if plan_assets is None:
+                plan_assets = {a.name: a for a in prep.plan.assets}
+            found = records(recipe, plan_assets)
+        files[recipe.path] = FileVariants(definition, tuple(keys), tuple(found))
     return entries, environment(root) if files else "", files
+
+
+def cacheable(recipe: Recipe) -> bool:
+    """Whether the variant cache may keep the variants of `recipe`: a matrix of MIN_VARIANTS or more."""
+    return len(recipe.variants) >= MIN_VARIANTS and any(v.values for v in recipe.variants)
 
 
 def environment(root: Path) -> str:
