@@ -43,10 +43,16 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """`durable=False` skips the fsync (still all or nothing), for a copy kept elsewhere too."""
+    write_atomic_from(path, (data,), durable)
+
+
+def write_atomic_from(path: Path, chunks: Iterable[bytes], durable: bool = True) -> None:
+    """`write_atomic` of the bytes `chunks` yield, without holding them all at once."""
     tmp, fd = _open_temp(path)
     try:
         try:
-            _write_all(fd, data)
+            for data in chunks:
+                _write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:

@@ -10,10 +10,11 @@ import asyncio
 import os
 import signal
 import time
+from collections import ChainMap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from assetgen import gc, lockfile
 from assetgen.atomic import drop_stale_temps
@@ -574,7 +575,8 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
     only_files = _only_files(opts)
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
-    files = {**inputs, **stamp.stats(root, written)}
+    # the outputs' stats over the inputs' (and those over the stamped stats of the files left alone)
+    files: ChainMap[str, Any] = ChainMap(stamp.stats(root, written), inputs)
     entries = None
     cached: dict[str, Any] = {}
     env = ""
@@ -584,7 +586,7 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
         entries, env, cached = partial.after_build(prep, made, inputs, records)
         del made, records
     if prep.rest is not None:
-        files = {**prep.rest.stamped, **files}
+        files.maps.append(cast("dict[str, Any]", prep.rest.stamped))     # read only
         entries = {**prep.rest.files, **entries} if entries is not None else None
     encoded = index.encode(entries) if entries is not None else None
     if encoded is not None and cached:      # written first: it holds the hash of the index it goes with

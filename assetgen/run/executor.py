@@ -160,7 +160,7 @@ class Executor:
         waiting: dict[str, int] = {}
         dependants: dict[str, list[str]] = {}     # only actions something waits for
         for aid in todo:
-            if self.states[aid].status in UNSENT:     # it fails without reading anything: it waits for nothing
+            if self.states[aid].status in UNSENT:     # it fails without reading: it waits for nothing
                 waiting[aid] = 0
                 continue
             deps = {d for d in self.by_id[aid].deps if d in pending}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,30 +111,54 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
     return {d: _dir_mtime(root / d) for d in dirs}
 
 
-def write(root: Path, sig: dict[str, Any], files: dict[str, list[int] | None], dirs: dict[str, int | None],
-          total: int, reached_at: float | None = None, index: bytes | None = None) -> None:
+def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None],
+          dirs: dict[str, int | None], total: int, reached_at: float | None = None,
+          index: bytes | None = None) -> None:
     """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
     `reached_at`: the time the build set as the mtime of every cache record it reached. `index`:
     the build index (`run.index`) of this build, written beside the stamp, which holds its hash (an
-    index that does not match the stamp is never used)."""
+    index that does not match the stamp is never used). The stamp is written a part at a time (the
+    stats of a large project are not held again as one text)."""
     import hashlib
 
-    from assetgen.atomic import write_atomic
+    from assetgen.atomic import write_atomic, write_atomic_from
 
-    body: dict[str, Any] = {"version": STAMP_VERSION, "signature": sig, "actions_total": total,
-                            "files": files, "dirs": dirs}        # in any order: only compared
-    if reached_at is not None:
-        body["reached_at"] = reached_at
     state = root / ".assetgen"
     # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
     # (the full path decides), never one that claims what was not written
+    index_sha = None
     if index is not None:
         write_atomic(state / INDEX_FILE, index, durable=False)
-        body["index"] = hashlib.sha256(index).hexdigest()
+        index_sha = hashlib.sha256(index).hexdigest()
     else:
         (state / INDEX_FILE).unlink(missing_ok=True)
-    write_atomic(state / STAMP_FILE, json.dumps(body, separators=(",", ":")).encode("utf-8"),
-                 durable=False)
+    write_atomic_from(state / STAMP_FILE, _stamp_text(sig, files, dirs, total, reached_at, index_sha),
+                      durable=False)
+
+
+def _stamp_text(sig: dict[str, Any], files: Mapping[str, list[int] | None], dirs: dict[str, int | None],
+                total: int, reached_at: float | None, index_sha: str | None,
+                size: int = 1 << 16) -> Iterator[bytes]:
+    """The stamp's JSON, compact, as `json.dumps` would write the whole body (files and folders in
+    any order: only compared), in UTF-8 chunks of about `size` characters."""
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    head = encode({"version": STAMP_VERSION, "signature": sig, "actions_total": total})
+    batch = [head[:-1], ',"files":{']
+    held = 0
+    for i, (rel, stat) in enumerate(files.items()):
+        piece = f"{',' if i else ''}{encode(rel)}:{encode(stat)}"
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    batch += ['},"dirs":', encode(dirs)]
+    if reached_at is not None:
+        batch += [',"reached_at":', encode(reached_at)]
+    if index_sha is not None:
+        batch += [',"index":', encode(index_sha)]
+    batch.append("}")
+    yield "".join(batch).encode("utf-8")
 
 
 def clear(root: Path) -> None:
