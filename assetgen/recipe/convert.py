@@ -231,6 +231,21 @@ def _inherited(params: Params, op: Op) -> Params:
     return {k: v for k, v in params.items() if _ONLY_FOR.get(k, op) is op}
 
 
-def _frozen(params: Params) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Location], ...]]:
+Frozen = tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Location], ...]]
+# the parameters of every step so far, each once: the steps of many small recipe files mostly have
+# the same (the project's defaults), and hold one value for them (cleared by `clear_shared`)
+_shared: dict[Frozen, Frozen] = {}
+
+
+def _frozen(params: Params) -> Frozen:
     names = sorted(params)
-    return tuple((n, params[n][0]) for n in names), tuple((n, params[n][1]) for n in names)
+    frozen = tuple((n, params[n][0]) for n in names), tuple((n, params[n][1]) for n in names)
+    try:
+        return _shared.setdefault(frozen, frozen)
+    except TypeError:       # a value that cannot be hashed: its own
+        return frozen
+
+
+def clear_shared() -> None:
+    """Forget the parameters shared so far (a new load of the project)."""
+    _shared.clear()

@@ -18,7 +18,7 @@ from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
 from assetgen.recipe import filecache, limits, refs, reuse
 from assetgen.recipe import paths as path_rules
-from assetgen.recipe.convert import FileResult, Params, Wanted
+from assetgen.recipe.convert import FileResult, Params, Wanted, clear_shared
 from assetgen.recipe.model import Project, Recipe
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
                          else Location(project_file.PROJECT_FILE))
                 diags.append(Diagnostic.warning(where, f"recipe glob '{pattern}' matches no file"))
     results = _load_files(root, files, cfg, remember)
+    clear_shared()
     names = refs.Names(
         variants=frozenset(v.name for _, r in results for v in r.variants),
         assets={k: n for _, r in results for k, n in r.assets.items()},
