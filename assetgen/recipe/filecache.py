@@ -19,9 +19,11 @@ hold exactly (a YAML mapping with number keys, a date) is simply not cached.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,9 @@ class RecipeCache:
         self._env = env
         # never read or written through a symbolic link (it would lead out of the project)
         self._enabled = not (state_dir.is_symlink() or self._file.is_symlink())
-        self._entries: dict[str, list[Any]] = _read(self._file, env) if self._enabled else {}
+        # per file [stat, sha256, result]: as read (a list), or as this run stored it (its JSON text:
+        # the results of a large project are not held as nested lists, and are written as they are)
+        self._entries: dict[str, list[Any] | str] = _read(self._file, env) if self._enabled else {}
         self._dirty = False
         self._used: set[str] = set()
         self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
@@ -84,6 +88,8 @@ class RecipeCache:
         when it cannot be read or is larger than `max_bytes`: the loader reports that)."""
         self._used.add(rel)
         entry = self._entries.get(rel)
+        if isinstance(entry, str):
+            entry = self._entries[rel] = json.loads(entry)
         try:
             st = os.stat(root / rel)
         except OSError:
@@ -111,7 +117,7 @@ class RecipeCache:
         if result is None or stamp is None:
             self._entries.pop(rel, None)
         else:
-            self._entries[rel] = [stamp, hashlib.sha256(data).hexdigest(), result]
+            self._entries[rel] = _dumps([stamp, hashlib.sha256(data).hexdigest(), result])
         self._dirty = True
 
     def forget(self, rel: str) -> None:
@@ -129,22 +135,53 @@ class RecipeCache:
             del self._entries[rel]
         if not (self._dirty or gone):
             return
-        from assetgen.atomic import write_atomic
+        from assetgen.atomic import write_atomic_from
 
-        body = {"format": FORMAT, "environment": self._env, "files": self._entries}
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-        try:
-            write_atomic(self._file, _checksum(payload) + b"\n" + payload)
+        for rel, entry in self._entries.items():    # each encoded once, for hashing and writing
+            if not isinstance(entry, str):
+                self._entries[rel] = _dumps(entry)
+        digest = hashlib.sha256()
+        for chunk in _encoded(self._pieces()):
+            digest.update(chunk)
+        try:     # the text of the whole body as one `json.dumps` writes it, a part at a time
+            write_atomic_from(self._file, itertools.chain([digest.hexdigest().encode("ascii") + b"\n"],
+                                                          _encoded(self._pieces())))
         except OSError:
             return
         self._dirty = False
+
+    def _pieces(self) -> Iterator[str]:
+        head = _dumps({"format": FORMAT, "environment": self._env, "files": {}})
+        yield head[:-2]     # without the closing "}}"
+        for i, (rel, text) in enumerate(self._entries.items()):
+            yield f"{',' if i else ''}{_dumps(rel)}:"
+            yield str(text)
+        yield "}}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _encoded(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """UTF-8 bytes of the pieces, about `size` characters at a time."""
+    batch: list[str] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    if batch:
+        yield "".join(batch).encode("utf-8")
 
 
 def _checksum(payload: bytes) -> bytes:
     return hashlib.sha256(payload).hexdigest().encode("ascii")
 
 
-def _read(file: Path, env: str) -> dict[str, list[Any]]:
+def _read(file: Path, env: str) -> dict[str, list[Any] | str]:
     try:
         head, newline, payload = file.read_bytes().partition(b"\n")
         if not newline or head != _checksum(payload):
@@ -157,7 +194,7 @@ def _read(file: Path, env: str) -> dict[str, list[Any]]:
     files = body.get("files")
     if not isinstance(files, dict):
         return {}
-    good = {}
+    good: dict[str, list[Any] | str] = {}
     for rel, entry in files.items():
         if (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
                 and isinstance(entry[1], str) and isinstance(entry[2], dict)):
