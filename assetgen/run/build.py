@@ -566,7 +566,6 @@ def _input_stats(prep: Prepared) -> Stats:
 
 
 def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float) -> None:
-    import hashlib
 
     from assetgen.run import index, partial, varcache
 
@@ -588,12 +587,14 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
     if prep.rest is not None:
         files.maps.append(cast("dict[str, Any]", prep.rest.stamped))     # read only
         entries = {**prep.rest.files, **entries} if entries is not None else None
-    encoded = index.encode(entries) if entries is not None else None
-    if encoded is not None and cached:      # written first: it holds the hash of the index it goes with
-        varcache.write(root, hashlib.sha256(encoded).hexdigest(), env, cached)
+    # the index, then the variant cache (it holds the hash of the index it goes with), then the stamp
+    index_sha = stamp.write_index(root, index.encoded(entries)) if entries is not None else None
+    del entries
+    if index_sha is not None and cached:
+        varcache.write(root, index_sha, env, cached)
     else:
         varcache.remove(root)
-    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, encoded)
+    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha)
 
 
 def _only_files(opts: BuildOptions) -> bool:

@@ -14,7 +14,7 @@ build then takes the full path, costing time only). Its paths are only compared,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -97,9 +97,28 @@ def combine(found: Iterable[VariantRecord]) -> FileEntry:
         tuple(sorted({a for r in found for a in r.refs})), tuple(sorted(actions)))
 
 
-def encode(files: dict[str, FileEntry]) -> bytes:
-    body = {"version": INDEX_VERSION, "files": files}     # an entry, a tuple, is a JSON array
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def encode(files: Mapping[str, FileEntry]) -> bytes:
+    return b"".join(encoded(files))
+
+
+def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[bytes]:
+    """The index as `json.dumps` writes it whole (an entry, a tuple, is a JSON array), in UTF-8
+    chunks of about `size` characters (a file's entry at a time: the index of a large project is
+    not held as one text)."""
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    batch = [dumps({"version": INDEX_VERSION, "files": {}})[:-2]]     # without the closing "}}"
+    held = 0
+    for i, (rel, entry) in enumerate(files.items()):
+        piece = f"{',' if i else ''}{dumps(rel)}:{dumps(entry)}"
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    batch.append("}}")
+    yield "".join(batch).encode("utf-8")
 
 
 def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:

@@ -111,27 +111,40 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
     return {d: _dir_mtime(root / d) for d in dirs}
 
 
-def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None],
-          dirs: dict[str, int | None], total: int, reached_at: float | None = None,
-          index: bytes | None = None) -> None:
-    """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
-    `reached_at`: the time the build set as the mtime of every cache record it reached. `index`:
-    the build index (`run.index`) of this build, written beside the stamp, which holds its hash (an
-    index that does not match the stamp is never used). The stamp is written a part at a time (the
-    stats of a large project are not held again as one text)."""
+def write_index(root: Path, chunks: Iterable[bytes]) -> str:
+    """Write the build index (`run.index`) of this build from its bytes, a part at a time; their
+    sha256, for the stamp to hold (an index that does not match the stamp is never used)."""
     import hashlib
 
-    from assetgen.atomic import write_atomic, write_atomic_from
+    from assetgen.atomic import write_atomic_from
+
+    digest = hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for chunk in chunks:
+            digest.update(chunk)
+            yield chunk
+
+    # not synced to disk, like the stamp
+    write_atomic_from(root / ".assetgen" / INDEX_FILE, hashed(), durable=False)
+    return digest.hexdigest()
+
+
+def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None],
+          dirs: dict[str, int | None], total: int, reached_at: float | None = None,
+          index_sha: str | None = None) -> None:
+    """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
+    `reached_at`: the time the build set as the mtime of every cache record it reached.
+    `index_sha`: the hash of the build index written beside it (`write_index`); None: there is none
+    (one left from before is removed). The stamp is written a part at a time (the stats of a large
+    project are not held again as one text)."""
+    from assetgen.atomic import write_atomic_from
 
     state = root / ".assetgen"
+    if index_sha is None:
+        (state / INDEX_FILE).unlink(missing_ok=True)
     # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
     # (the full path decides), never one that claims what was not written
-    index_sha = None
-    if index is not None:
-        write_atomic(state / INDEX_FILE, index, durable=False)
-        index_sha = hashlib.sha256(index).hexdigest()
-    else:
-        (state / INDEX_FILE).unlink(missing_ok=True)
     write_atomic_from(state / STAMP_FILE, _stamp_text(sig, files, dirs, total, reached_at, index_sha),
                       durable=False)
 
