@@ -143,6 +143,7 @@ class _Builder:
         self.actions: dict[str, Action] = {}
         self.assets: dict[str, AssetPlan] = {}
         self.visiting: list[str] = []
+        self.params: dict[Any, tuple[tuple[str, Any], ...]] = {}   # a step's params -> the call's (shared)
 
     def asset(self, name: str) -> AssetPlan:
         if name in self.assets:
@@ -152,6 +153,7 @@ class _Builder:
             raise UserError(f"reference cycle: {cycle}")
         self.visiting.append(name)
         recipe, variant = self.variants[name]
+        serves = (variant.name,)      # one tuple for all the variant's actions
         steps: list[str] = []
         history: tuple[str, ...] = ()     # the conversation so far: consecutive `api: responses` turns
         for i, step in enumerate(variant.steps):
@@ -159,10 +161,10 @@ class _Builder:
             turn = step.param("api") == RESPONSES
             history = history if turn else ()
             steps.append(self.step(variant, step, prev, variant.steps[i - 1].pick if i else None,
-                                   history, prev if history else None))
+                                   history, prev if history else None, serves))
             history = (*history, step.prompt) if turn else ()
         final = steps[-1]
-        outputs = tuple(self.output(variant, out, final) for out in variant.outputs)
+        outputs = tuple(self.output(variant, out, final, serves) for out in variant.outputs)
         self.visiting.pop()
         plan = AssetPlan(name, recipe, tuple(steps), outputs, variant.asset)
         self.assets[name] = plan
@@ -178,7 +180,8 @@ class _Builder:
         return Source(role, file=ref.path, file_sha=sha or f"missing:{ref.path}")
 
     def step(self, variant: Variant, step: Step, prev: str | None, prev_pick: int | None,
-             history: tuple[str, ...] = (), previous: str | None = None) -> str:
+             history: tuple[str, ...] = (), previous: str | None = None,
+             serves: tuple[str, ...] | None = None) -> str:
         sources: list[Source] = []
         if step.op is Op.EDIT:
             if prev is not None:
@@ -188,19 +191,26 @@ class _Builder:
         if step.mask is not None:
             sources.append(self.source(step.mask, Role.MASK))
         sources += [self.source(ref, Role.REFERENCE) for ref in step.images]
-        spec = CallSpec(self.provider, str(step.model or ""), step.prompt,
-                        tuple((k, v) for k, v in step.params if k != "model"), variant.name, tuple(sources),
-                        history, previous)
+        spec = CallSpec(self.provider, str(step.model or ""), step.prompt, self.call_params(step),
+                        variant.name, tuple(sources), history, previous)
         op = ActionOp(step.op.value)
         ident = call_ident(spec, op)
         ident["inputs"] = [[s.role.value, s.ident()] for s in sources]
-        return self.add(Action(keys.digest(ident), op, (variant.name,),
+        return self.add(Action(keys.digest(ident), op, serves or (variant.name,),
                                tuple(s.action for s in sources if s.action), call=spec))
 
-    def output(self, variant: Variant, out: Output, final: str) -> str:
+    def call_params(self, step: Step) -> tuple[tuple[str, Any], ...]:
+        """The step's request parameters but the model, one tuple for steps that have the same."""
+        params = tuple((k, v) for k, v in step.params if k != "model")
+        try:
+            return self.params.setdefault(params, params)
+        except TypeError:       # a value that cannot be hashed: its own
+            return params
+
+    def output(self, variant: Variant, out: Output, final: str, serves: tuple[str, ...] | None = None) -> str:
         source = Source(Role.IMAGE, action=final, index=out.index, asset=variant.name)
         ident = {**render_ident(out), "path": out.path, "source": source.ident()}
-        return self.add(Action(keys.digest(ident), ActionOp.RENDER, (variant.name,), (final,),
+        return self.add(Action(keys.digest(ident), ActionOp.RENDER, serves or (variant.name,), (final,),
                                render=RenderSpec(out, source)))
 
     def add(self, action: Action) -> str:

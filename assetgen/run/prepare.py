@@ -155,15 +155,17 @@ def prepare_project(project: Project, provider: ProviderKind | None = None,
             lock = lockfile.read(project.root)
         paid = frozenset(a.name for a in full.assets if a.name in selected and _paid(lock, a.name)) \
             if kind is ProviderKind.LOCAL else frozenset()
-        selected -= paid
+        if paid:
+            selected -= paid
         plan = restrict(full, selected) if only or paid else full
         forcing = {a.name for a in full.assets if force and _picked(a, force)}
         forced = {a.id for a in plan.actions if a.is_call and forcing.intersection(a.assets)}
         resolver = Resolver(plan, store, lock, files.hash, project.root, shared, stream=remote == "stream")
         resolution = resolver.resolve(forced)
         if not files.confirm(_suspects(plan, resolution, resolver)):
+            known = selected if not (only or paid) else frozenset(a.name for a in full.assets)
             return Prepared(project, kind, plan, selected, store, lock, files, resolver, resolution,
-                            shared, paid, frozenset(a.name for a in full.assets))
+                            shared, paid, known)
 
 
 def _suspects(plan: Plan, resolution: Resolution, resolver: Resolver) -> list[str]:
