@@ -343,7 +343,10 @@ def _rest(cache: Cache, compared: Compared, rest: Any, loaded: set[str]) -> dict
         if entry is None or type(raw) is not list or len(raw) != 2 or type(raw[0]) is not dict:
             return None
         stats, lines = raw
-        if len(stats) != 1 + len(entry.inputs) or any(stamped.get(p) != s for p, s in stats.items()) \
+        if not entry.inputs:        # most files: the stat of the file only
+            if len(stats) != 1 or rel not in stats or stats[rel] != stamped.get(rel):
+                return None
+        elif len(stats) != 1 + len(entry.inputs) or any(stamped.get(p) != s for p, s in stats.items()) \
                 or rel not in stats or not stats.keys() >= set(entry.inputs):
             return None
         if type(lines) is not list or not set(map(type, lines)) <= {list} or len(lines) != len(entry.actions):
