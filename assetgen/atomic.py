@@ -14,7 +14,7 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -89,6 +89,21 @@ def write_atomic_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[str, bool]
         tmp.unlink(missing_ok=True)
         raise
     return sha, not same
+
+
+def text_chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """UTF-8 bytes of the pieces, about `size` characters at a time (a state file written a part at
+    a time: never whole in memory)."""
+    batch: list[str] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch).encode("utf-8")
+            batch, held = [], 0
+    if batch:
+        yield "".join(batch).encode("utf-8")
 
 
 def _holds(path: Path, sha: str, size: int) -> bool:

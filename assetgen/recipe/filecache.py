@@ -23,7 +23,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,17 +135,17 @@ class RecipeCache:
             del self._entries[rel]
         if not (self._dirty or gone):
             return
-        from assetgen.atomic import write_atomic_from
+        from assetgen.atomic import text_chunks, write_atomic_from
 
         for rel, entry in self._entries.items():    # each encoded once, for hashing and writing
             if not isinstance(entry, str):
                 self._entries[rel] = _dumps(entry)
         digest = hashlib.sha256()
-        for chunk in _encoded(self._pieces()):
+        for chunk in text_chunks(self._pieces()):
             digest.update(chunk)
         try:     # the text of the whole body as one `json.dumps` writes it, a part at a time
             write_atomic_from(self._file, itertools.chain([digest.hexdigest().encode("ascii") + b"\n"],
-                                                          _encoded(self._pieces())))
+                                                          text_chunks(self._pieces())))
         except OSError:
             return
         self._dirty = False
@@ -161,20 +161,6 @@ class RecipeCache:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _encoded(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
-    """UTF-8 bytes of the pieces, about `size` characters at a time."""
-    batch: list[str] = []
-    held = 0
-    for piece in pieces:
-        batch.append(piece)
-        held += len(piece)
-        if held >= size:
-            yield "".join(batch).encode("utf-8")
-            batch, held = [], 0
-    if batch:
-        yield "".join(batch).encode("utf-8")
 
 
 def _checksum(payload: bytes) -> bytes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -96,14 +96,30 @@ def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
 
 
 def write(root: Path, index_sha: str, env: str, files: Mapping[str, FileVariants | list[Any]]) -> None:
-    """Best effort: without it a later build loads a changed file whole."""
-    from assetgen.atomic import write_atomic
+    """Best effort: without it a later build loads a changed file whole. Encoded a file at a time
+    and written a part at a time: the same text as `json.dumps` of the whole body."""
+    from assetgen.atomic import text_chunks, write_atomic_from
 
-    encoded = {rel: f if isinstance(f, list) else f.to_json() for rel, f in files.items()}
-    body = {"version": VERSION, "index": index_sha, "environment": env, "files": encoded}
-    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    texts = [(dumps(rel), dumps(f if isinstance(f, list) else f.to_json())) for rel, f in files.items()]
+    head = dumps({"version": VERSION, "index": index_sha, "environment": env, "files": {}})[:-2]
+
+    def pieces() -> Iterator[str]:
+        yield head      # without the closing "}}"
+        for i, (rel, text) in enumerate(texts):
+            yield f"{',' if i else ''}{rel}:"
+            yield text
+        yield "}}"
+
+    digest = hashlib.sha256()
+    for chunk in text_chunks(pieces()):
+        digest.update(chunk)
     try:
-        write_atomic(root / ".assetgen" / CACHE_FILE, _checksum(payload) + b"\n" + payload, durable=False)
+        write_atomic_from(root / ".assetgen" / CACHE_FILE,
+                          chain([digest.hexdigest().encode("ascii") + b"\n"], text_chunks(pieces())),
+                          durable=False)
     except OSError:
         pass
 
