@@ -29,3 +29,13 @@ def test_examples() -> None:
     assert statefiles.all_relative(["a/b.png", "recipes/x.yaml", "a..b", "..."])
     for bad in ("", "/a", "a\\b", "C:/x", "../a", "a/../b", "a/..", ".", "./", "./.", "a\x00b"):
         assert not statefiles.all_relative(["ok.png", bad]), bad
+
+
+@given(st.dictionaries(PATHS, st.one_of(st.none(), st.lists(st.integers(0, 2**62), max_size=4),
+                                        st.text(max_size=5)), max_size=40), st.integers(1, 7), st.booleans())
+def test_json_members_are_the_dumps_of_the_whole_object(entries: dict[str, object], per: int,
+                                                         ascii_only: bool) -> None:
+    import json
+
+    text = "{" + "".join(statefiles.json_members(entries.items(), per=per, ascii_only=ascii_only)) + "}"
+    assert text == json.dumps(entries, separators=(",", ":"), ensure_ascii=ascii_only)

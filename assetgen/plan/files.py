@@ -20,7 +20,6 @@ it was (those files are hashed again when next asked for).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -124,12 +123,9 @@ class FileHashes:
 def _encoded(entries: dict[str, list[int | str]], size: int = 1 << 16) -> Iterator[bytes]:
     """`json.dumps(entries, separators=(",", ":"))` in pieces of about `size` characters (a stat
     cache of many files is never whole in memory), encoded a few hundred entries at a time."""
-    items = list(entries.items())
-    step = max(1, size // 128)      # an entry takes about 128 characters
     yield b"{"
-    for at in range(0, len(items), step):
-        inner = json.dumps(dict(items[at:at + step]), separators=(",", ":"))[1:-1]
-        yield (("," if at else "") + inner).encode("utf-8")
+    for part in statefiles.json_members(entries.items(), per=max(1, size // 128)):    # ~128 chars each
+        yield part.encode("utf-8")
     yield b"}"
 
 

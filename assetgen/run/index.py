@@ -110,10 +110,9 @@ def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[byt
 
     batch = [dumps({"version": INDEX_VERSION, "files": {}})[:-2]]     # without the closing "}}"
     held = 0
-    for i, (rel, entry) in enumerate(files.items()):
-        piece = f"{',' if i else ''}{dumps(rel)}:{dumps(entry)}"
-        batch.append(piece)
-        held += len(piece)
+    for part in statefiles.json_members(files.items(), ascii_only=False):
+        batch.append(part)
+        held += len(part)
         if held >= size:
             yield "".join(batch).encode("utf-8")
             batch, held = [], 0

@@ -158,10 +158,9 @@ def _stamp_text(sig: dict[str, Any], files: Mapping[str, list[int] | None], dirs
     head = encode({"version": STAMP_VERSION, "signature": sig, "actions_total": total})
     batch = [head[:-1], ',"files":{']
     held = 0
-    for i, (rel, stat) in enumerate(files.items()):
-        piece = f"{',' if i else ''}{encode(rel)}:{encode(stat)}"
-        batch.append(piece)
-        held += len(piece)
+    for part in statefiles.json_members(files.items()):
+        batch.append(part)
+        held += len(part)
         if held >= size:
             yield "".join(batch).encode("utf-8")
             batch, held = [], 0
