@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.atomic import write_atomic, write_atomic_chunks
+from assetgen.atomic import text_chunks, write_atomic, write_atomic_chunks
 from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
@@ -419,23 +419,9 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
-    sha, written = write_atomic_chunks(root / LOCK_FILE, _encoded(lock.pieces()))
+    sha, written = write_atomic_chunks(root / LOCK_FILE, text_chunks(lock.pieces()))
     _record_sha(root, sha)
     return written
-
-
-def _encoded(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
-    """UTF-8 bytes of the pieces, about `size` characters at a time."""
-    batch: list[str] = []
-    held = 0
-    for piece in pieces:
-        batch.append(piece)
-        held += len(piece)
-        if held >= size:
-            yield "".join(batch).encode("utf-8")
-            batch, held = [], 0
-    if batch:
-        yield "".join(batch).encode("utf-8")
 
 
 def _record(root: Path, data: bytes) -> None:

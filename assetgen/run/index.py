@@ -103,21 +103,15 @@ def encode(files: Mapping[str, FileEntry]) -> bytes:
 
 def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[bytes]:
     """The index as `json.dumps` writes it whole (an entry, a tuple, is a JSON array), in UTF-8
-    chunks of about `size` characters (a file's entry at a time: the index of a large project is
-    not held as one text)."""
+    chunks of about `size` characters (512 files' entries at a time: the index of a large project
+    is not held as one text)."""
     def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
-    batch = [dumps({"version": INDEX_VERSION, "files": {}})[:-2]]     # without the closing "}}"
-    held = 0
-    for part in statefiles.json_members(files.items(), ascii_only=False):
-        batch.append(part)
-        held += len(part)
-        if held >= size:
-            yield "".join(batch).encode("utf-8")
-            batch, held = [], 0
-    batch.append("}}")
-    yield "".join(batch).encode("utf-8")
+    from assetgen.atomic import text_chunks
+
+    head = dumps({"version": INDEX_VERSION, "files": {}})[:-2]     # without the closing "}}"
+    return text_chunks(chain([head], statefiles.json_members(files.items(), ascii_only=False), ["}}"]), size)
 
 
 def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:

@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -154,23 +155,17 @@ def _stamp_text(sig: dict[str, Any], files: Mapping[str, list[int] | None], dirs
                 size: int = 1 << 16) -> Iterator[bytes]:
     """The stamp's JSON, compact, as `json.dumps` would write the whole body (files and folders in
     any order: only compared), in UTF-8 chunks of about `size` characters."""
+    from assetgen.atomic import text_chunks
+
     encode = json.JSONEncoder(separators=(",", ":")).encode
     head = encode({"version": STAMP_VERSION, "signature": sig, "actions_total": total})
-    batch = [head[:-1], ',"files":{']
-    held = 0
-    for part in statefiles.json_members(files.items()):
-        batch.append(part)
-        held += len(part)
-        if held >= size:
-            yield "".join(batch).encode("utf-8")
-            batch, held = [], 0
-    batch += ['},"dirs":', encode(dirs)]
+    tail = ['},"dirs":', encode(dirs)]
     if reached_at is not None:
-        batch += [',"reached_at":', encode(reached_at)]
+        tail += [',"reached_at":', encode(reached_at)]
     if index_sha is not None:
-        batch += [',"index":', encode(index_sha)]
-    batch.append("}")
-    yield "".join(batch).encode("utf-8")
+        tail += [',"index":', encode(index_sha)]
+    return text_chunks(chain([head[:-1], ',"files":{'], statefiles.json_members(files.items()), tail, ["}"]),
+                       size)
 
 
 def clear(root: Path) -> None:
