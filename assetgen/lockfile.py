@@ -338,6 +338,7 @@ def _entry_from(run: str, at: int) -> int:
 
 
 def _name_at(run: str, at: int) -> str:
+    """The key of the entry that starts at `at` (ValueError: not JSON)."""
     end = run.find('": {', at + 5)
     name = run[at + 5:end]
     if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
@@ -346,16 +347,14 @@ def _name_at(run: str, at: int) -> str:
     return name
 
 
-def _entries(body: str, skip: frozenset[str]) -> dict[str, str]:
-    """Name -> text of each entry of a lock file's text that assetgen wrote, but those in `skip`."""
-    decoder = json.JSONDecoder()
+def _entries(body: str, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Name -> text of each entry of a lock file's text that assetgen wrote (entries are the lines
+    indented by four spaces that start a key), but those in `skip`. ValueError: a key that is not
+    JSON."""
     found: dict[str, str] = {}
     for i, chunk in enumerate(body.split(',\n    "')):
         block = chunk if i == 0 else '    "' + chunk
-        end = block.find('": {', 5)
-        name = block[5:end]
-        if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
-            name = decoder.raw_decode(block, 4)[0]
+        name = _name_at(block, 0)
         if name not in skip:
             found[name] = block
     return found
@@ -371,26 +370,16 @@ def _written_by_us(root: Path, data: bytes) -> bool:
 
 
 def _blocks(text: str, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
-    """Each entry's text in a lock file assetgen wrote: entries are the lines indented by four
-    spaces that start a key (deeper lines are indented further; strings hold no raw newline)."""
+    """Each entry's text in a lock file assetgen wrote, when its entries are those of `lock`."""
     if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
         return {}
-    chunks = text[len(_HEAD):-len(_TAIL)].split(',\n    "')
-    names = sorted(lock.assets)
-    if len(chunks) != len(names):
+    try:
+        entries = _entries(text[len(_HEAD):-len(_TAIL)])
+    except ValueError:
         return {}
-    decoder = json.JSONDecoder()
-    found: dict[str, tuple[LockAsset, str]] = {}
-    for i, (name, chunk) in enumerate(zip(names, chunks, strict=True)):
-        block = chunk if i == 0 else '    "' + chunk
-        try:
-            key, end = decoder.raw_decode(block, 4)
-        except ValueError:
-            return {}
-        if key != name or not block.startswith("    ") or block[end:end + 3] != ": {":
-            return {}
-        found[name] = (lock.assets[name], block)
-    return found
+    if list(entries) != sorted(lock.assets):
+        return {}
+    return {name: (lock.assets[name], block) for name, block in entries.items()}
 
 
 def unreadable(path: Path, why: str) -> str:

@@ -56,6 +56,17 @@ def _project(root: Path, capsys: pytest.CaptureFixture[str], n: int = 10) -> Pat
     return root
 
 
+def _grid(root: Path) -> Path:
+    """A project with a 40-value matrix recipe (not built yet); the recipe's path."""
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text(PROJECT)
+    values = ", ".join(str(i) for i in range(40))
+    recipe = root / "recipes" / "grid.yaml"
+    recipe.write_text(f"version: 1\nassets:\n  tile:\n    matrix:\n      i: [{values}]\n"
+                      "    prompt: \"Tile {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    return recipe
+
+
 def _plans(root: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
     return [_run(root, ["plan", *mode], capsys) for mode in MODES]
 
@@ -168,12 +179,7 @@ def test_many_plans_after_changes_keep_giving_the_cold_plan(
 def test_a_changed_value_of_a_large_matrix_plans_that_variant_and_the_cold_plan_is_printed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "p"
-    (root / "recipes").mkdir(parents=True)
-    (root / "assetgen.yaml").write_text(PROJECT)
-    values = ", ".join(str(i) for i in range(40))
-    recipe = root / "recipes" / "grid.yaml"
-    recipe.write_text(f"version: 1\nassets:\n  tile:\n    matrix:\n      i: [{values}]\n"
-                      "    prompt: \"Tile {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    recipe = _grid(root)
     (root / "recipes" / "other.yaml").write_text(
         "version: 1\nassets:\n  other:\n    prompt: \"Other\"\n    output: out/other.png\n")
     assert _run(root, ["build"], capsys)[0] == 0
@@ -207,12 +213,7 @@ def test_a_matrix_changed_just_before_each_plan_still_takes_the_quick_path(
     """Its stat is too recent to trust, but the lines of the variants the build kept are checked
     against the build's actions, not against the stat: the next plan still takes them."""
     root = tmp_path / "p"
-    (root / "recipes").mkdir(parents=True)
-    (root / "assetgen.yaml").write_text(PROJECT)
-    values = ", ".join(str(i) for i in range(40))
-    recipe = root / "recipes" / "grid.yaml"
-    recipe.write_text(f"version: 1\nassets:\n  tile:\n    matrix:\n      i: [{values}]\n"
-                      "    prompt: \"Tile {{ i }}\"\n    output: \"out/{{ name }}.png\"\n")
+    recipe = _grid(root)
     assert _run(root, ["build"], capsys)[0] == 0
     _settle()
     for old, new in ((", 7, ", ", 107, "), (", 107, ", ", 207, "), (", 207, ", ", 307, ")):

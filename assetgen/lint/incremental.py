@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 import time
 from collections.abc import Iterable, Sequence
@@ -61,8 +60,6 @@ _PACKAGE = _HERE.parent
 _CODE = (*sorted(_HERE.glob("*.py")), *sorted((_PACKAGE / "recipe").glob("*.py")), _PACKAGE / "errors.py",
          _PACKAGE / "catalog.py", _PACKAGE / "project.py", *sorted((_PACKAGE / "data").glob("**/*.json")))
 _LIBRARIES = ("yaml", "jinja2", "jsonschema", "PIL")
-# a path that is not relative, or leaves its root (one search over all of them)
-_NOT_RELATIVE = re.compile(r"^$|^/|^[A-Za-z]:|(^|/)\.\.(/|$)|\\|\x00|^(\./?)+$", re.MULTILINE)
 REWRITE_AFTER = 100         # entries in the changes file: beyond this the cache file is written again
 
 
@@ -216,7 +213,7 @@ def _read(root: Path, env: str) -> State | None:
         if entry is None or item[0] in state.files:
             return None
         state.files[item[0]] = entry
-    if _NOT_RELATIVE.search("\n".join(state.files)):     # each checked as `statefiles.is_relative` does
+    if not statefiles.all_relative(state.files):
         return None
     _read_changes(state_dir / CHANGES_FILE, state)
     return state

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assetgen import statefiles
+from assetgen.atomic import text_chunks
 from assetgen.plan.graph import AssetPlan, Plan
 from assetgen.recipe.model import Recipe
 from assetgen.recipe.refs import refs_of
@@ -107,8 +108,6 @@ def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[byt
     is not held as one text)."""
     def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-    from assetgen.atomic import text_chunks
 
     head = dumps({"version": INDEX_VERSION, "files": {}})[:-2]     # without the closing "}}"
     return text_chunks(chain([head], statefiles.json_members(files.items(), ascii_only=False), ["}}"]), size)
