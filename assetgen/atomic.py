@@ -35,7 +35,7 @@ def _open_temp(path: Path) -> tuple[Path, int]:
         return tmp, os.open(tmp, _FLAGS, 0o666)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -63,7 +63,10 @@ def write_atomic_from(path: Path, chunks: Iterable[bytes], durable: bool = True)
         raise
 
 
-def write_atomic_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[str, bool]:
+Chunk = bytes | memoryview
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[Chunk]) -> tuple[str, bool]:
     """`write_atomic` of the bytes `chunks` yield, without holding them all at once; the file is
     replaced only when its bytes differ. (sha256 of the bytes, whether the file was replaced)"""
     digest = hashlib.sha256()
@@ -89,6 +92,27 @@ def write_atomic_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[str, bool]
         tmp.unlink(missing_ok=True)
         raise
     return sha, not same
+
+
+def byte_chunks(pieces: Iterable[Chunk], size: int = 1 << 16) -> Iterator[Chunk]:
+    """The pieces, small ones joined into parts of about `size` bytes (fewer writes); a piece of
+    `size` bytes or more is passed on as it is, not copied."""
+    batch: list[Chunk] = []
+    held = 0
+    for piece in pieces:
+        if len(piece) >= size:
+            if batch:
+                yield b"".join(batch)
+                batch, held = [], 0
+            yield piece
+            continue
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(batch)
+            batch, held = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 def text_chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:

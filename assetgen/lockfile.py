@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.atomic import text_chunks, write_atomic, write_atomic_chunks
+from assetgen.atomic import Chunk, byte_chunks, text_chunks, write_atomic, write_atomic_chunks
 from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
@@ -24,6 +24,9 @@ LOCK_VERSION = 1
 TEXT_RECORD = "lock-text.json"
 _HEAD = '{\n  "assets": {\n'
 _TAIL = f'\n  }},\n  "version": {LOCK_VERSION}\n}}\n'
+_HEAD_BYTES = _HEAD.encode("ascii")
+_TAIL_BYTES = _TAIL.encode("ascii")
+_SEP = b',\n    "'        # between two entries: the comma, and the next one's indent and quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,26 +122,33 @@ class Lock:
     def text(self) -> str:
         """JSON with sorted keys and a two-space indent; the text of an entry equal to the one read
         from the file is taken from the file rather than encoded again."""
+        return b"".join(self.chunks()).decode("utf-8")
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The UTF-8 of `text()` in parts (a lock of many entries is never whole in memory but
+        as it was read): after a partial reading, the unread entries are their bytes as read, in
+        runs, and only the others are encoded."""
         if not (self.assets or self.others):
             body = {"version": LOCK_VERSION, "assets": {}}
-            return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        return "".join(self.pieces())
-
-    def pieces(self) -> Iterator[str]:
-        """`text()` in pieces, one entry at a time (a lock of many entries is never whole in memory)."""
-        if not (self.assets or self.others):
-            yield self.text()
+            yield (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
             return
         others = self.others
         layout = others.layout(sorted(self.assets)) if isinstance(others, Unread) else None
-        if layout:      # a small build's: the unread entries' text as it was, in runs
-            yield _HEAD
-            for i, (run, value) in enumerate(layout):
-                if i:
-                    yield ",\n"
-                yield value if run else self._entry_text(value)
-            yield _TAIL
-            return
+        if layout:
+            yield from byte_chunks(self._laid_out(layout))
+        else:
+            yield from text_chunks(self._pieces())
+
+    def _laid_out(self, layout: list[memoryview | str]) -> Iterator[Chunk]:
+        yield _HEAD_BYTES
+        for i, part in enumerate(layout):
+            if i:
+                yield b",\n"
+            yield part if isinstance(part, memoryview) else self._entry_text(part).encode("utf-8")
+        yield _TAIL_BYTES
+
+    def _pieces(self) -> Iterator[str]:
+        """The text, one entry at a time."""
         yield _HEAD
         for i, name in enumerate(sorted(self.assets.keys() | self.others.keys())):
             if i:
@@ -189,84 +199,97 @@ def read(root: Path) -> Lock:
 
 
 def read_some(root: Path, names: Iterable[str]) -> Lock | None:
-    """The lock file with only the entries of `names` read; the others are kept as text (`others`),
-    written back as they are. Only for a lock file assetgen wrote (its hash is recorded: its text is
-    entries as `_block` writes them, in order), and None when anything is amiss: the caller then
-    reads the whole file. Each wanted entry is found by a search for its key at the entries' indent;
-    the others are split apart only when asked for (a build that writes the file; a plan never)."""
+    """The lock file with only the entries of `names` read; the others are kept as the file's bytes
+    (`others`), written back as they are. Only for a lock file assetgen wrote (its hash is
+    recorded: its text is entries as `_block` writes them, sorted by name), and None when anything
+    is amiss: the caller then reads the whole file. Each wanted entry is found by a binary search
+    over the entries' keys and decoded alone; the others are split apart only when asked for one
+    by one (a full rewrite; a small build writes them in runs, a plan never)."""
     try:
         data = statefiles.read_state(root / LOCK_FILE)
-        text = data.decode("utf-8")
-    except (OSError, statefiles.Damaged, UnicodeDecodeError):
+    except (OSError, statefiles.Damaged):
         return None
-    if not _written_by_us(root, data) or not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
+            and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
         return None
-    body = text[len(_HEAD) - 1:-len(_TAIL)]       # from the newline before the first entry
+    if not _written_by_us(root, data):
+        return None
+    lo, hi = len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES)
     assets: dict[str, LockAsset] = {}
     blocks: dict[str, tuple[LockAsset, str]] = {}
-    spans = []
+    spans: dict[str, tuple[int, int]] = {}
+    at = lo
     for name in sorted(set(names)):
-        start = body.find("\n    " + json.dumps(name, ensure_ascii=False) + ": {") + 1
-        if start == 0:
-            continue
-        end = body.find(',\n    "', start)
-        block = body[start:end if end >= 0 else len(body)]
         try:
-            raw = statefiles.parse_json(b"{" + block.encode("utf-8") + b"}")
+            start, found = _seek(data, lo, hi, at, name)
+            if not found:
+                continue
+            end = data.find(_SEP, start, hi)
+            end = hi if end < 0 else end
+            block = data[start:end].decode("utf-8")
+            raw = statefiles.parse_json(b"{" + data[start:end] + b"}")
             asset = _quick_asset(name, raw[name])
-        except (statefiles.Damaged, _Slow, KeyError, TypeError):
+        except (ValueError, statefiles.Damaged, _Slow, KeyError, TypeError):
             return None
         assets[name] = asset
         blocks[name] = (asset, block)
-        spans.append((start, start + len(block)))
-    return Lock(assets, blocks, Unread(body, frozenset(assets), spans))
+        spans[name] = (start, end)
+        at = end + 2
+    return Lock(assets, blocks, Unread(data, lo, hi, spans))
 
 
 class Unread(Mapping[str, str]):
-    """Name -> text of the entries `read_some` left unread: the file's text, split into entries
-    when first asked for."""
+    """Name -> text of the entries `read_some` left unread: the file's bytes, split into entries
+    (and decoded) when first asked for one by one."""
 
-    def __init__(self, body: str, read: frozenset[str], spans: list[tuple[int, int]]) -> None:
-        self._body = body
-        self._read = read
-        self._spans = spans         # where the read entries are in it
+    def __init__(self, data: bytes, lo: int, hi: int, spans: dict[str, tuple[int, int]]) -> None:
+        self._data = data
+        self._lo, self._hi = lo, hi     # the entries are data[lo:hi], joined by ",\n"
+        self._spans = spans             # the read entries: name -> where it is in data
         self._entries: dict[str, str] | None = None
 
     def text(self) -> str:
         """The unread entries' text, together (to search)."""
-        cuts = [0, *(at for span in self._spans for at in span), len(self._body)]
-        return "".join(self._body[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+        view = memoryview(self._data)
+        cuts = [self._lo, *(at for span in self._spans.values() for at in span), self._hi]
+        return b"".join(view[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True)).decode("utf-8")
 
-    def layout(self, names: list[str]) -> list[tuple[bool, str]] | None:
+    def layout(self, names: list[str]) -> list[memoryview | str] | None:
         """The file's entries in order with the read ones replaced by the entries `names` (sorted):
-        (True, the text of a run of unread entries) or (False, a name of `names`), found without
-        splitting the text (a search at a few places for each name that is new). None when the
-        text was split already, or a name of `names` is also an unread entry's."""
+        a run of unread entries (the file's bytes, a view of them: not copied) or a name of
+        `names`, found by a binary search for each name that is new. None when the text was split
+        already, or a name of `names` is also an unread entry's."""
         if self._entries is not None:
             return None
-        read = sorted(self._read)       # in the order of their spans
-        cuts = [0, *(at for span in self._spans for at in span), len(self._body)]
-        runs = [self._body[a:b].strip(",\n") for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
-        found: list[tuple[bool, str]] = []
-        i = 0
-        for k, run in enumerate(runs):
-            upper = read[k] if k < len(read) else None
-            inside = []
-            while i < len(names) and (upper is None or names[i] < upper):
-                inside.append(names[i])
-                i += 1
-            placed = _placed(run, inside)
-            if placed is None:
-                return None
-            found += placed
-            if upper is not None and i < len(names) and names[i] == upper:
-                found.append((False, upper))
-                i += 1
+        data, lo, hi = self._data, self._lo, self._hi
+        view = memoryview(data)
+        found: list[memoryview | str] = []
+        at = lo             # where the next entry not yet placed starts (hi + 2: none)
+        wanted = set(names)
+        try:
+            for name in sorted(wanted | self._spans.keys()):
+                span = self._spans.get(name)
+                if span is None:
+                    start, taken = _seek(data, lo, hi, at, name)
+                    if taken:
+                        return None
+                    end = start - 2     # the new entry goes before the one at `start`
+                else:
+                    start, end = span
+                if start > at:
+                    found.append(view[at:start - 2])
+                if name in wanted:
+                    found.append(name)
+                at = end + 2
+        except ValueError:
+            return None
+        if at < hi:
+            found.append(view[at:hi])
         return found
 
     def _split(self) -> dict[str, str]:
         if self._entries is None:
-            self._entries = _entries(self._body[1:], self._read)
+            self._entries = _entries(self._data[self._lo:self._hi].decode("utf-8"), frozenset(self._spans))
         return self._entries
 
     def __getitem__(self, name: str) -> str:
@@ -291,50 +314,44 @@ class Unread(Mapping[str, str]):
         return len(self._split())
 
 
-def _placed(run: str, names: list[str]) -> list[tuple[bool, str]] | None:
-    """A run of unread entries (joined by ",\\n") with the entries `names` (sorted) put in their
-    places: (True, text) and (False, name) in order; None when one of them is in the run."""
-    found: list[tuple[bool, str]] = []
-    start = 0
-    for name in names:
-        at = _first_after(run, start, name)
-        if at is None:
-            return None
-        if at > start:
-            found.append((True, run[start:at].removesuffix(",\n")))
-        found.append((False, name))
-        start = at
-    if start < len(run):
-        found.append((True, run[start:]))
-    return found
-
-
-def _first_after(run: str, lo: int, name: str) -> int | None:
-    """Where the first entry at or after `lo` whose name sorts after `name` starts (len(run): none),
-    by a binary search over the text; None when an entry has `name`."""
-    first, hi = len(run), len(run)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        at = _entry_from(run, mid)
-        if at >= hi:        # no entry starts in [mid, hi)
-            hi = mid
+def _seek(data: bytes, lo: int, hi: int, at: int, name: str) -> tuple[int, bool]:
+    """In the entries data[lo:hi] (joined by ",\n", sorted by name), where the first entry at or
+    after `at` whose name does not sort before `name` starts (hi + 2: none), and whether its name
+    is `name`: a binary search over the bytes. ValueError: a key that is not JSON."""
+    first = top = hi + 2
+    while at < top:
+        mid = (at + top) // 2
+        start = _entry_from(data, lo, hi, mid)
+        if start >= top:        # no entry starts in [mid, top)
+            top = mid
             continue
-        found = _name_at(run, at)
+        found = _key_at(data, start)
         if found == name:
-            return None
+            return start, True
         if found > name:
-            first = hi = at
+            first = top = start
         else:
-            lo = at + 1
-    return first
+            at = start + 1
+    return first, False
 
 
-def _entry_from(run: str, at: int) -> int:
-    """The start of the first entry of `run` at or after `at` (len(run): none)."""
-    if at == 0:
-        return 0
-    sep = run.find(',\n    "', max(0, at - 2))
-    return sep + 2 if sep >= 0 else len(run)
+def _entry_from(data: bytes, lo: int, hi: int, at: int) -> int:
+    """The start of the first entry of data[lo:hi] at or after `at` (hi + 2: none)."""
+    if at <= lo:
+        return lo
+    sep = data.find(_SEP, at - 2, hi)
+    return sep + 2 if sep >= 0 else hi + 2
+
+
+def _key_at(data: bytes, at: int) -> str:
+    """The key of the entry whose line starts at `at` (ValueError: not JSON)."""
+    end = data.find(b'": {', at + 5)
+    name = data[at + 5:end]
+    if end < 0 or b"\\" in name or b'"' in name:     # an escape in the name: JSON decodes it
+        line = data[at + 4:data.find(b"\n", at + 4)].decode("utf-8")
+        decoded: str = json.JSONDecoder().raw_decode(line)[0]
+        return decoded
+    return name.decode("utf-8")
 
 
 def _name_at(run: str, at: int) -> str:
@@ -408,7 +425,7 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
-    sha, written = write_atomic_chunks(root / LOCK_FILE, text_chunks(lock.pieces()))
+    sha, written = write_atomic_chunks(root / LOCK_FILE, lock.chunks())
     _record_sha(root, sha)
     return written
 
