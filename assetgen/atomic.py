@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -66,9 +67,26 @@ def write_atomic_from(path: Path, chunks: Iterable[bytes], durable: bool = True)
 Chunk = bytes | memoryview
 
 
-def write_atomic_chunks(path: Path, chunks: Iterable[Chunk]) -> tuple[str, bool]:
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a file held when it was read: the sha256 of its bytes, and what `os.stat` said of it
+    then. While the file's stat says the same, it is taken to hold those bytes (not read again)."""
+    sha: str
+    stat: tuple[int, int, int, int]     # size, mtime (ns), inode, device
+
+    @classmethod
+    def of(cls, sha: str, st: os.stat_result) -> Known:
+        return cls(sha, _stat_key(st))
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[Chunk], known: Known | None = None) -> tuple[str, bool]:
     """`write_atomic` of the bytes `chunks` yield, without holding them all at once; the file is
-    replaced only when its bytes differ. (sha256 of the bytes, whether the file was replaced)"""
+    replaced only when its bytes differ. `known`: what the file held when it was read, so that it
+    is not read and hashed again to compare. (sha256 of the bytes, whether the file was replaced)"""
     digest = hashlib.sha256()
     size = 0
     tmp, fd = _open_temp(path)
@@ -79,7 +97,7 @@ def write_atomic_chunks(path: Path, chunks: Iterable[Chunk]) -> tuple[str, bool]
                 size += len(data)
                 _write_all(fd, data)
             sha = digest.hexdigest()
-            same = _holds(path, sha, size)
+            same = _same(path, sha, size, known)
             if not same:
                 os.fsync(fd)
         finally:
@@ -128,6 +146,18 @@ def text_chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
             batch, held = [], 0
     if batch:
         yield "".join(batch).encode("utf-8")
+
+
+def _same(path: Path, sha: str, size: int, known: Known | None) -> bool:
+    """Whether the file at `path` has `size` bytes whose sha256 is `sha`: told by `known` while the
+    file's stat is the one it was read with, else by reading it."""
+    if known is not None:
+        try:
+            if _stat_key(os.stat(path)) == known.stat:
+                return known.sha == sha
+        except OSError:
+            return False
+    return _holds(path, sha, size)
 
 
 def _holds(path: Path, sha: str, size: int) -> bool:

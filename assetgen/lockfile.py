@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.atomic import Chunk, byte_chunks, text_chunks, write_atomic, write_atomic_chunks
+from assetgen.atomic import Chunk, Known, byte_chunks, text_chunks, write_atomic, write_atomic_chunks
 from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
@@ -102,6 +102,9 @@ class Lock:
     blocks: dict[str, tuple[LockAsset, str]] = field(default_factory=dict, compare=False, repr=False)
     # name -> text of the entries a partial reading (`read_some`) left unread: written as they are
     others: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # what the lock file held when this lock was read from it (a file assetgen wrote), so that a
+    # write of the same bytes need not read the file again to tell
+    file: Known | None = field(default=None, compare=False, repr=False)
 
     def others_text(self) -> str:
         """The text of the entries left unread, together (to search)."""
@@ -187,14 +190,15 @@ def read(root: Path) -> Lock:
     how to recover: it may come from a pull request, and nothing it says is used unchecked."""
     path = root / LOCK_FILE
     try:
-        data = statefiles.read_state(path)
+        data, st = statefiles.read_state_stat(path)
         lock = _lock(statefiles.parse_json(data))
     except FileNotFoundError:
         return EMPTY
     except statefiles.Damaged as exc:
         raise UserError(unreadable(path, str(exc))) from None
-    if lock.assets and _written_by_us(root, data):
-        return Lock(lock.assets, _blocks(data.decode("utf-8"), lock))
+    sha = _written_by_us(root, data) if lock.assets else None
+    if sha is not None:
+        return Lock(lock.assets, _blocks(data.decode("utf-8"), lock), file=Known.of(sha, st))
     return lock
 
 
@@ -206,13 +210,14 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
     over the entries' keys and decoded alone; the others are split apart only when asked for one
     by one (a full rewrite; a small build writes them in runs, a plan never)."""
     try:
-        data = statefiles.read_state(root / LOCK_FILE)
+        data, st = statefiles.read_state_stat(root / LOCK_FILE)
     except (OSError, statefiles.Damaged):
         return None
     if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
             and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
         return None
-    if not _written_by_us(root, data):
+    sha = _written_by_us(root, data)
+    if sha is None:
         return None
     lo, hi = len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES)
     assets: dict[str, LockAsset] = {}
@@ -235,7 +240,7 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         blocks[name] = (asset, block)
         spans[name] = (start, end)
         at = end + 2
-    return Lock(assets, blocks, Unread(data, lo, hi, spans))
+    return Lock(assets, blocks, Unread(data, lo, hi, spans), Known.of(sha, st))
 
 
 class Unread(Mapping[str, str]):
@@ -377,13 +382,17 @@ def _entries(body: str, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     return found
 
 
-def _written_by_us(root: Path, data: bytes) -> bool:
-    """Whether `data` is the text assetgen last wrote (its hash is the one recorded then)."""
+def _written_by_us(root: Path, data: bytes) -> str | None:
+    """The sha256 of `data` when it is the text assetgen last wrote (its hash is the one recorded
+    then); else None."""
     try:
         record = statefiles.read_json(root / ".assetgen" / TEXT_RECORD, max_bytes=4096)
     except (OSError, statefiles.Damaged):
-        return False
-    return isinstance(record, dict) and record.get("sha256") == hashlib.sha256(data).hexdigest()
+        return None
+    if not (isinstance(record, dict) and isinstance(record.get("sha256"), str)):
+        return None
+    sha = hashlib.sha256(data).hexdigest()
+    return sha if record["sha256"] == sha else None
 
 
 def _blocks(text: str, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
@@ -425,7 +434,7 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed; True when it was written."""
-    sha, written = write_atomic_chunks(root / LOCK_FILE, lock.chunks())
+    sha, written = write_atomic_chunks(root / LOCK_FILE, lock.chunks(), lock.file)
     _record_sha(root, sha)
     return written
 

@@ -142,8 +142,13 @@ def json_members(items: Iterable[tuple[str, Any]], per: int = 512, ascii_only: b
 def read_state(path: Path, max_bytes: int | None = None) -> bytes:
     """A state file's bytes. FileNotFoundError when it is absent; Damaged when it cannot be read
     (a symbolic link, or larger than `max_bytes`)."""
+    return read_state_stat(path, max_bytes)[0]
+
+
+def read_state_stat(path: Path, max_bytes: int | None = None) -> tuple[bytes, os.stat_result]:
+    """`read_state`, with what `os.fstat` said of the file once it was read."""
     try:
-        data = read_bytes(path)
+        data, st = read_bytes_stat(path)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -152,14 +157,20 @@ def read_state(path: Path, max_bytes: int | None = None) -> bytes:
         raise Damaged(f"cannot read it: {exc.strerror or exc}") from None
     if max_bytes is not None and len(data) > max_bytes:
         raise Damaged(f"it is larger than {max_bytes} bytes")
-    return data
+    return data, st
 
 
 def read_bytes(path: Path) -> bytes:
     """A file's bytes; a symlink is refused (OSError): state files are never links."""
+    return read_bytes_stat(path)[0]
+
+
+def read_bytes_stat(path: Path) -> tuple[bytes, os.stat_result]:
+    """`read_bytes`, with what `os.fstat` said of the file once it was read."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+        data = fh.read()
+        return data, os.fstat(fh.fileno())
 
 
 def parse_json(data: bytes) -> Any:

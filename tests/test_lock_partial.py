@@ -107,3 +107,48 @@ def test_a_small_build_writes_the_unread_entries_back_in_runs_as_the_whole_rewri
 
     check()
 
+
+_opened: list[str] | None = None      # while a test watches: the paths opened
+
+
+def _watch(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _opened is not None and isinstance(args[0], str | bytes | os.PathLike):
+        _opened.append(os.fsdecode(args[0]))
+
+
+def test_writing_back_a_lock_read_from_the_file_does_not_read_the_file_again(tmp_path: Path) -> None:
+    """The hash of the file, checked when it was read, tells whether the text is the same: the
+    file is neither read again nor replaced."""
+    import sys
+
+    global _opened
+    sys.addaudithook(_watch)
+    root = built(tmp_path / "p")
+    path = root / "assetgen.lock"
+    before = path.read_bytes()
+    inode = os.stat(path).st_ino
+    for lock in (lockfile.read_some(root, ["a1", "m-é"]), lockfile.read(root)):
+        assert lock is not None and lock.file is not None
+        _opened = []
+        try:
+            assert not lockfile.write(root, lock)
+            opened = _opened
+        finally:
+            _opened = None
+        assert str(path) not in opened
+        assert os.stat(path).st_ino == inode and path.read_bytes() == before
+
+
+def test_a_lock_file_changed_after_it_was_read_is_replaced(tmp_path: Path) -> None:
+    root = built(tmp_path / "p")
+    path = root / "assetgen.lock"
+    before = path.read_bytes()
+    lock = lockfile.read_some(root, ["a1"])
+    assert lock is not None
+    edited = before.replace(b'"one"', b'"eno"')
+    assert edited != before and len(edited) == len(before)
+    path.write_bytes(edited)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert lockfile.write(root, lock)
+    assert path.read_bytes() == before

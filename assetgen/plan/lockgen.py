@@ -67,4 +67,4 @@ def next_lock(plan: Plan, results: Mapping[str, tuple[str, ...]], old: Lock, sel
             assets[asset.name] = entry
     if not unread:
         others = {n: t for n, t in others.items() if n not in assets}
-    return Lock(assets, old.blocks, others)
+    return Lock(assets, old.blocks, others, old.file)
