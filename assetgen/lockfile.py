@@ -111,6 +111,14 @@ class Lock:
         others = self.others
         return others.text() if isinstance(others, Unread) else "".join(others.values())
 
+    def others_hold(self, needles: Iterable[str]) -> bool:
+        """Whether the text of an entry left unread holds one of `needles` (searched where it
+        lies: the unread entries are not joined nor decoded)."""
+        others = self.others
+        if isinstance(others, Unread):
+            return others.holds(needles)
+        return any(n in text for n in needles for text in others.values())
+
     def step_results(self) -> dict[str, tuple[str, ...]]:
         return {s.key: s.results for a in self.assets.values() for s in a.steps}
 
@@ -256,8 +264,17 @@ class Unread(Mapping[str, str]):
     def text(self) -> str:
         """The unread entries' text, together (to search)."""
         view = memoryview(self._data)
+        return b"".join(view[a:b] for a, b in self._runs()).decode("utf-8")
+
+    def holds(self, needles: Iterable[str]) -> bool:
+        """Whether the text of an unread entry holds one of `needles`."""
+        data, runs = self._data, self._runs()
+        return any(data.find(n.encode("utf-8"), a, b) >= 0 for n in needles for a, b in runs)
+
+    def _runs(self) -> list[tuple[int, int]]:
+        """Where the unread entries are in the bytes: between the read ones."""
         cuts = [self._lo, *(at for span in self._spans.values() for at in span), self._hi]
-        return b"".join(view[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True)).decode("utf-8")
+        return list(zip(cuts[::2], cuts[1::2], strict=True))
 
     def layout(self, names: list[str]) -> list[memoryview | str] | None:
         """The file's entries in order with the read ones replaced by the entries `names` (sorted):

@@ -52,6 +52,8 @@ def test_the_entries_read_are_the_whole_readings_and_the_rest_is_kept_as_written
         for name in names:
             key = '\n    "' + name.replace("\\", "\\\\").replace('"', '\\"') + '": {'
             assert (key in "\n" + text) == (name not in wanted), name
+            call = whole.assets[name].steps[0].key       # each asset's own
+            assert some.others_hold(["nothing", call]) == (name not in wanted) == (call in text), name
 
 
 def test_a_lock_file_changed_since_assetgen_wrote_it_is_not_read_in_part(tmp_path: Path) -> None:

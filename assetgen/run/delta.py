@@ -152,9 +152,8 @@ def _plain(prep: Prepared, lock: Lock) -> bool:
     states = prep.resolution.states
     if prep.resolution.recovered or any(st.status is Status.BLOCKED for st in states.values()):
         return False
-    text = lock.others_text()
-    return not any(a.is_call and states[a.id].status is Status.RUN and states[a.id].key
-                   and str(states[a.id].key) in text for a in prep.plan.actions)
+    return not lock.others_hold(str(states[a.id].key) for a in prep.plan.actions
+                                if a.is_call and states[a.id].status is Status.RUN and states[a.id].key)
 
 
 def _elsewhere(root: Path, config: ProjectConfig) -> bool:
