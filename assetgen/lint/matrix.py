@@ -49,7 +49,7 @@ def record(definition: str | None, variants: Sequence[Variant]) -> list[Any] | N
     each]; None when too few variants or when the definition or the values cannot be told exactly."""
     if definition is None or len(variants) < MIN_VARIANTS or not any(v.values for v in variants):
         return None
-    keys = [reuse.combo_key(v.asset, v.values) for v in variants]
+    keys = reuse.variant_keys(variants)
     if None in keys or len(set(keys)) != len(keys):
         return None
     return [definition, keys, [len(v.outputs) for v in variants]]

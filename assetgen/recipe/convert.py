@@ -8,7 +8,7 @@ work (templates, paths, outputs) lives in `assetgen.recipe.variant`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from assetgen.recipe.variant import StepPlan, VariantBuilder
 from assetgen.recipe.yamlpos import Positions
 
 Params = dict[str, tuple[Any, Location]]   # name -> (value, where it was set)
-Wanted = Callable[[str, expand.Combination], bool]    # (asset key, values) -> build this variant
+# (asset key, its combinations in order) -> the positions of those to build
+Wanted = Callable[[str, list[expand.Combination]], Collection[int]]
 
 
 @dataclass
@@ -148,9 +149,9 @@ def _convert_asset(
             f"asset '{key}' makes no variant: exclude drops every combination of the matrix"))
     key_loc = builder.positions.key(base)
     dropped_before = set(builder.dropped)
+    if wanted is not None:
+        combos = [combos[i] for i in sorted(wanted(key, [combo for combo, _ in combos]))]
     for combo, include_index in combos:
-        if wanted is not None and not wanted(key, combo):
-            continue
         where = key_loc if include_index is None else builder.positions.value(
             (*base, "include", include_index))
         variant = builder.build(key, asset, combo, context, plans, where)

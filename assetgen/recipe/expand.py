@@ -25,7 +25,9 @@ def combinations(
     out: list[tuple[Combination, int | None]] = []
     drops = _rules(keys, exclude)
     product = itertools.product(*(matrix[k] for k in keys)) if matrix or not include else ()
-    for values in product:
+    if not drops:
+        out = [(tuple(zip(keys, values, strict=True)), None) for values in product]
+    for values in product if drops else ():
         if not any(tuple(_typed(values[i]) for i in at) in rule for at, rule in drops):
             out.append((tuple(zip(keys, values, strict=True)), None))
     for i, extra in enumerate(include):

@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ from assetgen.recipe.expand import Combination
 if TYPE_CHECKING:
     from assetgen.recipe import yamlpos
     from assetgen.recipe.convert import FileResult, Params
+    from assetgen.recipe.model import Variant
 
 
 MIN_VARIANTS = 32       # a file with fewer variants is built as quickly as it is kept
@@ -80,24 +83,49 @@ def combo_key(asset: str, combo: Combination) -> str | None:
     """The asset and its values as text that tells `1`, `1.0`, `true` and `"1"` apart (each part
     prefixed with its length, so no two combinations share a text); None when a value is not a
     plain scalar."""
-    parts = [f"{len(asset)}:{asset}"]
-    for key, value in combo:
-        kind = type(value)
-        if kind is str:
-            text = "s" + value
-        elif kind is bool:
-            text = "b1" if value else "b0"
-        elif kind is int:
-            try:
-                text = f"i{value}"
-            except ValueError:      # more digits than Python prints
-                return None
-        elif kind is float and math.isfinite(value):
-            text = "f" + repr(value)
+    return combo_keys(asset, [combo])[0]
+
+
+def variant_keys(variants: Iterable[Variant]) -> list[str | None]:
+    """`combo_key` of each variant, in order."""
+    found: list[str | None] = []
+    for asset, group in groupby(variants, attrgetter("asset")):
+        found += combo_keys(asset, [v.values for v in group])
+    return found
+
+
+def combo_keys(asset: str, combos: Sequence[Combination]) -> list[str | None]:
+    """`combo_key` of each combination of an asset (a large matrix's are made on every build after
+    a change to it: the text of the asset and of each matrix key is made once)."""
+    asset_part = f"{len(asset)}:{asset}"
+    key_parts: dict[str, str] = {}
+    found: list[str | None] = []
+    for combo in combos:
+        made = asset_part
+        for key, value in combo:
+            kind = type(value)
+            if kind is str:
+                text = "s" + value
+            elif kind is int:
+                try:
+                    text = f"i{value}"
+                except ValueError:      # more digits than Python prints
+                    break
+            elif kind is bool:
+                text = "b1" if value else "b0"
+            elif kind is float and math.isfinite(value):
+                text = "f" + repr(value)
+            else:
+                break
+            part = key_parts.get(key)
+            if part is None:
+                part = key_parts[key] = f"{len(key)}:{key}"
+            made += f"{part}{len(text)}:{text}"
         else:
-            return None
-        parts.append(f"{len(key)}:{key}{len(text)}:{text}")
-    return "".join(parts)
+            found.append(made)
+            continue
+        found.append(None)
+    return found
 
 
 def _encode(data: Any) -> str:
@@ -148,16 +176,18 @@ def convert_part(root: Path, doc: yamlpos.Document, params: Params, old: Contain
         return None
     order: list[str] = []
     seen: set[str] = set()
-    odd: list[Combination] = []
+    odd = False
 
-    def wanted(asset: str, combo: Combination) -> bool:
-        key = combo_key(asset, combo)
-        if key is None or key in seen:
-            odd.append(combo)       # values JSON cannot hold, or the same values twice
-            return True
-        order.append(key)
-        seen.add(key)
-        return key not in old
+    def wanted(asset: str, combos: list[Combination]) -> list[int]:
+        nonlocal odd
+        keys = combo_keys(asset, combos)
+        plain = [k for k in keys if k is not None]
+        order.extend(plain)
+        seen.update(plain)
+        if odd or len(plain) != len(keys) or len(seen) != len(order):
+            odd = True      # values JSON cannot hold, or the same values twice: the file is loaded whole
+            return []
+        return [i for i, key in enumerate(keys) if key not in old]
 
     result = convert_doc(root, doc, params, wanted, checked=True)
     if odd or any(map(_refers, result.variants)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import chain
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -86,16 +86,20 @@ def records(recipe: Recipe, by_name: Mapping[str, AssetPlan]) -> list[VariantRec
 
 
 def combine(found: Iterable[VariantRecord]) -> FileEntry:
-    """The file entry of variant records, in the file's order."""
+    """The file entry of variant records, in the file's order (actions in the order the variants
+    first name them: a set, kept in an order that needs no sort, as a large matrix combines its
+    records on every build after a change to it)."""
     found = list(found)
+    if not found:
+        return FileEntry((), {}, (), (), (), (), ())
+    names, assets_of, matrix, outputs, inputs, refs, actions = zip(*found, strict=True)
     assets: dict[str, list[str]] = {}
-    for r in found:
-        assets.setdefault(r.asset, []).append(r.name)
-    actions = {a for r in found for a in r.actions}
+    for asset, name in zip(assets_of, names, strict=True):
+        assets.setdefault(asset, []).append(name)
     return FileEntry(
-        tuple(r.name for r in found), assets, tuple(sorted({r.asset for r in found if r.matrix})),
-        tuple(o for r in found for o in r.outputs), tuple(sorted({p for r in found for p in r.inputs})),
-        tuple(sorted({a for r in found for a in r.refs})), tuple(sorted(actions)))
+        names, assets, tuple(sorted(set(compress(assets_of, matrix)))), tuple(chain.from_iterable(outputs)),
+        tuple(sorted(set(chain.from_iterable(inputs)))), tuple(sorted(set(chain.from_iterable(refs)))),
+        tuple(dict.fromkeys(chain.from_iterable(actions))))
 
 
 def encode(files: Mapping[str, FileEntry]) -> bytes:

@@ -136,7 +136,7 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[s
         definition = _definition_of(root, recipe.path, inputs.get(recipe.path))
         if definition is None:
             continue
-        order = [reuse.combo_key(v.asset, v.values) for v in recipe.variants]
+        order = reuse.variant_keys(recipe.variants)
         keys = [k for k in order if k is not None]
         if len(set(keys)) != len(order):
             continue

@@ -85,7 +85,7 @@ def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
             by_asset.setdefault(asset, []).append(name)
         made = [list(names), by_asset, sorted({a for a, m in zip(assets, matrix, strict=True) if m}),
                 list(chain.from_iterable(outputs)), sorted(set(chain.from_iterable(inputs))),
-                sorted(set(chain.from_iterable(refs))), sorted(set(chain.from_iterable(actions)))]
+                sorted(set(chain.from_iterable(refs))), list(dict.fromkeys(chain.from_iterable(actions)))]
     except TypeError:
         return None
     if made != entry.to_json() or not set(map(type, matrix)) <= {bool}:
