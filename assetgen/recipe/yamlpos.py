@@ -186,6 +186,11 @@ def _direct(text: str, file: str) -> Document | None:
 
 def _plain(text: str) -> Any:
     """A plain scalar without a tag, by the YAML 1.2 core schema (as `_scalar` reads it)."""
+    if text.isascii():      # most values of a large matrix: digits (an int) or letters (a string)
+        if text.isdecimal():
+            return _int(text)
+        if text.isalpha() and text not in _CORE_BOOL and text not in _NULL_WORDS:
+            return text
     return _as_kind(_core_kind(text), text)
 
 
@@ -348,6 +353,7 @@ def _short(tag: str) -> str:
 # Plain scalars resolve by the YAML 1.2 core schema, not PyYAML's YAML 1.1 rules: `on`, `no`,
 # `NO` (Norway) stay words, `12:30` is not 750 (base 60) and `010` is ten, not octal eight.
 _CORE_NULL = re.compile(r"~|null|Null|NULL")
+_NULL_WORDS = frozenset(("null", "Null", "NULL"))
 _CORE_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _CORE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
