@@ -30,25 +30,29 @@ MAX_NODES = limits.MAX_YAML_VALUES
 MAX_DEPTH = limits.MAX_YAML_DEPTH
 
 
+Place = tuple[int, int]      # (line, column), 1-based: a Location in the file, made when asked for
+
+
 @dataclass
 class Positions:
-    """Key path -> location of the key (mapping entries) and of the value node."""
+    """Key path -> where the key (mapping entries) and the value node are written."""
 
     file: str
-    keys: dict[Path_, Location] = field(default_factory=dict)
-    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Place] = field(default_factory=dict)
+    values: dict[Path_, Place] = field(default_factory=dict)
 
     def key(self, path: Path_) -> Location:
         """Where the entry at `path` is written: its key, else its value, else the nearest parent."""
         for i in range(len(path), -1, -1):
             sub = path[:i]
-            loc = self.keys.get(sub) or self.values.get(sub)
-            if loc is not None:
-                return loc
+            place = self.keys.get(sub) or self.values.get(sub)
+            if place is not None:
+                return Location(self.file, *place)
         return Location(self.file)
 
     def value(self, path: Path_) -> Location:
-        return self.values.get(path) or self.key(path)
+        place = self.values.get(path)
+        return Location(self.file, *place) if place is not None else self.key(path)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,11 @@ class Document:
 
 
 def _loc(file: str, node: yaml.Node) -> Location:
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    return Location(file, *_place(node))
+
+
+def _place(node: yaml.Node) -> Place:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def load(text: str, file: str) -> Document:
@@ -99,7 +107,7 @@ def _composed(text: str, file: str) -> Document:
         return Document(None, positions, (too_big,))
     diags: list[Diagnostic] = []
     data = _convert(node, (), positions, diags, scan.tagged)
-    positions.values.setdefault((), _loc(file, node))
+    positions.values.setdefault((), _place(node))
     return Document(data, positions, tuple(diags))
 
 
@@ -133,7 +141,7 @@ def _direct(text: str, file: str) -> Document | None:
                 if event.tag is not None or nodes > MAX_NODES:
                     return None
                 mark = event.start_mark
-                loc = Location(file, mark.line + 1, mark.column + 1)
+                loc = (mark.line + 1, mark.column + 1)
                 if not stack:
                     path: Path_ = ()
                 else:
@@ -283,7 +291,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def _convert(node: yaml.Node, path: Path_, pos: Positions, diags: list[Diagnostic], tagged: bool) -> Any:
     """`tagged`: the document has an explicit tag somewhere (else every plain scalar is implicit)."""
-    pos.values[path] = _loc(pos.file, node)
+    pos.values[path] = _place(node)
     if not _tag_ok(node.tag):
         diags.append(Diagnostic.error(_loc(pos.file, node), f"unsupported YAML tag '{_short(node.tag)}'"))
         return None
@@ -311,7 +319,7 @@ def _mapping(node: yaml.MappingNode, path: Path_, pos: Positions, diags: list[Di
             continue
         seen[key] = loc
         sub = (*path, key)
-        pos.keys[sub] = loc
+        pos.keys[sub] = (loc.line, loc.col)
         out[key] = _convert(value_node, sub, pos, diags, tagged)
     return out
 
