@@ -248,3 +248,36 @@ def test_stored_lines_of_the_wrong_shape_give_the_cold_plan(
     _change(root / "recipes" / "000" / "a4.yaml", "Asset 4", "Asset four")
     warm, _ = _warm(root, capsys)
     assert warm == _cold(root, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("damage", ["id", "dropped", "twice", "moved"])
+def test_stored_lines_of_kept_matrix_variants_that_are_not_their_actions_give_the_cold_plan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str) -> None:
+    import json
+
+    from assetgen import statefiles
+
+    root = tmp_path / "p"
+    recipe = _grid(root)
+    assert _run(root, ["build"], capsys)[0] == 0
+    _settle()
+    _change(recipe, ", 7, ", ", 107, ")
+    _plans(root, capsys)
+    cache = root / ".assetgen" / CACHE_FILE
+    body = json.loads(cache.read_bytes().partition(b"\n")[2])
+    lines = body["files"]["recipes/grid.yaml"][1]
+    kept = [i for i, line in enumerate(lines) if line[2] == ["tile-3"]]
+    assert kept
+    if damage == "id":
+        lines[kept[0]][0] = "0" * 16
+    elif damage == "dropped":
+        del lines[kept[0]]
+    elif damage == "twice":
+        lines.append(list(lines[kept[0]]))
+    else:
+        lines[kept[0]][2] = ["tile-4"]
+    cache.write_bytes(statefiles.with_checksum(body))
+    (root / ".assetgen" / CHANGES_FILE).unlink(missing_ok=True)
+    _change(recipe, ", 107, ", ", 207, ")
+    warm, _ = _warm(root, capsys)
+    assert warm == _cold(root, tmp_path, capsys)

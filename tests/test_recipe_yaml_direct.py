@@ -104,12 +104,12 @@ def test_any_document_pyyaml_writes_reads_the_same_either_way(data: Any, flow: b
     same(text)
 
 
-WORDS = ["null", "Null", "NULL", "nULL", "true", "True", "TRUE", "tRUE", "false", "False", "FALSE", "yes", "No",
-         "inf", "nan", "0", "007", "1" * 4001, "٣", "Ⅻ", "é", "x1", "1x", ""]
+WORDS = ["null", "Null", "NULL", "nULL", "true", "True", "TRUE", "tRUE", "false", "False", "FALSE", "yes",
+         "No", "inf", "nan", "0", "007", "1" * 4001, "٣", "Ⅻ", "é", "x1", "1x", ""]
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.from_regex(r"[A-Za-z0-9]{0,12}", fullmatch=True), st.sampled_from(WORDS)))
 def test_a_plain_word_or_number_reads_as_the_core_schema_says(text: str) -> None:
-    """Letters or digits alone take a shorter way than the schema's patterns: the same value, the same type."""
+    """Letters or digits alone take a shorter way than the schema's patterns: the same value and type."""
     assert typed(yamlpos._plain(text)) == typed(yamlpos._as_kind(yamlpos._core_kind(text), text))

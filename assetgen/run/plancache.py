@@ -307,6 +307,13 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
         if not _line_ok(line) or len(line[2]) != 1:
             return None
         by_name.setdefault(line[2][0], []).append(line)
+    # the stored lines of the kept variants are their actions: the same (variant, id) pairs, as
+    # many lines as actions (a record's actions are distinct), checked for all of them at once
+    records = kept.records.values()
+    ours = [line for r in records for line in by_name.get(r.name, ())]
+    if len(ours) != sum(len(r.actions) for r in records) or \
+            {(ln[2][0], ln[0]) for ln in ours} != {(r.name, a[:ID]) for r in records for a in r.actions}:
+        return None
     new: dict[str, list[dict[str, Any]]] = {}
     for entry in planned:
         if len(entry["assets"]) != 1:
@@ -323,10 +330,7 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
                 return None
             found += new.pop(name)
             continue
-        lines = by_name.get(record.name, [])
-        if len(lines) != len(record.actions) or {ln[0] for ln in lines} != {a[:ID] for a in record.actions}:
-            return None
-        found += _cached(lines)
+        found += _cached(by_name.get(record.name, ()))
     return found if not new else None
 
 
