@@ -250,7 +250,7 @@ def test_stored_lines_of_the_wrong_shape_give_the_cold_plan(
     assert warm == _cold(root, tmp_path, capsys)
 
 
-@pytest.mark.parametrize("damage", ["id", "dropped", "twice", "moved"])
+@pytest.mark.parametrize("damage", ["id", "dropped", "twice", "moved", "a list for a name"])
 def test_stored_lines_of_kept_matrix_variants_that_are_not_their_actions_give_the_cold_plan(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str) -> None:
     import json
@@ -274,8 +274,10 @@ def test_stored_lines_of_kept_matrix_variants_that_are_not_their_actions_give_th
         del lines[kept[0]]
     elif damage == "twice":
         lines.append(list(lines[kept[0]]))
-    else:
+    elif damage == "moved":
         lines[kept[0]][2] = ["tile-4"]
+    else:
+        lines[kept[0]][2] = [["tile-3"]]
     cache.write_bytes(statefiles.with_checksum(body))
     (root / ".assetgen" / CHANGES_FILE).unlink(missing_ok=True)
     _change(recipe, ", 107, ", ", 207, ")

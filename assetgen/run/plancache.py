@@ -302,11 +302,19 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
 
     if type(stored) is not list or len(stored) != 2 or type(stored[1]) is not list:
         return None
+    lines = stored[1]
+    if not (set(map(type, lines)) <= {list} and set(map(len, lines)) <= {4}):
+        return None
+    _, ops, assets, targets = zip(*lines, strict=True) if lines else [()] * 4
+    # checked a column at a time, as `_line_ok` checks a line (a large matrix's lines are read
+    # on every plan after a change to it), each line of one variant
+    if not (set(map(type, ops)) <= {str} and set(map(type, targets)) <= {str}
+            and set(map(type, assets)) <= {list} and set(map(len, assets)) <= {1}
+            and set(map(type, chain.from_iterable(assets))) <= {str}):
+        return None
     by_name: dict[str, list[Line]] = {}
-    for line in stored[1]:
-        if not _line_ok(line) or len(line[2]) != 1:
-            return None
-        by_name.setdefault(line[2][0], []).append(line)
+    for (name,), line in zip(assets, lines, strict=True):
+        by_name.setdefault(name, []).append(line)
     # the stored lines of the kept variants are their actions: the same (variant, id) pairs, as
     # many lines as actions (a record's actions are distinct), checked for all of them at once
     records = kept.records.values()
