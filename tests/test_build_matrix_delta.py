@@ -279,3 +279,18 @@ def test_a_cache_with_records_of_the_wrong_shape_is_not_used(tmp_path: Path, dam
     edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
     assert len(variants(root)) == N
     same_as_full(root, tmp_path)
+
+
+def test_a_full_build_reads_a_large_matrix_file_once(tmp_path: Path) -> None:
+    """The definition the variant cache keeps is the one the loader made from the bytes it read:
+    the file is not read and parsed again to record it (and the next change still loads in part)."""
+    from openedkit import recording
+
+    root = make(tmp_path / "p")
+    shutil.rmtree(root / ".assetgen")
+    (root / "assetgen.lock").unlink()
+    with recording() as opened:
+        assert build(root)[0] == 0
+    assert [p for p in opened if p.endswith("m.yaml")] == [str(root / "recipes" / "m.yaml")]
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 107, ")
+    assert variants(root) == ["a-107"]

@@ -78,7 +78,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
         if on_file is not None:
             on_file(rel, result, ref_diags, dropped)
         skipped |= dropped
-        recipes.append(Recipe(path=rel, variants=tuple(variants)))
+        recipes.append(Recipe(path=rel, variants=tuple(variants), definition=result.definition))
     recipes = _drop_leaning(recipes, skipped)
     if named is not None:
         recipes, diags = _only(named, recipes, diags)

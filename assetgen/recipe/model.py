@@ -109,6 +109,8 @@ class Variant:
 class Recipe:
     path: str                      # project-relative POSIX path of the recipe file
     variants: tuple[Variant, ...]
+    # of a large matrix file as loaded (its data without the matrix value lists: `recipe.reuse`)
+    definition: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[s
     """(the build index entries, the environment, the variant cache) after a complete build: the
     entries of files loaded in part made whole (None when one cannot be), and the variants of every
     file whose definition this build knows (a file loaded whole by a full build: when it has at
-    least MIN_VARIANTS variants, its definition is read again, from the bytes it was loaded from).
+    least MIN_VARIANTS variants, the definition the loader kept, else read again from the bytes it
+    was loaded from).
     `inputs`: the stats taken right after loading. `made`: the variant records of the files
     `cacheable` picks, as the build index was made from (else they are made again)."""
     recipes = {r.path: r for r in prep.project.recipes}
@@ -133,7 +134,7 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[s
     for recipe in prep.project.recipes:
         if not cacheable(recipe):
             continue
-        definition = _definition_of(root, recipe.path, inputs.get(recipe.path))
+        definition = recipe.definition or _definition_of(root, recipe.path, inputs.get(recipe.path))
         if definition is None:
             continue
         order = reuse.variant_keys(recipe.variants)
