@@ -206,7 +206,7 @@ def read(root: Path) -> Lock:
         raise UserError(unreadable(path, str(exc))) from None
     sha = _written_by_us(root, data) if lock.assets else None
     if sha is not None:
-        return Lock(lock.assets, _blocks(data.decode("utf-8"), lock), file=Known.of(sha, st))
+        return Lock(lock.assets, _blocks(data, lock), file=Known.of(sha, st))
     return lock
 
 
@@ -311,7 +311,7 @@ class Unread(Mapping[str, str]):
 
     def _split(self) -> dict[str, str]:
         if self._entries is None:
-            self._entries = _entries(self._data[self._lo:self._hi].decode("utf-8"), frozenset(self._spans))
+            self._entries = _entries(self._data[self._lo:self._hi], frozenset(self._spans))
         return self._entries
 
     def __getitem__(self, name: str) -> str:
@@ -376,26 +376,16 @@ def _key_at(data: bytes, at: int) -> str:
     return name.decode("utf-8")
 
 
-def _name_at(run: str, at: int) -> str:
-    """The key of the entry that starts at `at` (ValueError: not JSON)."""
-    end = run.find('": {', at + 5)
-    name = run[at + 5:end]
-    if end < 0 or "\\" in name or '"' in name:     # an escape in the name: JSON decodes it
-        decoded: str = json.JSONDecoder().raw_decode(run, at + 4)[0]
-        return decoded
-    return name
-
-
-def _entries(body: str, skip: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Name -> text of each entry of a lock file's text that assetgen wrote (entries are the lines
+def _entries(body: bytes, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Name -> text of each entry of a lock file's bytes that assetgen wrote (entries are the lines
     indented by four spaces that start a key), but those in `skip`. ValueError: a key that is not
-    JSON."""
+    JSON, or bytes that are not UTF-8."""
     found: dict[str, str] = {}
-    for i, chunk in enumerate(body.split(',\n    "')):
-        block = chunk if i == 0 else '    "' + chunk
-        name = _name_at(block, 0)
+    for i, chunk in enumerate(body.split(_SEP)):
+        block = chunk if i == 0 else b'    "' + chunk
+        name = _key_at(block, 0)
         if name not in skip:
-            found[name] = block
+            found[name] = block.decode("utf-8")
     return found
 
 
@@ -412,12 +402,12 @@ def _written_by_us(root: Path, data: bytes) -> str | None:
     return sha if record["sha256"] == sha else None
 
 
-def _blocks(text: str, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
+def _blocks(data: bytes, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
     """Each entry's text in a lock file assetgen wrote, when its entries are those of `lock`."""
-    if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)):
         return {}
     try:
-        entries = _entries(text[len(_HEAD):-len(_TAIL)])
+        entries = _entries(data[len(_HEAD_BYTES):-len(_TAIL_BYTES)])
     except ValueError:
         return {}
     if list(entries) != sorted(lock.assets):

@@ -94,9 +94,18 @@ class Cache:
                                "files": {rel: self.files.get(rel) for rel in self.newer}})
 
 
-def _line_ok(line: Any) -> bool:
-    return (type(line) is list and len(line) == 4 and type(line[1]) is str and type(line[2]) is list
-            and type(line[3]) is str)
+def _columns(lines: list[Any]) -> tuple[tuple[Any, ...], ...] | None:
+    """The columns (ids, ops, assets, targets) of stored lines, when each line is a list of four
+    with an op, a list of assets and a target; else None. Checked a column at a time: the lines of
+    a large project are read on every plan after a change."""
+    if not (set(map(type, lines)) <= {list} and set(map(len, lines)) <= {4}):
+        return None
+    columns = tuple(zip(*lines, strict=True)) if lines else ((),) * 4
+    _, ops, assets, targets = columns
+    if not (set(map(type, ops)) <= {str} and set(map(type, assets)) <= {list}
+            and set(map(type, targets)) <= {str}):
+        return None
+    return columns
 
 
 def read(root: Path, env: str) -> Cache | None:
@@ -303,14 +312,11 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
     if type(stored) is not list or len(stored) != 2 or type(stored[1]) is not list:
         return None
     lines = stored[1]
-    if not (set(map(type, lines)) <= {list} and set(map(len, lines)) <= {4}):
+    columns = _columns(lines)
+    if columns is None:
         return None
-    _, ops, assets, targets = zip(*lines, strict=True) if lines else [()] * 4
-    # checked a column at a time, as `_line_ok` checks a line (a large matrix's lines are read
-    # on every plan after a change to it), each line of one variant
-    if not (set(map(type, ops)) <= {str} and set(map(type, targets)) <= {str}
-            and set(map(type, assets)) <= {list} and set(map(len, assets)) <= {1}
-            and set(map(type, chain.from_iterable(assets))) <= {str}):
+    assets = columns[2]     # each line of one variant, named by a string
+    if not (set(map(len, assets)) <= {1} and set(map(type, chain.from_iterable(assets))) <= {str}):
         return None
     by_name: dict[str, list[Line]] = {}
     for (name,), line in zip(assets, lines, strict=True):
@@ -369,11 +375,6 @@ def _rest(cache: Cache, compared: Compared, rest: Any, loaded: set[str]) -> dict
         except TypeError:       # an id that is not a string
             return None
         found[rel] = lines
-    every = list(chain.from_iterable(found.values()))
-    if not set(map(len, every)) <= {4}:
+    if _columns(list(chain.from_iterable(found.values()))) is None:
         return None
-    _, ops, assets, targets = zip(*every, strict=True) if every else ((),) * 4
-    if not (set(map(type, ops)) <= {str} and set(map(type, assets)) <= {list}
-            and set(map(type, targets)) <= {str}):
-        return None     # each line as `_line_ok` checks it, a column at a time
     return found
