@@ -188,7 +188,7 @@ def _writer_gone(name: str) -> bool:
     if len(parts) != 3:
         return False
     pid_text, _, host = parts[1].partition("-")
-    if not pid_text.isdigit() or (host and host != HOST_TAG):
+    if not (pid_text.isascii() and pid_text.isdigit()) or (host and host != HOST_TAG):
         return False
     pid = int(pid_text)
     if pid == os.getpid():

@@ -86,6 +86,13 @@ def test_edit_on_dall_e_3_in_openai_mode_names_the_model_param() -> None:
         "'gpt-image-1.5', ")
 
 
+def test_a_form_count_of_unicode_digits_is_a_400_not_a_crash() -> None:
+    """'¹'.isdigit() is true, int('¹') fails."""
+    with pytest.raises(ApiError) as info:
+        validate(Op.GENERATE, spec("gpt-image-1"), {"prompt": "p", "n": "\u00b9"}, Mode.AZURE, form=True)
+    assert info.value.status == 400
+
+
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.text(max_size=12),
                    st.sampled_from(["1024x1024", "auto", "low", "high", "png", "jpeg", "webp", "transparent",
                                     "url", "b64_json", "vivid", "true", "3"]),

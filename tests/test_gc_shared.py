@@ -179,6 +179,16 @@ def test_a_build_removes_stale_temp_files_beside_its_outputs(tmp_path: Path, cap
     assert (here.exists(), elsewhere.exists()) == (False, True)
 
 
+def test_a_temp_name_with_a_superscript_digit_for_a_process_id_is_left_alone(tmp_path: Path, capsys) -> None:
+    """'¹'.isdigit() is true and int('¹') fails: such a name is not one assetgen wrote."""
+    root = _project(tmp_path / "p", "Red")
+    _build(root, capsys)
+    odd = _plant(root / "out", f".tmp-tile-2.png.\u00b9-{HOST_TAG}.deadbeef", 5)
+    (root / "out" / "tile-2.png").unlink()
+    assert _build(root, capsys)["outputs_written"] == 1
+    assert odd.exists()
+
+
 PAID = tiles(4, "gpt-image-1", "1024x1024", quality="low")
 
 

@@ -107,7 +107,7 @@ def _check_known(op: Op, spec: ModelSpec, fields: dict[str, Any], mode: Mode) ->
 
 def _typed(name: str, value: Any, form: bool) -> Any:
     if name in INT_PARAMS:
-        if form and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if form and isinstance(value, str) and value.strip().lstrip("-").isdecimal():
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise errors.invalid_type(name, "an integer", _kind(value))
