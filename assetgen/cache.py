@@ -17,9 +17,10 @@ import json
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen import statefiles
 from assetgen.atomic import write_atomic
@@ -46,8 +47,7 @@ def linked_state(root: Path) -> Path | None:
     return next((f for f in folders if f.is_symlink()), None)
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRecord:
+class ActionRecord(Struct, frozen=True):
     key: str
     op: str
     provider: str
@@ -65,8 +65,7 @@ class ActionRecord:
         return data
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(Struct, frozen=True):
     """A call the content filter refused: when, and what the provider said (its cause)."""
 
     key: str

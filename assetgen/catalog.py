@@ -10,22 +10,22 @@ replacement), `support` (a feature on one service: true, false, "preview" or "un
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec import Struct, field
 
 DATA = Path(__file__).parent / "data"      # the package data: a folder, read without importlib.resources
 
 DEFAULT_SIZE = "1024x1024"
 
 
-@dataclass(frozen=True)
-class FreeSize:
+class FreeSize(Struct, frozen=True):
     multiple: int
     max_long_edge: int
     max_pixels: int
@@ -37,8 +37,7 @@ class FreeSize:
         return self.min_pixels.get(provider or "", 0)
 
 
-@dataclass(frozen=True)
-class EditInputs:
+class EditInputs(Struct, frozen=True):
     formats: tuple[str, ...]
     max_bytes: int                                   # the strictest limit, for a provider not named
     max_images: int
@@ -48,8 +47,7 @@ class EditInputs:
         return self.max_bytes_by.get(provider or "", self.max_bytes)
 
 
-@dataclass(frozen=True)
-class Lifecycle:
+class Lifecycle(Struct, frozen=True):
     """A model's state on one provider: retired on `retired` (a date, or "" when the source gives none)."""
 
     retired: datetime.date | None = None
@@ -61,8 +59,7 @@ class Lifecycle:
         return self.retired_undated or (self.retired is not None and self.retired <= today)
 
 
-@dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Struct, frozen=True):
     name: str
     family: str
     sizes: tuple[str, ...]
@@ -248,7 +245,7 @@ def models() -> dict[str, ModelSpec]:
     table = _table()
     rows = {name: _spec(name, row) for name, row in table["models"].items()}
     for alias, target in (table.get("aliases") or {}).items():
-        rows[alias] = dataclasses.replace(rows[target], name=alias, alias_of=target)
+        rows[alias] = msgspec.structs.replace(rows[target], name=alias, alias_of=target)
     return rows
 
 
@@ -302,8 +299,7 @@ CONVERSATION_PARAMS = ("api", "text_model", "instructions")
 RESPONSES = "responses"
 
 
-@dataclass(frozen=True)
-class ResponsesTool:
+class ResponsesTool(Struct, frozen=True):
     """The Responses API's `image_generation` tool: which image models back it on each provider,
     the tool fields a recipe may set, and whether the provider streams it."""
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen.atomic import TEMP_PREFIX, is_stale, write_atomic
 from assetgen.cache import Claim, Store
@@ -22,8 +23,7 @@ from assetgen.plan.status import Resolution
 from assetgen.recipe.model import ProviderKind
 
 
-@dataclass(frozen=True)
-class Garbage:
+class Garbage(Struct, frozen=True):
     records: tuple[str, ...]
     objects: tuple[str, ...]
     bytes: int
@@ -33,8 +33,7 @@ class Garbage:
     refusals: tuple[str, ...] = ()  # remembered refusals of calls nothing makes any more
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(Struct, frozen=True):
     key: str
     provider: str
     model: str
@@ -58,8 +57,7 @@ def register(cache: Path, root: Path) -> None:
         write_atomic(path, json.dumps({"root": str(root)}).encode("utf-8"))
 
 
-@dataclass(frozen=True)
-class Sharing:
+class Sharing(Struct, frozen=True):
     others: tuple[Path, ...]     # other projects using this cache
     gone: tuple[Path, ...]       # registrations of projects that no longer exist
 
@@ -101,8 +99,7 @@ GRACE_DAYS = 30.0      # how long a paid result nothing reaches is kept, after i
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
-class Reached:
+class Reached(Struct, frozen=True):
     """When a project's stamped build last reached what it reached (`run.stamp.reached`): records
     touched at `at` were still reached at `until` (the last no-op build, which reads no record)."""
 

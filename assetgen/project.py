@@ -6,16 +6,18 @@ current directory); without one it is the given folder (or the current directory
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec import Struct
 
 from assetgen import catalog
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import limits, yamlpos
 from assetgen.recipe.model import (
+    RECIPE_GLOBS,
     AzureConfig,
     CacheConfig,
     DeploymentSpec,
@@ -47,8 +49,7 @@ def root_for(path: Path | None, cwd: Path) -> Path:
     return start if start.is_dir() else cwd.resolve()
 
 
-@dataclass(frozen=True)
-class ConfigResult:
+class ConfigResult(Struct, frozen=True):
     config: ProjectConfig
     diagnostics: tuple[Diagnostic, ...]
     positions: yamlpos.Positions | None = None
@@ -86,7 +87,7 @@ def read_config(root: Path, checked: bool = False) -> ConfigResult:
         diags += _own_models(data.get("models") or {}, doc.positions, own)
     if diags or not isinstance(data, dict):
         return ConfigResult(ProjectConfig(file=PROJECT_FILE), tuple(diags), doc.positions)
-    return ConfigResult(dataclasses.replace(_config(data), models=own), (), doc.positions)
+    return ConfigResult(msgspec.structs.replace(_config(data), models=own), (), doc.positions)
 
 
 def _own_models(rows: dict[str, Any], positions: yamlpos.Positions,
@@ -181,7 +182,7 @@ def _config(data: dict[str, Any]) -> ProjectConfig:
     openai = providers.get("openai") or {}
     cache = data.get("cache") or {}
     return ProjectConfig(
-        recipes=tuple(data.get("recipes") or ProjectConfig.recipes),
+        recipes=tuple(data.get("recipes") or RECIPE_GLOBS),
         provider=ProviderKind(data.get("provider", "local")),
         defaults=tuple(sorted((data.get("defaults") or {}).items())),
         azure=AzureConfig(

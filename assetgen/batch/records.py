@@ -15,9 +15,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import STATE_DIR, Claim
@@ -30,16 +32,14 @@ SUBMITTING = "submitting"
 SUBMITTED = "submitted"
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(Struct, frozen=True):
     op: str                     # generate | edit
     model: str
     assets: tuple[str, ...]
     est_cost: float = 0.0
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(Struct, frozen=True):
     id: str
     state: str
     endpoint: str
@@ -59,8 +59,7 @@ class Record:
         return self.batch_id or f"submission {self.id}"
 
 
-@dataclass
-class Records:
+class Records(Struct):
     root: Path                              # the project root
     cache: dict[str, Record] = field(default_factory=dict)
 

@@ -16,15 +16,16 @@ other calls synchronously.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec import Struct, field
 
 from assetgen.batch.api import BatchApi, BatchApiError
 from assetgen.batch.records import KEY, MARKER, SUBMITTING, Call, Record, Records
@@ -46,8 +47,7 @@ DONE = frozenset({"completed", "expired", "cancelled", "failed"})
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
-@dataclass
-class Phase:
+class Phase(Struct):
     """What the batch phase did, for the build's report."""
 
     collected: int = 0                                  # calls whose images came in
@@ -101,7 +101,7 @@ class BatchRun:
             return prep
         forced = {aid for aid, st in prep.resolution.states.items()
                   if any(r.why is Why.FORCED for r in st.reasons) and st.key not in got}
-        return dataclasses.replace(prep, resolution=prep.resolver.resolve(forced))
+        return msgspec.structs.replace(prep, resolution=prep.resolver.resolve(forced))
 
     def _reconcile(self, records: list[Record]) -> None:
         """Each `submitting` record: adopt the batch that carries its id, or free its calls."""

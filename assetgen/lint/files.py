@@ -6,8 +6,9 @@ Image facts come from Pillow's header read (no decoding) and are cached per path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen import catalog
 from assetgen.errors import Diagnostic
@@ -18,8 +19,7 @@ INPUT_MAX_BYTES = 50 * 1024 * 1024
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Struct, frozen=True):
     format: str          # PNG, JPEG, WEBP ... as Pillow names it
     size: tuple[int, int]
     has_alpha: bool

@@ -35,9 +35,10 @@ import os
 import stat
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from assetgen import statefiles
 from assetgen.errors import Diagnostic, Location, Severity
@@ -91,8 +92,7 @@ def _root(paths: Sequence[str | Path], cwd: Path) -> Path | None:
 
 # -- the stored data -----------------------------------------------------------------------
 
-@dataclass
-class Entry:
+class Entry(Struct):
     """One recipe file as the last lint saw it."""
 
     stamp: list[int] | None         # stat before reading; None: read it again next time
@@ -131,8 +131,7 @@ def _strings(value: Any) -> bool:
     return type(value) is list and all(type(v) is str for v in value)
 
 
-@dataclass
-class State:
+class State(Struct):
     env: str
     head: list[list[Any]]                   # the project file's diagnostics: [file, line, col, sev, msg]
     folders: dict[str, list[Any]]           # folder -> [mtime_ns (-2: list it), ino, names]

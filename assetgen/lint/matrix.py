@@ -14,9 +14,10 @@ variants; a new variant with an error; values that cannot be told apart) loads t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from assetgen.recipe import reuse
 
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
 MIN_VARIANTS = reuse.MIN_VARIANTS
 
 
-@dataclass(frozen=True)
-class Partly:
+class Partly(Struct, frozen=True):
     """A file linted in part: the new variants, and every variant's name and outputs."""
 
     result: FileResult                  # the new variants, every diagnostic of the file

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.lockfile import LockAsset, LockOutput, LockStep
 from assetgen.plan import keys
@@ -30,8 +31,7 @@ class Why(enum.Enum):
     REFUSED = "refused by content filter"     # remembered: not sent again (subject: the asset to --force)
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(Struct, frozen=True):
     why: Why
     subject: str = ""              # the parameter, file, asset or output concerned
     old: Any = None

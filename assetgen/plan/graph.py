@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.catalog import RESPONSES
 from assetgen.errors import UserError
@@ -32,8 +33,7 @@ class Role(enum.Enum):
     REFERENCE = "images"
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(Struct, frozen=True):
     """An input image: a project file (with its content hash) or an upstream action's candidate."""
 
     role: Role
@@ -49,8 +49,7 @@ class Source:
         return {"file": self.file_sha}
 
 
-@dataclass(frozen=True, slots=True)
-class CallSpec:
+class CallSpec(Struct, frozen=True):
     provider: str
     model: str
     prompt: str
@@ -70,14 +69,12 @@ class CallSpec:
         return dict(self.params).get(name)
 
 
-@dataclass(frozen=True, slots=True)
-class RenderSpec:
+class RenderSpec(Struct, frozen=True):
     output: Output
     source: Source
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(Struct, frozen=True):
     id: str
     op: ActionOp
     assets: tuple[str, ...]               # the variants this action serves
@@ -94,8 +91,7 @@ class Action:
         return Op(self.op.value)
 
 
-@dataclass(frozen=True, slots=True)
-class AssetPlan:
+class AssetPlan(Struct, frozen=True):
     name: str
     recipe: str
     steps: tuple[str, ...]        # action ids of the edit chain, in order
@@ -103,8 +99,7 @@ class AssetPlan:
     key: str = ""                 # the asset key in the recipe (the variant's `asset`)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Struct, frozen=True):
     provider: str
     actions: tuple[Action, ...]   # topological order: every action after its deps
     assets: tuple[AssetPlan, ...]

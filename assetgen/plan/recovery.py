@@ -21,8 +21,9 @@ same pixels, and the cache's objects must hash to their names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen import statefiles
 from assetgen.lockfile import Lock, LockOutput
@@ -31,8 +32,7 @@ from assetgen.plan.graph import ActionOp
 from assetgen.recipe.model import Fit
 
 
-@dataclass(frozen=True, slots=True)
-class Recovered:
+class Recovered(Struct, frozen=True):
     """Where an image's pixels are: an output file, and the hash it must have."""
 
     path: str

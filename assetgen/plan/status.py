@@ -24,12 +24,13 @@ that neither the cache nor an output holds then does not block its action here: 
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
+from msgspec import Struct, field
 
 from assetgen.cache import Store
 from assetgen.lockfile import Lock, LockInput, LockOutput, LockStep
@@ -51,8 +52,7 @@ class Status(enum.Enum):
 UNSENT = frozenset({Status.BLOCKED, Status.REFUSED})    # fail without a call unless forced
 
 
-@dataclass(frozen=True, slots=True)
-class ActionState:
+class ActionState(Struct, frozen=True):
     status: Status
     key: str | None                       # None while an upstream image is unknown
     results: tuple[str, ...] | None       # result hashes when known without running
@@ -128,8 +128,7 @@ class RemoteSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Expect:
+class Expect(Struct, frozen=True):
     """What a remote record must say to serve a call."""
 
     op: str
@@ -137,8 +136,7 @@ class Expect:
     model: str
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(Struct, frozen=True):
     states: dict[str, ActionState]
     recovered: Mapping[str, Recovered] = field(default_factory=dict)  # image hash -> output holding it
     remote: frozenset[str] = frozenset()        # calls cached through a remote record
@@ -379,8 +377,9 @@ def _restored_from(state: ActionState, action: Action, states: Mapping[str, Acti
     if found is None:
         return state
     restored = (Why.OUTPUT_MISSING, Why.OUTPUT_CHANGED)
-    reasons = tuple(dataclasses.replace(r, new=found.path) if r.why in restored else r for r in state.reasons)
-    return dataclasses.replace(state, reasons=reasons)
+    reasons = tuple(msgspec.structs.replace(r, new=found.path) if r.why in restored else r
+                    for r in state.reasons)
+    return msgspec.structs.replace(state, reasons=reasons)
 
 
 def upstream_images(action: Action) -> list[tuple[str, int]]:

@@ -7,21 +7,20 @@ authentication, quota pacing and retries; the build's executor only owns the DAG
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from msgspec import Struct, field
 
 from assetgen.recipe.model import Op
 
 
-@dataclass(frozen=True)
-class InputImage:
+class InputImage(Struct, frozen=True):
     filename: str        # e.g. "banner-sky.png": sent as the part's filename
     data: bytes
     content_type: str    # image/png | image/jpeg | image/webp
 
 
-@dataclass(frozen=True)
-class ImageRequest:
+class ImageRequest(Struct, frozen=True):
     op: Op
     model: str
     prompt: str
@@ -34,8 +33,7 @@ class ImageRequest:
     on_partial: Callable[[int, bytes], Awaitable[None] | None] | None = None
 
 
-@dataclass(frozen=True)
-class ImageResult:
+class ImageResult(Struct, frozen=True):
     images: tuple[bytes, ...]           # one per candidate, encoded as the API returned them
     usage: dict[str, Any] = field(default_factory=dict)
     requests: int = 1                   # HTTP requests sent for this result, retries included

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen import catalog
 from assetgen.providers.base import ImageRequest, InputImage
@@ -107,8 +108,7 @@ def usage(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class StreamState:
+class StreamState(Struct):
     partials: list[tuple[int, bytes]] = field(default_factory=list)   # (index, image) in arrival order
     final: Images | ApiFailure | None = None
 

@@ -16,9 +16,9 @@ import random
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import httpx
+from msgspec import Struct, field
 
 from assetgen.run.retry import RetryPolicy
 
@@ -53,8 +53,7 @@ def why(exc: httpx.TransportError, connect_timeout: float | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-@dataclass
-class Endpoint:
+class Endpoint(Struct):
     name: str                        # host:port
     policy: RetryPolicy
     rng: random.Random

@@ -15,8 +15,9 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen.catalog import CONVERSATION_PARAMS
 from assetgen.providers.base import InputImage
@@ -37,8 +38,7 @@ class ErrorKind(enum.Enum):
     OTHER = "other"                # any other status: not retried
 
 
-@dataclass(frozen=True)
-class ApiFailure:
+class ApiFailure(Struct, frozen=True):
     """What an error answer says, parsed once."""
 
     kind: ErrorKind
@@ -50,8 +50,7 @@ class ApiFailure:
     categories: tuple[str, ...] = ()   # FILTERED: what the safety system flagged (violence, ...)
 
 
-@dataclass(frozen=True)
-class Images:
+class Images(Struct, frozen=True):
     """The useful part of a successful answer."""
 
     b64: tuple[bytes, ...] = ()
@@ -136,8 +135,7 @@ def parse_images(payload: Any) -> Images:
 # ---------------------------------------------------------------- streaming
 
 
-@dataclass(frozen=True)
-class StreamEvent:
+class StreamEvent(Struct, frozen=True):
     type: str
     data: dict[str, Any]
 

@@ -22,10 +22,10 @@ import random
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from msgspec import Struct, field
 
 from assetgen import catalog
 from assetgen.errors import UserError
@@ -45,8 +45,7 @@ COOL_DOWN = 15.0     # seconds a deployment that failed (5xx, no connection) is 
 DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"      # Azure's 404 code: the whole deployment is missing
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """Where one request goes."""
 
     url: str
@@ -69,8 +68,7 @@ class Phase(enum.Enum):
     WAITING = "waiting for the image"
 
 
-@dataclass(eq=False)
-class _Count:
+class _Count(Struct, eq=False):
     requests: int = 0
     phase: Phase = Phase.QUOTA
     until: float | None = None       # when the wait ends (monotonic), when known
@@ -92,8 +90,7 @@ class _NoConnection(Exception):
         self.reason = reason
 
 
-@dataclass
-class _Stream:
+class _Stream(Struct):
     finals: list[bytes] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.recipe.limits import MAX_FILE_STEPS, MAX_STEPS, count
 
@@ -21,8 +22,7 @@ class Exceeded(Exception):
     """A template that would cost more than a limit allows; the message says which."""
 
 
-@dataclasses.dataclass
-class _Budget:
+class _Budget(Struct):
     left: int
     given: int
     whole_file: bool = False     # the file's budget, not the rendering's, is what runs out

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen.catalog import REQUEST_PARAMS
 from assetgen.errors import Diagnostic, Location
@@ -25,8 +26,7 @@ Params = dict[str, tuple[Any, Location]]   # name -> (value, where it was set)
 Wanted = Callable[[str, list[expand.Combination]], Collection[int]]
 
 
-@dataclass
-class FileResult:
+class FileResult(Struct):
     variants: list[Variant] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     assets: dict[str, list[str]] = field(default_factory=dict)   # asset key -> variant names

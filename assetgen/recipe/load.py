@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from assetgen import project as project_file
 from assetgen.errors import Diagnostic, Location, Severity, UserError
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
     from assetgen.recipe import yamlpos
 
 
-@dataclass(frozen=True)
-class LoadResult:
+class LoadResult(Struct, frozen=True):
     project: Project                      # fully rendered and expanded; variants with errors are dropped
     diagnostics: tuple[Diagnostic, ...]   # errors and warnings found while loading, sorted by location
     skipped: frozenset[str] = frozenset()  # asset keys and variant names dropped for errors

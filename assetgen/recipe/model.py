@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from msgspec import Struct
+
 from assetgen.catalog import ProjectModels
 from assetgen.errors import Location
 
@@ -34,8 +37,7 @@ class ProviderKind(enum.Enum):
     OPENAI = "openai"
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(Struct, frozen=True):
     """An input image, mask or reference: a project file, or another asset's final image."""
 
     location: Location
@@ -80,8 +82,7 @@ class Step:
         return int(self.param("n", 1))
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(Struct, frozen=True):
     """One file written from a final image, encoded locally."""
 
     path: str                         # project-relative POSIX path, rendered (with `index` filled in)
@@ -93,8 +94,7 @@ class Output:
     fit: Fit = Fit.CONTAIN
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
+class Variant(Struct, frozen=True):
     """One expanded asset: a matrix combination (or the asset itself when it has no matrix)."""
 
     name: str                              # unique across the project
@@ -113,8 +113,7 @@ class Recipe:
     definition: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class DeploymentSpec:
+class DeploymentSpec(Struct, frozen=True):
     """One of several deployments serving a model: its own endpoint (else the provider's) and quota."""
 
     name: str
@@ -122,8 +121,7 @@ class DeploymentSpec:
     rpm: int | None = None
 
 
-@dataclass(frozen=True)
-class AzureConfig:
+class AzureConfig(Struct, frozen=True):
     endpoint: str | None = None          # else $AZURE_OPENAI_ENDPOINT
     api_version: str | None = None       # else $OPENAI_API_VERSION
     api: str = "deployments"             # deployments | v1
@@ -166,33 +164,32 @@ def rpm_targets(deployments: Mapping[str, str],
         yield key, key if key in names else deployments.get(key, key), value
 
 
-@dataclass(frozen=True)
-class OpenAIConfig:
+class OpenAIConfig(Struct, frozen=True):
     base_url: str | None = None          # else $OPENAI_BASE_URL, else https://api.openai.com/v1
     rpm: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class CacheConfig:
+class CacheConfig(Struct, frozen=True):
     remote: str | None = None            # else $ASSETGEN_REMOTE_CACHE
     remote_mode: str | None = None       # read | write | off; else $ASSETGEN_REMOTE_CACHE_MODE, else read
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
-    recipes: tuple[str, ...] = ("recipes/**/*.yaml",)
+RECIPE_GLOBS = ("recipes/**/*.yaml",)     # where recipe files are searched when the project file does not say
+
+
+class ProjectConfig(Struct, frozen=True):
+    recipes: tuple[str, ...] = RECIPE_GLOBS
     provider: ProviderKind = ProviderKind.LOCAL
     defaults: tuple[tuple[str, Any], ...] = ()
-    azure: AzureConfig = field(default_factory=AzureConfig)
-    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    azure: AzureConfig = msgspec.field(default_factory=AzureConfig)
+    openai: OpenAIConfig = msgspec.field(default_factory=OpenAIConfig)
     pricing: tuple[tuple[str, Any], ...] = ()      # model -> override dict (see catalog.estimate_cost)
-    models: ProjectModels = field(default_factory=ProjectModels)   # the project's own model rows
-    cache: CacheConfig = field(default_factory=CacheConfig)
+    models: ProjectModels = msgspec.field(default_factory=ProjectModels)   # the project's own model rows
+    cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
     file: str | None = None                        # "assetgen.yaml" when there is one
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(Struct, frozen=True):
     root: Path                         # absolute; every recipe path resolves against it
     config: ProjectConfig
     recipes: tuple[Recipe, ...]

@@ -12,21 +12,23 @@ import dataclasses
 import difflib
 from collections.abc import Iterable
 
+import msgspec
+from msgspec import Struct, field
+
 from assetgen.errors import Diagnostic
 from assetgen.recipe.model import ImageRef, Step, Variant
 
 HINT_COMPARISONS = 20_000
 
 
-@dataclasses.dataclass(frozen=True)
-class Names:
+class Names(Struct, frozen=True):
     variants: frozenset[str]
     assets: dict[str, list[str]]          # asset key -> its variant names
     matrix_assets: frozenset[str]
     skipped: frozenset[str]               # asset keys and variant names dropped for their own errors
     # name comparisons left for "did you mean" hints: a matrix of unknown references must not
     # compare each of thousands of names with thousands of candidates
-    hints_left: list[int] = dataclasses.field(default_factory=lambda: [HINT_COMPARISONS])
+    hints_left: list[int] = field(default_factory=lambda: [HINT_COMPARISONS])
 
 
 def resolve(variants: list[Variant], names: Names) -> tuple[list[Variant], list[Diagnostic], set[str]]:
@@ -64,7 +66,7 @@ def _variant(variant: Variant, names: Names, diags: list[Diagnostic]) -> Variant
         new = _step(step, names, diags)
         ok = ok and new is not None
         steps.append(new or step)
-    return dataclasses.replace(variant, steps=tuple(steps)) if ok else None
+    return msgspec.structs.replace(variant, steps=tuple(steps)) if ok else None
 
 
 def _step(step: Step, names: Names, diags: list[Diagnostic]) -> Step | None:
@@ -85,7 +87,7 @@ def _ref(ref: ImageRef | None, names: Names, diags: list[Diagnostic]) -> ImageRe
     if name in names.skipped:
         return None
     if name in names.assets and name not in names.matrix_assets and len(names.assets[name]) == 1:
-        return dataclasses.replace(ref, asset=names.assets[name][0])
+        return msgspec.structs.replace(ref, asset=names.assets[name][0])
     if name in names.matrix_assets:
         example = names.assets[name][0] if names.assets.get(name) else name
         diags.append(Diagnostic.error(ref.location, f"{{asset: {name}}} names an asset with a matrix; "

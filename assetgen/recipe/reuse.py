@@ -17,11 +17,12 @@ import hashlib
 import json
 import math
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from assetgen.recipe.expand import Combination
 
@@ -154,8 +155,7 @@ def _check(value: Any) -> None:
     raise _Unsupported
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(Struct, frozen=True):
     """A recipe file loaded in part: the variants whose values are new, every check of the file."""
 
     result: FileResult          # the new variants, and every diagnostic of the file and its assets

@@ -11,8 +11,9 @@ import functools
 import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from assetgen.recipe import budget
 
@@ -89,8 +90,7 @@ def is_template(text: str) -> bool:
 _SIMPLE_VAR = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
 
 
-@dataclass(frozen=True)
-class _Simple:
+class _Simple(Struct, frozen=True):
     parts: tuple[str, ...]   # literal, name, literal, name, ..., literal
 
 

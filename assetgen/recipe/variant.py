@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import expand, template
@@ -32,8 +33,7 @@ _DIMENSION = re.compile(r"[0-9]{1,9}")   # ASCII digits ('²'.isdigit() is true)
 MAX_RESIZE_PIXELS = 89_478_485
 
 
-@dataclass(frozen=True)
-class StepPlan:
+class StepPlan(Struct, frozen=True):
     """What every variant of an asset shares for one step: templates and merged parameters."""
 
     op: Op

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from msgspec import Struct, field
 
 from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import limits
@@ -33,8 +33,7 @@ MAX_DEPTH = limits.MAX_YAML_DEPTH
 Place = tuple[int, int]      # (line, column), 1-based: a Location in the file, made when asked for
 
 
-@dataclass
-class Positions:
+class Positions(Struct):
     """Key path -> where the key (mapping entries) and the value node are written."""
 
     file: str
@@ -55,8 +54,7 @@ class Positions:
         return Location(self.file, *place) if place is not None else self.key(path)
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(Struct, frozen=True):
     data: Any
     positions: Positions
     diagnostics: tuple[Diagnostic, ...]
@@ -207,8 +205,7 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column] if line < len(lines) and column < len(lines[line]) else ""
 
 
-@dataclass(frozen=True)
-class _Scan:
+class _Scan(Struct, frozen=True):
     too_deep: Location | None   # where nesting first exceeds MAX_DEPTH
     nodes: int                  # nodes the document makes (aliases not expanded)
     aliases: bool               # it has an alias

@@ -10,7 +10,8 @@ import enum
 import os
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from assetgen.errors import UserError
 from assetgen.recipe.model import CacheConfig
@@ -27,8 +28,7 @@ class Mode(enum.Enum):
     OFF = "off"
 
 
-@dataclass(frozen=True)
-class RemoteSpec:
+class RemoteSpec(Struct, frozen=True):
     url: str
     scheme: str        # az | s3 | gs | file
     bucket: str        # container or bucket; the folder for file://

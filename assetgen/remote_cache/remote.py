@@ -24,8 +24,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen.cache import Store
 from assetgen.plan.status import Expect
@@ -38,16 +39,14 @@ OBJECTS = "objects"
 ACTIONS = "actions"
 
 
-@dataclass(frozen=True)
-class Upload:
+class Upload(Struct, frozen=True):
     """One call's result (`record` set) or one rendition (`record` None): its objects go first."""
 
     objects: tuple[tuple[str, Callable[[], bytes | None]], ...]    # (sha, reads the bytes)
     record: dict[str, Any] | None = None
 
 
-@dataclass
-class Counts:
+class Counts(Struct):
     hits: int = 0           # records and objects taken from the remote
     uploads: int = 0        # records and objects created in the remote
     corrupt: int = 0        # downloads that did not match their hash

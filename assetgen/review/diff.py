@@ -11,8 +11,9 @@ from __future__ import annotations
 import enum
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.lockfile import LOCK_FILE
 from assetgen.plan.explain import Reason, Why
@@ -29,15 +30,13 @@ class Change(enum.Enum):
     REMOVED = "removed"
 
 
-@dataclass(frozen=True)
-class OutputDiff:
+class OutputDiff(Struct, frozen=True):
     path: str
     before: str | None
     after: str | None
 
 
-@dataclass(frozen=True)
-class VariantDiff:
+class VariantDiff(Struct, frozen=True):
     variant: str
     status: Change
     outputs: tuple[OutputDiff, ...]
@@ -48,8 +47,7 @@ class VariantDiff:
                 "outputs": [{"path": o.path, "before": o.before, "after": o.after} for o in self.outputs]}
 
 
-@dataclass(frozen=True)
-class Diff:
+class Diff(Struct, frozen=True):
     rev: str
     variants: tuple[VariantDiff, ...]
 

@@ -14,9 +14,10 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import STATE_DIR
@@ -31,8 +32,7 @@ COMPARE_PX = 512
 STATUS_WORDS = {"cached": "cached", "run": "stale", "blocked": "blocked", "refused": "refused"}
 
 
-@dataclass
-class Written:
+class Written(Struct):
     path: Path                      # the index.html written
     variants: int
     candidates: int
@@ -84,8 +84,7 @@ def _json_value(value: Any) -> str:
 Loader = Callable[[], bytes | None]
 
 
-@dataclass(frozen=True)
-class Compare:
+class Compare(Struct, frozen=True):
     """A changed output: its image at HEAD and now, as page URLs."""
     path: str
     before: str

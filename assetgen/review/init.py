@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen.atomic import write_atomic
 from assetgen.errors import UserError
@@ -13,8 +14,7 @@ from assetgen.recipe import schema
 IGNORE_LINE = ".assetgen/"
 
 
-@dataclass(frozen=True)
-class Scaffolded:
+class Scaffolded(Struct, frozen=True):
     written: tuple[str, ...]        # project-relative paths created
     gitignore: str                  # "created", "appended" or "kept" (it had the line)
 

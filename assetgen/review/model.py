@@ -6,8 +6,9 @@ pick marked) and its outputs. Built from a prepared plan; reading it calls nothi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen.plan import estimate
 from assetgen.plan.graph import Action
@@ -17,8 +18,7 @@ from assetgen.recipe.model import Variant
 from assetgen.run.prepare import Prepared
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(Struct, frozen=True):
     index: int
     op: str
     model: str
@@ -32,8 +32,7 @@ class StepView:
     pick: int | None
 
 
-@dataclass(frozen=True)
-class OutputView:
+class OutputView(Struct, frozen=True):
     path: str
     format: str
     index: int                             # the candidate it renders
@@ -42,8 +41,7 @@ class OutputView:
     resize: str | None
 
 
-@dataclass(frozen=True)
-class VariantView:
+class VariantView(Struct, frozen=True):
     name: str
     asset: str
     recipe: str
@@ -76,8 +74,7 @@ class VariantView:
         return sum(s.cost_usd for s in self.steps if s.status == Status.RUN.value)
 
 
-@dataclass(frozen=True)
-class AssetGroup:
+class AssetGroup(Struct, frozen=True):
     key: str
     recipe: str
     axes: tuple[tuple[str, tuple[Any, ...]], ...]   # matrix axis -> its values in first-seen order

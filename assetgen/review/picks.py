@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -29,8 +29,7 @@ from assetgen.errors import UserError
 _INT = re.compile(r"\d+")
 
 
-@dataclass(frozen=True)
-class PickRequest:
+class PickRequest(Struct, frozen=True):
     recipe: Path              # the recipe file
     asset: str                # the asset key
     variant: str              # the variant whose pick changes

@@ -18,11 +18,11 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from msgspec import Struct
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -42,8 +42,7 @@ IMAGE_NAME = re.compile(r"[0-9a-f]{64}-[0-9]{2,4}\.webp")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Struct, frozen=True):
     version: int
     picks: dict[str, int]
     images: frozenset[str]          # every candidate image shown: a change needs a reload

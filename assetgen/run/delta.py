@@ -15,12 +15,13 @@ path would make it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from assetgen.errors import Severity
 from assetgen.recipe.model import Project, ProviderKind, Recipe
@@ -91,7 +92,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     used = frozenset(p for e in (*rest.values(), *kept.values()) for p in (*e.outputs, *e.inputs))
     known = frozenset(n for e in (*rest.values(), *kept.values()) for n in e.variants) | prep.known
     carried = {rel: raw for rel, raw in loaded.cached.raw.items() if rel in rest}
-    return dataclasses.replace(prep, known=known, rest=Rest(
+    return msgspec.structs.replace(prep, known=known, rest=Rest(
         rest, stamped, len(ids), renditions, used, loaded.kept, carried, loaded.cached.env))
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import Store
@@ -47,16 +48,14 @@ WORKERS_AFTER = 32   # placeholders to draw beyond which worker processes draw, 
 __all__ = ["ActionFailed", "Executor", "Failure", "Kept", "Outcome", "Settings", "kept_message"]
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(Struct, frozen=True):
     assets: tuple[str, ...]
     message: str
     action: str = ""
     cause: str = ""      # the start of `message` that every failure of the same cause shares
 
 
-@dataclass
-class Outcome:
+class Outcome(Struct):
     results: dict[str, tuple[str, ...]] = field(default_factory=dict)  # action id -> result hashes
     keys: dict[str, str] = field(default_factory=dict)                  # action id -> key
     failures: list[Failure] = field(default_factory=list)
@@ -71,8 +70,7 @@ class Outcome:
     interrupted: bool = False
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     root: Path
     jobs: int = 8
     fail_fast: bool = False

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Container, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from assetgen.cache import Store
 from assetgen.plan.graph import Action
@@ -22,8 +23,7 @@ from assetgen.plan.status import Expect, Results, call_step, render_output, upst
 from assetgen.remote_cache.remote import RemoteCache
 
 
-@dataclass(frozen=True)
-class Need:
+class Need(Struct, frozen=True):
     """What one action lacks locally that the remote may hold."""
 
     key: str                        # the action's key (messages name it)
@@ -32,8 +32,7 @@ class Need:
     images: tuple[tuple[str, str], ...] = ()    # (image, the key of the call that made it) it reads
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(Struct, frozen=True):
     results: tuple[str, ...] | None = None     # a call the remote holds: its results
     rendition: bool = False                    # a render's own bytes are at hand:
     data: bytes | None = None                  # downloaded (None: in the local cache)

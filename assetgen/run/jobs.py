@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen.atomic import write_atomic
 from assetgen.cache import Store
@@ -27,8 +28,7 @@ def kept_message(path: str, adopted: bool, known: bool) -> str:
     return f"kept {path}: changed since assetgen wrote it (--overwrite replaces it)"
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Struct, frozen=True):
     """Where a rendition goes, and what may be there: the hash of the file there now (None: no file),
     what the lock says assetgen wrote there, whether --overwrite or --adopt applies to it."""
 
@@ -41,8 +41,7 @@ class Target:
     durable: bool = True        # False: a placeholder's rendition (made again for free), no fsync
 
 
-@dataclass(frozen=True, slots=True)
-class Wrote:
+class Wrote(Struct, frozen=True):
     """What became of a rendition: its hash and whether the file was written; `adopted` (the file's
     bytes kept as they are, `sha` theirs); `kept` (the file changed by hand: why it stays);
     `failed` (why it could not be written); `stat` of the file written, for the stat cache."""

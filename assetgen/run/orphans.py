@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from assetgen import statefiles
 from assetgen.lockfile import Lock
@@ -20,8 +21,7 @@ from assetgen.plan.files import FileHashes
 from assetgen.run.prepare import Prepared
 
 
-@dataclass(frozen=True)
-class Swept:
+class Swept(Struct, frozen=True):
     removed: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()      # orphans changed by hand since assetgen wrote them
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from assetgen import lockfile
 from assetgen.cache import CACHE_ENV, STATE_DIR, Store, cache_dir, linked_state
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from assetgen.run.partial import Kept
 
 
-@dataclass(frozen=True)
-class Rest:
+class Rest(Struct, frozen=True):
     """The recipe files a build after a small change left alone (`run.delta`), as the build index
     and the stamp have them: built, locked and unchanged."""
 
@@ -41,8 +41,7 @@ class Rest:
     env: str = ""                   # the environment the variant cache was read for
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Struct, frozen=True):
     project: Project
     provider: ProviderKind
     plan: Plan                   # restricted to `--only` (and what it needs)

@@ -11,11 +11,11 @@ expected, and they cost nothing.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     max_attempts: int = 6          # attempts in all for transient failures (first try included)
     max_rate_limited: int = 30     # 429 answers tolerated for one call
     base: float = 1.0              # seconds; the first backoff is drawn from [0, base]

@@ -10,15 +10,15 @@ only on the recipes, so every machine computes the same parts without talking to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from assetgen.plan.graph import Action, Plan
 
 SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
 
-@dataclass(frozen=True)
-class Shard:
+class Shard(Struct, frozen=True):
     index: int      # 1-based
     count: int
 
