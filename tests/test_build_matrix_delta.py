@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,8 +210,8 @@ def test_a_damaged_variant_cache_loads_the_file_whole(tmp_path: Path, damage: by
     path = root / ".assetgen" / varcache.CACHE_FILE
     data = path.read_bytes()
     if damage == "digit":
-        at = data.index(b'"a-1"')
-        data = data[:at] + b'"a-2"' + data[at + 5:]
+        at = data.index(b'"1:a1:i2:i1"')
+        data = data[:at] + b'"1:a1:i2:i2"' + data[at + 12:]
     else:
         assert isinstance(damage, bytes)
         data = damage
@@ -219,17 +221,63 @@ def test_a_damaged_variant_cache_loads_the_file_whole(tmp_path: Path, damage: by
     same_as_full(root, tmp_path)
 
 
-def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(tmp_path: Path) -> None:
+def rewrite_cache(root: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the variant cache's entry of the matrix file, its checksum made again."""
     import hashlib
 
-    root = make(tmp_path / "p")
     path = root / ".assetgen" / varcache.CACHE_FILE
     body = json.loads(path.read_bytes().partition(b"\n")[2])
-    records = body["files"]["recipes/m.yaml"][1]
-    records[1][0], records[2][0] = records[2][0], records[1][0]     # a swapped value: names out of order
-    records[3][2] = "a-other"
+    change(body["files"]["recipes/m.yaml"])
     payload = json.dumps(body).encode()
     path.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+
+
+def _set(field: str, at: int | None, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(raw: dict[str, Any]) -> None:
+        if at is None:
+            raw[field] = value
+        else:
+            raw[field][at] = value
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    _set("outputs", 3, 2),                  # one output too many
+    _set("actions", 3, 1),                  # one action too few
+    _set("action_ids", None, ["x"] * (2 * N)),      # other actions
+    _set("input_paths", None, ["in.png"]),  # an input the file does not read
+    _set("inputs", 0, 1),
+    _set("ref_names", None, ["solo"]),
+    _set("refs", 0, 1),
+    _set("bare", None, list(range(N))),     # no variant with values: the asset is no matrix
+    _set("keys", None, [f"k{i}" for i in range(N - 1)]),    # one variant too few
+])
+def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(
+        tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    root = make(tmp_path / "p")
+    rewrite_cache(root, change)
+    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
+    assert len(variants(root)) == N
+    same_as_full(root, tmp_path)
+
+
+@pytest.mark.parametrize("change", [
+    _set("keys", 3, 5),                     # a key that is not a string
+    _set("keys", 3, "1:a1:i2:i4"),          # a key twice
+    _set("outputs", 3, "1"),                # a count that is not a number
+    _set("outputs", 3, True),
+    _set("outputs", None, [2, -1] + [1] * (N - 2)),     # a count below zero
+    _set("input_paths", None, [1]),         # a path that is not a string
+    _set("bare", None, [N]),                # a position past the end
+    _set("bare", None, ["0"]),
+    _set("action_ids", None, [[1]] * (2 * N)),     # action ids that are not strings
+    _set("definition", None, 1),
+    _set("keys", None, None),
+])
+def test_a_cache_with_records_of_the_wrong_shape_is_not_used(
+        tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    root = make(tmp_path / "p")
+    rewrite_cache(root, change)
     edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
     assert len(variants(root)) == N
     same_as_full(root, tmp_path)
@@ -253,32 +301,6 @@ def test_a_build_after_a_matrix_change_imports_neither_json_schema_nor_jinja2_no
     edit(root / "recipes" / "m.yaml", "Asset {{ i }}", "Asset {{ i | upper }}")
     done = subprocess.run(run, cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "0 False True False False"
-
-
-@pytest.mark.parametrize("damage", ["seven fields", "key not a string", "key twice", "outputs a string",
-                                    "input not a string", "matrix not a bool", "action a list",
-                                    "asset a list"])
-def test_a_cache_with_records_of_the_wrong_shape_is_not_used(tmp_path: Path, damage: str) -> None:
-    import hashlib
-
-    root = make(tmp_path / "p")
-    path = root / ".assetgen" / varcache.CACHE_FILE
-    body = json.loads(path.read_bytes().partition(b"\n")[2])
-    records = body["files"]["recipes/m.yaml"][1]
-    record = records[3]
-    if damage == "seven fields":
-        records[3] = record[:7]
-    field, value = {"key not a string": (0, 5), "key twice": (0, records[4][0]),
-                    "outputs a string": (4, record[4][0]), "input not a string": (5, [1]),
-                    "matrix not a bool": (3, "yes"), "action a list": (7, [[1]]),
-                    "asset a list": (2, [1])}.get(damage, (None, None))
-    if field is not None:
-        record[field] = value
-    payload = json.dumps(body).encode()
-    path.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
-    assert len(variants(root)) == N
-    same_as_full(root, tmp_path)
 
 
 def test_a_full_build_reads_a_large_matrix_file_once(tmp_path: Path) -> None:

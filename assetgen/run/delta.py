@@ -66,7 +66,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     from assetgen import lockfile
     from assetgen.run.prepare import prepare_project
 
-    kept = {rel: k.entry for rel, k in loaded.kept.items() if k.records}
+    kept = {rel: k.entry for rel, k in loaded.kept.items() if k.some}
     kept_names = {n for e in kept.values() for n in e.variants}
     wanted = {v.name for v in project.variants()} | {n for rel in loaded.results for n in index[rel].variants
                                                      if n not in kept_names}
@@ -258,7 +258,7 @@ class _Loader:
 
         rest = [e for rel, e in self.index.items() if rel not in self.results]
         variants = {n for e in rest for n in e.variants}
-        variants.update(r.name for k in self.kept.values() for r in k.records.values())
+        variants.update(n for k in self.kept.values() for n in k.entry.variants)
         assets: dict[str, list[str]] = {}
         matrix = {k for e in rest for k in e.matrix}
         for e in rest:
@@ -289,6 +289,6 @@ def _fits(project: Project, loaded: _Loader, index: dict[str, build_index.FileEn
         if any(d.severity is Severity.ERROR for d in check(project)):
             return False
     rest = [e for rel, e in index.items() if rel not in loaded.results]
-    rest += [k.entry for k in loaded.kept.values() if k.records]
+    rest += [k.entry for k in loaded.kept.values() if k.some]
     return clear_of(project, {p.casefold() for e in rest for p in e.outputs},
                     {p.casefold() for e in rest for p in e.inputs}, {rel.casefold() for rel in index})

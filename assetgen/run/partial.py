@@ -17,16 +17,17 @@ build).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assetgen.recipe import reuse
 from assetgen.recipe.convert import FileResult, Params
 from assetgen.recipe.model import Recipe
+from assetgen.run import varcache
 from assetgen.run.index import FileEntry, VariantRecord, combine, records
-from assetgen.run.varcache import FileVariants
+from assetgen.run.varcache import FileVariants, Part
 
 if TYPE_CHECKING:
     from assetgen.run.prepare import Prepared
@@ -39,18 +40,36 @@ MIN_VARIANTS = 32       # a full build records the definition of files with at l
 @dataclass(frozen=True)
 class Kept:
     """A recipe file as a build after a small change loaded it: its definition, every variant's
-    values in the file's order, and the records of the variants kept from the last build (none when
-    it was loaded whole)."""
+    values in the file's order, and which of them are the variants the last build made, kept as
+    they were (none when it was loaded whole)."""
 
     definition: str
-    order: tuple[str, ...]
-    records: Mapping[str, VariantRecord] = field(default_factory=dict)
-    items: Mapping[str, list[Any]] = field(default_factory=dict)     # their JSON in the cache
+    order: Sequence[str]
+    cached: FileVariants | None = None      # the variants of the last build (None: none kept)
+    parts: tuple[Part, ...] = ()            # `order` as ranges of `cached` kept and variants made now
+
+    @functools.cached_property
+    def some(self) -> bool:
+        """Whether a variant is kept."""
+        return any(type(p) is range and p for p in self.parts)
 
     @functools.cached_property
     def entry(self) -> FileEntry:
         """The kept variants' part of the file's index entry."""
-        return combine(self.records[k] for k in self.order if k in self.records)
+        if self.cached is None:
+            return combine(())
+        return self.cached.rebuilt([p for p in self.parts if type(p) is range], {}).entry
+
+    def rows(self) -> Iterator[tuple[str, VariantRecord | None]]:
+        """Each variant's values, in the file's order, with its record when it is kept."""
+        for part in self.parts:
+            if type(part) is range:
+                assert self.cached is not None
+                for at in part:
+                    yield self.cached.keys[at], self.cached.record(at)
+            else:
+                assert isinstance(part, str)
+                yield part, None
 
     def merged(self, recipe: Recipe, plan_assets: Mapping[str, Any]) -> FileVariants | None:
         """The file's variants after this build: kept ones and the ones `recipe` holds now."""
@@ -60,14 +79,15 @@ class Kept:
             if key is None:
                 return None
             made[key] = record
-        found = []
-        for key in self.order:
-            found_now = self.records.get(key) or made.get(key)
-            if found_now is None:
+        if self.cached is None:
+            if not made.keys() >= set(self.order):
                 return None
-            found.append(found_now)
-        items = [self.items.get(k) for k in self.order]
-        return FileVariants(self.definition, self.order, tuple(found), items)
+            found = [made[k] for k in self.order]
+            return varcache.from_records(self.definition, self.order, found, combine(found))
+        try:
+            return self.cached.rebuilt(self.parts, made)
+        except KeyError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -87,13 +107,10 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
     if definition is None:
         return Loaded(convert_doc(root, doc, params), None)
     if cached is not None and cached.definition == definition:
-        old = dict(zip(cached.keys, cached.records, strict=True))
+        old = {key: at for at, key in enumerate(cached.keys)}
         part = reuse.convert_part(root, doc, params, old)
         if part is not None:
-            old_items = dict(zip(cached.keys, cached.items, strict=True))
-            kept = {k: old[k] for k in part.order if k in old}
-            items = {k: i for k in kept if (i := old_items[k]) is not None}
-            return Loaded(part.result, Kept(definition, part.order, kept, items))
+            return Loaded(part.result, Kept(definition, part.order, cached, _parts(part.order, old)))
     result = convert_doc(root, doc, params)
     order = []
     for variant in result.variants:
@@ -102,6 +119,27 @@ def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> L
             return Loaded(result, None)
         order.append(key)
     return Loaded(result, Kept(definition, tuple(order)))
+
+
+def _parts(order: Sequence[str], old: Mapping[str, int]) -> tuple[Part, ...]:
+    """`order` as runs of the positions `old` gives its values (kept) and values it does not have."""
+    parts: list[Part] = []
+    lo = hi = 0
+    for key in order:
+        at = old.get(key)
+        if at is not None and at == hi:
+            hi += 1
+            continue
+        if hi > lo:
+            parts.append(range(lo, hi))
+        if at is None:
+            lo = hi = 0
+            parts.append(key)
+        else:
+            lo, hi = at, at + 1
+    if hi > lo:
+        parts.append(range(lo, hi))
+    return tuple(parts)
 
 
 def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[str, Any],
@@ -123,11 +161,11 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[s
         for rel, kept in prep.rest.kept.items():
             made_here = kept.merged(recipes[rel], by_name)
             if made_here is None:
-                if kept.records:
+                if kept.some:
                     return None, env, {}
                 continue
             files[rel] = made_here
-            entries[rel] = combine(made_here.records)
+            entries[rel] = made_here.entry
         return entries, env, files if env else {}
     files = {}
     plan_assets: dict[str, Any] | None = None
@@ -146,7 +184,7 @@ def after_build(prep: Prepared, entries: dict[str, FileEntry], inputs: Mapping[s
             if plan_assets is None:
                 plan_assets = {a.name: a for a in prep.plan.assets}
             found = records(recipe, plan_assets)
-        files[recipe.path] = FileVariants(definition, tuple(keys), tuple(found))
+        files[recipe.path] = varcache.from_records(definition, keys, found, entries[recipe.path])
     return entries, environment(root) if files else "", files
 
 

@@ -276,7 +276,7 @@ def quick(cwd: Path, provider: str | None, batch: bool) -> tuple[Prepared, dict[
     for rel in loaded:
         by_file[rel] = [next(it) for _ in fresh[rel]]
         kept = prep.rest.kept.get(rel)
-        if kept is not None and kept.records:   # a matrix planned in part: the rest of it as built
+        if kept is not None and kept.some:      # a matrix planned in part: the rest of it as built
             whole = _with_kept(kept, prep, rel, by_file[rel], cache.files.get(rel))
             if whole is None:
                 return None
@@ -323,7 +323,8 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
         by_name.setdefault(name, []).append(line)
     # the stored lines of the kept variants are their actions: the same (variant, id) pairs, as
     # many lines as actions (a record's actions are distinct), checked for all of them at once
-    records = kept.records.values()
+    rows = list(kept.rows())
+    records = [r for _, r in rows if r is not None]
     ours = [line for r in records for line in by_name.get(r.name, ())]
     if len(ours) != sum(len(r.actions) for r in records) or \
             {(ln[2][0], ln[0]) for ln in ours} != {(r.name, a[:ID]) for r in records for a in r.actions}:
@@ -336,8 +337,7 @@ def _with_kept(kept: Kept, prep: Prepared, rel: str, planned: list[dict[str, Any
     recipe = next(r for r in prep.project.recipes if r.path == rel)
     names = {combo_key(v.asset, v.values): v.name for v in recipe.variants}
     found: list[dict[str, Any]] = []
-    for key in kept.order:
-        record = kept.records.get(key)
+    for key, record in rows:
         if record is None:
             name = names.get(key)
             if name is None or name not in new:
