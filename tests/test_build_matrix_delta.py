@@ -316,3 +316,159 @@ def test_a_full_build_reads_a_large_matrix_file_once(tmp_path: Path) -> None:
     assert [p for p in opened if p.endswith("m.yaml")] == [str(root / "recipes" / "m.yaml")]
     edit(root / "recipes" / "m.yaml", ", 7, ", ", 107, ")
     assert variants(root) == ["a-107"]
+
+
+# -- a change read on the last text (`recipe.splice`) ------------------------------------------------
+
+def plan_json(root: Path) -> str:
+    import contextlib
+    import io
+
+    cwd = Path.cwd()
+    out = io.StringIO()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            main(["plan", "--json"])
+    finally:
+        os.chdir(cwd)
+    return out.getvalue()
+
+
+def spliced(root: Path) -> bool | None:
+    """Whether a build now reads the matrix file on the basis of its last text (None: not in part)."""
+    prep = planned(root)
+    if prep is None or prep.rest is None or "recipes/m.yaml" not in prep.rest.kept:
+        return None
+    return prep.rest.kept["recipes/m.yaml"].spliced
+
+
+def cache_entry(root: Path) -> dict[str, Any]:
+    body = json.loads((root / ".assetgen" / varcache.CACHE_FILE).read_bytes().partition(b"\n")[2])
+    return dict(body["files"]["recipes/m.yaml"])
+
+
+def settled(root: Path) -> Path:
+    """A first change after a full build: the file is read whole, and the cache keeps its text."""
+    assert "basis" not in cache_entry(root) or cache_entry(root)["basis"] is None
+    edit(root / "recipes" / "m.yaml", ", 2, ", ", 2a, ")
+    assert spliced(root) is False
+    assert build(root)[0] == 0
+    assert cache_entry(root)["basis"]["text"] == (root / "recipes" / "m.yaml").read_text()
+    return root
+
+
+def same_everywhere(root: Path, tmp_path: Path) -> tuple[int, dict[str, object] | None]:
+    """Plan and build `root` and a copy of it the full way: the same plan, summary and messages,
+    lock file, outputs, build index, and variant cache but for the text it keeps."""
+    other = full_copy(root, tmp_path)
+    assert plan_json(root) == plan_json(other)
+    full = build(other)
+    full_err = build.err        # type: ignore[attr-defined]
+    mine = build(root)
+    assert mine == full and build.err == full_err      # type: ignore[attr-defined]
+    if full[0] == 0:
+        assert state(root) == state(other)
+        index = ".assetgen/build-index.json"
+        assert json.loads((root / index).read_text()) == json.loads((other / index).read_text())
+        assert {**cache_entry(root), "basis": None} == {**cache_entry(other), "basis": None}
+    return mine
+
+
+def test_one_changed_value_is_read_on_the_last_text_and_builds_as_the_full_way(tmp_path: Path) -> None:
+    root = settled(make(tmp_path / "p"))
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
+    assert spliced(root) is True
+    assert variants(root) == ["a-7x"]
+    code, summary = same_everywhere(root, tmp_path / "first")
+    assert code == 0 and summary is not None and summary["actions_run"] == 1
+    assert cache_entry(root)["basis"]["text"] == (root / "recipes" / "m.yaml").read_text()
+    # two values at once, the next build on the text this one kept
+    edit(root / "recipes" / "m.yaml", ", 9, ", ", 9y, ")
+    edit(root / "recipes" / "m.yaml", ", 30, ", ", 30z, ")
+    assert spliced(root) is True
+    assert variants(root) == ["a-30z", "a-9y"]
+    same_everywhere(root, tmp_path / "second")
+    # the file saved again as it was: nothing to render
+    path = root / "recipes" / "m.yaml"
+    path.write_text(path.read_text())
+    assert spliced(root) is True and variants(root) == []
+
+
+@pytest.mark.parametrize("old, new, how", [
+    (", 5, ", ", true, ", True),
+    (", 5, ", ", 1.0, ", True),
+    (", 5, ", ", 1e3, ", True),
+    (", 5, ", ", -5, ", True),
+    (", 5, ", ", '5', ", False),            # quoted
+    (", 5, ", ", 5, 55, ", False),          # a new value
+    (", 5, ", ", ", False),                 # a value removed
+    (", 5, ", ", 5, # five\n ", False),     # a comment
+    (", 5, ", ", &five 5, ", False),        # an anchor
+    (", 5, ", ",  5, ", False),             # other spacing
+    (", 5, ", ", 5 , ", False),
+    ("Asset {{ i }}", "Asset {{ i }}!", False),     # another definition
+    ("[0, 1,", "[0, 1,\n ", False),         # a line break
+    (", 5, ", ", null, ", None),            # the full way's error
+    (", 5, ", ", ~, ", None),
+    (", 5, ", ", 0x1, ", None),             # a value twice: 1
+    (", 5, ", ", [5], ", None),
+    (", 5, ", ", 5: 6, ", None),
+    (", 5, ", ", a#b, ", False),            # a plain value with "#" inside: read whole
+])
+def test_an_edit_gives_the_full_ways_result(tmp_path: Path, old: str, new: str, how: bool | None) -> None:
+    root = settled(make(tmp_path / "p"))
+    edit(root / "recipes" / "m.yaml", old, new)
+    assert spliced(root) is how
+    same_everywhere(root, tmp_path)
+
+
+def test_a_value_of_a_matrix_of_two_keys_is_read_on_the_last_text(tmp_path: Path) -> None:
+    two = (f"version: 1\nassets:\n  a:\n    matrix: {{i: [{VALUES}], j: [x, y, z]}}\n"
+           "    prompt: \"Asset {{ i }} {{ j }}\"\n    output: \"out/{{ name }}.png\"\n"
+           "  b:\n    prompt: \"Alone\"\n    output: out/b.png\n")
+    root = settled(make(tmp_path / "p", two))
+    edit(root / "recipes" / "m.yaml", "y, z]", "w, z]")      # every variant of `y` is another one
+    assert spliced(root) is True
+    assert len(variants(root)) == N and all(v.endswith("-w") for v in variants(root))
+    same_everywhere(root, tmp_path / "first")
+    edit(root / "recipes" / "m.yaml", ", 8, ", ", 8b, ")
+    assert spliced(root) is True
+    assert variants(root) == ["a-8b-w", "a-8b-x", "a-8b-z"]
+    same_everywhere(root, tmp_path / "second")
+
+
+def _basis(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda raw: change(raw["basis"])
+
+
+@pytest.mark.parametrize("change", [
+    _basis(lambda b: b.update(text=b["text"].replace(", 6, ", ", 6b, "))),      # another value there
+    _basis(lambda b: b.update(text=b["text"].replace(", 6, ", ", 66, "))),      # and its list's place
+    _basis(lambda b: b["values"][0].__setitem__(7, 70)),                     # the edited value's
+    _basis(lambda b: b["values"][0].__setitem__(6, 60)),                     # another one's: unused
+    _basis(lambda b: b["lists"][0].__setitem__(2, b["lists"][0][2] + 1)),
+    _basis(lambda b: b["lists"][0].__setitem__(3, b["lists"][0][3] - 1)),
+    _basis(lambda b: b["values"][0].pop()),
+    _basis(lambda b: b.update(text=b["text"] + "#")),
+    _basis(lambda b: b.update(values=[[True] * N])),
+    lambda raw: raw.update(basis="x"),
+    lambda raw: raw.update(basis={"text": 1}),
+    lambda raw: raw["keys"].__setitem__(7, raw["keys"][8]),                  # two keys the same
+])
+def test_a_damaged_text_of_the_last_build_costs_only_time(
+        tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    root = settled(make(tmp_path / "p"))
+    rewrite_cache(root, change)
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
+    same_everywhere(root, tmp_path)
+
+
+def test_a_damaged_other_list_of_a_matrix_of_two_keys_costs_only_time(tmp_path: Path) -> None:
+    two = (f"version: 1\nassets:\n  a:\n    matrix: {{i: [{VALUES}], j: [x, y]}}\n"
+           "    prompt: \"Asset {{ i }} {{ j }}\"\n    output: \"out/{{ name }}.png\"\n")
+    root = settled(make(tmp_path / "p", two))
+    rewrite_cache(root, _basis(lambda b: b["values"][1].__setitem__(0, "q")))     # j: [q, y]
+    edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
+    assert spliced(root) is not True
+    same_everywhere(root, tmp_path)

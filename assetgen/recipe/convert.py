@@ -8,7 +8,7 @@ work (templates, paths, outputs) lives in `assetgen.recipe.variant`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from assetgen.recipe.yamlpos import Positions
 
 Params = dict[str, tuple[Any, Location]]   # name -> (value, where it was set)
 # (asset key, its combinations in order) -> the positions of those to build
-Wanted = Callable[[str, list[expand.Combination]], Collection[int]]
+Wanted = Callable[[str, Sequence[expand.Combination]], Collection[int]]
 
 
 class FileResult(Struct):
@@ -135,22 +135,32 @@ def _convert_asset(
     asset_params = {**file_params, **params_from(asset, builder.positions, base)}
     plans = _step_plans(key, asset, asset_params, builder.positions)
     names: list[str] = []
-    combos = expand.combinations(
-        asset.get("matrix") or {}, asset.get("exclude") or (), asset.get("include") or ())
+    matrix = asset.get("matrix") or {}
+    exclude, include = asset.get("exclude") or (), asset.get("include") or ()
+    combos: list[tuple[expand.Combination, int | None]]
+    if wanted is not None and matrix and not exclude and not include:
+        # a plain product, whose combinations are made only where wanted (a build after a change
+        # to a large matrix keeps most of them)
+        every = expand.Product(matrix)
+        combos = [(every[i], None) for i in sorted(wanted(key, every))]
+        none = not every
+    else:
+        combos = expand.combinations(matrix, exclude, include)
+        none = not combos
+        if wanted is not None:
+            combos = [combos[i] for i in sorted(wanted(key, [combo for combo, _ in combos]))]
     result.diagnostics += _check_exclude(asset, base, builder.positions)
     if "pick" in asset and "steps" in asset:
         result.diagnostics.append(Diagnostic.error(
             builder.positions.key((*base, "pick")),
             "'pick' on an asset goes with the 'prompt' shorthand; with 'steps', set it on the step that "
             "makes the candidates"))
-    if not combos:
+    if none:
         result.diagnostics.append(Diagnostic.warning(
             builder.positions.key((*base, "exclude")),
             f"asset '{key}' makes no variant: exclude drops every combination of the matrix"))
     key_loc = builder.positions.key(base)
     dropped_before = set(builder.dropped)
-    if wanted is not None:
-        combos = [combos[i] for i in sorted(wanted(key, [combo for combo, _ in combos]))]
     for combo, include_index in combos:
         where = key_loc if include_index is None else builder.positions.value(
             (*base, "include", include_index))

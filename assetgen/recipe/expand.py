@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 Combination = tuple[tuple[str, Any], ...]
 
@@ -33,6 +33,46 @@ def combinations(
     for i, extra in enumerate(include):
         out.append((tuple(extra.items()), i))
     return out
+
+
+class Product(Sequence[Combination]):
+    """The combinations of a matrix without `exclude` or `include`, in written order, each made
+    when asked for: a build that keeps most variants of a large matrix makes only the others."""
+
+    def __init__(self, matrix: Mapping[str, Sequence[Any]]) -> None:
+        self.keys = list(matrix)
+        self.lists = [matrix[k] for k in self.keys]
+        self.strides = [math.prod(len(v) for v in self.lists[i + 1:]) for i in range(len(self.lists))]
+        self.total = math.prod(len(v) for v in self.lists)
+
+    def __len__(self) -> int:
+        return self.total
+
+    @overload
+    def __getitem__(self, index: int) -> Combination: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Combination]: ...
+
+    def __getitem__(self, index: int | slice) -> Combination | Sequence[Combination]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.total))]
+        if not 0 <= index < self.total:
+            raise IndexError(index)
+        return tuple((key, values[index // stride % len(values)])
+                     for key, values, stride in zip(self.keys, self.lists, self.strides, strict=True))
+
+    def __iter__(self) -> Iterator[Combination]:
+        keys = self.keys
+        for values in itertools.product(*self.lists):
+            yield tuple(zip(keys, values, strict=True))
+
+    def having(self, key: str, positions: Iterable[int]) -> list[int]:
+        """The positions of the combinations whose value of `key` is at one of `positions` in its list."""
+        at = self.keys.index(key)
+        stride, size = self.strides[at], len(self.lists[at])
+        outer = self.total // (stride * size)
+        return sorted(base * size * stride + p * stride + inner
+                      for p in positions for base in range(outer) for inner in range(stride))
 
 
 def size(matrix: Mapping[str, Sequence[Any]], include: Sequence[Any] = ()) -> int:

@@ -172,13 +172,13 @@ def convert_part(root: Path, doc: yamlpos.Document, params: Params, old: Contain
     refers to another."""
     from assetgen.recipe.load import convert_doc
 
-    if not (_plain_lists(doc.data) and _costs_nothing(doc.data)):
+    if not (_plain_lists(doc.data) and costs_nothing(doc.data)):
         return None
     order: list[str] = []
     seen: set[str] = set()
     odd = False
 
-    def wanted(asset: str, combos: list[Combination]) -> list[int]:
+    def wanted(asset: str, combos: Sequence[Combination]) -> list[int]:
         nonlocal odd
         keys = combo_keys(asset, combos)
         plain = [k for k in keys if k is not None]
@@ -190,12 +190,12 @@ def convert_part(root: Path, doc: yamlpos.Document, params: Params, old: Contain
         return [i for i, key in enumerate(keys) if key not in old]
 
     result = convert_doc(root, doc, params, wanted, checked=True)
-    if odd or any(map(_refers, result.variants)):
+    if odd or any(map(refers, result.variants)):
         return None
     return Part(result, tuple(order))
 
 
-def _refers(variant: Any) -> bool:
+def refers(variant: Any) -> bool:
     from assetgen.recipe.refs import refs_of
 
     return any(True for _ in refs_of(variant))
@@ -207,7 +207,7 @@ def _plain_lists(data: Any) -> bool:
                for matrix in matrix_lists(data).values() for values in matrix.values())
 
 
-def _costs_nothing(data: Any) -> bool:
+def costs_nothing(data: Any) -> bool:
     """Every string of every asset (but its matrix, exclude and include) renders without spending
     the file's step budget, so the renders of kept variants cannot change whether the file's
     budget suffices."""

@@ -200,6 +200,9 @@ def _plain(text: str) -> Any:
     return _as_kind(_core_kind(text), text)
 
 
+plain_scalar = _plain     # what `load` makes of a plain value (`recipe.splice` reads edited values with it)
+
+
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.splitlines()
     return lines[line][column] if line < len(lines) and column < len(lines[line]) else ""

@@ -12,17 +12,30 @@ variants, none of its variants refers to another, and every template of its asse
 without spending the file's step budget (plain `{{ name }}` substitutions). Otherwise, and for
 anything the cache cannot answer, the file is loaded whole (and its definition kept for the next
 build).
+
+The usual change is one value of a flow list, and the file is then not parsed at all: the cache
+also keeps the text the file was last read from, with where its matrix lists lie and their values
+(`recipe.splice`; kept whenever this module reads the file, not by a full build, which does not
+keep the text it loaded: the first change after one reads the file whole). A new text that differs
+from it only inside one list, value for value, is read on that basis, and only the combinations of
+the changed values get new keys (`reuse.combo_keys`): the others keep the cache's, at the
+positions the cache has them (each changed position's old key is checked against the cache's).
+Its asset must be a plain product (no `exclude` anywhere in the file, no `include` in it), its new
+values all new; anything else is read and parsed whole, as before. The variant cache itself is
+kept a column at a time (`run.varcache`): the kept variants are ranges of it, never decoded one by
+one.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetgen.recipe import reuse
+from msgspec import Struct, structs
+
+from assetgen.recipe import reuse, splice
 from assetgen.recipe.convert import FileResult, Params
 from assetgen.recipe.model import Recipe
 from assetgen.run import varcache
@@ -37,8 +50,7 @@ VERSION = 1             # of what the variant cache holds and how it is keyed
 MIN_VARIANTS = 32       # a full build records the definition of files with at least this many variants
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(Struct, frozen=True, dict=True):
     """A recipe file as a build after a small change loaded it: its definition, every variant's
     values in the file's order, and which of them are the variants the last build made, kept as
     they were (none when it was loaded whole)."""
@@ -47,6 +59,8 @@ class Kept:
     order: Sequence[str]
     cached: FileVariants | None = None      # the variants of the last build (None: none kept)
     parts: tuple[Part, ...] = ()            # `order` as ranges of `cached` kept and variants made now
+    basis: splice.Basis | None = None       # the text the file was read from (`recipe.splice`)
+    spliced: bool = False                   # read on the basis of the last text, its lists not parsed
 
     @functools.cached_property
     def some(self) -> bool:
@@ -79,46 +93,116 @@ class Kept:
             if key is None:
                 return None
             made[key] = record
+        basis = self.basis.to_json() if self.basis is not None else None
         if self.cached is None:
             if not made.keys() >= set(self.order):
                 return None
             found = [made[k] for k in self.order]
-            return varcache.from_records(self.definition, self.order, found, combine(found))
+            whole = varcache.from_records(self.definition, self.order, found, combine(found))
+            return structs.replace(whole, basis=basis)
         try:
-            return self.cached.rebuilt(self.parts, made)
+            return structs.replace(self.cached.rebuilt(self.parts, made), basis=basis)
         except KeyError:
             return None
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(Struct, frozen=True):
     result: FileResult          # the variants rendered now (all of the file's without `kept`)
     kept: Kept | None           # None: the file's definition is not known (not kept in the cache)
 
 
 def load(root: Path, rel: str, params: Params, cached: FileVariants | None) -> Loaded:
     """The file, in part when `cached` (its variants as the last build made them, or None) allows."""
+    from assetgen.recipe import limits
     from assetgen.recipe.load import convert_doc, read_doc
 
-    doc = read_doc(root, rel)
+    try:
+        data: bytes | None = (root / rel).read_bytes()
+    except OSError:
+        data = None
+    if data is not None and len(data) > limits.MAX_FILE_BYTES:
+        data = None     # read again, to say so
+    if cached is not None and cached.basis is not None and data is not None:
+        spliced = _spliced(root, rel, params, cached, data)
+        if spliced is not None:
+            return spliced
+    doc = read_doc(root, rel, data)
     if isinstance(doc, FileResult):
         return Loaded(doc, None)
     definition = reuse.definition(doc.data)
     if definition is None:
         return Loaded(convert_doc(root, doc, params), None)
+    assert data is not None
+    basis = splice.basis(data.decode("utf-8"), doc)
     if cached is not None and cached.definition == definition:
         old = {key: at for at, key in enumerate(cached.keys)}
         part = reuse.convert_part(root, doc, params, old)
         if part is not None:
-            return Loaded(part.result, Kept(definition, part.order, cached, _parts(part.order, old)))
+            return Loaded(part.result, Kept(definition, part.order, cached, _parts(part.order, old), basis))
     result = convert_doc(root, doc, params)
-    order = []
-    for variant in result.variants:
-        key = reuse.combo_key(variant.asset, variant.values)
-        if key is None or key in order:
-            return Loaded(result, None)
-        order.append(key)
-    return Loaded(result, Kept(definition, tuple(order)))
+    order = reuse.variant_keys(result.variants)
+    keys = [k for k in order if k is not None]
+    if len(set(keys)) != len(order):
+        return Loaded(result, None)
+    return Loaded(result, Kept(definition, keys, basis=basis))
+
+
+def _spliced(root: Path, rel: str, params: Params, cached: FileVariants, data: bytes) -> Loaded | None:
+    """The file read on the basis the cache keeps of its last text (`recipe.splice`), with only the
+    variants of the values that changed rendered; None when that cannot say."""
+    from assetgen.recipe.expand import Product
+    from assetgen.recipe.load import convert_doc
+
+    old = splice.Basis.from_json(cached.basis)
+    try:
+        edit = splice.read(old, data.decode("utf-8"), rel) if old is not None else None
+    except UnicodeDecodeError:
+        edit = None
+    if edit is None or old is None:
+        return None
+    data_ = edit.doc.data
+    if reuse.definition(data_) != cached.definition or not reuse.costs_nothing(data_) \
+            or any(isinstance(a, dict) and "exclude" in a for a in data_["assets"].values()):
+        return None     # (exclude rules are checked against every value of the lists)
+    starts: dict[str, tuple[int, int]] = {}
+    at = 0
+    for asset, names in cached.entry.assets.items():
+        starts[asset] = (at, len(names))
+        at += len(names)
+    order = list(cached.keys)
+    fresh: list[int] = []
+    wanted: dict[str, list[int]] = {}
+    for (asset, key), positions in edit.changed.items():
+        spec = data_["assets"][asset]
+        if spec.get("exclude") or spec.get("include") or asset not in starts:
+            return None
+        before = dict(spec["matrix"])
+        before[key] = old.column(asset, key)
+        now, then = Product(spec["matrix"]), Product(before)
+        start, count = starts[asset]
+        if len(now) != count:
+            return None
+        picked = now.having(key, positions)
+        new_keys = reuse.combo_keys(asset, [now[i] for i in picked])
+        old_keys = reuse.combo_keys(asset, [then[i] for i in picked])
+        for i, new_key, old_key in zip(picked, new_keys, old_keys, strict=True):
+            if new_key is None or order[start + i] != old_key:
+                return None     # not the variant the cache has there
+            order[start + i] = new_key
+            fresh.append(start + i)
+        wanted[asset] = picked
+    if len(set(order)) != len(order):
+        return None     # the same values twice: the full path says where
+    result = convert_doc(root, edit.doc, params, lambda asset, _: wanted.get(asset, ()), checked=True)
+    if any(map(reuse.refers, result.variants)):
+        return None
+    parts: list[Part] = []
+    lo = 0
+    for at in sorted(fresh):
+        parts += [range(lo, at), order[at]]
+        lo = at + 1
+    parts.append(range(lo, len(order)))
+    return Loaded(result, Kept(cached.definition, order, cached, tuple(parts), edit.basis, spliced=True))
 
 
 def _parts(order: Sequence[str], old: Mapping[str, int]) -> tuple[Part, ...]:

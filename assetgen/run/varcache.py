@@ -31,10 +31,11 @@ import hashlib
 import json
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import accumulate, chain, groupby, repeat
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from assetgen import statefiles
 from assetgen.run.index import FileEntry, VariantRecord
@@ -50,8 +51,7 @@ _LISTS = (("actions", "action_ids"), ("inputs", "input_paths"), ("refs", "ref_na
 Part = range | str
 
 
-@dataclass(frozen=True)
-class FileVariants:
+class FileVariants(Struct, frozen=True, dict=True):
     """One recipe file's variants as the last build made them, beside its index entry."""
 
     definition: str
@@ -65,12 +65,13 @@ class FileVariants:
     refs: Sequence[int]
     ref_names: Sequence[str]
     bare: Sequence[int]                 # the positions of the variants without matrix values
+    basis: Any = None                   # the file's text as last read (`recipe.splice`), as JSON
 
     def to_json(self) -> dict[str, Any]:
         return {"definition": self.definition, "keys": self.keys, "outputs": self.outputs,
                 "actions": self.actions, "action_ids": self.action_ids, "inputs": self.inputs,
                 "input_paths": self.input_paths, "refs": self.refs, "ref_names": self.ref_names,
-                "bare": self.bare}
+                "bare": self.bare, "basis": self.basis}
 
     @functools.cached_property
     def _ids(self) -> Sequence[str]:
@@ -220,7 +221,8 @@ def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
     if list(chain.from_iterable(assets.values())) != list(entry.variants):
         return None     # an asset's variants not in a row: not a file's
     found = FileVariants(raw["definition"], entry, keys, outputs, raw["actions"], raw.get("action_ids"),
-                         raw["inputs"], raw["input_paths"], raw["refs"], raw["ref_names"], bare)
+                         raw["inputs"], raw["input_paths"], raw["refs"], raw["ref_names"], bare,
+                         raw.get("basis"))
     if sorted(_with_values(found.assets, bare)) != list(entry.matrix):
         return None
     return found
