@@ -5,7 +5,9 @@ never a torn one; a crash leaves at most a stray temp file, which nothing reads.
 name carries the writer's process id and a tag of its machine's name. Stray temp files are
 removed beside the outputs by the next build and in the cache by `gc` once their writer is gone:
 a writer of this machine whose process no longer runs; any writer once the file is an hour old
-(another machine's process ids say nothing here: a folder may be shared).
+(another machine's process ids say nothing here: a folder may be shared). A build marks that it
+writes outputs (`Writes`) until it is done, so that a build after a small change looks for stray
+temp files beside its outputs only when a writer that is gone may have left some.
 """
 
 from __future__ import annotations
@@ -209,6 +211,62 @@ def is_stale(path: Path, now: float | None = None) -> bool:
         return path.stat().st_mtime < (now if now is not None else time.time()) - STALE_SECONDS
     except OSError:
         return False
+
+
+class Writes:
+    """A build's mark, while it writes outputs, that it may leave temp files beside them: a file
+    `writers/build.PID-HOST.RANDOM` in the state folder, removed once the build is done. A build that
+    finds no stale mark of another writer (one that is gone, or an hour old) knows that no writer
+    left temp files since the last sweep, so it need not list the folders of its outputs to look.
+    (A plain class: a dataclass costs its module ~0.6 ms to import.)"""
+
+    __slots__ = ("folder", "mark", "tracked")
+
+    def __init__(self, folder: Path, mark: Path | None, tracked: bool) -> None:
+        self.folder = folder
+        self.mark = mark            # None: it could not be made (every sweep then looks)
+        self.tracked = tracked      # the folder of marks was there before: the writers before this one marked
+
+    @classmethod
+    def begin(cls, state: Path) -> Writes:
+        folder = state / "writers"
+        mark = folder / f"build.{os.getpid()}-{HOST_TAG}.{os.urandom(4).hex()}"
+        try:
+            if state.is_symlink() or folder.is_symlink():
+                return cls(folder, None, False)
+            tracked = folder.is_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(mark, _FLAGS, 0o666))
+        except OSError:
+            return cls(folder, None, False)
+        return cls(folder, mark, tracked)
+
+    def gone(self, now: float | None = None) -> list[Path] | None:
+        """The marks of other writers that are gone (or an hour old): they may have left temp files.
+        None when there is no telling (no record of the writers before this one)."""
+        mark = self.mark
+        if mark is None or not self.tracked:
+            return None
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return None
+        now = time.time() if now is None else now
+        return [path for path in (self.folder / n for n in names if n != mark.name) if is_stale(path, now)]
+
+    @staticmethod
+    def forget(marks: Iterable[Path]) -> None:
+        """Remove marks of writers whose temp files were swept."""
+        for path in marks:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def end(self) -> None:
+        """The build is done and left no temp file."""
+        if self.mark is not None:
+            self.forget([self.mark])
 
 
 def drop_stale_temps(root: Path, paths: Iterable[str]) -> list[str]:

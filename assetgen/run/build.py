@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assetgen import gc, lockfile
-from assetgen.atomic import drop_stale_temps
+from assetgen.atomic import Writes, drop_stale_temps
 from assetgen.cache import CACHE_ENV
 from assetgen.errors import ExitCode, UserError
 from assetgen.plan import estimate
@@ -293,8 +293,9 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         from assetgen.batch.run import without
 
         plan = without(prep.plan, deferred)
+    writes = Writes.begin(prep.project.root / ".assetgen")     # before the first output is written
     out = asyncio.run(_execute(prep, opts, sink, adopt, plan))
-    swept = _save(prep, opts, out, inputs, bool(deferred))
+    swept = _save(prep, opts, out, inputs, writes, bool(deferred))
     failures, failed, left, causes = _failures(prep, out)
     renditions = prep.renditions()
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
@@ -507,7 +508,8 @@ def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
     return True
 
 
-def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiting: bool = False) -> Swept:
+def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, writes: Writes,
+          waiting: bool = False) -> Swept:
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
@@ -520,7 +522,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
         swept = sweep(root, prep.lock, lock, in_use(prep), prep.files)
         lockfile.write(root, lock)
     prep.files.save()
-    drop_stale_temps(root, _outputs(prep))
+    _drop_stale_temps(prep, writes, whole)
     # what the old lock reached was reached until now, and so is what the new one does (gc's grace)
     reached_at = time.time()
     prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
@@ -531,7 +533,22 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, waiti
         _stamp(prep, opts, inputs, reached_at)
     else:
         stamp.clear(root)
+    if complete:
+        writes.end()    # else its mark stays: a failed worker may have left a temp file
     return swept
+
+
+def _drop_stale_temps(prep: Prepared, writes: Writes, whole: bool) -> None:
+    """Remove the temp files that writers which are gone left beside this build's outputs. A build
+    of the whole project looks in every output folder, and then forgets the marks of those writers;
+    a build after a small change looks only when such a mark is there (a folder of 10,000 outputs
+    takes 5 ms to list)."""
+    gone = writes.gone()
+    if prep.rest is not None and gone == []:
+        return
+    drop_stale_temps(prep.project.root, _outputs(prep))
+    if whole and prep.rest is None and gone:
+        writes.forget(gone)
 
 
 def _adopting(prep: Prepared, opts: BuildOptions) -> frozenset[str]:
