@@ -71,47 +71,82 @@ Chunk = bytes | memoryview
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """What a file held when it was read: the sha256 of its bytes, and what `os.stat` said of it
-    then. While the file's stat says the same, it is taken to hold those bytes (not read again)."""
-    sha: str
-    stat: tuple[int, int, int, int]     # size, mtime (ns), inode, device
+    """What `os.stat` said of a file assetgen read or wrote: while the file's stat says the same
+    (size, mtime, ctime, inode, device: a write, a rename over it or a `touch` changes one of them),
+    it holds the same bytes."""
+    stat: tuple[int, int, int, int, int]
 
     @classmethod
-    def of(cls, sha: str, st: os.stat_result) -> Known:
-        return cls(sha, _stat_key(st))
+    def of(cls, st: os.stat_result) -> Known:
+        return cls(_stat_key(st))
+
+    def holds(self, path: Path) -> bool:
+        """Whether the file at `path` is still the one this was said of."""
+        try:
+            return _stat_key(os.stat(path, follow_symlinks=False)) == self.stat
+        except OSError:
+            return False
 
 
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
-    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
 
 
-def write_atomic_chunks(path: Path, chunks: Iterable[Chunk], known: Known | None = None) -> tuple[str, bool]:
+def write_atomic_chunks(path: Path, chunks: Iterable[Chunk],
+                        differs: bool = False) -> tuple[Known | None, bool]:
     """`write_atomic` of the bytes `chunks` yield, without holding them all at once; the file is
-    replaced only when its bytes differ. `known`: what the file held when it was read, so that it
-    is not read and hashed again to compare. (sha256 of the bytes, whether the file was replaced)"""
-    digest = hashlib.sha256()
+    replaced only when its bytes differ (compared a part at a time when the sizes agree; `differs`:
+    the caller knows they do). (What the file that holds these bytes at `path` is, taken through
+    its descriptor after the rename, so that a file another writer put there since is not taken for
+    it; None when there is no telling. Whether the file was replaced.)"""
     size = 0
     tmp, fd = _open_temp(path)
     try:
         try:
             for data in chunks:
-                digest.update(data)
                 size += len(data)
                 _write_all(fd, data)
-            sha = digest.hexdigest()
-            same = _same(path, sha, size, known)
-            if not same:
+            held = None if differs else _holding(path, tmp, size)
+            if held is None:
                 os.fsync(fd)
+                os.replace(tmp, path)
+                held = Known.of(os.fstat(fd))
+                replaced = True
+            else:
+                replaced = False
         finally:
             os.close(fd)
-        if same:
+        if not replaced:
             tmp.unlink()
-        else:
-            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return sha, not same
+    return held, replaced
+
+
+def _holding(path: Path, tmp: Path, size: int) -> Known | None:
+    """What the file at `path` is, when it holds the `size` bytes of `tmp`; else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as old, open(tmp, "rb") as new:
+            before = os.fstat(fd)
+            if before.st_size != size:
+                return None
+            while True:
+                part = old.read(1 << 20)
+                if part != new.read(1 << 20):
+                    return None
+                if not part:
+                    break
+            after = os.fstat(fd)
+        return Known.of(after) if _stat_key(after) == _stat_key(before) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def byte_chunks(pieces: Iterable[Chunk], size: int = 1 << 16) -> Iterator[Chunk]:
@@ -148,29 +183,6 @@ def text_chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
             batch, held = [], 0
     if batch:
         yield "".join(batch).encode("utf-8")
-
-
-def _same(path: Path, sha: str, size: int, known: Known | None) -> bool:
-    """Whether the file at `path` has `size` bytes whose sha256 is `sha`: told by `known` while the
-    file's stat is the one it was read with, else by reading it."""
-    if known is not None:
-        try:
-            if _stat_key(os.stat(path)) == known.stat:
-                return known.sha == sha
-        except OSError:
-            return False
-    return _holds(path, sha, size)
-
-
-def _holds(path: Path, sha: str, size: int) -> bool:
-    """Whether the file at `path` has `size` bytes whose sha256 is `sha`."""
-    try:
-        if os.stat(path).st_size != size:
-            return False
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest() == sha
-    except OSError:
-        return False
 
 
 def temp_target(name: str) -> str | None:

@@ -19,8 +19,11 @@ from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
 LOCK_VERSION = 1
-# in the state folder: the sha256 of the lock text assetgen last wrote, so that a later write may
-# reuse the text of every entry that did not change instead of encoding all of them again
+# in the state folder: what `os.stat` said of the lock file assetgen last wrote (size, mtime, ctime,
+# inode, device, taken through the file's descriptor after it was put in place), so that a later
+# read knows the file's text to be entries as `_block` writes them, sorted (a small build reads only
+# the entries it needs, and a write reuses the text of every entry that did not change), without
+# hashing the file: a file written since, by git or a hand, has another ctime and inode
 TEXT_RECORD = "lock-text.json"
 _HEAD = '{\n  "assets": {\n'
 _TAIL = f'\n  }},\n  "version": {LOCK_VERSION}\n}}\n'
@@ -102,8 +105,8 @@ class Lock:
     blocks: dict[str, tuple[LockAsset, str]] = field(default_factory=dict, compare=False, repr=False)
     # name -> text of the entries a partial reading (`read_some`) left unread: written as they are
     others: Mapping[str, str] = field(default_factory=dict, repr=False)
-    # what the lock file held when this lock was read from it (a file assetgen wrote), so that a
-    # write of the same bytes need not read the file again to tell
+    # the lock file this lock was read from, when it is one assetgen wrote, so that a write of the
+    # same text need not read the file again to tell
     file: Known | None = field(default=None, compare=False, repr=False)
 
     def others_text(self) -> str:
@@ -129,6 +132,22 @@ class Lock:
     def output_shas(self) -> dict[tuple[str, str], str]:
         """(output path, render key) -> sha256 of the file the lock expects."""
         return {(o.path, o.key): o.sha256 for a in self.assets.values() for o in a.outputs}
+
+    def as_read(self) -> bool | None:
+        """Whether the text is the text of the lock file this lock was read from (told without
+        encoding: every entry read is there again, unchanged, and no other); None when there is no
+        telling (not read from a file assetgen wrote, or not all of it split into entries)."""
+        others, blocks = self.others, self.blocks
+        if self.file is None:
+            return None
+        if isinstance(others, Unread):      # a name not read may be among the entries left unread
+            if self.assets.keys() != others.spans.keys():
+                return None
+        elif others or not blocks:
+            return None
+        elif self.assets.keys() != blocks.keys():       # the blocks are every entry of the file
+            return False
+        return all(name in blocks and _same(blocks[name][0], asset) for name, asset in self.assets.items())
 
     def text(self) -> str:
         """JSON with sorted keys and a two-space indent; the text of an entry equal to the one read
@@ -204,9 +223,9 @@ def read(root: Path) -> Lock:
         return EMPTY
     except statefiles.Damaged as exc:
         raise UserError(unreadable(path, str(exc))) from None
-    sha = _written_by_us(root, data) if lock.assets else None
-    if sha is not None:
-        return Lock(lock.assets, _blocks(data, lock), file=Known.of(sha, st))
+    if lock.assets and _written_by_us(root, st, data):
+        blocks = _blocks(data, lock)
+        return Lock(lock.assets, blocks, file=Known.of(st) if blocks else None)
     return lock
 
 
@@ -224,8 +243,7 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
     if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
             and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
         return None
-    sha = _written_by_us(root, data)
-    if sha is None:
+    if not _written_by_us(root, st, data):
         return None
     lo, hi = len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES)
     assets: dict[str, LockAsset] = {}
@@ -248,7 +266,7 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         blocks[name] = (asset, block)
         spans[name] = (start, end)
         at = end + 2
-    return Lock(assets, blocks, Unread(data, lo, hi, spans), Known.of(sha, st))
+    return Lock(assets, blocks, Unread(data, lo, hi, spans), Known.of(st))
 
 
 class Unread(Mapping[str, str]):
@@ -260,6 +278,11 @@ class Unread(Mapping[str, str]):
         self._lo, self._hi = lo, hi     # the entries are data[lo:hi], joined by ",\n"
         self._spans = spans             # the read entries: name -> where it is in data
         self._entries: dict[str, str] | None = None
+
+    @property
+    def spans(self) -> Mapping[str, tuple[int, int]]:
+        """The entries read: name -> where it is in the file."""
+        return self._spans
 
     def text(self) -> str:
         """The unread entries' text, together (to search)."""
@@ -389,17 +412,20 @@ def _entries(body: bytes, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     return found
 
 
-def _written_by_us(root: Path, data: bytes) -> str | None:
-    """The sha256 of `data` when it is the text assetgen last wrote (its hash is the one recorded
-    then); else None."""
+def _written_by_us(root: Path, st: os.stat_result, data: bytes) -> bool:
+    """Whether the lock file, read as `data` with the stat `st` (taken once it was read), is the
+    one assetgen last wrote: the stat recorded then (or, in a record of an earlier version, the
+    sha256 of its bytes)."""
     try:
         record = statefiles.read_json(root / ".assetgen" / TEXT_RECORD, max_bytes=4096)
     except (OSError, statefiles.Damaged):
-        return None
-    if not (isinstance(record, dict) and isinstance(record.get("sha256"), str)):
-        return None
-    sha = hashlib.sha256(data).hexdigest()
-    return sha if record["sha256"] == sha else None
+        return False
+    if not isinstance(record, dict):
+        return False
+    if "stat" in record:
+        return record["stat"] == list(Known.of(st).stat)
+    sha = record.get("sha256")
+    return isinstance(sha, str) and hashlib.sha256(data).hexdigest() == sha
 
 
 def _blocks(data: bytes, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
@@ -440,21 +466,29 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 
 def write(root: Path, lock: Lock) -> bool:
-    """Write the lock file when its text changed; True when it was written."""
-    sha, written = write_atomic_chunks(root / LOCK_FILE, lock.chunks(), lock.file)
-    _record_sha(root, sha)
+    """Write the lock file when its text changed (durably: synced to disk); True when it was
+    written. A lock read from the file assetgen wrote, which is still there, tells whether its
+    text is the file's without reading the file again."""
+    path = root / LOCK_FILE
+    same = lock.as_read()
+    if same is not None and lock.file is not None and lock.file.holds(path):
+        if same:
+            _record(root, lock.file)
+            return False
+        known, written = write_atomic_chunks(path, lock.chunks(), differs=True)
+    else:
+        known, written = write_atomic_chunks(path, lock.chunks())
+    if known is not None:
+        _record(root, known)
     return written
 
 
-def _record(root: Path, data: bytes) -> None:
-    _record_sha(root, hashlib.sha256(data).hexdigest())
-
-
-def _record_sha(root: Path, sha: str) -> None:
-    """Remember the hash of the text just written (best effort: without it, the next write encodes
-    every entry)."""
+def _record(root: Path, known: Known) -> None:
+    """Remember what the lock file assetgen just wrote is (best effort: without it, the next build
+    reads the whole file and encodes every entry). Not synced to disk: a record lost or left old
+    by a crash names another file, and is ignored."""
     state = root / ".assetgen"
-    body = json.dumps({"sha256": sha}).encode("utf-8")
+    body = json.dumps({"stat": list(known.stat)}).encode("utf-8")
     try:
         if state.is_symlink() or (state / TEXT_RECORD).is_symlink():
             return
@@ -463,7 +497,7 @@ def _record_sha(root: Path, sha: str) -> None:
     except OSError:
         pass
     try:
-        write_atomic(state / TEXT_RECORD, body)
+        write_atomic(state / TEXT_RECORD, body, durable=False)
     except OSError:
         return
 

@@ -119,8 +119,8 @@ def _watch(event: str, args: tuple[object, ...]) -> None:
 
 
 def test_writing_back_a_lock_read_from_the_file_does_not_read_the_file_again(tmp_path: Path) -> None:
-    """The hash of the file, checked when it was read, tells whether the text is the same: the
-    file is neither read again nor replaced."""
+    """The file's stat, checked when it was read, tells that it is still the file read, whose text
+    this is: the file is neither read again nor replaced."""
     import sys
 
     global _opened
@@ -154,3 +154,55 @@ def test_a_lock_file_changed_after_it_was_read_is_replaced(tmp_path: Path) -> No
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert lockfile.write(root, lock)
     assert path.read_bytes() == before
+
+
+def test_the_record_names_the_file_in_place_by_its_stat(tmp_path: Path) -> None:
+    import json
+
+    from assetgen.atomic import Known
+
+    root = built(tmp_path / "p")
+    record = json.loads((root / ".assetgen" / lockfile.TEXT_RECORD).read_text())
+    assert record == {"stat": list(Known.of(os.stat(root / "assetgen.lock")).stat)}
+    assert lockfile.read_some(root, ["a1"]) is not None
+
+
+def test_a_lock_file_rewritten_in_place_with_its_old_mtime_is_not_read_in_part(tmp_path: Path) -> None:
+    # the same size, inode and mtime (a hand that restores the mtime): the ctime tells
+    root = built(tmp_path / "p")
+    path = root / "assetgen.lock"
+    before = path.read_bytes()
+    st = os.stat(path)
+    edited = before.replace(b'"one"', b'"eno"')
+    with open(path, "r+b") as fh:
+        fh.write(edited)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_ino, after.st_mtime_ns) == (st.st_size, st.st_ino, st.st_mtime_ns)
+    assert lockfile.read_some(root, ["a1"]) is None
+    assert lockfile.read(root).file is None
+
+
+def test_a_lock_file_put_back_by_hand_is_not_read_in_part(tmp_path: Path) -> None:
+    # the very bytes assetgen wrote, but another file (git checkout, a copy): read whole once
+    import shutil
+
+    root = built(tmp_path / "p")
+    path = root / "assetgen.lock"
+    shutil.copy2(path, root / "copy.lock")
+    os.replace(root / "copy.lock", path)
+    assert lockfile.read_some(root, ["a1"]) is None
+
+
+def test_a_record_of_the_lock_files_hash_is_still_honoured(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    root = built(tmp_path / "p")
+    data = (root / "assetgen.lock").read_bytes()
+    record = root / ".assetgen" / lockfile.TEXT_RECORD
+    record.write_text(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}))
+    some = lockfile.read_some(root, ["a1"])
+    assert some is not None and not lockfile.write(root, some)
+    assert json.loads(record.read_text())["stat"][0] == len(data)
+    assert lockfile.read_some(root, ["a1"]) is not None

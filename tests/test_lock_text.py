@@ -1,5 +1,5 @@
 """The lock text is the same whether each entry is encoded again or taken from the file assetgen
-wrote last (`.assetgen/lock-text.json` holds that file's hash): a build that changes one asset
+wrote last (`.assetgen/lock-text.json` holds that file's stat): a build that changes one asset
 writes the text a full encoding would, and a lock file not written by assetgen, or a record that
 does not match it, is encoded afresh. The quick reading of a lock file gives what the careful one
 gives."""
@@ -7,9 +7,11 @@ gives."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from assetgen import lockfile
+from assetgen.atomic import Known
 from assetgen.cli import main
 
 RECIPE = """\
@@ -103,7 +105,7 @@ def test_a_lock_file_written_by_hand_is_encoded_afresh(tmp_path: Path) -> None:
     (root / "assetgen.lock").write_bytes(compact)
     assert lockfile.read(root).blocks == {}       # the record names another text
     # even a record that matches (it names the hand-written text) cannot split it into entries
-    lockfile._record(root, compact)
+    lockfile._record(root, Known.of(os.stat(root / "assetgen.lock")))
     again = lockfile.read(root)
     assert again.blocks == {} and again == lock
     assert again.text() == full_text(lock)
@@ -113,7 +115,10 @@ def test_a_damaged_record_is_ignored(tmp_path: Path) -> None:
     root = project(tmp_path)
     lock = lockfile.read(root)
     record = root / ".assetgen" / lockfile.TEXT_RECORD
-    for damage in (b"", b"[1]", b'{"sha256": 5}', b"\xff" * 10, b'{"sha256": "' + b"0" * 64 + b'"}'):
+    stat = list(Known.of(os.stat(root / "assetgen.lock")).stat)
+    other = json.dumps({"stat": [stat[0], *stat[1:4], stat[4] + 1]}).encode()     # another device
+    for damage in (b"", b"[1]", b'{"sha256": 5}', b"\xff" * 10, b'{"sha256": "' + b"0" * 64 + b'"}',
+                   b'{"stat": null}', b'{"stat": [1, 2, 3, 4, 5]}', other, b'{"stat": "%d"}' % stat[0]):
         record.write_bytes(damage)
         again = lockfile.read(root)
         assert again.blocks == {} and again == lock
@@ -126,7 +131,7 @@ def test_entries_moved_between_files_keep_no_stale_text(tmp_path: Path) -> None:
     text = (root / "assetgen.lock").read_text()
     swapped = text.replace('"shield": {', '"zzz": {', 1)    # the names no longer follow the sorted order
     (root / "assetgen.lock").write_text(swapped)
-    lockfile._record(root, swapped.encode("utf-8"))
+    lockfile._record(root, Known.of(os.stat(root / "assetgen.lock")))
     assert lockfile.read(root).blocks == {}
 
 
