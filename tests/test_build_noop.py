@@ -39,14 +39,15 @@ def root(tmp_path: Path, capsys) -> Path:
 
 
 def _build(root: Path, capsys) -> tuple[dict, bool]:
-    """The summary, and whether the fast path answered (a full build writes a new stamp file; the
-    fast path only sets the stamp's mtime)."""
-    stamp = root / ".assetgen" / "build-stamp.json"
-    before = stamp.read_bytes() if stamp.is_file() else None
+    """The summary, and whether the fast path answered (a full build writes a new stamp file or
+    changes file; the fast path only sets the stamp's mtime)."""
+    files = [root / ".assetgen" / "build-stamp.json", root / ".assetgen" / "build-stamp-changes.json"]
+    before = [f.read_bytes() if f.is_file() else None for f in files]
     capsys.readouterr()
     main(["build", str(root), "--json"])
     summary = json.loads(capsys.readouterr().out)
-    return summary, stamp.is_file() and stamp.read_bytes() == before
+    after = [f.read_bytes() if f.is_file() else None for f in files]
+    return summary, before[0] is not None and after == before
 
 
 def test_fast_path_imports_nothing_heavy(root: Path) -> None:

@@ -7,6 +7,13 @@ recipe file changes its folder's mtime) and the command's signature (paths, prov
 folder, remote cache and its mode from the environment, the assetgen and Pillow versions). When
 every stat still matches, the build is a no-op, decided without YAML, templates, Pillow or hashing.
 Anything else falls through to the full build. This module imports nothing heavy on purpose.
+
+The stamp is a base (`build-stamp.json`, written whole, with a random id) and the changes since it
+(`build-stamp-changes.json`, with a CRC-32, naming the base's id): a build after a small change
+writes only the stats that differ from the base's (and the paths gone since), with the rest of the
+stamp; past `REWRITE_AFTER` of them the base is written whole again. A reader merges the two; a
+changes file that is damaged, lost or of another base is ignored: the base alone is the stamp of an
+earlier build, whose stats no longer match what changed since (the full path decides).
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from typing import Any
 from assetgen import statefiles
 
 STAMP_FILE = "build-stamp.json"
-STAMP_VERSION = 2
+CHANGES_FILE = "build-stamp-changes.json"
+STAMP_VERSION = 3
+REWRITE_AFTER = 512         # paths changed since the base: beyond this (or a quarter of them) it is rewritten
 INDEX_FILE = "build-index.json"
 PROJECT_FILE = "assetgen.yaml"
 REMOTE_ENV = ("ASSETGEN_REMOTE_CACHE", "ASSETGEN_REMOTE_CACHE_MODE")
@@ -137,40 +146,115 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
     """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
     `reached_at`: the time the build set as the mtime of every cache record it reached.
     `index_sha`: the hash of the build index written beside it (`write_index`); None: there is none
-    (one left from before is removed). The stamp is written a part at a time (the stats of a large
-    project are not held again as one text)."""
-    from assetgen.atomic import write_atomic_from
-
+    (one left from before is removed). When the stamp this process read last (`compare`) is still
+    the one there, only the changes since its base are written; else the base, a part at a time
+    (the stats of a large project are not held again as one text)."""
     state = root / ".assetgen"
     if index_sha is None:
         (state / INDEX_FILE).unlink(missing_ok=True)
+    rest = {"version": STAMP_VERSION, "signature": sig, "actions_total": total, "dirs": dirs}
+    if reached_at is not None:
+        rest["reached_at"] = reached_at
+    if index_sha is not None:
+        rest["index"] = index_sha
+    known = _read.get(root)
+    changes = known.since(files) if known is not None and known.base == _base_id(state) else None
+    most = min(REWRITE_AFTER, max(8, len(files) // 4))
     # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
     # (the full path decides), never one that claims what was not written
-    write_atomic_from(state / STAMP_FILE, _stamp_text(sig, files, dirs, total, reached_at, index_sha),
-                      durable=False)
+    if changes is not None and len(changes.changed) + len(changes.gone) <= most:
+        from assetgen.atomic import write_atomic
+
+        body = {**rest, "base": changes.base, "files": {rel: files[rel] for rel in changes.changed},
+                "gone": sorted(changes.gone)}
+        write_atomic(state / CHANGES_FILE, statefiles.with_crc(body), durable=False)
+        _read[root] = changes
+        return
+    _read[root] = _Read(_write_base(state, rest, files), files)
 
 
-def _stamp_text(sig: dict[str, Any], files: Mapping[str, list[int] | None], dirs: dict[str, int | None],
-                total: int, reached_at: float | None, index_sha: str | None,
+def _write_base(state: Path, rest: dict[str, Any], files: Mapping[str, list[int] | None]) -> str:
+    """The stamp written whole, with a new id (a changes file of the old base is removed); the id."""
+    from assetgen.atomic import write_atomic_from
+
+    base = os.urandom(16).hex()
+    write_atomic_from(state / STAMP_FILE, _stamp_text(base, rest, files), durable=False)
+    (state / CHANGES_FILE).unlink(missing_ok=True)
+    return base
+
+
+def _stamp_text(base: str, rest: dict[str, Any], files: Mapping[str, list[int] | None],
                 size: int = 1 << 16) -> Iterator[bytes]:
-    """The stamp's JSON, compact, as `json.dumps` would write the whole body (files and folders in
-    any order: only compared), in UTF-8 chunks of about `size` characters."""
+    """The stamp's JSON, compact, as `json.dumps` would write the whole body with its id first
+    (files in any order: only compared), in UTF-8 chunks of about `size` characters."""
     from assetgen.atomic import text_chunks
 
     encode = json.JSONEncoder(separators=(",", ":")).encode
-    head = encode({"version": STAMP_VERSION, "signature": sig, "actions_total": total})
-    tail = ['},"dirs":', encode(dirs)]
-    if reached_at is not None:
-        tail += [',"reached_at":', encode(reached_at)]
-    if index_sha is not None:
-        tail += [',"index":', encode(index_sha)]
-    return text_chunks(chain([head[:-1], ',"files":{'], statefiles.json_members(files.items()), tail, ["}"]),
-                       size)
+    head = encode({"id": base, **rest})
+    return text_chunks(chain([head[:-1], ',"files":{'], statefiles.json_members(files.items()), ["}}"]), size)
+
+
+_ID_AT = len('{"id":"')
+_ID_LEN = 32
+
+
+def _base_id(state: Path) -> str | None:
+    """The id of the stamp's base, read from its first bytes (None: none there)."""
+    try:
+        fd = os.open(state / STAMP_FILE, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, _ID_AT + _ID_LEN + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    found = head[_ID_AT:_ID_AT + _ID_LEN].decode("ascii", "replace")
+    return found if head[:_ID_AT] == b'{"id":"' and head[-1:] == b'"' and _is_id(found) else None
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == _ID_LEN and all(c in "0123456789abcdef" for c in value)
+
+
+class _Read:
+    """The stamp as this process last read or wrote it: its base's id, its stats (merged), the
+    paths whose stats the changes file holds, those of them the base lacks, and the base's paths
+    that are gone. (A plain class: the no-op imports this module.)"""
+
+    __slots__ = ("base", "files", "changed", "lacks", "gone")
+
+    def __init__(self, base: str, files: Mapping[str, Any], changed: frozenset[str] = frozenset(),
+                 lacks: frozenset[str] = frozenset(), gone: frozenset[str] = frozenset()) -> None:
+        self.base = base
+        self.files = files
+        self.changed = changed
+        self.lacks = lacks
+        self.gone = gone
+
+    def since(self, files: Mapping[str, Any]) -> _Read:
+        """The changes from the same base to `files`: the paths whose stats differ from this
+        stamp's, with those the changes file holds already; the base's paths not in `files`."""
+        old = self.files
+        missing = object()
+        differ = {rel for rel, now in files.items()
+                  if (was := old.get(rel, missing)) is not now and was != now}
+        differ.update(rel for rel in self.changed if rel in files)
+        gone = (self.gone | (old.keys() - files.keys() - self.lacks)) - files.keys()
+        lacks = {rel for rel in differ if rel in self.lacks or (rel not in old and rel not in self.gone)}
+        return _Read(self.base, files, frozenset(differ), frozenset(lacks), frozenset(gone))
+
+
+# by project root: the stamp this process read (`compare`) or wrote last, so that a build after a
+# small change writes only what changed (checked against the base's id on disk before it is used)
+_read: dict[Path, _Read] = {}
 
 
 def clear(root: Path) -> None:
-    (root / ".assetgen" / STAMP_FILE).unlink(missing_ok=True)
-    (root / ".assetgen" / INDEX_FILE).unlink(missing_ok=True)
+    _read.pop(root, None)
+    for name in (STAMP_FILE, CHANGES_FILE, INDEX_FILE):
+        (root / ".assetgen" / name).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -190,12 +274,7 @@ class Compared:
 def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
     """The changes since the stamp; None when there is no usable stamp (damaged, of the wrong
     shape, or of another command signature: the full build then decides, costing time only)."""
-    if os.path.islink(root / ".assetgen"):
-        return None
-    try:
-        body = statefiles.load_json(statefiles.read_bytes(root / ".assetgen" / STAMP_FILE))
-    except (OSError, ValueError, RecursionError):
-        return None
+    body, held = _load(root)
     if not isinstance(body, dict) or body.get("version") != STAMP_VERSION or body.get("signature") != sig:
         return None
     files, dirs, total = body.get("files"), body.get("dirs"), body.get("actions_total")
@@ -218,7 +297,38 @@ def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
         if was != [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]:
             changed.append(rel)
     dirs_changed = [rel for rel, mtime in dirs.items() if _dir_mtime(prefix + rel) != mtime]
+    _read[root] = held if held is not None else _Read(body["id"], files)
     return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index)
+
+
+def _load(root: Path) -> tuple[Any, _Read | None]:
+    """The stamp's body, its base and its changes merged (None when there is no readable base),
+    and what the changes file holds (None: there is none). A changes file that is damaged,
+    of another base or of the wrong shape is ignored: the base alone is an earlier build's stamp."""
+    state = root / ".assetgen"
+    if os.path.islink(state):
+        return None, None
+    try:
+        body = statefiles.load_json(statefiles.read_bytes(state / STAMP_FILE))
+    except (OSError, ValueError, RecursionError):
+        return None, None
+    if not (isinstance(body, dict) and _is_id(body.get("id")) and isinstance(body.get("files"), dict)):
+        return None, None
+    changes = statefiles.read_crc(state / CHANGES_FILE)     # (a symbolic link is not read)
+    if not (isinstance(changes, dict) and changes.get("base") == body["id"]
+            and changes.get("version") == body.get("version") and isinstance(changes.get("files"), dict)
+            and isinstance(changes.get("gone"), list) and statefiles.all_relative(changes["gone"])):
+        return body, None
+    files: dict[str, Any] = body["files"]
+    changed, gone = changes.pop("files"), frozenset(changes.pop("gone"))
+    lacks = frozenset(rel for rel in changed if rel not in files)
+    files.update(changed)
+    for rel in gone:
+        files.pop(rel, None)
+    for key in ("signature", "actions_total", "dirs", "reached_at", "index"):
+        body.pop(key, None)
+    body.update({k: v for k, v in changes.items() if k != "base"})
+    return body, _Read(body["id"], files, frozenset(changed) - gone, lacks - gone, gone - changed.keys())
 
 
 def fast_noop(paths: Iterable[str], cwd: Path, provider: str | None, touch: bool = True) -> int | None:
@@ -244,17 +354,19 @@ def touch_stamp(root: Path) -> None:
 
 def reached(root: Path) -> tuple[float, float] | None:
     """(when the stamped build touched the cache records it reached, when a build last proved them
-    still reached: the stamp's mtime), or None without a readable stamp. The lock file has not
-    changed between the two: every no-op build checked it."""
-    path = root / ".assetgen" / STAMP_FILE
-    if os.path.islink(root / ".assetgen"):
+    still reached: the stamp's mtime, or its changes file's when that is later), or None without a
+    readable stamp. The lock file has not changed between the two: every no-op build checked it."""
+    state = root / ".assetgen"
+    body, held = _load(root)
+    if body is None:
         return None
     try:
-        body = json.loads(statefiles.read_bytes(path))
-        until = os.stat(path).st_mtime
-    except (OSError, ValueError, RecursionError):
+        until = os.stat(state / STAMP_FILE).st_mtime
+        if held is not None:
+            until = max(until, os.stat(state / CHANGES_FILE).st_mtime)
+    except OSError:
         return None
-    at = body.get("reached_at") if isinstance(body, dict) else None
+    at = body.get("reached_at")
     if not statefiles.is_number(at):
         return None
     assert isinstance(at, int | float)

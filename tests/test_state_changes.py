@@ -1,0 +1,222 @@
+"""The build stamp is a base and the changes since it: a build after a small change writes only the
+changes, a reader merges them, and past a threshold the base is written whole again. Whatever the
+sequence of changes, the merged stamp is what a whole rewrite gives; a changes file that is damaged,
+lost or of another base costs a full path, never a wrong no-op."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assetgen.cli import main
+from assetgen.run import delta, index, stamp
+
+NAMES = "abcdefgh"
+
+
+def recipe(name: str, prompt: str) -> str:
+    return f"version: 1\nassets:\n  {name}:\n    prompt: \"{prompt}\"\n    output: out/{name}.png\n"
+
+
+def make(root: Path) -> Path:
+    (root / "recipes").mkdir(parents=True)
+    (root / "assetgen.yaml").write_text("version: 1\nprovider: local\n"
+                                        "defaults: {model: gpt-image-2, size: 16x16}\n")
+    for name in NAMES:
+        (root / "recipes" / f"{name}.yaml").write_text(recipe(name, f"Asset {name}"))
+    assert build(root)["outputs_written"] == len(NAMES)
+    return root
+
+
+def build(root: Path) -> dict[str, Any]:
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["build", "--json"]) == 0
+        return json.loads(out.getvalue())
+    finally:
+        os.chdir(cwd)
+
+
+def compared(root: Path) -> stamp.Compared | None:
+    return stamp.compare(root, stamp.signature([], root, None))
+
+
+def small(root: Path) -> bool:
+    """Whether the next build takes the path of a small change."""
+    found = compared(root)
+    return found is not None and delta.prepare(found, None) is not None
+
+
+def merged(root: Path) -> dict[str, Any]:
+    """The stamp as a reader has it, less what differs between two writes of the same state."""
+    body, _ = stamp._load(root)
+    assert isinstance(body, dict)
+    found = {k: v for k, v in body.items() if k not in ("id", "reached_at", "index")}
+    entries = index.read(root, body["index"])      # the same entries (in the order each path made them)
+    assert entries is not None
+    return {**found, "index": {rel: e.to_json() for rel, e in entries.items()}}
+
+
+def rewritten(root: Path, tmp: Path) -> dict[str, Any]:
+    """The stamp a build of the project as it is writes whole (its stats are the same files')."""
+    state = root / ".assetgen"
+    for name in (stamp.STAMP_FILE, stamp.CHANGES_FILE):
+        (tmp / name).unlink(missing_ok=True)
+        if (state / name).exists():
+            shutil.copy2(state / name, tmp / name)
+        (state / name).unlink(missing_ok=True)
+    assert build(root)["outputs_written"] == 0
+    assert not (state / stamp.CHANGES_FILE).exists()
+    whole = merged(root)
+    for name in (stamp.STAMP_FILE, stamp.CHANGES_FILE):       # put the stamp as it was back
+        (state / name).unlink(missing_ok=True)
+        if (tmp / name).exists():
+            shutil.copy2(tmp / name, state / name)
+    return whole
+
+
+def edit(root: Path, name: str, prompt: str) -> None:
+    (root / "recipes" / f"{name}.yaml").write_text(recipe(name, prompt))
+
+
+def test_a_small_change_writes_only_the_changes(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    base = (root / ".assetgen" / stamp.STAMP_FILE).read_bytes()
+    edit(root, "c", "Asset c, red")
+    assert small(root)
+    assert build(root)["outputs_written"] == 1
+    assert (root / ".assetgen" / stamp.STAMP_FILE).read_bytes() == base
+    changes = json.loads((root / ".assetgen" / stamp.CHANGES_FILE).read_bytes().partition(b"\n")[2])
+    assert sorted(changes["files"]) == ["assetgen.lock", "out/c.png", "recipes/c.yaml"]
+    assert changes["gone"] == []
+    found = compared(root)      # the next build is a no-op
+    assert found is not None and found.changed == () and found.dirs_changed == ()
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+def test_a_path_gone_since_the_base_is_gone_from_the_merged_stamp(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    (root / "recipes" / "c.yaml").write_text(recipe("c", "Asset c").replace("out/c.png", "out/c2.png"))
+    assert small(root)
+    build(root)
+    assert not (root / "out" / "c.png").exists()
+    changes = json.loads((root / ".assetgen" / stamp.CHANGES_FILE).read_bytes().partition(b"\n")[2])
+    assert changes["gone"] == ["out/c.png"]
+    assert "out/c.png" not in merged(root)["files"]
+    assert merged(root) == rewritten(root, tmp_path)
+    # a path the base never had goes without a trace; one it had and has again is a change
+    (root / "recipes" / "c.yaml").write_text(recipe("c", "Asset c").replace("out/c.png", "out/c3.png"))
+    build(root)
+    changes = json.loads((root / ".assetgen" / stamp.CHANGES_FILE).read_bytes().partition(b"\n")[2])
+    assert changes["gone"] == ["out/c.png"] and "out/c2.png" not in changes["files"]
+    assert merged(root) == rewritten(root, tmp_path)
+    (root / "recipes" / "c.yaml").write_text(recipe("c", "Asset c"))
+    build(root)
+    changes = json.loads((root / ".assetgen" / stamp.CHANGES_FILE).read_bytes().partition(b"\n")[2])
+    assert changes["gone"] == [] and "out/c.png" in changes["files"]
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+def test_past_the_threshold_the_base_is_written_whole_again(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    state = root / ".assetgen"
+    ids = []
+    for i, name in enumerate(NAMES):
+        edit(root, name, f"Asset {name}, {i}")
+        build(root)
+        ids.append(json.loads((state / stamp.STAMP_FILE).read_text())["id"])
+    # each change is a recipe file, its output and the lock; past 8 paths (a quarter of the 18, at
+    # least 8) the changes file goes and the base is written whole: the 4th and 8th change
+    assert ids[0] == ids[1] == ids[2] != ids[3] == ids[4] == ids[5] == ids[6] != ids[7]
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "emptied", "missing", "other base", "a link"])
+def test_a_damaged_changes_file_costs_only_a_full_path(tmp_path: Path, damage: str) -> None:
+    root = make(tmp_path / "p")
+    state = root / ".assetgen"
+    changes = state / stamp.CHANGES_FILE
+    if damage == "other base":      # the changes of the base before this one
+        edit(root, "a", "Asset a, blue")
+        build(root)
+        old = changes.read_bytes()
+        for i, name in enumerate(NAMES):
+            edit(root, name, f"Asset {name}, green {i}")
+            build(root)
+    edit(root, "c", "Asset c, red")
+    build(root)
+    data = changes.read_bytes()
+    if damage == "truncated":
+        changes.write_bytes(data[:-7])
+    elif damage == "flipped":
+        at = len(data) - 40
+        changes.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
+    elif damage == "emptied":
+        changes.write_bytes(b"")
+    elif damage == "missing":
+        changes.unlink()
+    elif damage == "other base":
+        changes.write_bytes(old)
+    else:
+        (tmp_path / "elsewhere.json").write_bytes(data)
+        changes.unlink()
+        changes.symlink_to(tmp_path / "elsewhere.json")
+    found = compared(root)
+    assert found is not None and found.changed != ()      # the base alone: an earlier build's stamp
+    assert build(root)["outputs_written"] == 0
+    found = compared(root)
+    assert found is not None and found.changed == () and found.dirs_changed == ()
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+def test_the_no_op_merges_the_changes(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    edit(root, "b", "Asset b, red")
+    build(root)
+    summary = build(root)
+    assert summary["actions_run"] == 0 and summary["actions_cached"] == 2 * len(NAMES)
+    assert (root / ".assetgen" / stamp.CHANGES_FILE).exists()
+    (root / "out" / "b.png").unlink()       # what the changes file says of b.png no longer holds
+    found = compared(root)
+    assert found is not None and found.changed == ("out/b.png",)
+
+
+def test_gc_sees_when_the_changes_were_written(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    state = root / ".assetgen"
+    then = os.stat(state / stamp.STAMP_FILE).st_mtime - 3600
+    os.utime(state / stamp.STAMP_FILE, (then, then))
+    edit(root, "b", "Asset b, red")
+    build(root)
+    found = stamp.reached(root)
+    assert found is not None
+    at, until = found
+    assert until == os.stat(state / stamp.CHANGES_FILE).st_mtime and until >= at - 1
+
+
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(["red", "blue", "moved"])),
+                min_size=1, max_size=6))
+@settings(max_examples=8, deadline=None)
+def test_any_sequence_of_small_changes_merges_to_the_whole_rewrite(
+        tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[str, str]]) -> None:
+    tmp = tmp_path_factory.mktemp("seq")
+    root = make(tmp / "p")
+    for name, how in edits:
+        text = recipe(name, f"Asset {name}, {how}")
+        if how == "moved":
+            text = text.replace(f"out/{name}.png", f"out/{name}-moved.png")
+        (root / "recipes" / f"{name}.yaml").write_text(text)
+        build(root)
+    assert merged(root) == rewritten(root, tmp)
