@@ -216,6 +216,21 @@ def test_a_new_recipe_file_goes_the_full_way(tmp_path: Path) -> None:
         b'[["a"], {"a": [1]}, [], [], [], [], []]', b'[["a"], [], [], [], [], [], []]',
         b'[["a"], {}, [], [], [], [], [], []]', b'[["a"], {}, [], [], [], [], "x"]', b'"x"',
         b'[["a"], {}, [], [[]], [], [], []]')),
+    # the base as columns: the paths, and seven columns (null: every value empty)
+    *(b'{"version": 2, "paths": %s, "columns": %s}' % case for case in (
+        (b'["recipes/one/a.yaml"]', b'[[["a"]], null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a"], ["b"]], null, null, null, null, null, null]'),
+        (b'["../x"]', b'[[["a"]], null, null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml", "recipes/one/a.yaml"]', b'[null, null, null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[["a"], null, null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[[1]], null, null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a", ["b"]]], null, null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a"]], [[]], null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a"]], [{"a": "a"}], null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a"]], [{"a": [null]}], null, null, null, null, null]'),
+        (b'["recipes/one/a.yaml"]', b'[[["a"]], null, null, null, null, null, [["x"], 2]]'),
+        (b'[1]', b'[null, null, null, null, null, null, null]'),
+        (b'"recipes/one/a.yaml"', b'[null, null, null, null, null, null, null]'))),
 ])
 def test_a_damaged_index_is_ignored(tmp_path: Path, damage: bytes) -> None:
     root = make(tmp_path / "p")

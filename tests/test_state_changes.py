@@ -72,15 +72,16 @@ def merged(root: Path) -> dict[str, Any]:
 def rewritten(root: Path, tmp: Path) -> dict[str, Any]:
     """The stamp a build of the project as it is writes whole (its stats are the same files')."""
     state = root / ".assetgen"
-    for name in (stamp.STAMP_FILE, stamp.CHANGES_FILE):
+    names = (stamp.STAMP_FILE, stamp.CHANGES_FILE, stamp.INDEX_FILE, stamp.INDEX_CHANGES_FILE)
+    for name in names:
         (tmp / name).unlink(missing_ok=True)
         if (state / name).exists():
             shutil.copy2(state / name, tmp / name)
         (state / name).unlink(missing_ok=True)
     assert build(root)["outputs_written"] == 0
-    assert not (state / stamp.CHANGES_FILE).exists()
+    assert not (state / stamp.CHANGES_FILE).exists() and not (state / stamp.INDEX_CHANGES_FILE).exists()
     whole = merged(root)
-    for name in (stamp.STAMP_FILE, stamp.CHANGES_FILE):       # put the stamp as it was back
+    for name in names:       # put the stamp as it was back
         (state / name).unlink(missing_ok=True)
         if (tmp / name).exists():
             shutil.copy2(tmp / name, state / name)
@@ -220,3 +221,120 @@ def test_any_sequence_of_small_changes_merges_to_the_whole_rewrite(
         (root / "recipes" / f"{name}.yaml").write_text(text)
         build(root)
     assert merged(root) == rewritten(root, tmp)
+
+
+# -- the build index: the same, an entry (or a large entry's runs) at a time ----------------------
+
+def index_changes(root: Path) -> dict[str, Any]:
+    data = (root / ".assetgen" / stamp.INDEX_CHANGES_FILE).read_bytes()
+    import hashlib
+
+    body, _ = stamp._load(root)
+    assert body["index"] == hashlib.sha256(data).hexdigest()      # the stamp names the changes
+    return json.loads(data)
+
+
+MATRIX = """\
+version: 1
+assets:
+  m:
+    matrix:
+      v: [{values}]
+    prompt: "m {{{{ v }}}}"
+    output: "out/m-{{{{ v }}}}.png"
+"""
+
+
+def matrix_project(root: Path, values: list[str]) -> Path:
+    make(root)
+    (root / "recipes" / "m.yaml").write_text(MATRIX.format(values=", ".join(values)))
+    build(root)
+    return root
+
+
+def test_a_small_change_writes_only_its_entry_to_the_index(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    base = (root / ".assetgen" / stamp.INDEX_FILE).read_bytes()
+    edit(root, "c", "Asset c, red")
+    build(root)
+    assert (root / ".assetgen" / stamp.INDEX_FILE).read_bytes() == base
+    changes = index_changes(root)
+    assert list(changes["files"]) == ["recipes/c.yaml"] and changes["files"]["recipes/c.yaml"][0] == "="
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+def test_a_change_to_a_large_matrix_is_written_as_the_runs_that_differ(tmp_path: Path) -> None:
+    values = [f"v{i:03d}" for i in range(100)]
+    root = matrix_project(tmp_path / "p", values)
+    values[40] = "w040"
+    (root / "recipes" / "m.yaml").write_text(MATRIX.format(values=", ".join(values)))
+    assert small(root)
+    build(root)
+    record = index_changes(root)["files"]["recipes/m.yaml"]
+    assert record[0] == "~"
+    variants, assets, matrix, outputs, inputs, refs, actions = record[1]
+    assert variants == ["~", [[40, 41, ["m-w040"]]]] and outputs == ["~", [[40, 41, ["out/m-w040.png"]]]]
+    assert assets == ["k", {"m": ["~", [[40, 41, ["m-w040"]]]]}, []]
+    assert matrix is inputs is refs is None
+    assert actions[0] == "~" and [run[:2] for run in actions[1]] == [[80, 82]]
+    assert merged(root) == rewritten(root, tmp_path)
+    values.insert(50, "x050")        # one more variant and one less: the columns move
+    del values[53]
+    (root / "recipes" / "m.yaml").write_text(MATRIX.format(values=", ".join(values)))
+    build(root)
+    assert index_changes(root)["files"]["recipes/m.yaml"][0] == "~"
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+def test_past_an_eighth_of_the_base_or_4_kb_the_index_is_written_whole_again(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    for k in "xyz":     # 40 assets a file: each entry written whole in the changes, ~2.5 KB
+        lines = [f"  {k}{i:02d}: {{prompt: \"{k} {i}\", output: out/{k}{i:02d}.png}}\n" for i in range(40)]
+        (root / "recipes" / f"{k}.yaml").write_text("version: 1\nassets:\n" + "".join(lines))
+    build(root)
+    state = root / ".assetgen"
+    assert not (state / stamp.INDEX_CHANGES_FILE).exists()
+    base = (state / stamp.INDEX_FILE).read_bytes()
+    for k in "xy":
+        path = root / "recipes" / f"{k}.yaml"
+        path.write_text(path.read_text().replace(f'"{k} 1"', f'"{k} one"'))
+        build(root)
+        if k == "x":
+            assert (state / stamp.INDEX_FILE).read_bytes() == base and index_changes(root)["files"]
+    assert (state / stamp.INDEX_FILE).read_bytes() != base      # the second change: past 4 KB
+    assert not (state / stamp.INDEX_CHANGES_FILE).exists()
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "missing", "base changed"])
+def test_a_damaged_index_costs_only_a_full_path(tmp_path: Path, damage: str) -> None:
+    root = make(tmp_path / "p")
+    edit(root, "c", "Asset c, red")
+    build(root)
+    path = root / ".assetgen" / stamp.INDEX_CHANGES_FILE
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[:-3])
+    elif damage == "flipped":
+        path.write_bytes(data[:20] + bytes([data[20] ^ 1]) + data[21:])
+    elif damage == "missing":
+        path.unlink()
+    else:
+        base = root / ".assetgen" / stamp.INDEX_FILE
+        base.write_bytes(base.read_bytes().replace(b"recipes/a.yaml", b"recipes/A.yaml"))
+    edit(root, "d", "Asset d, red")
+    assert not small(root)
+    assert build(root)["outputs_written"] == 1
+    found = compared(root)
+    assert found is not None and found.changed == ()
+    assert merged(root) == rewritten(root, tmp_path)
+
+
+@given(st.lists(st.sampled_from("abcde"), max_size=300), st.lists(st.sampled_from("abcde"), max_size=300),
+       st.integers(1, 70))
+@settings(max_examples=300, deadline=None)
+def test_the_runs_of_two_columns_make_one_of_the_other(a: list[str], b: list[str], block: int) -> None:
+    runs = index._runs(a, b, block)
+    assert index._spliced(a, json.loads(json.dumps(runs))) == b
+    if a == b:
+        assert runs == []

@@ -605,7 +605,7 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
         files = {**prep.rest.stamped, **files}
         entries = {**prep.rest.files, **entries} if entries is not None else None
     # the index, then the variant cache (it holds the hash of the index it goes with), then the stamp
-    index_sha = stamp.write_index(root, index.encoded(entries)) if entries is not None else None
+    index_sha = index.write(root, entries) if entries is not None else None
     del entries
     if index_sha is not None and cached:
         varcache.write(root, index_sha, env, cached)

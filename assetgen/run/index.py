@@ -9,13 +9,19 @@ index: duplicate names and output paths, outputs that would overwrite a recipe o
 
 Like every state file it is untrusted: read with its shape checked, anything wrong ignored (the
 build then takes the full path, costing time only). Its paths are only compared, never opened.
+
+It is a base (`build-index.json`) and the changes since it (`build-index-changes.json`, naming
+the base's sha256; the stamp holds the sha256 of the changes file, or of the base when there is
+none): a build after a small change writes only the entries that differ from the base's (a large
+entry, a matrix file's, as the runs of each column that differ), and the files gone; past an
+eighth of the base's size the base is written whole again.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,7 +31,7 @@ from assetgen.plan.graph import AssetPlan, Plan
 from assetgen.recipe.model import Recipe
 from assetgen.recipe.refs import refs_of
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 ID_CHARS = 20           # an action id is counted by its first 80 bits
 
 
@@ -107,40 +113,341 @@ def encode(files: Mapping[str, FileEntry]) -> bytes:
 
 
 def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[bytes]:
-    """The index as `json.dumps` writes it whole (an entry, a tuple, is a JSON array), in UTF-8
-    chunks of about `size` characters (512 files' entries at a time: the index of a large project
-    is not held as one text)."""
-    def dumps(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """The index's base as `json.dumps` writes it whole, in UTF-8 chunks of about `size` characters
+    (a column at a time: the index of a large project is not held again as one text): the files'
+    paths and, for each of the seven fields, the column of the files' values, or null when every
+    file's is empty. Columns, not an object of entries: a reader makes half the containers (no empty
+    one), in half the time."""
+    columns = list(zip(*files.values(), strict=True)) if files else [()] * 7
+    parts = chain([f'{{"version":{INDEX_VERSION},"paths":', _dumps(list(files)), ',"columns":['],
+                  chain.from_iterable(("," if i else "", _dumps(list(c)) if any(c) else "null")
+                                      for i, c in enumerate(columns)), ["]}"])
+    return text_chunks(parts, size)
 
-    head = dumps({"version": INDEX_VERSION, "files": {}})[:-2]     # without the closing "}}"
-    return text_chunks(chain([head], statefiles.json_members(files.items(), ascii_only=False), ["}}"]), size)
+
+BASE_FILE = "build-index.json"
+CHANGES_FILE = "build-index-changes.json"
+SPLICE_FROM = 64            # variants in an entry from which its changes are written as runs
+REWRITE_FROM = 4096         # bytes of changes from which (or an eighth of the base's) the base is rewritten
+
+
+def write(root: Path, files: Mapping[str, FileEntry]) -> str:
+    """Write the index (not synced to disk, like the stamp); the sha256 the stamp holds for it.
+    When the index this process read last (`read`) or wrote is the one there, only the changes
+    since its base are written."""
+    state = root / ".assetgen"
+    known = _read.get(root)
+    if known is not None and known.holds(state):
+        changes = known.since(files)
+        payload = _dumps({"version": INDEX_VERSION, "base": known.sha, "files": changes.records,
+                          "gone": sorted(changes.gone)}).encode("utf-8")
+        if len(payload) < max(REWRITE_FROM, known.size // 8):
+            import hashlib
+
+            from assetgen.atomic import write_atomic
+
+            write_atomic(state / CHANGES_FILE, payload, durable=False)
+            _read[root] = changes
+            return hashlib.sha256(payload).hexdigest()
+    return _write_base(root, files)
+
+
+def _write_base(root: Path, files: Mapping[str, FileEntry]) -> str:
+    """The index written whole, a part at a time (a changes file of the old base is removed)."""
+    import hashlib
+
+    from assetgen.atomic import write_atomic_from
+
+    digest = hashlib.sha256()
+    size = 0
+
+    def hashed() -> Iterator[bytes]:
+        nonlocal size
+        for chunk in encoded(files):
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+
+    state = root / ".assetgen"
+    write_atomic_from(state / BASE_FILE, hashed(), durable=False)
+    (state / CHANGES_FILE).unlink(missing_ok=True)
+    sha = digest.hexdigest()
+    _read[root] = _Read(sha, _stat_of(state / BASE_FILE), size, dict(files), dict(files), {})
+    return sha
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _stat_of(path: Path) -> tuple[int, ...] | None:
+    import os
+
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+Entry = Sequence[Any]       # a FileEntry, or an entry as read: a list of its seven fields
+
+
+class _Read:
+    """The index as this process last read or wrote it: the base's sha256, stat and size, its
+    entries, the merged entries, and the changes file's record of each entry it holds."""
+
+    __slots__ = ("sha", "stat", "size", "base", "merged", "records", "gone")
+
+    def __init__(self, sha: str, stat: tuple[int, ...] | None, size: int, base: Mapping[str, Entry],
+                 merged: Mapping[str, Entry], records: dict[str, Any],
+                 gone: frozenset[str] = frozenset()) -> None:
+        self.sha, self.stat, self.size = sha, stat, size
+        self.base, self.merged, self.records, self.gone = base, merged, records, gone
+
+    def holds(self, state: Path) -> bool:
+        """Whether the base file there is still the one this was read from (or written as)."""
+        return self.stat is not None and _stat_of(state / BASE_FILE) == self.stat
+
+    def since(self, files: Mapping[str, FileEntry]) -> _Read:
+        """The changes from the same base to `files`."""
+        records: dict[str, Any] = {}
+        merged, base = self.merged, self.base
+        for rel, entry in files.items():
+            if entry is merged.get(rel):        # as read (or last written): its record holds
+                if rel in self.records:
+                    records[rel] = self.records[rel]
+                continue
+            was = base.get(rel)
+            if was is not None and _same(was, entry):
+                continue
+            records[rel] = _record(was, entry)
+        gone = frozenset(base.keys() - files.keys())
+        return _Read(self.sha, self.stat, self.size, base, files, records, gone)
+
+
+def _same(a: Entry, b: Entry) -> bool:
+    return all(x is y or (x == y if i == 1 else list(x) == list(y))
+               for i, (x, y) in enumerate(zip(a, b, strict=True)))
+
+
+def _record(was: Entry | None, entry: FileEntry) -> list[Any]:
+    """How the changes file holds an entry: ["=", the entry] or, for a large one the base has,
+    ["~", per field: null (as the base's), ["=", the field] or ["~", runs (start, stop, items) of
+    the base's field to replace]; for the assets, ["k", {asset: ["=", names] or ["~", runs]},
+    [the assets gone]]]."""
+    if was is None or len(entry.variants) < SPLICE_FROM or len(was[0]) < SPLICE_FROM:
+        return ["=", entry.to_json()]
+    fields: list[Any] = []
+    for i, (old, new) in enumerate(zip(was, entry, strict=True)):
+        if old is new:
+            fields.append(None)
+        elif i == 1:
+            fields.append(None if old == new else _keyed(old, entry.assets))
+        else:
+            runs = _runs(list(old), list(new))
+            fields.append(["~", runs] if runs else None)
+    return ["~", fields]
+
+
+def _keyed(old: Mapping[str, Sequence[str]], new: Mapping[str, Sequence[str]]) -> list[Any]:
+    """The change of the assets (asset -> variant names): each asset's names that changed."""
+    keys: dict[str, list[Any]] = {}
+    for key, names in new.items():
+        was = old.get(key)
+        if was is None or len(names) < SPLICE_FROM:
+            keys[key] = ["=", list(names)]
+        elif was is not names and list(was) != list(names):
+            keys[key] = ["~", _runs(list(was), list(names))]
+    return ["k", keys, [key for key in old if key not in new]]
+
+
+def _runs(a: list[str], b: list[str], block: int = 64) -> list[list[Any]]:
+    """Runs [start, stop, items] that make `b` of `a` when each a[start:stop] is replaced by its
+    items: the blocks that differ when the two are as long, else the span between the common
+    head and tail."""
+    n, m = len(a), len(b)
+    p = 0
+    while p + block <= min(n, m) and a[p:p + block] == b[p:p + block]:
+        p += block
+    while p < min(n, m) and a[p] == b[p]:
+        p += 1
+    q, most = 0, min(n, m) - p
+    while q + block <= most and a[n - q - block:n - q] == b[m - q - block:m - q]:
+        q += block
+    while q < most and a[n - q - 1] == b[m - q - 1]:
+        q += 1
+    if n != m:
+        return [[p, n - q, b[p:m - q]]]
+    runs: list[list[Any]] = []
+    for start in range(p, n - q, block):
+        stop = min(start + block, n - q)
+        if a[start:stop] != b[start:stop]:
+            if runs and runs[-1][1] == start:
+                runs[-1][1] = stop
+                runs[-1][2] += b[start:stop]
+            else:
+                runs.append([start, stop, b[start:stop]])
+    return runs
+
+
+# by project root: the index this process read or wrote last, so that a build after a small change
+# writes only what changed (used while the base file is still the one read)
+_read: dict[Path, _Read] = {}
 
 
 def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
-    """The index written with the stamp whose index hash is `sha`; None when absent or not that one."""
+    """The index written with the stamp whose index hash is `sha`; None when absent or not that one
+    (the base, or the changes file and the base it names)."""
     import hashlib
 
     if sha is None:
         return None
+    state = root / ".assetgen"
     try:
-        data = statefiles.read_bytes(root / ".assetgen" / "build-index.json")
+        changes: Any = statefiles.read_bytes(state / CHANGES_FILE)
+    except OSError:
+        changes = None
+    if changes is not None and hashlib.sha256(changes).hexdigest() == sha:
+        try:
+            changes = statefiles.load_json(changes)
+        except (ValueError, RecursionError):
+            return None
+        if not (isinstance(changes, dict) and changes.get("version") == INDEX_VERSION
+                and statefiles.is_sha(changes.get("base")) and isinstance(changes.get("files"), dict)
+                and isinstance(changes.get("gone"), list) and statefiles.all_relative(changes["gone"])):
+            return None
+        sha = changes["base"]
+    else:
+        changes = None
+    try:
+        data, st = statefiles.read_bytes_stat(state / BASE_FILE)
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != sha:
         return None
     try:
-        body = statefiles.load_json(data)
+        base = _base(statefiles.load_json(data))
     except (ValueError, RecursionError):
         return None
-    if not (isinstance(body, dict) and body.get("version") == INDEX_VERSION
-            and isinstance(body.get("files"), dict)):
+    if base is None:
         return None
-    files: dict[str, Any] = body["files"]
-    if not (_shaped(list(files.values())) and statefiles.all_relative(files)):
+    merged = base
+    records: dict[str, Any] = {}
+    gone: frozenset[str] = frozenset()
+    if changes is not None:
+        merged = dict(base)
+        records, gone = changes["files"], frozenset(changes["gone"])
+        for rel, record in records.items():
+            entry = _applied(base.get(rel), record)
+            if entry is None or not _shaped([entry]):
+                return None
+            merged[rel] = FileEntry._make(entry)
+        for rel in gone:
+            merged.pop(rel, None)
+        if not statefiles.all_relative(records):
+            return None
+    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    _read[root] = _Read(sha, key, len(data), base, merged, records, gone)
+    return merged
+
+
+def _base(body: Any) -> dict[str, FileEntry] | None:
+    """The entries of the index's base, when it has its shape: the paths, relative and apart, and
+    seven columns as long, each null (every value empty) or of lists of strings, but the second,
+    of mappings to them."""
+    if not (isinstance(body, dict) and body.get("version") == INDEX_VERSION):
         return None
-    make = FileEntry._make
-    return {rel: make(raw) for rel, raw in files.items()}
+    paths, columns = body.get("paths"), body.get("columns")
+    if not (type(paths) is list and type(columns) is list and len(columns) == 7
+            and statefiles.all_relative(paths) and len(set(paths)) == len(paths)):
+        return None
+    n = len(paths)
+    if not all(c is None or (type(c) is list and len(c) == n) for c in columns):
+        return None
+    assets = columns[1]
+    lists = [c for i, c in enumerate(columns) if i != 1 and c is not None]
+    if assets is not None:
+        if not set(map(type, assets)) <= {dict}:
+            return None
+        lists.append(list(chain.from_iterable(map(dict.values, assets))))
+    if not all(set(map(type, c)) <= {list} and set(map(type, chain.from_iterable(c))) <= {str}
+               for c in lists):
+        return None
+    fields = [repeat(()) if c is None else c for c in columns]     # (as long as the paths)
+    return dict(zip(paths, map(tuple.__new__, repeat(FileEntry), zip(*fields, strict=False)), strict=False))
+
+
+def _applied(was: Any, record: Any) -> list[Any] | None:
+    """An entry of the changes file made into an entry (its shape is checked with the rest);
+    None when the record is not one `_record` writes, or does not fit the base's entry."""
+    if not (type(record) is list and len(record) == 2):
+        return None
+    how, value = record
+    if how == "=":
+        return value if type(value) is list else None
+    if how != "~" or not isinstance(was, list | tuple) or len(was) != 7 or type(value) is not list \
+            or len(value) != 7:
+        return None
+    entry: list[Any] = []
+    for i, (old, change) in enumerate(zip(was, value, strict=True)):
+        if change is None:
+            entry.append(({} if i == 1 else []) if old == () else old)     # () in an empty column
+        elif type(change) is not list or len(change) not in (2, 3):
+            return None
+        elif change[0] == "=":
+            entry.append(change[1])
+        elif change[0] == "k" and i == 1 and (type(old) is dict or old == ()) and len(change) == 3:
+            assets = _rekeyed(dict(old), change[1], change[2])
+            if assets is None:
+                return None
+            entry.append(assets)
+        elif change[0] == "~" and i != 1 and isinstance(old, list | tuple) and type(change[1]) is list:
+            field = _spliced(old, change[1])
+            if field is None:
+                return None
+            entry.append(field)
+        else:
+            return None
+    return entry
+
+
+def _rekeyed(old: dict[str, Any], keys: Any, gone: Any) -> dict[str, Any] | None:
+    """The assets with the names of `keys` changed and the assets `gone` removed."""
+    if type(keys) is not dict or type(gone) is not list:
+        return None
+    assets = dict(old)
+    for key, change in keys.items():
+        if not (type(change) is list and len(change) == 2 and type(change[1]) is list):
+            return None
+        if change[0] == "=":
+            assets[key] = change[1]
+        elif change[0] == "~" and type(old.get(key)) is list:
+            names = _spliced(old[key], change[1])
+            if names is None:
+                return None
+            assets[key] = names
+        else:
+            return None
+    for key in gone:
+        if type(key) is not str:
+            return None
+        assets.pop(key, None)
+    return assets
+
+
+def _spliced(old: Sequence[Any], runs: list[Any]) -> list[Any] | None:
+    """`old` with each run's span replaced by its items (runs in order, apart); None when a run is
+    not [start, stop, items] within `old`."""
+    field = list(old)
+    at = len(old)
+    for run in reversed(runs):
+        if not (type(run) is list and len(run) == 3 and type(run[0]) is int and type(run[1]) is int
+                and type(run[2]) is list and 0 <= run[0] <= run[1] <= at):
+            return None
+        field[run[0]:run[1]] = run[2]
+        at = run[0]
+    return field
 
 
 def _shaped(raws: list[Any]) -> bool:

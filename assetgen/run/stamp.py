@@ -32,7 +32,8 @@ STAMP_FILE = "build-stamp.json"
 CHANGES_FILE = "build-stamp-changes.json"
 STAMP_VERSION = 3
 REWRITE_AFTER = 512         # paths changed since the base: beyond this (or a quarter of them) it is rewritten
-INDEX_FILE = "build-index.json"
+INDEX_FILE = "build-index.json"                 # the build index (`run.index`): its base
+INDEX_CHANGES_FILE = "build-index-changes.json"     # and its changes
 PROJECT_FILE = "assetgen.yaml"
 REMOTE_ENV = ("ASSETGEN_REMOTE_CACHE", "ASSETGEN_REMOTE_CACHE_MODE")
 
@@ -121,37 +122,19 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
     return {d: _dir_mtime(root / d) for d in dirs}
 
 
-def write_index(root: Path, chunks: Iterable[bytes]) -> str:
-    """Write the build index (`run.index`) of this build from its bytes, a part at a time; their
-    sha256, for the stamp to hold (an index that does not match the stamp is never used)."""
-    import hashlib
-
-    from assetgen.atomic import write_atomic_from
-
-    digest = hashlib.sha256()
-
-    def hashed() -> Iterator[bytes]:
-        for chunk in chunks:
-            digest.update(chunk)
-            yield chunk
-
-    # not synced to disk, like the stamp
-    write_atomic_from(root / ".assetgen" / INDEX_FILE, hashed(), durable=False)
-    return digest.hexdigest()
-
-
 def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None],
           dirs: dict[str, int | None], total: int, reached_at: float | None = None,
           index_sha: str | None = None) -> None:
     """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
     `reached_at`: the time the build set as the mtime of every cache record it reached.
-    `index_sha`: the hash of the build index written beside it (`write_index`); None: there is none
-    (one left from before is removed). When the stamp this process read last (`compare`) is still
+    `index_sha`: the hash of the build index written beside it (`run.index.write`); None: there is
+    none (one left from before is removed). When the stamp this process read last (`compare`) is still
     the one there, only the changes since its base are written; else the base, a part at a time
     (the stats of a large project are not held again as one text)."""
     state = root / ".assetgen"
     if index_sha is None:
         (state / INDEX_FILE).unlink(missing_ok=True)
+        (state / INDEX_CHANGES_FILE).unlink(missing_ok=True)
     rest = {"version": STAMP_VERSION, "signature": sig, "actions_total": total, "dirs": dirs}
     if reached_at is not None:
         rest["reached_at"] = reached_at
@@ -253,7 +236,7 @@ _read: dict[Path, _Read] = {}
 
 def clear(root: Path) -> None:
     _read.pop(root, None)
-    for name in (STAMP_FILE, CHANGES_FILE, INDEX_FILE):
+    for name in (STAMP_FILE, CHANGES_FILE, INDEX_FILE, INDEX_CHANGES_FILE):
         (root / ".assetgen" / name).unlink(missing_ok=True)
 
 
