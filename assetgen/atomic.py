@@ -99,29 +99,62 @@ def write_atomic_chunks(path: Path, chunks: Iterable[Chunk],
     the caller knows they do). (What the file that holds these bytes at `path` is, taken through
     its descriptor after the rename, so that a file another writer put there since is not taken for
     it; None when there is no telling. Whether the file was replaced.)"""
-    size = 0
-    tmp, fd = _open_temp(path)
+    pending = Pending.write(path, chunks, differs)
     try:
+        pending.sync()
+    except BaseException:
+        pending.abort()
+        raise
+    return pending.finish()
+
+
+class Pending:
+    """`write_atomic_chunks` in three steps: the bytes written to a temp file beside `path`
+    (`write`); synced to disk (`sync`, which another thread may do while this one goes on); put in
+    place (`finish`), or left (`abort`)."""
+
+    __slots__ = ("path", "tmp", "fd", "held")
+
+    def __init__(self, path: Path, tmp: Path, fd: int, held: Known | None) -> None:
+        self.path, self.tmp, self.fd = path, tmp, fd
+        self.held = held        # the file at `path`, when it holds these bytes already
+
+    @classmethod
+    def write(cls, path: Path, chunks: Iterable[Chunk], differs: bool = False) -> Pending:
+        size = 0
+        tmp, fd = _open_temp(path)
         try:
             for data in chunks:
                 size += len(data)
                 _write_all(fd, data)
             held = None if differs else _holding(path, tmp, size)
-            if held is None:
-                os.fsync(fd)
-                os.replace(tmp, path)
-                held = Known.of(os.fstat(fd))
-                replaced = True
-            else:
-                replaced = False
-        finally:
+        except BaseException:
             os.close(fd)
-        if not replaced:
-            tmp.unlink()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return held, replaced
+            tmp.unlink(missing_ok=True)
+            raise
+        return cls(path, tmp, fd, held)
+
+    def sync(self) -> None:
+        if self.held is None:
+            os.fsync(self.fd)
+
+    def finish(self) -> tuple[Known | None, bool]:
+        """(What the file in place is, whether it was replaced), as `write_atomic_chunks` says."""
+        try:
+            if self.held is None:
+                os.replace(self.tmp, self.path)
+                return Known.of(os.fstat(self.fd)), True
+            self.tmp.unlink()
+            return self.held, False
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(self.fd)
+
+    def abort(self) -> None:
+        os.close(self.fd)
+        self.tmp.unlink(missing_ok=True)
 
 
 def _holding(path: Path, tmp: Path, size: int) -> Known | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assetgen import statefiles
-from assetgen.atomic import Chunk, Known, byte_chunks, text_chunks, write_atomic, write_atomic_chunks
+from assetgen.atomic import Chunk, Known, Pending, byte_chunks, text_chunks, write_atomic
 from assetgen.errors import UserError
 
 LOCK_FILE = "assetgen.lock"
@@ -467,20 +467,56 @@ def would_change(root: Path, lock: Lock) -> bool:
 
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed (durably: synced to disk); True when it was
-    written. A lock read from the file assetgen wrote, which is still there, tells whether its
-    text is the file's without reading the file again."""
-    path = root / LOCK_FILE
-    same = lock.as_read()
-    if same is not None and lock.file is not None and lock.file.holds(path):
-        if same:
-            _record(root, lock.file)
-            return False
-        known, written = write_atomic_chunks(path, lock.chunks(), differs=True)
-    else:
-        known, written = write_atomic_chunks(path, lock.chunks())
-    if known is not None:
-        _record(root, known)
+    written."""
+    writing = Writing(root, lock)
+    try:
+        writing.sync()
+    except BaseException:
+        writing.abort()
+        raise
+    written = writing.place()
+    writing.record()
     return written
+
+
+class Writing:
+    """`write` in steps: the text written to a temp file beside the lock file (a lock read from the
+    file assetgen wrote, which is still there, tells whether its text is the file's without reading
+    the file again); synced to disk (`sync`) and put in place (`place`, True when the file was
+    written), which another thread may do while this one goes on, or left (`abort`); then recorded
+    (`record`)."""
+
+    def __init__(self, root: Path, lock: Lock) -> None:
+        self.root = root
+        path = root / LOCK_FILE
+        same = lock.as_read()
+        self.pending: Pending | None = None
+        self.known = lock.file      # the file in place, when it holds the text already
+        if same is not None and lock.file is not None and lock.file.holds(path):
+            if not same:
+                self.pending = Pending.write(path, lock.chunks(), differs=True)
+        else:
+            self.pending = Pending.write(path, lock.chunks())
+
+    def sync(self) -> None:
+        if self.pending is not None:
+            self.pending.sync()
+
+    def place(self) -> bool:
+        if self.pending is None:
+            return False
+        pending, self.pending = self.pending, None
+        self.known, written = pending.finish()
+        return written
+
+    def abort(self) -> None:
+        if self.pending is not None:
+            self.pending.abort()
+            self.pending = None
+
+    def record(self) -> None:
+        if self.known is not None:
+            _record(self.root, self.known)
 
 
 def _record(root: Path, known: Known) -> None:

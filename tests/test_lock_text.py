@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from assetgen import lockfile
 from assetgen.atomic import Known
 from assetgen.cli import main
@@ -171,3 +173,19 @@ def test_the_lock_file_is_written_one_entry_at_a_time(tmp_path: Path) -> None:
     assert os.stat(root / "assetgen.lock").st_ino == inode
     assert [p.name for p in root.iterdir() if p.name.startswith(".tmp-")] == []
     assert lockfile.read(root) == many
+
+
+def test_a_lock_file_that_cannot_be_written_in_the_background_says_so(tmp_path: Path) -> None:
+    from assetgen.run.build import _Writing
+
+    root = project(tmp_path)
+    lock = lockfile.read(root)
+    (root / "assetgen.lock").unlink()
+    (root / "assetgen.lock").mkdir()
+    (root / "assetgen.lock" / "x").write_text("a folder in its place")
+    many = lockfile.Lock({**lock.assets, "zzz": lock.assets["sword"]})
+    writing = _Writing(root, many)
+    with pytest.raises(OSError):
+        writing.done()
+    writing.done()      # said once
+    assert [p.name for p in root.iterdir() if p.name.startswith(".tmp-")] == []

@@ -518,24 +518,62 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, write
                      keys=out.keys,
                      kept=out.kept, adopted=out.adopted, known=prep.known)
     swept = Swept()
+    writing = None
     if lock != prep.lock:
         swept = sweep(root, prep.lock, lock, in_use(prep), prep.files)
-        lockfile.write(root, lock)
-    prep.files.save()
-    _drop_stale_temps(prep, writes, whole)
-    # what the old lock reached was reached until now, and so is what the new one does (gc's grace)
-    reached_at = time.time()
-    prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
-    del lock        # written: not held while the stamp and the build index are made
-    complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
-                    or waiting)
-    if complete and not opts.only and not opts.force:
-        _stamp(prep, opts, inputs, reached_at)
-    else:
-        stamp.clear(root)
+        writing = _Writing(root, lock)
+    try:
+        prep.files.save()
+        _drop_stale_temps(prep, writes, whole)
+        # what the old lock reached was reached until now, and so is what the new one does (gc's grace)
+        reached_at = time.time()
+        prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
+        del lock        # not held here while the stamp and the build index are made
+        complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
+                        or waiting)
+        if complete and not opts.only and not opts.force:
+            _stamp(prep, opts, inputs, reached_at, writing)
+        else:
+            stamp.clear(root)
+    finally:
+        if writing is not None:
+            writing.done()
     if complete:
         writes.end()    # else its mark stays: a failed worker may have left a temp file
     return swept
+
+
+class _Writing:
+    """The lock file written to a temp file here, then synced to disk and put in place in a thread
+    while the rest is saved (that waits on the disk, the rest on the processor: at 10,000 assets
+    ~10 ms of syncing 9.5 MB and freeing the old file overlap the index's and the stamp's work).
+    `done` waits for it, before the stamp (which holds the lock file's stat) is written."""
+
+    def __init__(self, root: Path, lock: lockfile.Lock) -> None:
+        import threading
+
+        self._writing: lockfile.Writing | None = lockfile.Writing(root, lock)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._place, args=(self._writing,), name="assetgen-lock")
+        self._thread.start()
+
+    def _place(self, writing: lockfile.Writing) -> None:
+        try:
+            writing.sync()
+            writing.place()
+        except BaseException as exc:    # raised by `done`, in the build's thread
+            writing.abort()
+            self._error = exc
+
+    def done(self) -> None:
+        """Wait for the lock file to be in place, and record it (once); raise what the thread raised."""
+        self._thread.join()
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return
+        if self._error is not None:
+            raise self._error
+        writing.record()
 
 
 def _drop_stale_temps(prep: Prepared, writes: Writes, whole: bool) -> None:
@@ -581,18 +619,18 @@ def _input_stats(prep: Prepared) -> Stats:
     return stamp.stats(root, files)
 
 
-def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float) -> None:
-
+def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
+           writing: _Writing | None = None) -> None:
+    """The build index, the variant cache and the stamp; the stamp once the lock file is written."""
     from assetgen.run import index, partial, varcache
 
     root = prep.project.root
-    written = [lockfile.LOCK_FILE, *_outputs(prep)]
     sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
     only_files = _only_files(opts)
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
     # the outputs' stats over the inputs' (and those over the stamped stats of the files left
     # alone), merged a map at a time (a ChainMap is read an entry at a time: 2x the stamp's time)
-    files: dict[str, Any] = {**inputs, **stamp.stats(root, written)}
+    files: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep))}
     entries = None
     cached: dict[str, Any] = {}
     env = ""
@@ -611,6 +649,9 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float)
         varcache.write(root, index_sha, env, cached)
     else:
         varcache.remove(root)
+    if writing is not None:
+        writing.done()
+    files.update(stamp.stats(root, [lockfile.LOCK_FILE]))
     stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha)
 
 
