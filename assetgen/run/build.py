@@ -630,7 +630,8 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
     # the outputs' stats over the inputs' (and those over the stamped stats of the files left
     # alone), merged a map at a time (a ChainMap is read an entry at a time: 2x the stamp's time)
-    files: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep))}
+    fresh: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep))}
+    files = fresh
     entries = None
     cached: dict[str, Any] = {}
     env = ""
@@ -640,7 +641,7 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
         entries, env, cached = partial.after_build(prep, made, inputs, records)
         del made, records
     if prep.rest is not None:
-        files = {**prep.rest.stamped, **files}
+        files = {**prep.rest.stamped, **fresh}
         entries = {**prep.rest.files, **entries} if entries is not None else None
     # the index, then the variant cache (it holds the hash of the index it goes with), then the stamp
     index_sha = index.write(root, entries) if entries is not None else None
@@ -651,8 +652,11 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
         varcache.remove(root)
     if writing is not None:
         writing.done()
-    files.update(stamp.stats(root, [lockfile.LOCK_FILE]))
-    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha)
+    locked = stamp.stats(root, [lockfile.LOCK_FILE])
+    files.update(locked)
+    fresh.update(locked)
+    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha,
+                fresh=fresh.keys() if prep.rest is not None else None)
 
 
 def _only_files(opts: BuildOptions) -> bool:

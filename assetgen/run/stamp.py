@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -124,13 +124,14 @@ def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
 
 def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None],
           dirs: dict[str, int | None], total: int, reached_at: float | None = None,
-          index_sha: str | None = None) -> None:
+          index_sha: str | None = None, fresh: Collection[str] | None = None) -> None:
     """Record the stats, taken by the caller: inputs before they were read, outputs after writing.
     `reached_at`: the time the build set as the mtime of every cache record it reached.
     `index_sha`: the hash of the build index written beside it (`run.index.write`); None: there is
     none (one left from before is removed). When the stamp this process read last (`compare`) is still
     the one there, only the changes since its base are written; else the base, a part at a time
-    (the stats of a large project are not held again as one text)."""
+    (the stats of a large project are not held again as one text). `fresh`: the paths whose stats
+    the caller took (the others' are the stamp's, as `compare` read them); None: any may differ."""
     state = root / ".assetgen"
     if index_sha is None:
         (state / INDEX_FILE).unlink(missing_ok=True)
@@ -141,7 +142,7 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
     if index_sha is not None:
         rest["index"] = index_sha
     known = _read.get(root)
-    changes = known.since(files) if known is not None and known.base == _base_id(state) else None
+    changes = known.since(files, fresh) if known is not None and known.base == _base_id(state) else None
     most = min(REWRITE_AFTER, max(8, len(files) // 4))
     # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
     # (the full path decides), never one that claims what was not written
@@ -216,13 +217,14 @@ class _Read:
         self.lacks = lacks
         self.gone = gone
 
-    def since(self, files: Mapping[str, Any]) -> _Read:
+    def since(self, files: Mapping[str, Any], fresh: Collection[str] | None = None) -> _Read:
         """The changes from the same base to `files`: the paths whose stats differ from this
-        stamp's, with those the changes file holds already; the base's paths not in `files`."""
+        stamp's (of `fresh` only, when given), with those the changes file holds already; the
+        base's paths not in `files`."""
         old = self.files
         missing = object()
-        differ = {rel for rel, now in files.items()
-                  if (was := old.get(rel, missing)) is not now and was != now}
+        taken = files.items() if fresh is None else ((rel, files[rel]) for rel in fresh)
+        differ = {rel for rel, now in taken if (was := old.get(rel, missing)) is not now and was != now}
         differ.update(rel for rel in self.changed if rel in files)
         gone = (self.gone | (old.keys() - files.keys() - self.lacks)) - files.keys()
         lacks = {rel for rel in differ if rel in self.lacks or (rel not in old and rel not in self.gone)}
