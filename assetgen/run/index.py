@@ -136,7 +136,7 @@ def write(root: Path, files: Mapping[str, FileEntry]) -> str:
     When the index this process read last (`read`) or wrote is the one there, only the changes
     since its base are written."""
     state = root / ".assetgen"
-    known = _read.get(root)
+    known = _read.pop(root, None)
     if known is not None and known.holds(state):
         changes = known.since(files)
         payload = _dumps({"version": INDEX_VERSION, "base": known.sha, "files": changes.records,
@@ -147,7 +147,6 @@ def write(root: Path, files: Mapping[str, FileEntry]) -> str:
             from assetgen.atomic import write_atomic
 
             write_atomic(state / CHANGES_FILE, payload, durable=False)
-            _read[root] = changes
             return hashlib.sha256(payload).hexdigest()
     return _write_base(root, files)
 
@@ -159,21 +158,16 @@ def _write_base(root: Path, files: Mapping[str, FileEntry]) -> str:
     from assetgen.atomic import write_atomic_from
 
     digest = hashlib.sha256()
-    size = 0
 
     def hashed() -> Iterator[bytes]:
-        nonlocal size
         for chunk in encoded(files):
             digest.update(chunk)
-            size += len(chunk)
             yield chunk
 
     state = root / ".assetgen"
     write_atomic_from(state / BASE_FILE, hashed(), durable=False)
     (state / CHANGES_FILE).unlink(missing_ok=True)
-    sha = digest.hexdigest()
-    _read[root] = _Read(sha, _stat_of(state / BASE_FILE), size, dict(files), dict(files), {})
-    return sha
+    return digest.hexdigest()
 
 
 def _dumps(value: Any) -> str:
@@ -291,8 +285,8 @@ def _runs(a: list[str], b: list[str], block: int = 64) -> list[list[Any]]:
     return runs
 
 
-# by project root: the index this process read or wrote last, so that a build after a small change
-# writes only what changed (used while the base file is still the one read)
+# by project root: the index this process read last, so that the build after a small change writes
+# only what changed (used once, while the base file is still the one read)
 _read: dict[Path, _Read] = {}
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,8 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
         rest["reached_at"] = reached_at
     if index_sha is not None:
         rest["index"] = index_sha
-    known = _read.get(root)
+    held = _read.pop(root, None)
+    known = held() if held is not None else None
     changes = known.since(files, fresh) if known is not None and known.base == _base_id(state) else None
     most = min(REWRITE_AFTER, max(8, len(files) // 4))
     # not synced to disk: a stamp or index lost or left old by a crash is one that does not match
@@ -152,9 +154,8 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
         body = {**rest, "base": changes.base, "files": {rel: files[rel] for rel in changes.changed},
                 "gone": sorted(changes.gone)}
         write_atomic(state / CHANGES_FILE, statefiles.with_crc(body), durable=False)
-        _read[root] = changes
         return
-    _read[root] = _Read(_write_base(state, rest, files), files)
+    _write_base(state, rest, files)
 
 
 def _write_base(state: Path, rest: dict[str, Any], files: Mapping[str, list[int] | None]) -> str:
@@ -207,7 +208,7 @@ class _Read:
     paths whose stats the changes file holds, those of them the base lacks, and the base's paths
     that are gone. (A plain class: the no-op imports this module.)"""
 
-    __slots__ = ("base", "files", "changed", "lacks", "gone")
+    __slots__ = ("base", "files", "changed", "lacks", "gone", "__weakref__")
 
     def __init__(self, base: str, files: Mapping[str, Any], changed: frozenset[str] = frozenset(),
                  lacks: frozenset[str] = frozenset(), gone: frozenset[str] = frozenset()) -> None:
@@ -231,9 +232,10 @@ class _Read:
         return _Read(self.base, files, frozenset(differ), frozenset(lacks), frozenset(gone))
 
 
-# by project root: the stamp this process read (`compare`) or wrote last, so that a build after a
-# small change writes only what changed (checked against the base's id on disk before it is used)
-_read: dict[Path, _Read] = {}
+# by project root: the stamp `compare` read last, while its Compared is held (a no-op build lets it go
+# before the end), so that the build after a small change writes only what changed (checked against
+# the base's id on disk before it is used, and used once)
+_read: dict[Path, weakref.ref[_Read]] = {}
 
 
 def clear(root: Path) -> None:
@@ -254,6 +256,7 @@ class Compared:
     files: dict[str, Any]           # the stamp's stats, by path
     dirs: dict[str, Any]
     index: str | None               # the hash of the build index written with the stamp
+    read: Any = field(default=None, compare=False, repr=False)     # the stamp as read (`_read`)
 
 
 def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
@@ -282,8 +285,9 @@ def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
         if was != [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]:
             changed.append(rel)
     dirs_changed = [rel for rel, mtime in dirs.items() if _dir_mtime(prefix + rel) != mtime]
-    _read[root] = held if held is not None else _Read(body["id"], files)
-    return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index)
+    read = held if held is not None else _Read(body["id"], files)
+    _read[root] = weakref.ref(read)
+    return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index, read)
 
 
 def _load(root: Path) -> tuple[Any, _Read | None]:
