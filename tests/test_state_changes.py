@@ -338,3 +338,28 @@ def test_the_runs_of_two_columns_make_one_of_the_other(a: list[str], b: list[str
     assert index._spliced(a, json.loads(json.dumps(runs))) == b
     if a == b:
         assert runs == []
+
+
+@pytest.mark.parametrize("record, ok", [
+    (["~", [["~", [[1, 2, ["y"]]]], None, None, None, None, None, None]], True),
+    (["~", [["~", [[1, 2, [5]]]], None, None, None, None, None, None]], False),           # not a string
+    (["~", [["~", [[1, 2, [["y"]]]]], None, None, None, None, None, None]], False),
+    (["~", [["~", [[2, 1, ["y"]]]], None, None, None, None, None, None]], False),         # backwards
+    (["~", [["~", [[1, 9, ["y"]]]], None, None, None, None, None, None]], False),         # past the end
+    (["~", [["~", [[0, 1, ["y"]], [0, 1, ["z"]]]], None, None, None, None, None, None]], False),   # overlapping
+    (["~", [None, ["k", {"a": ["=", ["x"]]}, []], None, None, None, None, None]], True),
+    (["~", [None, ["k", {"a": ["=", [None]]}, []], None, None, None, None, None]], False),
+    (["~", [None, ["k", {"a": ["~", [[0, 1, [1]]]]}, []], None, None, None, None, None]], False),
+    (["~", [None, ["=", {"a": "x"}], None, None, None, None, None]], False),
+    (["~", [None, None, ["=", "x"], None, None, None, None]], False),
+    (["~", [None, None, ["=", ["x", 1]], None, None, None, None]], False),
+    (["~", [None, None, ["=", ["x"]], None, None, None, None]], True),
+    (["~", [None, None, None, None, None, None]], False),                                  # six fields
+    (["?", []], False),
+])
+def test_a_changed_entry_brings_only_strings_where_they_go(record: list[Any], ok: bool) -> None:
+    base = [["a", "b", "c"], {"a": ["a", "b", "c"]}, [], ["o1", "o2", "o3"], [], [], ["i1", "i2"]]
+    entry = index._applied(base, json.loads(json.dumps(record)))
+    assert (entry is not None) == ok
+    if entry is not None:
+        assert index._shaped([entry])

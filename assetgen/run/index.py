@@ -334,7 +334,7 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
         records, gone = changes["files"], frozenset(changes["gone"])
         for rel, record in records.items():
             entry = _applied(base.get(rel), record)
-            if entry is None or not _shaped([entry]):
+            if entry is None or (record[0] == "=" and not _shaped([entry])):
                 return None
             merged[rel] = FileEntry._make(entry)
         for rel in gone:
@@ -373,8 +373,9 @@ def _base(body: Any) -> dict[str, FileEntry] | None:
 
 
 def _applied(was: Any, record: Any) -> list[Any] | None:
-    """An entry of the changes file made into an entry (its shape is checked with the rest);
-    None when the record is not one `_record` writes, or does not fit the base's entry."""
+    """An entry of the changes file made into an entry; None when the record is not one `_record`
+    writes, or does not fit the base's entry. A whole entry's shape is the caller's to check; of a
+    changed one, only what the record brings is checked (the rest is the base's, checked)."""
     if not (type(record) is list and len(record) == 2):
         return None
     how, value = record
@@ -389,7 +390,7 @@ def _applied(was: Any, record: Any) -> list[Any] | None:
             entry.append(({} if i == 1 else []) if old == () else old)     # () in an empty column
         elif type(change) is not list or len(change) not in (2, 3):
             return None
-        elif change[0] == "=":
+        elif change[0] == "=" and (_strs(change[1]) if i != 1 else _named(change[1])):
             entry.append(change[1])
         elif change[0] == "k" and i == 1 and (type(old) is dict or old == ()) and len(change) == 3:
             assets = _rekeyed(dict(old), change[1], change[2])
@@ -414,7 +415,7 @@ def _rekeyed(old: dict[str, Any], keys: Any, gone: Any) -> dict[str, Any] | None
     for key, change in keys.items():
         if not (type(change) is list and len(change) == 2 and type(change[1]) is list):
             return None
-        if change[0] == "=":
+        if change[0] == "=" and _strs(change[1]):
             assets[key] = change[1]
         elif change[0] == "~" and type(old.get(key)) is list:
             names = _spliced(old[key], change[1])
@@ -437,11 +438,21 @@ def _spliced(old: Sequence[Any], runs: list[Any]) -> list[Any] | None:
     at = len(old)
     for run in reversed(runs):
         if not (type(run) is list and len(run) == 3 and type(run[0]) is int and type(run[1]) is int
-                and type(run[2]) is list and 0 <= run[0] <= run[1] <= at):
+                and _strs(run[2]) and 0 <= run[0] <= run[1] <= at):
             return None
         field[run[0]:run[1]] = run[2]
         at = run[0]
     return field
+
+
+def _strs(value: Any) -> bool:
+    """A list of strings."""
+    return type(value) is list and set(map(type, value)) <= {str}
+
+
+def _named(value: Any) -> bool:
+    """A mapping to lists of strings."""
+    return type(value) is dict and all(map(_strs, value.values()))
 
 
 def _shaped(raws: list[Any]) -> bool:
