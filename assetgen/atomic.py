@@ -17,8 +17,9 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 TEMP_PREFIX = ".tmp-"
 STALE_SECONDS = 3600.0
@@ -69,8 +70,7 @@ def write_atomic_from(path: Path, chunks: Iterable[bytes], durable: bool = True)
 Chunk = bytes | memoryview
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
+class Known(Struct, frozen=True):
     """What `os.stat` said of a file assetgen read or wrote: while the file's stat says the same
     (size, mtime, ctime, inode, device: a write, a rename over it or a `touch` changes one of them),
     it holds the same bytes."""

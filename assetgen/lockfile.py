@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from assetgen import statefiles
 from assetgen.atomic import Chunk, Known, Pending, byte_chunks, text_chunks, write_atomic
 from assetgen.errors import UserError
@@ -32,8 +34,7 @@ _TAIL_BYTES = _TAIL.encode("ascii")
 _SEP = b',\n    "'        # between two entries: the comma, and the next one's indent and quote
 
 
-@dataclass(frozen=True, slots=True)
-class LockInput:
+class LockInput(Struct, frozen=True):
     role: str                 # image | mask | images
     sha256: str
     file: str | None = None
@@ -48,8 +49,7 @@ class LockInput:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class LockStep:
+class LockStep(Struct, frozen=True):
     op: str
     provider: str
     model: str
@@ -65,8 +65,7 @@ class LockStep:
                 "key": self.key, "results": list(self.results)}
 
 
-@dataclass(frozen=True, slots=True)
-class LockOutput:
+class LockOutput(Struct, frozen=True):
     path: str
     format: str
     quality: int | None
@@ -85,8 +84,7 @@ class LockOutput:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class LockAsset:
+class LockAsset(Struct, frozen=True):
     name: str
     recipe: str
     steps: tuple[LockStep, ...]

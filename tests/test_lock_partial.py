@@ -83,8 +83,7 @@ NEW_NAMES = ["a0", "a1a", "a11", "a3", "b", "m-", "m-a", "m-q", 'm-q"y', "m-é2"
 
 def test_a_small_build_writes_the_unread_entries_back_in_runs_as_the_whole_rewrite_would(
         tmp_path: Path) -> None:
-    import dataclasses
-
+    import msgspec
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -101,7 +100,7 @@ def test_a_small_build_writes_the_unread_entries_back_in_runs_as_the_whole_rewri
         added = data.draw(st.sets(st.sampled_from(NEW_NAMES)))
         assets = {n: a for n, a in some.assets.items() if n not in removed}
         for name in sorted(added):
-            assets[name] = dataclasses.replace(whole.assets["a2"], name=name)
+            assets[name] = msgspec.structs.replace(whole.assets["a2"], name=name)
         expected = {n: a for n, a in whole.assets.items() if n not in removed}
         expected.update({n: assets[n] for n in added})
         partial = lockfile.Lock(assets, some.blocks, some.others)

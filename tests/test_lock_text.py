@@ -150,13 +150,14 @@ def test_the_quick_reading_gives_what_the_careful_one_gives(tmp_path: Path) -> N
 def test_the_lock_file_is_written_one_entry_at_a_time(tmp_path: Path) -> None:
     """Writing a lock of many entries never holds its whole text (nor its bytes): the file is the
     text, replaced only when it changes, and memory stays a small part of its size."""
-    import dataclasses
     import os
     import tracemalloc
 
+    import msgspec
+
     root = project(tmp_path)
     sword = lockfile.read(root).assets["sword"]
-    many = lockfile.Lock({f"sword-{i:05d}": dataclasses.replace(sword, name=f"sword-{i:05d}")
+    many = lockfile.Lock({f"sword-{i:05d}": msgspec.structs.replace(sword, name=f"sword-{i:05d}")
                           for i in range(3000)})
     text = many.text()
     assert text == full_text(many)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping
+
+import msgspec
 
 from assetgen.lockfile import Lock, LockAsset, LockOutput, Unread
 from assetgen.plan.graph import Action, AssetPlan, Plan
@@ -24,7 +25,7 @@ def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[
         got = results.get(sid)
         if not step.key or not got:
             return None
-        steps.append(dataclasses.replace(step, results=got))
+        steps.append(msgspec.structs.replace(step, results=got))
     outputs = []
     for oid in asset.outputs:
         out = render_output(by_id[oid], results, encoder, keys.get(oid))
@@ -37,7 +38,7 @@ def asset_entry(asset: AssetPlan, by_id: Mapping[str, Action], results: Mapping[
         if not out.key or not got:
             return None
         still = before is not None and before.adopted and before.sha256 == got[0]
-        outputs.append(dataclasses.replace(out, sha256=got[0], adopted=out.path in adopted or still))
+        outputs.append(msgspec.structs.replace(out, sha256=got[0], adopted=out.path in adopted or still))
     return LockAsset(asset.name, asset.recipe, tuple(steps), tuple(sorted(outputs, key=lambda o: o.path)))
 
 

@@ -11,9 +11,10 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from assetgen import gc, lockfile
 from assetgen.atomic import Writes, drop_stale_temps
@@ -40,8 +41,7 @@ if TYPE_CHECKING:
     from assetgen.batch.run import BatchRun
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(Struct, frozen=True):
     paths: tuple[str, ...] = ()
     cwd: Path = field(default_factory=Path.cwd)
     provider: ProviderKind | None = None
@@ -68,8 +68,7 @@ class BuildOptions:
             raise UserError(f"--shard writes no outputs, so it cannot go with {flag}")
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(Struct, frozen=True):
     """One reason for failures, and every asset it hit (said once, not once per asset)."""
 
     message: str
@@ -77,8 +76,7 @@ class Cause:
     details: tuple[str, ...] = ()    # per asset, what differs (a refused prompt); "" when nothing
 
 
-@dataclass(frozen=True)
-class BuildReport:
+class BuildReport(Struct, frozen=True):
     actions_total: int
     actions_run: int
     actions_cached: int
@@ -133,8 +131,7 @@ class BuildReport:
         return {"pending": self.pending, "collected": self.collected, "batches": list(self.batches)}
 
 
-@dataclass(frozen=True)
-class Stale:
+class Stale(Struct, frozen=True):
     """One change `--frozen` found: an asset that needs a call, an output to write, an orphan to
     remove, the lock file to rewrite."""
 

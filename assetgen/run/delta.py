@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from msgspec import Struct
 
 from assetgen.errors import Severity
 from assetgen.recipe.model import Project, ProviderKind, Recipe
@@ -96,8 +96,7 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
         rest, stamped, len(ids), renditions, used, loaded.kept, carried, loaded.cached.env))
 
 
-@dataclass(frozen=True)
-class _Cached:
+class _Cached(Struct, frozen=True):
     env: str                        # the environment the variant cache was read for
     raw: dict[str, Any]             # its entries by file (decoded when a file is loaded)
 

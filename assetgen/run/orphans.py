@@ -8,11 +8,11 @@ in it that leaves the project, also through a symlink, is never read or removed.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Collection
 from pathlib import Path
 
+import msgspec
 from msgspec import Struct
 
 from assetgen import statefiles
@@ -67,7 +67,7 @@ def pending(root: Path, old: Lock, used: set[str], rewritten: Collection[str], k
         if known is not None and name not in known:
             continue
         if name in rewritten:
-            entry = dataclasses.replace(entry, outputs=tuple(o for o in entry.outputs if o.path in used))
+            entry = msgspec.structs.replace(entry, outputs=tuple(o for o in entry.outputs if o.path in used))
         assets[name] = entry
     return sweep(root, old, Lock(assets), used, files, dry_run=True)
 
