@@ -346,7 +346,7 @@ def test_the_runs_of_two_columns_make_one_of_the_other(a: list[str], b: list[str
     (["~", [["~", [[1, 2, [["y"]]]]], None, None, None, None, None, None]], False),
     (["~", [["~", [[2, 1, ["y"]]]], None, None, None, None, None, None]], False),         # backwards
     (["~", [["~", [[1, 9, ["y"]]]], None, None, None, None, None, None]], False),         # past the end
-    (["~", [["~", [[0, 1, ["y"]], [0, 1, ["z"]]]], None, None, None, None, None, None]], False),   # overlapping
+    (["~", [["~", [[0, 1, ["y"]], [0, 1, ["z"]]]], None, None, None, None, None, None]], False),  # overlap
     (["~", [None, ["k", {"a": ["=", ["x"]]}, []], None, None, None, None, None]], True),
     (["~", [None, ["k", {"a": ["=", [None]]}, []], None, None, None, None, None]], False),
     (["~", [None, ["k", {"a": ["~", [[0, 1, [1]]]]}, []], None, None, None, None, None]], False),
