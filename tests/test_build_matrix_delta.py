@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assetgen.cli import main
 from assetgen.run import delta, stamp, varcache
@@ -481,3 +483,19 @@ def test_a_damaged_other_list_of_a_matrix_of_two_keys_costs_only_time(tmp_path: 
     edit(root / "recipes" / "m.yaml", ", 7, ", ", 7x, ")
     assert spliced(root) is not True
     same_everywhere(root, tmp_path)
+
+
+TOKENS = ["7x", "true", "False", "1.5", "1e3", "0x1f", "-3", ".5", "010", "a_b", "1_000", "null", "'q'",
+          "a b", "[1]", "&x 1", "#c", "0x1", "5", ""]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=st.integers(3, N - 1), token=st.sampled_from(TOKENS))
+def test_a_random_edit_of_one_value_gives_the_full_ways_result(tmp_path: Path, at: int, token: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
+        root = settled(make(Path(scratch) / "p"))
+        edit(root / "recipes" / "m.yaml", f", {at}, " if at < N - 1 else f", {at}]",
+             f", {token}, " if at < N - 1 else f", {token}]")
+        same_everywhere(root, Path(scratch))

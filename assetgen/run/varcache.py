@@ -204,13 +204,16 @@ def decode(raw: Any, entry: FileEntry) -> FileVariants | None:
     for count, flat in _LISTS:
         counts: Any = raw.get(count)
         values: Any = raw.get(flat)
-        if count == "actions" and values is None:
-            values = list(entry.actions)
+        if count == "actions" and values is None:     # the entry's actions, each named once
+            if not (_counts(counts, n) and sum(counts) == len(entry.actions)
+                    and len(set(entry.actions)) == len(entry.actions)):
+                return None
+            continue
         if not (_counts(counts, n) and type(values) is list and set(map(type, values)) <= {str}
                 and sum(counts) == len(values)):
             return None
         flats[count] = values
-    if list(dict.fromkeys(flats["actions"])) != list(entry.actions) or \
+    if ("actions" in flats and list(dict.fromkeys(flats["actions"])) != list(entry.actions)) or \
             sorted(set(flats["inputs"])) != list(entry.inputs) or \
             sorted(set(flats["refs"])) != list(entry.refs):
         return None
