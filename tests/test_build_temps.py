@@ -4,44 +4,16 @@ may have left some (a build of the whole project always looks)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from smallproject import build, make, recipe
+
 from assetgen.atomic import HOST_TAG
-from assetgen.cli import main
 from assetgen.run import delta, stamp
-
-
-def recipe(name: str, prompt: str) -> str:
-    return f"version: 1\nassets:\n  {name}:\n    prompt: \"{prompt}\"\n    output: out/{name}.png\n"
-
-
-def make(root: Path) -> Path:
-    (root / "recipes").mkdir(parents=True)
-    (root / "assetgen.yaml").write_text("version: 1\nprovider: local\n"
-                                        "defaults: {model: gpt-image-2, size: 16x16}\n")
-    for name in "abc":
-        (root / "recipes" / f"{name}.yaml").write_text(recipe(name, f"Asset {name}"))
-    build(root)
-    return root
-
-
-def build(root: Path) -> dict[str, object]:
-    cwd = Path.cwd()
-    os.chdir(root)
-    try:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            assert main(["build", "--json"]) == 0
-        return json.loads(out.getvalue())
-    finally:
-        os.chdir(cwd)
 
 
 def small_change(root: Path, name: str, prompt: str) -> None:
@@ -71,7 +43,7 @@ def marks(root: Path) -> list[str]:
 
 
 def test_a_complete_build_leaves_no_mark(tmp_path: Path) -> None:
-    root = make(tmp_path)
+    root = make(tmp_path, "abc")
     assert marks(root) == []
     small_change(root, "b", "Asset b again")
     assert build(root)["outputs_written"] == 1
@@ -79,7 +51,7 @@ def test_a_complete_build_leaves_no_mark(tmp_path: Path) -> None:
 
 
 def test_a_build_after_a_small_change_removes_what_a_killed_build_left(tmp_path: Path) -> None:
-    root = make(tmp_path)
+    root = make(tmp_path, "abc")
     dead = dead_pid()
     writers = root / ".assetgen" / "writers"
     mark = plant(writers, f"build.{dead}-{HOST_TAG}.deadbeef")      # as a killed build leaves them
@@ -97,7 +69,7 @@ def test_a_build_after_a_small_change_removes_what_a_killed_build_left(tmp_path:
 
 
 def test_a_live_writers_mark_sends_no_build_looking(tmp_path: Path) -> None:
-    root = make(tmp_path)
+    root = make(tmp_path, "abc")
     alive = os.getppid()
     plant(root / ".assetgen" / "writers", f"build.{alive}-{HOST_TAG}.deadbeef")
     young = plant(root / "out", f".tmp-b.png.{alive}-{HOST_TAG}.0badf00d")     # its writer may still be at it
@@ -108,7 +80,7 @@ def test_a_live_writers_mark_sends_no_build_looking(tmp_path: Path) -> None:
 
 
 def test_an_hour_old_mark_of_another_machine_is_a_writer_gone(tmp_path: Path) -> None:
-    root = make(tmp_path)
+    root = make(tmp_path, "abc")
     elsewhere = "0" * 8 if HOST_TAG != "0" * 8 else "1" * 8
     plant(root / ".assetgen" / "writers", f"build.12-{elsewhere}.deadbeef", 7200)
     old = plant(root / "out", f".tmp-b.png.12-{elsewhere}.0badf00d", 7200)
@@ -119,7 +91,7 @@ def test_an_hour_old_mark_of_another_machine_is_a_writer_gone(tmp_path: Path) ->
 
 def test_without_a_record_of_earlier_writers_a_build_looks(tmp_path: Path) -> None:
     # the state of a version that kept no marks (or one whose marks were lost) says nothing
-    root = make(tmp_path)
+    root = make(tmp_path, "abc")
     (root / ".assetgen" / "writers").rmdir()
     dead = dead_pid()
     temp = plant(root / "out", f".tmp-b.png.{dead}-{HOST_TAG}.0badf00d")

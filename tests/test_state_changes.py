@@ -5,8 +5,6 @@ lost or of another base costs a full path, never a wrong no-op."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -16,37 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from smallproject import build, make, recipe
 
-from assetgen.cli import main
 from assetgen.run import delta, index, stamp
 
 NAMES = "abcdefgh"
 
 
-def recipe(name: str, prompt: str) -> str:
-    return f"version: 1\nassets:\n  {name}:\n    prompt: \"{prompt}\"\n    output: out/{name}.png\n"
 
-
-def make(root: Path) -> Path:
-    (root / "recipes").mkdir(parents=True)
-    (root / "assetgen.yaml").write_text("version: 1\nprovider: local\n"
-                                        "defaults: {model: gpt-image-2, size: 16x16}\n")
-    for name in NAMES:
-        (root / "recipes" / f"{name}.yaml").write_text(recipe(name, f"Asset {name}"))
-    assert build(root)["outputs_written"] == len(NAMES)
-    return root
-
-
-def build(root: Path) -> dict[str, Any]:
-    cwd = Path.cwd()
-    os.chdir(root)
-    try:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            assert main(["build", "--json"]) == 0
-        return json.loads(out.getvalue())
-    finally:
-        os.chdir(cwd)
 
 
 def compared(root: Path) -> stamp.Compared | None:
@@ -93,7 +68,7 @@ def edit(root: Path, name: str, prompt: str) -> None:
 
 
 def test_a_small_change_writes_only_the_changes(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     base = (root / ".assetgen" / stamp.STAMP_FILE).read_bytes()
     edit(root, "c", "Asset c, red")
     assert small(root)
@@ -108,7 +83,7 @@ def test_a_small_change_writes_only_the_changes(tmp_path: Path) -> None:
 
 
 def test_a_path_gone_since_the_base_is_gone_from_the_merged_stamp(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     (root / "recipes" / "c.yaml").write_text(recipe("c", "Asset c").replace("out/c.png", "out/c2.png"))
     assert small(root)
     build(root)
@@ -131,7 +106,7 @@ def test_a_path_gone_since_the_base_is_gone_from_the_merged_stamp(tmp_path: Path
 
 
 def test_past_the_threshold_the_base_is_written_whole_again(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     state = root / ".assetgen"
     ids = []
     for i, name in enumerate(NAMES):
@@ -146,7 +121,7 @@ def test_past_the_threshold_the_base_is_written_whole_again(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "emptied", "missing", "other base", "a link"])
 def test_a_damaged_changes_file_costs_only_a_full_path(tmp_path: Path, damage: str) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     state = root / ".assetgen"
     changes = state / stamp.CHANGES_FILE
     if damage == "other base":      # the changes of the base before this one
@@ -183,7 +158,7 @@ def test_a_damaged_changes_file_costs_only_a_full_path(tmp_path: Path, damage: s
 
 
 def test_the_no_op_merges_the_changes(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     edit(root, "b", "Asset b, red")
     build(root)
     summary = build(root)
@@ -195,7 +170,7 @@ def test_the_no_op_merges_the_changes(tmp_path: Path) -> None:
 
 
 def test_gc_sees_when_the_changes_were_written(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     state = root / ".assetgen"
     then = os.stat(state / stamp.STAMP_FILE).st_mtime - 3600
     os.utime(state / stamp.STAMP_FILE, (then, then))
@@ -213,7 +188,7 @@ def test_gc_sees_when_the_changes_were_written(tmp_path: Path) -> None:
 def test_any_sequence_of_small_changes_merges_to_the_whole_rewrite(
         tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[str, str]]) -> None:
     tmp = tmp_path_factory.mktemp("seq")
-    root = make(tmp / "p")
+    root = make(tmp / "p", NAMES)
     for name, how in edits:
         text = recipe(name, f"Asset {name}, {how}")
         if how == "moved":
@@ -246,14 +221,14 @@ assets:
 
 
 def matrix_project(root: Path, values: list[str]) -> Path:
-    make(root)
+    make(root, NAMES)
     (root / "recipes" / "m.yaml").write_text(MATRIX.format(values=", ".join(values)))
     build(root)
     return root
 
 
 def test_a_small_change_writes_only_its_entry_to_the_index(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     base = (root / ".assetgen" / stamp.INDEX_FILE).read_bytes()
     edit(root, "c", "Asset c, red")
     build(root)
@@ -287,7 +262,7 @@ def test_a_change_to_a_large_matrix_is_written_as_the_runs_that_differ(tmp_path:
 
 
 def test_past_an_eighth_of_the_base_or_4_kb_the_index_is_written_whole_again(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     for k in "xyz":     # 40 assets a file: each entry written whole in the changes, ~2.5 KB
         lines = [f"  {k}{i:02d}: {{prompt: \"{k} {i}\", output: out/{k}{i:02d}.png}}\n" for i in range(40)]
         (root / "recipes" / f"{k}.yaml").write_text("version: 1\nassets:\n" + "".join(lines))
@@ -308,7 +283,7 @@ def test_past_an_eighth_of_the_base_or_4_kb_the_index_is_written_whole_again(tmp
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "missing", "base changed"])
 def test_a_damaged_index_costs_only_a_full_path(tmp_path: Path, damage: str) -> None:
-    root = make(tmp_path / "p")
+    root = make(tmp_path / "p", NAMES)
     edit(root, "c", "Asset c, red")
     build(root)
     path = root / ".assetgen" / stamp.INDEX_CHANGES_FILE
