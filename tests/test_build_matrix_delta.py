@@ -253,17 +253,7 @@ def _set(field: str, at: int | None, value: Any) -> Callable[[dict[str, Any]], N
     _set("refs", 0, 1),
     _set("bare", None, list(range(N))),     # no variant with values: the asset is no matrix
     _set("keys", None, [f"k{i}" for i in range(N - 1)]),    # one variant too few
-])
-def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(
-        tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    root = make(tmp_path / "p")
-    rewrite_cache(root, change)
-    edit(root / "recipes" / "m.yaml", ", 6, ", ", 6q, ")
-    assert len(variants(root)) == N
-    same_as_full(root, tmp_path)
-
-
-@pytest.mark.parametrize("change", [
+    # records of the wrong shape
     _set("keys", 3, 5),                     # a key that is not a string
     _set("keys", 3, "1:a1:i2:i4"),          # a key twice
     _set("outputs", 3, "1"),                # a count that is not a number
@@ -276,7 +266,7 @@ def test_a_cache_whose_records_do_not_add_up_to_the_index_is_not_used(
     _set("definition", None, 1),
     _set("keys", None, None),
 ])
-def test_a_cache_with_records_of_the_wrong_shape_is_not_used(
+def test_a_cache_whose_records_do_not_add_up_to_the_index_or_have_the_wrong_shape_is_not_used(
         tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     root = make(tmp_path / "p")
     rewrite_cache(root, change)
