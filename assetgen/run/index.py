@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assetgen import statefiles
-from assetgen.atomic import text_chunks
+from assetgen.atomic import Known, text_chunks
 from assetgen.plan.graph import AssetPlan, Plan
 from assetgen.recipe.model import Recipe
 from assetgen.recipe.refs import refs_of
+from assetgen.run import stamp
 
 INDEX_VERSION = 2
 ID_CHARS = 20           # an action id is counted by its first 80 bits
@@ -125,8 +126,8 @@ def encoded(files: Mapping[str, FileEntry], size: int = 1 << 16) -> Iterator[byt
     return text_chunks(parts, size)
 
 
-BASE_FILE = "build-index.json"
-CHANGES_FILE = "build-index-changes.json"
+BASE_FILE = stamp.INDEX_FILE
+CHANGES_FILE = stamp.INDEX_CHANGES_FILE
 SPLICE_FROM = 64            # variants in an entry from which its changes are written as runs
 REWRITE_FROM = 4096         # bytes of changes from which (or an eighth of the base's) the base is rewritten
 
@@ -174,16 +175,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _stat_of(path: Path) -> tuple[int, ...] | None:
-    import os
-
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
-
-
 Entry = Sequence[Any]       # a FileEntry, or an entry as read: a list of its seven fields
 
 
@@ -191,17 +182,17 @@ class _Read:
     """The index as this process last read or wrote it: the base's sha256, stat and size, its
     entries, the merged entries, and the changes file's record of each entry it holds."""
 
-    __slots__ = ("sha", "stat", "size", "base", "merged", "records", "gone")
+    __slots__ = ("sha", "known", "size", "base", "merged", "records", "gone")
 
-    def __init__(self, sha: str, stat: tuple[int, ...] | None, size: int, base: Mapping[str, Entry],
+    def __init__(self, sha: str, known: Known, size: int, base: Mapping[str, Entry],
                  merged: Mapping[str, Entry], records: dict[str, Any],
                  gone: frozenset[str] = frozenset()) -> None:
-        self.sha, self.stat, self.size = sha, stat, size
+        self.sha, self.known, self.size = sha, known, size
         self.base, self.merged, self.records, self.gone = base, merged, records, gone
 
     def holds(self, state: Path) -> bool:
         """Whether the base file there is still the one this was read from (or written as)."""
-        return self.stat is not None and _stat_of(state / BASE_FILE) == self.stat
+        return self.known.holds(state / BASE_FILE)
 
     def since(self, files: Mapping[str, FileEntry]) -> _Read:
         """The changes from the same base to `files`."""
@@ -217,7 +208,7 @@ class _Read:
                 continue
             records[rel] = _record(was, entry)
         gone = frozenset(base.keys() - files.keys())
-        return _Read(self.sha, self.stat, self.size, base, files, records, gone)
+        return _Read(self.sha, self.known, self.size, base, files, records, gone)
 
 
 def _same(a: Entry, b: Entry) -> bool:
@@ -341,8 +332,7 @@ def read(root: Path, sha: str | None) -> dict[str, FileEntry] | None:
             merged.pop(rel, None)
         if not statefiles.all_relative(records):
             return None
-    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-    _read[root] = _Read(sha, key, len(data), base, merged, records, gone)
+    _read[root] = _Read(sha, Known.of(st), len(data), base, merged, records, gone)
     return merged
 
 
