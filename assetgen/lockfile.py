@@ -216,15 +216,55 @@ def read(root: Path) -> Lock:
     path = root / LOCK_FILE
     try:
         data, st = statefiles.read_state_stat(path)
-        lock = _lock(statefiles.parse_json(data))
+        texts = _laid_out_entries(data)
+        lock = _lock_of(texts) if texts is not None else None
+        if lock is None:
+            texts, lock = None, _lock(statefiles.parse_json(data))
     except FileNotFoundError:
         return EMPTY
     except statefiles.Damaged as exc:
         raise UserError(unreadable(path, str(exc))) from None
-    if lock.assets and _written_by_us(root, st, data):
-        blocks = _blocks(data, lock)
-        return Lock(lock.assets, blocks, file=Known.of(st) if blocks else None)
+    if lock.assets and texts is not None and _written_by_us(root, st, data):
+        blocks = {name: (lock.assets[name], text) for name, text in texts.items()}
+        return Lock(lock.assets, blocks, file=Known.of(st))
     return lock
+
+
+def _laid_out_entries(data: bytes) -> dict[str, str] | None:
+    """Name -> text of each entry, when the file is laid out as assetgen writes it (the head and
+    tail of `_HEAD` and `_TAIL`, one entry per four-space-indented key, sorted by name, each a
+    whole JSON member); None otherwise: the file is then read whole, which words any error. A
+    lock of many entries is read an entry at a time, never as one tree of JSON values beside
+    its entries (at 50,000 assets the tree took 200 MB)."""
+    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
+            and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
+        return None
+    try:
+        texts = _entries(data, len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES))
+    except ValueError:
+        return None
+    names = list(texts)     # (a name twice: the last one, as a whole reading takes it)
+    return texts if names == sorted(names) else None
+
+
+def _lock_of(texts: dict[str, str]) -> Lock | None:
+    """The lock of entries laid out as assetgen writes them, each read alone (Damaged as `_lock`
+    words it, for an entry whose value has the wrong shape); None when an entry is not one whole
+    JSON member (only in a file laid out otherwise: the whole reading then decides)."""
+    shape = _Shape("assets")
+    assets = {}
+    for name, text in texts.items():
+        try:
+            raw = statefiles.parse_json_text("{" + text + "}")
+        except statefiles.Damaged:
+            return None
+        if not (isinstance(raw, dict) and len(raw) == 1 and name in raw):
+            return None
+        try:
+            assets[name] = _quick_asset(name, raw[name])
+        except _Slow:   # something is wrong: the careful reading says what and where
+            assets[name] = _asset(name, raw[name], shape.at(name))
+    return Lock(assets)
 
 
 def read_some(root: Path, names: Iterable[str]) -> Lock | None:
@@ -332,7 +372,7 @@ class Unread(Mapping[str, str]):
 
     def _split(self) -> dict[str, str]:
         if self._entries is None:
-            self._entries = _entries(self._data[self._lo:self._hi], frozenset(self._spans))
+            self._entries = _entries(self._data, self._lo, self._hi, frozenset(self._spans))
         return self._entries
 
     def __getitem__(self, name: str) -> str:
@@ -397,16 +437,20 @@ def _key_at(data: bytes, at: int) -> str:
     return name.decode("utf-8")
 
 
-def _entries(body: bytes, skip: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Name -> text of each entry of a lock file's bytes that assetgen wrote (entries are the lines
-    indented by four spaces that start a key), but those in `skip`. ValueError: a key that is not
+def _entries(data: bytes, lo: int, hi: int, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Name -> text of each entry of the entries data[lo:hi] of a lock file's bytes that assetgen
+    wrote (entries are the lines indented by four spaces that start a key), but those in `skip`;
+    each decoded alone (the entries are not copied whole first). ValueError: a key that is not
     JSON, or bytes that are not UTF-8."""
     found: dict[str, str] = {}
-    for i, chunk in enumerate(body.split(_SEP)):
-        block = chunk if i == 0 else b'    "' + chunk
-        name = _key_at(block, 0)
+    start = lo
+    while start < hi:
+        end = data.find(_SEP, start, hi)
+        end = hi if end < 0 else end
+        name = _key_at(data, start)
         if name not in skip:
-            found[name] = block.decode("utf-8")
+            found[name] = data[start:end].decode("utf-8")
+        start = end + 2
     return found
 
 
@@ -424,19 +468,6 @@ def _written_by_us(root: Path, st: os.stat_result, data: bytes) -> bool:
         return record["stat"] == list(Known.of(st).stat)
     sha = record.get("sha256")
     return isinstance(sha, str) and hashlib.sha256(data).hexdigest() == sha
-
-
-def _blocks(data: bytes, lock: Lock) -> dict[str, tuple[LockAsset, str]]:
-    """Each entry's text in a lock file assetgen wrote, when its entries are those of `lock`."""
-    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)):
-        return {}
-    try:
-        entries = _entries(data[len(_HEAD_BYTES):-len(_TAIL_BYTES)])
-    except ValueError:
-        return {}
-    if list(entries) != sorted(lock.assets):
-        return {}
-    return {name: (lock.assets[name], block) for name, block in entries.items()}
 
 
 def unreadable(path: Path, why: str) -> str:

@@ -207,6 +207,11 @@ def parse_json(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Damaged(f"it is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})") from None
+    return parse_json_text(text)
+
+
+def parse_json_text(text: str) -> Any:
+    """`parse_json` of text already decoded."""
     try:
         value = load_json(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
