@@ -198,7 +198,7 @@ def test_a_changed_input_image_gives_what_a_cold_run_gives(
 
 @pytest.mark.parametrize("damage", [
     b"", b"{", b"\xff\xfe not json", b"[]", b'{"format": 1}', b'{"format": 99, "files": {}}',
-    "same environment, broken entries",
+    "same environment, broken entries", "same environment, entries of another shape",
 ])
 def test_a_damaged_cache_file_is_ignored_and_rebuilt(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: bytes | str,
@@ -207,11 +207,16 @@ def test_a_damaged_cache_file_is_ignored_and_rebuilt(
     cold = _lint(root)
     cold_plan = _plan(root, capsys)
     cache = root / ".assetgen" / CACHE_FILE
-    if isinstance(damage, str):
+    if damage == "same environment, broken entries":
         body = _body(cache)
         files = body["files"]
         files["recipes/icons.yaml"][2]["variants"][0] = {"not": "a variant"}
         files["recipes/framed.yaml"][2] = {"variants": [[None, None, [], [], [], [0, 1, 1]]], "files": ["x"]}
+        _write_body(cache, body)
+    elif isinstance(damage, str):       # each entry is decoded only when its file is looked up
+        body = _body(cache)
+        body["files"]["recipes/icons.yaml"] = "not an entry"
+        body["files"]["recipes/framed.yaml"] = [[1, 2], body["files"]["recipes/framed.yaml"][1], []]
         _write_body(cache, body)
     else:
         cache.write_bytes(damage)

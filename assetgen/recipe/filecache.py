@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from assetgen import statefiles
 from assetgen.errors import Diagnostic, Location, Severity
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
@@ -76,9 +78,10 @@ class RecipeCache:
         self._env = env
         # never read or written through a symbolic link (it would lead out of the project)
         self._enabled = not (state_dir.is_symlink() or self._file.is_symlink())
-        # per file [stat, sha256, result]: as read (a list), or as this run stored it (its JSON text:
-        # the results of a large project are not held as nested lists, and are written as they are)
-        self._entries: dict[str, list[Any] | str] = _read(self._file, env) if self._enabled else {}
+        # per file the JSON text of [stat, sha256, result], as read or as this run stored it: decoded
+        # only while it is looked up (the results of a large project are never held as nested lists,
+        # which take twelve times the text), and written as they are
+        self._entries: dict[str, str] = _read(self._file, env) if self._enabled else {}
         self._dirty = False
         self._used: set[str] = set()
         self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
@@ -87,9 +90,7 @@ class RecipeCache:
         """(the stored result, None) for an unchanged file; else (None, the file's bytes, or None
         when it cannot be read or is larger than `max_bytes`: the loader reports that)."""
         self._used.add(rel)
-        entry = self._entries.get(rel)
-        if isinstance(entry, str):
-            entry = self._entries[rel] = json.loads(entry)
+        entry = self._entry(rel)
         try:
             st = os.stat(root / rel)
         except OSError:
@@ -105,10 +106,25 @@ class RecipeCache:
             return None, None
         self._stamps[rel] = stamp
         if entry is not None and entry[1] == hashlib.sha256(data).hexdigest():
-            entry[0] = stamp    # touched, not changed
+            self._entries[rel] = _dumps([stamp, entry[1], entry[2]])     # touched, not changed
             self._dirty = True
             return entry[2], None
         return None, data
+
+    def _entry(self, rel: str) -> list[Any] | None:
+        """The entry of `rel` decoded, when there is one of its shape (a damaged one is dropped)."""
+        text = self._entries.get(rel)
+        if text is None:
+            return None
+        try:
+            entry = statefiles.load_json(text)
+        except (ValueError, RecursionError):
+            entry = None
+        if (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
+                and isinstance(entry[1], str) and isinstance(entry[2], dict)):
+            return entry
+        self.forget(rel)
+        return None
 
     def store(self, rel: str, data: bytes, result: dict[str, Any] | None) -> None:
         """Remember what `data` (the bytes `lookup` read) produced; None: not cacheable. The stat
@@ -137,9 +153,6 @@ class RecipeCache:
             return
         from assetgen.atomic import text_chunks, write_atomic_from
 
-        for rel, entry in self._entries.items():    # each encoded once, for hashing and writing
-            if not isinstance(entry, str):
-                self._entries[rel] = _dumps(entry)
         digest = hashlib.sha256()
         for chunk in text_chunks(self._pieces()):
             digest.update(chunk)
@@ -155,7 +168,7 @@ class RecipeCache:
         yield head[:-2]     # without the closing "}}"
         for i, (rel, text) in enumerate(self._entries.items()):
             yield f"{',' if i else ''}{_dumps(rel)}:"
-            yield str(text)
+            yield text
         yield "}}"
 
 
@@ -167,25 +180,28 @@ def _checksum(payload: bytes) -> bytes:
     return hashlib.sha256(payload).hexdigest().encode("ascii")
 
 
-def _read(file: Path, env: str) -> dict[str, list[Any] | str]:
+class _Body(msgspec.Struct):
+    """The cache file's body, each file's entry left as its JSON text (`msgspec.Raw`: checked to
+    be JSON, not decoded)."""
+    format: Any = None
+    environment: Any = None
+    files: dict[str, msgspec.Raw] = {}
+
+
+def _read(file: Path, env: str) -> dict[str, str]:
     try:
         head, newline, payload = file.read_bytes().partition(b"\n")
         if not newline or head != _checksum(payload):
             return {}
-        body = statefiles.load_json(payload)
-    except (OSError, ValueError, RecursionError):
+        body = msgspec.json.decode(payload, type=_Body)
+    except (OSError, msgspec.MsgspecError):
         return {}
-    if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("environment") != env:
+    if body.format != FORMAT or body.environment != env:
         return {}
-    files = body.get("files")
-    if not isinstance(files, dict):
+    try:
+        return {rel: bytes(raw).decode("utf-8") for rel, raw in body.files.items()}
+    except UnicodeDecodeError:
         return {}
-    good: dict[str, list[Any] | str] = {}
-    for rel, entry in files.items():
-        if (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
-                and isinstance(entry[1], str) and isinstance(entry[2], dict)):
-            good[rel] = entry
-    return good
 
 
 # -- encoding ------------------------------------------------------------------------------
