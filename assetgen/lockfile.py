@@ -235,7 +235,7 @@ def _laid_out_entries(data: bytes) -> dict[str, str] | None:
     tail of `_HEAD` and `_TAIL`, one entry per four-space-indented key, sorted by name, each a
     whole JSON member); None otherwise: the file is then read whole, which words any error. A
     lock of many entries is read an entry at a time, never as one tree of JSON values beside
-    its entries (at 50,000 assets the tree took 200 MB)."""
+    its entries (a 47 MB file of 50,000 assets took 220 MB more read whole)."""
     if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
             and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
         return None
