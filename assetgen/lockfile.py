@@ -548,6 +548,29 @@ class Writing:
             _record(self.root, self.known)
 
 
+def claim(root: Path, lock: Lock) -> bool:
+    """Record the lock file as the one assetgen wrote when its bytes are the text of `lock`, read
+    from it whole (a lock file another checkout's assetgen wrote, brought by a pull or a clone, that
+    a build leaves as it is): the next build after a small change then reads only the entries it
+    needs, instead of taking the full path again. A file with any other bytes (another layout, a
+    hand's edit) is not recorded, and stays as it is. True when recorded."""
+    if lock.file is not None or not lock.assets:
+        return False
+    try:
+        data, st = statefiles.read_bytes_stat(root / LOCK_FILE)
+    except OSError:
+        return False
+    view, at = memoryview(data), 0
+    for chunk in lock.chunks():
+        if view[at:at + len(chunk)] != chunk:
+            return False
+        at += len(chunk)
+    if at != len(data):
+        return False
+    _record(root, Known.of(st))
+    return True
+
+
 def _record(root: Path, known: Known) -> None:
     """Remember what the lock file assetgen just wrote is (best effort: without it, the next build
     reads the whole file and encodes every entry). Not synced to disk: a record lost or left old

@@ -259,6 +259,48 @@ def test_a_lock_file_changed_by_hand_goes_the_full_way(tmp_path: Path) -> None:
     assert planned(root) is None
 
 
+def pull(root: Path, text: str | None = None) -> None:
+    """The lock file as a pull that brings it leaves it: a new file (another inode and ctime)."""
+    lock = root / "assetgen.lock"
+    data = lock.read_bytes() if text is None else text.encode("utf-8")
+    lock.unlink()
+    lock.write_bytes(data)
+
+
+def test_a_pulled_lock_file_of_assetgen_text_is_read_in_part_after_one_full_build(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make(tmp_path / "p")
+    pull(root)
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert planned(root) is None        # the lock changed since the stamp: the full way, once
+    capsys.readouterr()
+    assert build(root) == 0
+    assert json.loads(capsys.readouterr().out)["actions_run"] == 1
+    pull(root)                          # the next pull: the same text, read whole and found unchanged
+    assert build(root) == 0
+    assert json.loads(capsys.readouterr().out)["actions_run"] == 0
+    text = (root / "assetgen.lock").read_text()
+    edit(root / "recipes" / "one" / "d.yaml", "Asset d", "Asset d, red")
+    assert loaded(root) == ["recipes/one/d.yaml"]       # the entries it needs, found in that file
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and build(other) == 0
+    assert state(root) == state(other) and state(root)["lock"] != text
+
+
+def test_a_pulled_lock_file_laid_out_otherwise_is_left_as_it_is_and_read_whole(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make(tmp_path / "p")
+    text = (root / "assetgen.lock").read_text()
+    pull(root, json.dumps(json.loads(text), indent=4, sort_keys=True))
+    capsys.readouterr()
+    assert build(root) == 0
+    assert json.loads(capsys.readouterr().out)["actions_run"] == 0
+    assert json.loads((root / "assetgen.lock").read_text()) == json.loads(text)
+    assert (root / "assetgen.lock").read_text() != text     # not rewritten: its layout is the user's
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert planned(root) is None
+
+
 def test_a_changed_file_that_passes_the_schema_is_checked_without_importing_json_schema(
         tmp_path: Path) -> None:
     import subprocess
