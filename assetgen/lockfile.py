@@ -106,6 +106,8 @@ class Lock:
     # the lock file this lock was read from, when it is one assetgen wrote, so that a write of the
     # same text need not read the file again to tell
     file: Known | None = field(default=None, compare=False, repr=False)
+    # the lock file this lock was read from whole, when it is laid out as assetgen writes it (`claim`)
+    laid_out: Known | None = field(default=None, compare=False, repr=False)
 
     def others_text(self) -> str:
         """The text of the entries left unread, together (to search)."""
@@ -224,10 +226,12 @@ def read(root: Path) -> Lock:
         return EMPTY
     except statefiles.Damaged as exc:
         raise UserError(unreadable(path, str(exc))) from None
-    if lock.assets and texts is not None and _written_by_us(root, st, data):
+    if texts is None:
+        return lock
+    if _written_by_us(root, st, data):
         blocks = {name: (lock.assets[name], text) for name, text in texts.items()}
         return Lock(lock.assets, blocks, file=Known.of(st))
-    return lock
+    return Lock(lock.assets, laid_out=Known.of(st))
 
 
 def _laid_out_entries(data: bytes) -> dict[str, str] | None:
@@ -549,25 +553,16 @@ class Writing:
 
 
 def claim(root: Path, lock: Lock) -> bool:
-    """Record the lock file as the one assetgen wrote when its bytes are the text of `lock`, read
-    from it whole (a lock file another checkout's assetgen wrote, brought by a pull or a clone, that
-    a build leaves as it is): the next build after a small change then reads only the entries it
-    needs, instead of taking the full path again. A file with any other bytes (another layout, a
-    hand's edit) is not recorded, and stays as it is. True when recorded."""
-    if lock.file is not None or not lock.assets:
+    """Record the lock file as one assetgen wrote when `lock` was read from it whole and it is laid
+    out as assetgen writes it (every entry found where `read_some` looks for it, and read and
+    checked alone) and is still there: a lock file another checkout's assetgen wrote, brought by a
+    pull or a clone, that a build leaves as it is. The next build after a small change then reads
+    only the entries it needs instead of taking the full path again; the other entries' text is
+    written back as it is. True when recorded."""
+    known = lock.laid_out
+    if lock.file is not None or known is None or not known.holds(root / LOCK_FILE):
         return False
-    try:
-        data, st = statefiles.read_bytes_stat(root / LOCK_FILE)
-    except OSError:
-        return False
-    view, at = memoryview(data), 0
-    for chunk in lock.chunks():
-        if view[at:at + len(chunk)] != chunk:
-            return False
-        at += len(chunk)
-    if at != len(data):
-        return False
-    _record(root, Known.of(st))
+    _record(root, known)
     return True
 
 

@@ -301,6 +301,22 @@ def test_a_pulled_lock_file_laid_out_otherwise_is_left_as_it_is_and_read_whole(
     assert planned(root) is None
 
 
+def test_a_pulled_lock_file_in_assetgen_layout_keeps_the_text_of_the_entries_a_build_leaves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make(tmp_path / "p")
+    text = (root / "assetgen.lock").read_text()
+    start = text.index('    "a": {')
+    end = text.index(',\n    "b": {')
+    compact = '    "a": ' + json.dumps(json.loads("{" + text[start:end] + "}")["a"], sort_keys=True)
+    pull(root, text[:start] + compact + text[end:])
+    capsys.readouterr()
+    assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 0
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert loaded(root) == ["recipes/one/c.yaml"]
+    assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 1
+    assert compact + ",\n" in (root / "assetgen.lock").read_text()     # as the pull brought it
+
+
 def test_a_changed_file_that_passes_the_schema_is_checked_without_importing_json_schema(
         tmp_path: Path) -> None:
     import subprocess

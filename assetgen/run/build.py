@@ -529,7 +529,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, write
         complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
                         or waiting)
         if complete and not opts.only and not opts.force:
-            if writing is None:     # a lock file read whole and left as it is: assetgen's text?
+            if writing is None:     # a lock file read whole and left as it is, in assetgen's layout?
                 lockfile.claim(root, prep.lock)
             _stamp(prep, opts, inputs, reached_at, writing)
         else:
