@@ -18,7 +18,9 @@ Figures per tool and size:
 - `plan` and `lint` after one change (assetgen only; warm: the recipe cache holds the rest);
 - full path: a rebuild after the lock file was replaced by one of the same text, as a pull that
   brings it does (assetgen only): the stamp misses, so the whole project is loaded (from the
-  recipe cache), planned, resolved (all cached) and its lock read whole.
+  recipe cache), planned, resolved (all cached) and its lock read whole;
+- after a pull: one change after that, then a rebuild (assetgen only): the first small build on
+  a lock file this checkout's assetgen did not write.
 
 Each figure is the median wall time of --repeat runs, with the median CPU time (user + system, of
 the command and every process it started, worker processes included) in brackets and the peak
@@ -207,10 +209,10 @@ def measure_assetgen(layout: str, n: int, repeat: int, first_only: bool = False)
     root = assetgen_project(layout, n)
     build = [PYTHON, "-m", "assetgen", "build", "-j", "8", "--json"]
     figures = {"first build": timed(build, root)}
-    if first_only:
-        return {**figures, "full path": full_path(root, build, 1)}
-    figures["no-op"] = median([timed(build, root) for _ in range(repeat)])
     change = Change(root, layout, n)
+    if first_only:
+        return {**figures, **full_path(root, build, 1, change)}
+    figures["no-op"] = median([timed(build, root) for _ in range(repeat)])
     runs = []
     for _ in range(repeat):
         change()
@@ -224,18 +226,19 @@ def measure_assetgen(layout: str, n: int, repeat: int, first_only: bool = False)
                               root))
         figures[command] = median(runs)
     timed(build, root)      # the changes `plan` and `lint` saw, built
-    figures["full path"] = full_path(root, build, repeat)
-    return figures
+    return {**figures, **full_path(root, build, repeat, change)}
 
 
-def full_path(root: Path, build: list[str], repeat: int) -> Figure:
-    """Rebuilds after a pull brought the lock file (last: a small build after one reads the whole
-    lock once, which would count in the figures of the small builds)."""
-    runs = []
+def full_path(root: Path, build: list[str], repeat: int, change: Change) -> dict[str, Figure]:
+    """Rebuilds after a pull brought the lock file, and the small build after each (measured last,
+    so that no other figure follows a pulled lock)."""
+    full, after = [], []
     for _ in range(repeat):
         pulled(root)
-        runs.append(timed(build, root))
-    return median(runs)
+        full.append(timed(build, root))
+        change()
+        after.append(timed(build, root))
+    return {"full path": median(full), "after a pull": median(after)}
 
 
 def measure_peer(name: str, n: int, repeat: int) -> dict[str, Figure]:
@@ -254,7 +257,7 @@ def measure_peer(name: str, n: int, repeat: int) -> dict[str, Figure]:
     return figures
 
 
-ROWS = ("one change", "no-op", "plan", "lint", "full path", "first build")
+ROWS = ("one change", "no-op", "plan", "lint", "full path", "after a pull", "first build")
 
 
 def show(value: Figure | None, base: float | None = None, rss: bool = True) -> str:
@@ -277,7 +280,7 @@ def table(n: int, results: dict[str, dict[str, Figure]], columns: list[str]) -> 
         cells = []
         for col in columns:
             value = results.get(col, {}).get(row)
-            cells.append(show(value, rss=row in ("one change", "full path", "first build")))
+            cells.append(show(value, rss=row in ("one change", "full path", "after a pull", "first build")))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -338,7 +341,7 @@ def main() -> int:
     for n in (int(s) for s in args.first_build.split(",") if s):
         for layout in layouts:
             figs = measure_assetgen(layout, n, 1, first_only=True)
-            for row in ("first build", "full path"):
+            for row in ("first build", "full path", "after a pull"):
                 print(f"{row}, {n:,} assets, {layout}: {show(figs[row])}")
             every.setdefault(n, {})[f"assetgen {layout}"] = figs
     load = os.getloadavg()
