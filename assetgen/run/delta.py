@@ -16,7 +16,6 @@ path would make it.
 from __future__ import annotations
 
 import os
-import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,10 +117,15 @@ def _same_recipe_files(compared: Compared, index: dict[str, build_index.FileEntr
     folder) still hold the recipe files the index has there, and no new folder."""
     from assetgen.lint.outputs import glob_match, glob_parts
 
+    changed = set(compared.dirs_changed)
+    if not changed:         # (a file saved in place changes no folder: the usual edit)
+        return True
     patterns = [glob_parts(g) for g in globs]
     by_dir: dict[str, set[str]] = {}
     for rel in index:
-        by_dir.setdefault(posixpath.dirname(rel) or ".", set()).add(rel)
+        folder = rel.rpartition("/")[0] or "."
+        if folder in changed:
+            by_dir.setdefault(folder, set()).add(rel)
     for folder in compared.dirs_changed:
         found = set()
         try:
