@@ -490,14 +490,6 @@ def _shown(path: Path) -> str:
     return str(path) if shown.startswith("..") else shown
 
 
-def would_change(root: Path, lock: Lock) -> bool:
-    """Whether `write` would write the lock file."""
-    try:
-        return (root / LOCK_FILE).read_text(encoding="utf-8") != lock.text()
-    except (OSError, UnicodeDecodeError):
-        return True
-
-
 def write(root: Path, lock: Lock) -> bool:
     """Write the lock file when its text changed (durably: synced to disk); True when it was
     written."""

@@ -121,3 +121,25 @@ def test_frozen_with_a_flag_that_changes_files_is_a_usage_error(tmp_path: Path, 
     assert main(["build", str(root), "--frozen", *flag]) == 2
     assert capsys.readouterr().err == f"--frozen changes nothing on disk, so it cannot go with {flag[0]}\n"
     assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize("layout", ["indent 4", "CRLF"])
+def test_a_lock_file_laid_out_by_another_tool_passes_as_a_build_leaves_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str) -> None:
+    # a JSON formatter in a pre-commit hook, or git's autocrlf on a Windows runner: the same entries
+    root = _project(tmp_path)
+    assert main(["build", str(root)]) == 0
+    lock = root / "assetgen.lock"
+    text = lock.read_text(encoding="utf-8")
+    other = json.dumps(json.loads(text), indent=4, sort_keys=True) if layout == "indent 4" \
+        else text.replace("\n", "\r\n")
+    lock.unlink()
+    lock.write_bytes(other.encode("utf-8"))
+    capsys.readouterr()
+    assert main(["build", str(root), "--frozen"]) == 0
+    assert "would change" not in "".join(capsys.readouterr())
+    assert main(["build", str(root)]) == 0
+    assert lock.read_bytes() == other.encode("utf-8")      # the build leaves it as it is, too
+    _edit(root, "quality: 80", "quality: 90")               # a change of content still fails
+    out, err = _frozen(root, capsys)
+    assert "stale: assetgen.lock: would change" in err
