@@ -240,11 +240,11 @@ def _laid_out_entries(data: bytes) -> dict[str, str] | None:
     whole JSON member); None otherwise: the file is then read whole, which words any error. A
     lock of many entries is read an entry at a time, never as one tree of JSON values beside
     its entries (a 47 MB file of 50,000 assets took 220 MB more read whole)."""
-    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
-            and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
+    span = _entries_span(data)
+    if span is None:
         return None
     try:
-        texts = _entries(data, len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES))
+        texts = _entries(data, *span)
     except ValueError:
         return None
     names = list(texts)     # (a name twice: the last one, as a whole reading takes it)
@@ -258,17 +258,32 @@ def _lock_of(texts: dict[str, str]) -> Lock | None:
     shape = _Shape("assets")
     assets = {}
     for name, text in texts.items():
-        try:
-            raw = statefiles.parse_json_text("{" + text + "}")
-        except statefiles.Damaged:
-            return None
-        if not (isinstance(raw, dict) and len(raw) == 1 and name in raw):
+        raw = _member(name, text)
+        if raw is None:
             return None
         try:
             assets[name] = _quick_asset(name, raw[name])
         except _Slow:   # something is wrong: the careful reading says what and where
             assets[name] = _asset(name, raw[name], shape.at(name))
     return Lock(assets)
+
+
+def _entries_span(data: bytes) -> tuple[int, int] | None:
+    """Where the entries of a lock file's bytes are (data[lo:hi]), when it has `_HEAD` and `_TAIL`
+    around at least one entry, as assetgen writes it."""
+    lo, hi = len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES)
+    ok = hi > lo and data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
+    return (lo, hi) if ok else None
+
+
+def _member(name: str, text: str) -> dict[str, Any] | None:
+    """The entry `text` read alone, as the object of its one member, `name`'s; None when it is not
+    one whole JSON member of that name."""
+    try:
+        raw = statefiles.parse_json_text("{" + text + "}")
+    except statefiles.Damaged:
+        return None
+    return raw if isinstance(raw, dict) and len(raw) == 1 and name in raw else None
 
 
 def read_some(root: Path, names: Iterable[str]) -> Lock | None:
@@ -282,12 +297,10 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         data, st = statefiles.read_state_stat(root / LOCK_FILE)
     except (OSError, statefiles.Damaged):
         return None
-    if not (data.startswith(_HEAD_BYTES) and data.endswith(_TAIL_BYTES)
-            and len(data) > len(_HEAD_BYTES) + len(_TAIL_BYTES)):
+    span = _entries_span(data)
+    if span is None or not _written_by_us(root, st, data):
         return None
-    if not _written_by_us(root, st, data):
-        return None
-    lo, hi = len(_HEAD_BYTES), len(data) - len(_TAIL_BYTES)
+    lo, hi = span
     assets: dict[str, LockAsset] = {}
     blocks: dict[str, tuple[LockAsset, str]] = {}
     spans: dict[str, tuple[int, int]] = {}
@@ -300,7 +313,9 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
             end = data.find(_SEP, start, hi)
             end = hi if end < 0 else end
             block = data[start:end].decode("utf-8")
-            raw = statefiles.parse_json(b"{" + data[start:end] + b"}")
+            raw = _member(name, block)
+            if raw is None:
+                return None
             asset = _quick_asset(name, raw[name])
         except (ValueError, statefiles.Damaged, _Slow, KeyError, TypeError):
             return None
