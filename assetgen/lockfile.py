@@ -31,6 +31,7 @@ _HEAD = '{\n  "assets": {\n'
 _TAIL = f'\n  }},\n  "version": {LOCK_VERSION}\n}}\n'
 _HEAD_BYTES = _HEAD.encode("ascii")
 _TAIL_BYTES = _TAIL.encode("ascii")
+_HEAD_CRLF = _HEAD.replace("\n", "\r\n").encode("ascii")
 _SEP = b',\n    "'        # between two entries: the comma, and the next one's indent and quote
 
 
@@ -218,6 +219,7 @@ def read(root: Path) -> Lock:
     path = root / LOCK_FILE
     try:
         data, st = statefiles.read_state_stat(path)
+        data = _lf(data)
         texts = _laid_out_entries(data)
         lock = _lock_of(texts) if texts is not None else None
         if lock is None:
@@ -232,6 +234,14 @@ def read(root: Path) -> Lock:
         blocks = {name: (lock.assets[name], text) for name, text in texts.items()}
         return Lock(lock.assets, blocks, file=Known.of(st))
     return Lock(lock.assets, laid_out=Known.of(st))
+
+
+def _lf(data: bytes) -> bytes:
+    """The bytes of a lock file checked out with CRLF line endings (git's `core.autocrlf` on
+    Windows) as assetgen wrote them, with LF: the same JSON (a line break inside a JSON string is
+    always escaped), so it is read an entry at a time as assetgen's text, and written again, when
+    its entries change, with LF throughout. Any other file is left as it is."""
+    return data.replace(b"\r\n", b"\n") if data.startswith(_HEAD_CRLF) else data
 
 
 def _laid_out_entries(data: bytes) -> dict[str, str] | None:
@@ -297,6 +307,7 @@ def read_some(root: Path, names: Iterable[str]) -> Lock | None:
         data, st = statefiles.read_state_stat(root / LOCK_FILE)
     except (OSError, statefiles.Damaged):
         return None
+    data = _lf(data)
     span = _entries_span(data)
     if span is None or not _written_by_us(root, st, data):
         return None

@@ -301,6 +301,25 @@ def test_a_pulled_lock_file_laid_out_otherwise_is_left_as_it_is_and_read_whole(
     assert planned(root) is None
 
 
+def test_a_pulled_lock_file_with_crlf_line_endings_is_read_in_part_after_one_full_build(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # git's core.autocrlf on a Windows checkout: the lock file assetgen wrote, each line ending in CRLF
+    root = make(tmp_path / "p")
+    crlf = (root / "assetgen.lock").read_bytes().replace(b"\n", b"\r\n")
+    pull(root, crlf.decode("utf-8"))
+    capsys.readouterr()
+    assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 0
+    assert (root / "assetgen.lock").read_bytes() == crlf        # left as it is
+    edit(root / "recipes" / "one" / "c.yaml", "Asset c", "Asset c, red")
+    assert loaded(root) == ["recipes/one/c.yaml"]       # not the full path after every small change
+    other = full_copy(root, tmp_path)
+    assert build(root) == 0 and json.loads(capsys.readouterr().out)["actions_run"] == 1
+    assert build(other) == 0
+    written = (root / "assetgen.lock").read_bytes()
+    assert b"\r" not in written        # written again with LF throughout, never a mix of both
+    assert written == (other / "assetgen.lock").read_bytes() and state(root) == state(other)
+
+
 def test_a_pulled_lock_file_in_assetgen_layout_keeps_the_text_of_the_entries_a_build_leaves(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = make(tmp_path / "p")

@@ -58,6 +58,7 @@ def test_a_lock_file_reads_as_its_json_says_laid_out_or_not(tmp_path_factory: py
     text = lock.text()
     expected = json.loads(text)["assets"]
     for layout in (text,                                                # as assetgen writes it
+                   text.replace("\n", "\r\n"),                          # checked out with autocrlf
                    json.dumps(json.loads(text), indent=4, ensure_ascii=False),     # by another tool
                    json.dumps(json.loads(text), separators=(",", ":"))):
         (root / "assetgen.lock").write_text(layout, encoding="utf-8")
