@@ -125,7 +125,10 @@ def _failed(report: BuildReport) -> list[str]:
 def _swept(report: BuildReport) -> list[str]:
     return ([f"removed {p}: no recipe writes it any more" for p in report.swept.removed]
             + [f"kept {p}: no recipe writes it any more, but it changed since assetgen wrote it"
-               for p in report.swept.kept])
+               for p in report.swept.kept]
+            + [f"left {p}: no recipe writes it any more, but assetgen has no record of making it (a lock "
+               "file from elsewhere names it): not removed; delete it by hand if it is an old output"
+               for p in report.swept.left])
 
 
 def _print(report: BuildReport) -> None:

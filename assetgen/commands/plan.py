@@ -40,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
         data["removes"] = list(swept.removed)
     if swept.kept:
         data["keeps"] = list(swept.kept)
+    if swept.left:
+        data["leaves"] = list(swept.left)
     if prep.paid:
         data["left_as_paid"] = prep.paid_outputs()
     prep.files.save()

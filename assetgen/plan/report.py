@@ -85,6 +85,9 @@ def plan_text(data: dict[str, Any], changed: bool = False) -> str:
     for path in data.get("keeps", ()):
         lines.append(f"{'keep':<7} {'orphan':<8} {path}  (no recipe writes it any more, but it changed "
                      "since assetgen wrote it)")
+    for path in data.get("leaves", ()):
+        lines.append(f"{'leave':<7} {'orphan':<8} {path}  (no recipe writes it any more, but assetgen has no "
+                     "record of making it)")
     if data.get("left_as_paid"):
         count = data["left_as_paid"]
         lines.append(f"{count} output{'s' if count != 1 else ''} hold paid images: the local provider "

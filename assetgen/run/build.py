@@ -517,7 +517,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, write
     swept = Swept()
     writing = None
     if lock != prep.lock:
-        swept = sweep(root, prep.lock, lock, in_use(prep), prep.files)
+        swept = sweep(root, prep.lock, lock, in_use(prep), prep.files, prep.store)
         writing = _Writing(root, lock)
     try:
         prep.files.save()

@@ -3,7 +3,11 @@
 The previous lock file names every file assetgen wrote. A file it named that the next lock file
 no longer names is removed when its bytes are still the ones the lock recorded; a file changed
 since is someone's work, and is kept (and reported). The lock may come from a pull request: a path
-in it that leaves the project, also through a symlink, is never read or removed.
+in it that leaves the project, also through a symlink, is never read or removed; and a path inside
+is removed only when assetgen knows it made that file: the lock file is the one assetgen wrote (or
+found complete and left as it is) on this machine, or this cache rendered those very bytes for
+that output. Otherwise the entry could name any file whose bytes are known (a recipe, the project
+file, `.git/config`, a paid image in the cache, a committed picture): it is left, and said.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import msgspec
 from msgspec import Struct
 
 from assetgen import statefiles
-from assetgen.lockfile import Lock
+from assetgen.cache import STATE_DIR, Store
+from assetgen.lockfile import Lock, LockOutput
 from assetgen.plan.files import FileHashes
 from assetgen.run.prepare import Prepared
 
@@ -24,25 +29,35 @@ from assetgen.run.prepare import Prepared
 class Swept(Struct, frozen=True):
     removed: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()      # orphans changed by hand since assetgen wrote them
+    left: tuple[str, ...] = ()      # orphans assetgen cannot tell it made (named by a lock from elsewhere)
 
 
-def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes,
+NEVER = (STATE_DIR, ".git", "assetgen.yaml", "assetgen.lock")    # no output is (lint), so no orphan
+
+
+def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: FileHashes, store: Store,
           dry_run: bool = False) -> Swept:
     """Remove the orphans still as assetgen wrote them (`dry_run`: say which, remove nothing)."""
-    expected = {o.path: o.sha256 for a in old.assets.values() for o in a.outputs}
+    expected = {o.path: o for a in old.assets.values() for o in a.outputs}
     named = {o.path for a in new.assets.values() for o in a.outputs} | still_written
     folded = {p.casefold(): p for p in named}
+    ours = old.file is not None     # read from the lock file assetgen wrote here: it made every output
     removed: list[str] = []
     kept: list[str] = []
+    left: list[str] = []
     for path in sorted(set(expected) - named):
         if not statefiles.inside(root, path):
             continue
         if _same_file(root, path, folded.get(path.casefold())):
             continue    # renamed only in case on a case-insensitive file system: it is the new output
+        if _never(path) or not (ours or _rendered(store, expected[path])):
+            if (root / path).is_file():
+                left.append(path)
+            continue
         sha = files.hash(path)
         if sha is None:
             continue
-        if sha != expected[path]:
+        if sha != expected[path].sha256:
             kept.append(path)
             continue
         if dry_run:
@@ -54,11 +69,24 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
             kept.append(path)
             continue
         removed.append(path)
-    return Swept(tuple(removed), tuple(kept))
+    return Swept(tuple(removed), tuple(kept), tuple(left))
+
+
+def _never(path: str) -> bool:
+    """A path no recipe may write (lint refuses it as an output): assetgen's state, git's, the
+    project and lock files."""
+    folded = path.casefold()
+    return any(folded == p or folded.startswith(p + "/") for p in NEVER)
+
+
+def _rendered(store: Store, output: LockOutput) -> bool:
+    """Whether this cache holds the record of rendering exactly these bytes for this output."""
+    record = store.record(output.key)
+    return record is not None and record.op == "render" and output.sha256 in record.results
 
 
 def pending(root: Path, old: Lock, used: set[str], rewritten: Collection[str], known: Collection[str] | None,
-            files: FileHashes) -> Swept:
+            files: FileHashes, store: Store) -> Swept:
     """What a build would remove (and keep) as orphans, before it runs: the lock entries it rewrites
     (`rewritten`) lose the outputs no recipe writes, and with `known` (a full build) the entries of
     assets that no longer exist go."""
@@ -69,7 +97,7 @@ def pending(root: Path, old: Lock, used: set[str], rewritten: Collection[str], k
         if name in rewritten:
             entry = msgspec.structs.replace(entry, outputs=tuple(o for o in entry.outputs if o.path in used))
         assets[name] = entry
-    return sweep(root, old, Lock(assets), used, files, dry_run=True)
+    return sweep(root, old, Lock(assets), used, files, store, dry_run=True)
 
 
 def in_use(prep: Prepared) -> set[str]:
@@ -87,7 +115,7 @@ def in_use(prep: Prepared) -> set[str]:
 def would_remove(prep: Prepared, whole: bool) -> Swept:
     """What a build of `prep` would remove as orphans (`whole`: a full build, not `--only`)."""
     return pending(prep.project.root, prep.lock, in_use(prep), prep.selected,
-                   prep.known if whole else None, prep.files)
+                   prep.known if whole else None, prep.files, prep.store)
 
 
 def _same_file(root: Path, path: str, other: str | None) -> bool:
