@@ -160,6 +160,10 @@ def test_a_lock_entry_from_a_pull_never_removes_a_file_assetgen_did_not_make(tmp
     assert main(["plan", str(root), "--json"]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert planned["leaves"] == sorted(victims) and "removes" not in planned
+    _edit(root, 'prompt: "A {{ kind }}"', 'prompt: "A shiny {{ kind }}"')
+    before["recipes/a.yaml"] = (root / "recipes" / "a.yaml").read_bytes()
+    _build(root, capsys, "--only", "icon-sword")      # writes the lock file, the entry as it found it
+    assert "gone" in json.loads((root / "assetgen.lock").read_text())["assets"]
     out, _ = _build(root, capsys)
     assert {p: (root / p).read_bytes() for p in victims} == before
     assert not [line for line in out.splitlines() if line.startswith("removed ")]

@@ -4,10 +4,12 @@ The previous lock file names every file assetgen wrote. A file it named that the
 no longer names is removed when its bytes are still the ones the lock recorded; a file changed
 since is someone's work, and is kept (and reported). The lock may come from a pull request: a path
 in it that leaves the project, also through a symlink, is never read or removed; and a path inside
-is removed only when assetgen knows it made that file: the lock file is the one assetgen wrote (or
-found complete and left as it is) on this machine, or this cache rendered those very bytes for
-that output. Otherwise the entry could name any file whose bytes are known (a recipe, the project
-file, `.git/config`, a paid image in the cache, a committed picture): it is left, and said.
+is removed only when assetgen knows it made that file: it is an output of the last complete build
+here (its build index), or this cache rendered those very bytes for that output. Otherwise the
+entry could name any file whose bytes are known (a recipe, the project file, `.git/config`, a paid
+image in the cache, a committed picture): it is left, and said. (Which lock file the entry came
+from proves nothing: a build limited by `--only` writes the entries of other assets as it found
+them.)
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
     expected = {o.path: o for a in old.assets.values() for o in a.outputs}
     named = {o.path for a in new.assets.values() for o in a.outputs} | still_written
     folded = {p.casefold(): p for p in named}
-    ours = old.file is not None     # read from the lock file assetgen wrote here: it made every output
+    made = _Made(root, store)
     removed: list[str] = []
     kept: list[str] = []
     left: list[str] = []
@@ -50,7 +52,7 @@ def sweep(root: Path, old: Lock, new: Lock, still_written: set[str], files: File
             continue
         if _same_file(root, path, folded.get(path.casefold())):
             continue    # renamed only in case on a case-insensitive file system: it is the new output
-        if _never(path) or not (ours or _rendered(store, expected[path])):
+        if _never(path) or not made.by_us(expected[path]):
             if (root / path).is_file():
                 left.append(path)
             continue
@@ -79,10 +81,28 @@ def _never(path: str) -> bool:
     return any(folded == p or folded.startswith(p + "/") for p in NEVER)
 
 
-def _rendered(store: Store, output: LockOutput) -> bool:
-    """Whether this cache holds the record of rendering exactly these bytes for this output."""
-    record = store.record(output.key)
-    return record is not None and record.op == "render" and output.sha256 in record.results
+class _Made:
+    """What assetgen knows it made: the outputs of the last complete build (its build index, read
+    when first asked), and the renditions this cache holds the record of."""
+
+    def __init__(self, root: Path, store: Store) -> None:
+        self.root = root
+        self.store = store
+        self._outputs: set[str] | None = None
+
+    def by_us(self, output: LockOutput) -> bool:
+        if output.path in self.outputs():
+            return True
+        record = self.store.record(output.key)
+        return record is not None and record.op == "render" and output.sha256 in record.results
+
+    def outputs(self) -> set[str]:
+        if self._outputs is None:
+            from assetgen.run import index, stamp
+
+            found = index.read(self.root, stamp.index_hash(self.root))
+            self._outputs = {p for entry in (found or {}).values() for p in entry.outputs}
+        return self._outputs
 
 
 def pending(root: Path, old: Lock, used: set[str], rewritten: Collection[str], known: Collection[str] | None,

@@ -290,6 +290,13 @@ def compare(root: Path, sig: dict[str, Any]) -> Compared | None:
     return Compared(root, total, tuple(changed), tuple(dirs_changed), files, dirs, index, read)
 
 
+def index_hash(root: Path) -> str | None:
+    """The hash of the build index the stamp holds; None without a readable stamp, or an index."""
+    body, _ = _load(root)
+    index = body.get("index") if isinstance(body, dict) else None
+    return index if statefiles.is_sha(index) else None
+
+
 def _load(root: Path) -> tuple[Any, _Read | None]:
     """The stamp's body, its base and its changes merged (None when there is no readable base),
     and what the changes file holds (None: there is none). A changes file that is damaged,
