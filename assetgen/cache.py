@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from msgspec import Struct, field
+from msgspec import Struct, field, structs
 
 from assetgen import statefiles
 from assetgen.atomic import write_atomic
@@ -164,6 +164,8 @@ class Store:
         to make again (a placeholder, a rendition), whose loss in a crash costs time only.
         `remember=False`: not kept in memory (a record nothing in this process reads again)."""
         rec = ActionRecord(key, op, provider, model, results, usage or {}, round(time.time(), 3), deployment)
+        if paid(op, provider):
+            self._keep_replaced(key, results)
         write_atomic(self.actions / f"{key}.json",
                      json.dumps(rec.to_json(), sort_keys=True, indent=1).encode("utf-8"), durable)
         if remember:
@@ -171,6 +173,18 @@ class Store:
         else:
             self._records.pop(key, None)
         return rec
+
+    def _keep_replaced(self, key: str, results: tuple[str, ...]) -> None:
+        """A paid call made again (`--force`: a re-roll) gets other images: the record of the ones it
+        replaces is kept under a key of its own, which no plan looks up, so that `gc` keeps them for
+        the grace of paid work nothing reaches (a checkout of the lock file before the re-roll
+        still needs their bytes) instead of removing them at once."""
+        old = self._read_record(key)
+        if old is None or not old.results or old.results == results or not paid(old.op, old.provider):
+            return
+        kept = hashlib.sha256("\0".join(("replaced", key, *old.results)).encode("utf-8")).hexdigest()
+        body = json.dumps(structs.replace(old, key=kept).to_json(), sort_keys=True, indent=1)
+        write_atomic(self.actions / f"{kept}.json", body.encode("utf-8"))
 
     def has_results(self, key: str, verify: bool = False, fresh: bool = False) -> bool:
         """Whether every result of `key` is stored; `verify` also reads and checks the bytes."""
@@ -246,6 +260,11 @@ class Store:
 
 
 MAX_RECORD_BYTES = 1 << 20
+
+
+def paid(op: str, provider: str) -> bool:
+    """Whether a record is of paid work: a remote provider's call (not a rendition, not a placeholder)."""
+    return op != "render" and provider not in ("local", "pillow")
 
 
 def _record(key: str, data: Any) -> ActionRecord | None:

@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fraction (0-1) of requests answered with 500, 503 or a dropped connection "
                         "(default 0)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for injected faults (default 0)")
+    p.add_argument("--vary", action="store_true",
+                   help="draw each request's number into its images, so that the same request twice gets "
+                        "other images, as from a real image API (default: the same request, the same images)")
     p.add_argument("--block-word", default="forbidden", metavar="WORD",
                    help="prompts containing WORD are refused by the content filter (default 'forbidden'; "
                         "'' turns the filter off)")

@@ -16,11 +16,10 @@ from pathlib import Path
 from msgspec import Struct
 
 from assetgen.atomic import TEMP_PREFIX, is_stale, write_atomic
-from assetgen.cache import Claim, Store
+from assetgen.cache import Claim, Store, paid
 from assetgen.lockfile import Lock
 from assetgen.plan.graph import Plan
 from assetgen.plan.status import Resolution
-from assetgen.recipe.model import ProviderKind
 
 
 class Garbage(Struct, frozen=True):
@@ -126,7 +125,7 @@ def find(store: Store, keys: set[str], objects: set[str], older_than: float = GR
     kept: list[Kept] = []
     for key in sorted(k for k in store.record_keys() if k not in keys):
         rec = store.record(key)
-        if rec is None or not _paid(rec.op, rec.provider) or older_than <= 0:
+        if rec is None or not paid(rec.op, rec.provider) or older_than <= 0:
             records.append(key)
             continue
         last = _last_reached(store, key, stamps, now)
@@ -146,10 +145,6 @@ def find(store: Store, keys: set[str], objects: set[str], older_than: float = GR
     held += sum(size_of(store.object_path(s)) for s in {sha for k in kept for sha in k.results}
                 if store.has_object(s) and s not in objects)
     return Garbage(tuple(records), blobs, size, temps, tuple(kept), held, refusals)
-
-
-def _paid(op: str, provider: str) -> bool:
-    return op != "render" and provider not in (ProviderKind.LOCAL.value, "pillow")
 
 
 def _last_reached(store: Store, key: str, stamps: tuple[Reached, ...], now: float) -> float:

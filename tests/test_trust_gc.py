@@ -203,3 +203,22 @@ def test_older_than_must_be_a_number_of_days(
         main(["gc", "--older-than", "-1"])
     assert exc.value.code == 2
     assert "expected a number of days of 0 or more, got '-1'" in capsys.readouterr().err
+
+
+def test_a_re_roll_keeps_the_paid_results_it_replaced_for_their_grace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p")
+    with run_emulator(api_key=KEY, vary=True) as emu:      # as a real API: a re-roll, other images
+        assert _build(root, emu, monkeypatch, capsys) == 2
+        committed = {name: (root / name).read_bytes() for name in ("assetgen.lock", "hero.png")}
+        assert _build(root, emu, monkeypatch, capsys, "--force", "hero") == 2
+        assert (root / "hero.png").read_bytes() != committed["hero.png"]
+        out = _gc(root, monkeypatch, capsys)
+        assert out.splitlines()[1].startswith("kept 2 paid results (4 images, ")    # 3 candidates and an edit
+        for name, data in committed.items():    # `git checkout` of the commit before the re-roll
+            (root / name).write_bytes(data)
+        recipe = root / "recipes" / "a.yaml"
+        text = recipe.read_text(encoding="utf-8")
+        recipe.write_text(text.replace("output: hero.png", "outputs: [{path: hero.png}, {path: hero.webp}]"))
+        assert _build(root, emu, monkeypatch, capsys) == 0     # the new rendition, from the kept image
+        assert _gc(root, monkeypatch, capsys, "--older-than", "0").startswith("removed ")

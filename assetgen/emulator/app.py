@@ -8,6 +8,7 @@ thread) -> simulated latency -> JSON or SSE response. Every image request is rec
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Coroutine
@@ -48,6 +49,7 @@ class EmulatorState:
         self.log = RequestLog(config.log)
         self.files = responses.FileStore()
         self.batch_store = batches.BatchStore(config.batch_delay, config.batch_hold)
+        self.served = itertools.count(1)    # image requests rendered: `--vary` draws the number in
 
 
 @dataclass
@@ -208,7 +210,8 @@ async def _serve(request: Request, state: EmulatorState, mode: Mode, spec: Model
                  inputs: uploads.EditInputs | None, headers: dict[str, str]) -> Response:
     started = time.monotonic()
     size = images.output_size(call, spec, inputs)
-    rendered = await anyio.to_thread.run_sync(images.render, call, size, inputs)
+    tag = f" · request {next(state.served)}" if state.config.vary else ""
+    rendered = await anyio.to_thread.run_sync(images.render, call, size, inputs, tag)
     count = len(inputs.images) if inputs else 0
     usage = images.usage(call, spec, size, count) if spec.reports_usage else None
     delay = state.config.latency * images.output_tokens(call, spec, size) / 1000

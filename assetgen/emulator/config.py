@@ -32,6 +32,7 @@ class EmulatorConfig:
     filter_code: str = "content_policy_violation"   # the content-filter answer's shape (errors.FILTER_CODES)
     batch_delay: float = 5.0      # seconds from a batch's creation to its completion
     batch_hold: float = 0.0       # tests: seconds an upload or a batch create waits, done, before answering
+    vary: bool = False            # each request's images differ (its number drawn in), as a real API's do
 
     def __post_init__(self) -> None:
         for name, model in self.deployments:
@@ -76,6 +77,7 @@ class EmulatorConfig:
             log=Path(args.log) if args.log else None,
             filter_code=args.filter_code,
             batch_delay=args.batch_delay,
+            vary=args.vary,
         )
 
 

@@ -53,20 +53,20 @@ def caption(call: ImageCall, index: int) -> str:
     return call.model if call.n == 1 else f"{call.model} #{index}"
 
 
-def render(call: ImageCall, size: str, inputs: EditInputs | None) -> list[Rendered]:
-    """CPU work: run it in a thread."""
+def render(call: ImageCall, size: str, inputs: EditInputs | None, tag: str = "") -> list[Rendered]:
+    """CPU work: run it in a thread. `tag`: drawn after each caption (another tag, other images)."""
     w, h = parse_size(size) or (1024, 1024)
     results = []
     for i in range(call.n):
         if call.op is Op.EDIT and inputs is not None:
             img = placeholder.edit(inputs.images[0], call.prompt, label(call), inputs.mask, (w, h),
-                                   inputs.images[1:], caption(call, i))
+                                   inputs.images[1:], caption(call, i) + tag)
             if not call.transparent:
                 img = _opaque(img).convert("RGB")
             data = placeholder.encode(img, call.output_format, call.compression)
         else:
             img = None
-            data = _generated(w, h, call.prompt, caption(call, i), call.transparent, call.output_format,
+            data = _generated(w, h, call.prompt, caption(call, i) + tag, call.transparent, call.output_format,
                               call.compression)
         count = call.partial_images if call.stream else 0
         partials = tuple(_partial(data, img, k, call) for k in range(count))
