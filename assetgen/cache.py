@@ -36,11 +36,15 @@ def cache_dir(root: Path) -> Path:
 
 
 def linked_state(root: Path) -> Path | None:
-    """A folder of the project's state (`.assetgen/`, its cache and the cache's folders) that is a
-    symbolic link, which writing would follow out of the project; None when there is none. A cache
-    kept elsewhere is `$ASSETGEN_CACHE_DIR`'s job, and that one is the user's own to arrange."""
+    """A folder of the project's state (`.assetgen/`, its cache and the cache's folders, the
+    review's page and thumbnails) that is a symbolic link, which writing would follow out of the
+    project; None when there is none. A cache kept elsewhere is `$ASSETGEN_CACHE_DIR`'s job, and
+    that one is the user's own to arrange."""
     state = root / STATE_DIR
-    folders = [state, state / "previews"]
+    thumbs = state / "thumbs"       # the review's thumbnails, by size
+    folders = [state, state / "previews", state / "review", state / "review" / "img", thumbs]
+    if thumbs.is_dir() and not thumbs.is_symlink():
+        folders += sorted(thumbs.iterdir())
     if not os.environ.get(CACHE_ENV):
         cache = state / "cache"
         folders += [cache, *(cache / name for name in ("objects", "actions", "locks", "projects", "refused"))]

@@ -167,3 +167,23 @@ def test_a_busy_port_is_a_usage_error(tmp_path: Path, capsys) -> None:
         port = busy.getsockname()[1]
         assert main(["review", str(tmp_path), "--serve", "--port", str(port)]) == 2
     assert capsys.readouterr().err.startswith(f"cannot serve on 127.0.0.1:{port}: ")
+
+
+def test_a_state_folder_of_the_review_that_is_a_symlink_is_an_error_and_nothing_is_written_out(
+        tmp_path: Path, capsys) -> None:
+    # a repository may commit such links: writing through them would put files anywhere
+    root = tmp_path / "p"
+    project(root, GRID)
+    assert main(["build", str(root)]) == 0
+    for link in (".assetgen/review", ".assetgen/review/img", ".assetgen/thumbs", ".assetgen/thumbs/256"):
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (root / link).parent.mkdir(parents=True, exist_ok=True)
+        (root / link).symlink_to(outside, target_is_directory=True)
+        capsys.readouterr()
+        assert main(["review", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert f"{root / link}: error: a symbolic link where assetgen keeps its state" in err
+        assert list(outside.iterdir()) == []
+        (root / link).unlink()
+        outside.rmdir()
