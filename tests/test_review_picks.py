@@ -87,3 +87,36 @@ def test_a_layout_it_cannot_edit_is_refused_untouched(tmp_path: Path) -> None:
                                         r"set 'pick: 1' on asset 'solo' by hand"):
         _pick(path, "solo", "solo", 1, ["solo"])
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_file_with_crlf_line_endings_keeps_them(tmp_path: Path) -> None:
+    # a recipe saved on Windows: every line, the new ones too, ends as the file's do
+    path = tmp_path / "a.yaml"
+    crlf = RECIPE.replace("\n", "\r\n").encode("utf-8")
+    path.write_bytes(crlf)
+    assert _pick(path, "banner", "banner", 1, ["banner"]) == 1
+    assert path.read_bytes() == crlf.replace(b'# keep this\r\n', b'# keep this\r\n        pick: 1\r\n')
+    variants = ["icon-sword", "icon-shield"]
+    assert _pick(path, "icon", "icon-shield", 2, variants) == {"icon-sword": 0, "icon-shield": 2}
+    data = path.read_bytes()
+    assert b"\r\n    pick:\r\n      icon-sword: 0\r\n      icon-shield: 2\r\n    outputs:" in data
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_a_recipe_that_is_a_symlink_has_the_file_it_points_at_changed(tmp_path: Path) -> None:
+    shared = tmp_path / "common" / "shared.yaml"
+    shared.parent.mkdir()
+    shared.write_text(RECIPE, encoding="utf-8")
+    link = tmp_path / "recipes" / "shared.yaml"
+    link.parent.mkdir()
+    link.symlink_to(Path("..") / "common" / "shared.yaml")
+    request = PickRequest(link, "banner", "banner", 1, ["banner"], {})
+    assert write_pick(request, tmp_path) == 1
+    assert link.is_symlink() and "        pick: 1\n" in shared.read_text(encoding="utf-8")
+    root = tmp_path / "p"       # a link that leads out of the project: nothing is written through it
+    (root / "recipes").mkdir(parents=True)
+    (root / "recipes" / "out.yaml").symlink_to(shared)
+    before = shared.read_bytes()
+    with pytest.raises(UserError, match="leads out of the project"):
+        write_pick(PickRequest(root / "recipes" / "out.yaml", "banner", "banner", 0, ["banner"], {}), root)
+    assert shared.read_bytes() == before and (root / "recipes" / "out.yaml").is_symlink()

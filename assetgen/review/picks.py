@@ -77,8 +77,12 @@ def _new_value(req: PickRequest, old: Any) -> int | dict[str, int]:
 
 
 class _Text:
+    """The file's lines, each with its own line ending (LF or CRLF); new lines end as the first does."""
+
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines(keepends=True)
+        self.lines = text.split("\n")     # the line breaks YAML counts (not str.splitlines' others)
+        self.lines = [line + "\n" for line in self.lines[:-1]] + ([self.lines[-1]] if self.lines[-1] else [])
+        self.newline = "\r\n" if self.lines and self.lines[0].endswith("\r\n") else "\n"
 
     def replace_int(self, line: int, col: int, new: str) -> None:
         text = self.lines[line]
@@ -88,7 +92,7 @@ class _Text:
         self.lines[line] = text[:found.start()] + new + text[found.end():]
 
     def insert(self, line: int, new: list[str]) -> None:
-        self.lines[line:line] = new
+        self.lines[line:line] = [n.removesuffix("\n") + self.newline if n.endswith("\n") else n for n in new]
 
     def own_line(self, line: int, col: int) -> bool:
         return self.lines[line][:col].strip() == ""
@@ -151,7 +155,11 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
 def write_pick(req: PickRequest, root: Path) -> int | dict[str, int]:
     """Write the pick; the value now under `pick:`. UserError when the file cannot take it."""
     where = req.recipe.relative_to(root).as_posix() if req.recipe.is_relative_to(root) else str(req.recipe)
-    original = req.recipe.read_text(encoding="utf-8")
+    target_file = req.recipe.resolve()     # a recipe that is a link: the file it points at is changed
+    if not target_file.is_relative_to(root.resolve()):
+        raise UserError(f"{where}: a symbolic link that leads out of the project, to {target_file}: "
+                        "the pick is not written through it; set it in that file by hand")
+    original = target_file.read_bytes().decode("utf-8")     # line endings as they are (CRLF stays)
     try:
         data = _rt().load(original)
     except YAMLError as exc:
@@ -172,5 +180,5 @@ def write_pick(req: PickRequest, root: Path) -> int | dict[str, int]:
         raise UserError(f"{where}: cannot write the pick without changing the file's layout; "
                         f"set 'pick: {new}' on {spot} by hand")
     if edited.text() != original:
-        write_atomic(req.recipe, edited.text().encode("utf-8"))
+        write_atomic(target_file, edited.text().encode("utf-8"))
     return new
