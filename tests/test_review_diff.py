@@ -46,6 +46,27 @@ def test_a_prompt_changed_but_not_built_yet_is_listed_with_why(tmp_path: Path, c
     assert capsys.readouterr().out.splitlines()[0] == "changed  banner  (not built yet: prompt changed)"
 
 
+def test_a_rendition_changed_but_not_built_yet_is_listed_with_why(tmp_path: Path, capsys) -> None:
+    # no call changes, only what is encoded from its image: the output will still differ
+    recipe = _built(tmp_path, capsys)
+    recipe.write_text(recipe.read_text().replace("output: out/banner.jpg", "outputs: [{path: out/banner.jpg, "
+                                                 "quality: 60}]"), encoding="utf-8")
+    assert main(["diff", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "changed  banner  (not built yet: parameter quality changed (unset -> 60))")
+
+
+def test_a_pick_changed_but_not_built_yet_is_listed_with_why(tmp_path: Path, capsys) -> None:
+    recipe = project(tmp_path, "version: 1\nassets:\n  orb:\n    prompt: An orb\n    n: 2\n    pick: 0\n"
+                               "    output: out/orb.png\n")
+    assert main(["build", str(tmp_path)]) == 0
+    commit_all(tmp_path)
+    recipe.write_text(recipe.read_text().replace("pick: 0", "pick: 1"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["diff", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "changed  orb  (not built yet: pick changed (0 -> 1))"
+
+
 def test_added_and_removed_variants(tmp_path: Path, capsys) -> None:
     recipe = _built(tmp_path, capsys)
     recipe.write_text(recipe.read_text().replace("[sword, shield]", "[sword, bow]"), encoding="utf-8")
@@ -114,3 +135,21 @@ def test_outside_a_git_repository_is_a_usage_error(tmp_path: Path, capsys) -> No
     project(tmp_path)
     assert main(["diff", str(tmp_path)]) == 2
     assert "is not in a git repository" in capsys.readouterr().err
+
+
+def test_a_lock_file_at_the_revision_that_cannot_be_read_is_an_error_not_all_added(
+        tmp_path: Path, capsys) -> None:
+    _built(tmp_path, capsys)
+    git(tmp_path, "checkout", "-q", "-b", "broken")
+    lock = tmp_path / "assetgen.lock"
+    good = lock.read_bytes()
+    lock.write_bytes(good[:len(good) // 2])         # committed cut short
+    commit_all(tmp_path)
+    git(tmp_path, "checkout", "-q", "-")
+    assert lock.read_bytes() == good
+    capsys.readouterr()
+    assert main(["diff", "broken", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "assetgen.lock at broken: error: cannot read the lock file there: it is not JSON" in captured.err
+    assert main(["review", str(tmp_path)]) == 0     # the gallery against HEAD is unaffected

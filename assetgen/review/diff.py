@@ -15,6 +15,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from assetgen.errors import UserError
 from assetgen.lockfile import LOCK_FILE
 from assetgen.plan.explain import Reason, Why
 from assetgen.plan.status import Status
@@ -56,18 +57,26 @@ class Diff(Struct, frozen=True):
 
 
 def locked_outputs(text: bytes | None) -> dict[str, dict[str, str | None]]:
-    """Variant -> output path -> sha256, from a lock file's bytes (untrusted: malformed parts are
-    skipped, a hash that is not 64 lowercase hex counts as unknown)."""
+    """Variant -> output path -> sha256, from a lock file's bytes (untrusted: malformed entries are
+    skipped, a hash that is not 64 lowercase hex counts as unknown); {} when there is none.
+    ValueError when it is not a lock file at all (cut short, not JSON, no `assets` object): every
+    variant would otherwise show as added."""
     if text is None:
         return {}
     try:
         data = json.loads(text.decode("utf-8"))
         assets = data["assets"]
-    except (ValueError, KeyError, TypeError, RecursionError):     # nested too deeply: RecursionError
-        return {}
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"it is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except (KeyError, TypeError):
+        raise ValueError("it has no 'assets' object") from None
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
     found: dict[str, dict[str, str | None]] = {}
     if not isinstance(assets, dict):
-        return found
+        raise ValueError("its 'assets' is not an object")
     for name, entry in assets.items():
         outputs = entry.get("outputs") if isinstance(entry, dict) else None
         if not isinstance(outputs, dict):
@@ -79,8 +88,17 @@ def locked_outputs(text: bytes | None) -> dict[str, dict[str, str | None]]:
     return found
 
 
+# why a rendition will be written again because the recipe changed (a pick, an output's
+# parameters, a new output), not because of the working tree (a file missing or changed by hand)
+RECIPE_RENDITIONS = frozenset({Why.NEW, Why.PARAM, Why.PICK, Why.PROVIDER})
+
+
 def compare(prep: Prepared, revision: Revision) -> Diff:
-    before = locked_outputs(revision.read(LOCK_FILE))
+    try:
+        before = locked_outputs(revision.read(LOCK_FILE))
+    except ValueError as exc:
+        raise UserError(f"{LOCK_FILE} at {revision.rev}: error: cannot read the lock file there: {exc}; "
+                        "nothing to compare with") from None
     states = prep.resolution.states
     by_id = prep.plan.by_id()
     found: list[VariantDiff] = []
@@ -92,7 +110,8 @@ def compare(prep: Prepared, revision: Revision) -> Diff:
         after = {p: prep.files.hash(p) for p in paths}
         stale_ids = [a for a in (*asset.steps, *asset.outputs) if states[a].status is not Status.CACHED]
         reasons = tuple(dict.fromkeys(r.text() for a in stale_ids for r in states[a].reasons
-                                      if by_id[a].is_call and not _own_chain(r, asset.name)))
+                                      if (by_id[a].is_call or r.why in RECIPE_RENDITIONS)
+                                      and not _own_chain(r, asset.name)))
         if old is None:
             found.append(VariantDiff(asset.name, Change.ADDED,
                                      tuple(OutputDiff(p, None, after[p]) for p in paths), reasons))
