@@ -187,3 +187,31 @@ def test_a_state_folder_of_the_review_that_is_a_symlink_is_an_error_and_nothing_
         assert list(outside.iterdir()) == []
         (root / link).unlink()
         outside.rmdir()
+
+
+def test_the_served_page_follows_a_recipe_file_added_while_it_runs(tmp_path: Path) -> None:
+    project(tmp_path, GRID)
+    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "review", "--serve", "--port", "0"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)/ ", proc.stdout.readline())
+        assert found is not None
+        with httpx.Client(base_url=found.group(1)) as client:
+            page = client.get("/").text
+            token = re.search(r'<meta name="assetgen-token" content="([^"]+)">', page).group(1)  # type: ignore[union-attr]
+            assert client.get("/api/state").json()["reload"] is False
+            (tmp_path / "recipes" / "new.yaml").write_text(
+                "version: 1\nassets:\n  orb:\n    n: 2\n    pick: 0\n    prompt: An orb\n"
+                "    output: out/orb.png\n",
+                encoding="utf-8")
+            state = client.get("/api/state").json()
+            assert state["reload"] is True and "orb" in state["picks"]
+            assert 'data-variant="orb"' in client.get("/").text
+            done = client.post("/api/pick", json={"variant": "orb", "candidate": 1},
+                               headers={"X-Assetgen-Token": token})
+            assert done.status_code == 200 and done.json()["recipe"] == "recipes/new.yaml"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -63,10 +63,15 @@ class Review:
         self.refresh()
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """The stats of what the page is made from: the recipe files, the lock and project files,
+        and the folders the recipe globs search (a recipe file added or removed changes one)."""
+        from assetgen.run.stamp import glob_dirs
+
         root = self.prep.project.root
         files = [root / r.path for r in self.prep.project.recipes] + [root / "assetgen.lock"]
         if self.prep.project.config.file:
             files.append(root / self.prep.project.config.file)
+        files += [root / d for d in glob_dirs(root, self.prep.project.config.recipes)]
         found = []
         for f in files:
             try:
@@ -97,9 +102,12 @@ class Review:
             new = self.refresh()
         except UserError:
             return old, False
-        return new, new.images != old.images
+        return new, new.images != old.images or new.picks.keys() != old.picks.keys()
 
     def variant(self, name: str) -> tuple[Variant, list[str]]:
+        """The variant `name` of the project as it is now (a recipe may have changed since the page
+        was made), and its asset's variants in its file."""
+        self.current()
         variants = self.prep.project.variants()
         found = next((v for v in variants if v.name == name), None)
         if found is None:
@@ -125,7 +133,7 @@ class Review:
         try:
             snap = self.refresh()
         except UserError as exc:        # the project does not take it: the recipe goes back as it was
-            write_atomic(req.recipe, before)
+            write_atomic(req.recipe.resolve(), before)      # (a link stays a link)
             raise UserError(f"{recipe} does not take this pick, left as it was: {exc}") from None
         return {"variant": name, "pick": snap.picks.get(name), "recipe": recipe,
                 "picks": {v: snap.picks[v] for v in siblings if v in snap.picks}}
