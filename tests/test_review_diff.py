@@ -153,3 +153,17 @@ def test_a_lock_file_at_the_revision_that_cannot_be_read_is_an_error_not_all_add
     assert captured.out == ""
     assert "assetgen.lock at broken: error: cannot read the lock file there: it is not JSON" in captured.err
     assert main(["review", str(tmp_path)]) == 0     # the gallery against HEAD is unaffected
+
+
+def test_out_never_replaces_a_report_assetgen_did_not_write(tmp_path: Path, capsys) -> None:
+    recipe = _built(tmp_path, capsys)
+    recipe.write_text(recipe.read_text().replace("A knight", "A queen"), encoding="utf-8")
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "diff.md").write_text("# Release notes\n", encoding="utf-8")
+    assert main(["diff", str(tmp_path), "--format", "markdown", "--out", str(out)]) == 2
+    assert "a file assetgen did not write is there" in capsys.readouterr().err
+    assert (out / "diff.md").read_text(encoding="utf-8") == "# Release notes\n" and not (out / "img").exists()
+    for fmt in ("markdown", "json", "text", "html"):     # each report replaces its own last one
+        for _ in range(2):
+            assert main(["diff", str(tmp_path), "--format", fmt, "--out", str(tmp_path / "ours")]) == 0

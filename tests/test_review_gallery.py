@@ -215,3 +215,19 @@ def test_the_served_page_follows_a_recipe_file_added_while_it_runs(tmp_path: Pat
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_out_never_replaces_a_page_assetgen_did_not_write(tmp_path: Path, capsys) -> None:
+    project(tmp_path, GRID)
+    assert main(["build", str(tmp_path)]) == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><title>Our studio</title></html>\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["review", str(tmp_path), "--out", str(site)]) == 2
+    assert "a file assetgen did not write is there" in capsys.readouterr().err
+    assert (site / "index.html").read_text(encoding="utf-8") == "<html><title>Our studio</title></html>\n"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html"]     # not even a thumbnail
+    gallery = tmp_path / "gallery"
+    assert main(["review", str(tmp_path), "--out", str(gallery)]) == 0
+    assert main(["review", str(tmp_path), "--out", str(gallery)]) == 0     # its own page: replaced

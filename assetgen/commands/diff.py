@@ -42,6 +42,9 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     url: diffreport.Url | None = None
     if out is not None:
+        from assetgen.review.page import check_out
+
+        check_out(out, REPORT[args.format])
         thumbs = Thumbs(root / STATE_DIR / "thumbs", out)
         url = _placed(thumbs, load)
     elif args.format == "html":

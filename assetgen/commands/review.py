@@ -10,6 +10,7 @@ from assetgen.cache import STATE_DIR
 from assetgen.commands import counted
 from assetgen.errors import ExitCode
 from assetgen.review import gallery
+from assetgen.review.page import check_out
 from assetgen.run.prepare import prepare
 
 
@@ -21,6 +22,7 @@ def main(args: argparse.Namespace) -> int:
         return serve(args.paths, cwd, Path(args.out) if args.out else None, args.host, args.port)
     prep = prepare(args.paths, cwd)
     out = Path(args.out) if args.out else prep.project.root / STATE_DIR / "review"
+    check_out(out, "index.html")
     written = gallery.write(prep, out)
     prep.files.save()
     missing = f", {len(written.missing)} not made yet (run assetgen build)" if written.missing else ""

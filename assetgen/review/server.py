@@ -35,6 +35,7 @@ from assetgen.errors import ExitCode, UserError
 from assetgen.plan.report import plan_json
 from assetgen.recipe.model import Variant
 from assetgen.review import gallery, model
+from assetgen.review.page import check_out
 from assetgen.review.picks import PickRequest, write_pick
 from assetgen.run.prepare import Prepared, prepare
 
@@ -59,6 +60,7 @@ class Review:
         self.lock = threading.Lock()
         self.prep = _prepare(self.paths, cwd)
         self.out = out or self.prep.project.root / STATE_DIR / "review"
+        check_out(self.out, "index.html")
         self.snapshot = Snapshot(0, {}, frozenset(), ())
         self.refresh()
 
