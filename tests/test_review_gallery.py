@@ -125,6 +125,7 @@ def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
             assert 'data-action="pick" data-variant="emblem" data-candidate="1"' in page
             body = {"variant": "emblem", "candidate": 1}
             ok = {"X-Assetgen-Token": token}
+            one = "tile-grass-summer-day"
             refusals = [
                 client.post("/api/pick", json=body),
                 client.post("/api/pick", json=body, headers={**ok, "Origin": "http://evil.example"}),
@@ -133,8 +134,10 @@ def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
                     **ok, "Content-Type": "application/x-www-form-urlencoded"}),
                 client.post("/api/reroll", json={"variant": "emblem"}, headers=ok),   # no confirm
                 client.post("/api/pick", json={"variant": "emblem", "candidate": 3}, headers=ok),
+                client.post("/api/pick", json={"variant": one, "candidate": 0}, headers=ok),
             ]
-            assert [r.status_code for r in refusals] == [403, 403, 403, 403, 400, 400]
+            assert [r.status_code for r in refusals] == [403, 403, 403, 403, 400, 400, 400]
+            assert refusals[-1].json() == {"error": f"{one} has one candidate: there is nothing to pick"}
             assert refusals[1].json() == {"error": "cross-origin writes are refused"}
             assert client.get("/img/..%2F..%2Frecipes%2Fa.yaml").status_code == 404
             assert recipe.read_text(encoding="utf-8") == before

@@ -123,6 +123,8 @@ class Review:
     def pick(self, name: str, candidate: int) -> dict[str, Any]:
         variant, siblings = self.variant(name)
         n = variant.steps[-1].n
+        if n == 1:      # a `pick: 0` would only add a line to the recipe
+            raise UserError(f"{name} has one candidate: there is nothing to pick")
         if not 0 <= candidate < n:
             raise UserError(f"{name} has {n} candidate(s): there is no candidate {candidate}")
         recipe = self._recipe_of(variant)
