@@ -107,3 +107,20 @@ def test_placeholders_fill_only_what_has_no_paid_image(
         "poster": "local"}
     diff = _git(root, "diff", "assetgen.lock")
     assert "azure" not in "".join(line for line in diff.splitlines() if line.startswith(("-", "+")))
+
+
+def test_a_local_build_says_when_a_paid_output_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # it leaves the paid variant alone, so it does not restore the file: it must say so, every time
+    root = _project(tmp_path / "p")
+    with run_emulator(api_key=KEY) as emu:
+        _build(root, emu, monkeypatch, capsys)
+        _build(root, emu, monkeypatch, capsys, "--provider", "local")       # stamped
+        (root / "marketing" / "banner.png").unlink()
+        for _ in range(2):
+            _, err = _build(root, emu, monkeypatch, capsys, "--provider", "local")
+            assert ("warning: marketing/banner.png is missing: it holds a paid image, which a local build "
+                    "leaves alone; a build with the project's provider restores it") in err
+        paid = len(emu.records)
+        _build(root, emu, monkeypatch, capsys)
+        assert len(emu.records) == paid and (root / "marketing" / "banner.png").is_file()   # from the cache

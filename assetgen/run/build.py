@@ -298,6 +298,7 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
     hits, uploads, warnings = _share(prep, out)
+    warnings += _paid_missing(prep)
     if phase is None:
         return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                            out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
@@ -425,6 +426,21 @@ def _outputs(prep: Prepared) -> list[str]:
     return [a.render.output.path for a in prep.plan.actions if a.render is not None]
 
 
+def _paid_outputs(prep: Prepared) -> list[str]:
+    """The outputs of the variants a local build leaves alone because they hold paid images."""
+    assets = prep.lock.assets
+    return [o.path for name in sorted(prep.paid) if name in assets for o in assets[name].outputs]
+
+
+def _paid_missing(prep: Prepared) -> tuple[str, ...]:
+    """A warning for each output of a paid image that is not there: a local build does not restore
+    it (it leaves the variant alone), so it says so."""
+    root = prep.project.root
+    return tuple(f"{path} is missing: it holds a paid image, which a local build leaves alone; a build "
+                 "with the project's provider restores it (from the cache: no call)"
+                 for path in _paid_outputs(prep) if not (root / path).is_file())
+
+
 def _not_started(prep: Prepared, out: Outcome, why: str) -> tuple[tuple[str, str], ...]:
     """(asset, why) for each asset left unbuilt by a stop (refused credentials) that has no failure
     of its own."""
@@ -527,7 +543,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, write
         prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
         del lock        # not held here while the stamp and the build index are made
         complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
-                        or waiting)
+                        or waiting or _paid_missing(prep))     # (not stamped: the next build says it again)
         if complete and not opts.only and not opts.force:
             if writing is None:     # a lock file read whole and left as it is, in assetgen's layout?
                 lockfile.claim(root, prep.lock)
@@ -629,7 +645,8 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     dirs = stamp.glob_dirs(root, prep.project.config.recipes) if not only_files else ["."]
     # the outputs' stats over the inputs' (and those over the stamped stats of the files left
     # alone), merged a map at a time (a ChainMap is read an entry at a time: 2x the stamp's time)
-    fresh: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep))}
+    # (the outputs of paid images a local build leaves alone too: one deleted is then said again)
+    fresh: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep) + _paid_outputs(prep))}
     files = fresh
     entries = None
     cached: dict[str, Any] = {}
