@@ -169,3 +169,14 @@ def test_adopt_names_an_output(tmp_path: Path, capsys) -> None:
     root = _project(tmp_path)
     _, err = _run(capsys, "build", str(root), "--adopt", "marketing/nope.png", code=2)
     assert err == "--adopt marketing/nope.png: no recipe in this build writes that output\n"
+
+
+def test_adopt_of_an_output_that_is_not_there_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    root = _project(tmp_path)
+    _run(capsys, "build", str(root))
+    (root / "icons" / "icon.png").unlink()
+    before = (root / "assetgen.lock").read_bytes()
+    _, err = _run(capsys, "build", str(root), "--adopt", "icons/icon.png", code=2)
+    assert err == ("--adopt icons/icon.png: there is no file there to adopt (a build writes it anew "
+                   "without --adopt)\n")
+    assert not (root / "icons" / "icon.png").exists() and (root / "assetgen.lock").read_bytes() == before

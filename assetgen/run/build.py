@@ -616,6 +616,9 @@ def _adopting(prep: Prepared, opts: BuildOptions) -> frozenset[str]:
             rel = given         # written as in the recipe, from another folder
         if rel not in outputs:
             raise UserError(f"--adopt {given}: no recipe in this build writes that output")
+        if not (root / rel).is_file():
+            raise UserError(f"--adopt {given}: there is no file there to adopt (a build writes it anew "
+                            "without --adopt)")
         found.add(rel)
     return frozenset(found)
 
