@@ -86,4 +86,8 @@ def test_a_bad_flag_is_a_usage_error_and_nothing_runs(
     assert capsys.readouterr().err == (
         "--endpoint applies to the azure and openai providers; this build uses local "
         "(pass --provider azure or --provider openai)\n")
+    for command in ("plan", "build"):       # a password in the URL is never printed back
+        assert main([command, str(root), "--endpoint", "http://u:s3cr3t-pw@127.0.0.1:9"]) == 2
+        captured = capsys.readouterr()
+        assert "s3cr3t-pw" not in captured.out + captured.err and "'http://***@127.0.0.1:9'" in captured.err
     assert not (root / "out").exists() and not (root / "assetgen.lock").exists()

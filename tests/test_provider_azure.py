@@ -473,3 +473,17 @@ def test_without_a_key_the_default_entra_credential_is_tried_and_fails_in_words(
     assert "\n" not in str(error)
     assert (error.fatal, error.requests) == (True, 0)
     assert since(emu, mark) == []
+
+
+@pytest.mark.parametrize("endpoint", ["http://user:s3cr3t-pw@127.0.0.1:8765", "https://s3cr3t-pw@host",
+                                      "https://host/?api-key=s3cr3t-pw", "https://host/#s3cr3t-pw",
+                                      "s3cr3t-pw@host"])
+def test_an_endpoint_with_credentials_in_it_is_refused_without_showing_them(endpoint: str) -> None:
+    env = {"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_OPENAI_API_KEY": KEY}
+    with pytest.raises(UserError) as azure_error:
+        AzureProvider.from_config(ProjectConfig(), env=env)
+    with pytest.raises(UserError) as openai_error:
+        OpenAIProvider.from_config(ProjectConfig(openai=OpenAIConfig(base_url=endpoint)),
+                                   env={"OPENAI_API_KEY": KEY})
+    for error in (azure_error, openai_error):
+        assert "s3cr3t-pw" not in str(error.value) and "***" in str(error.value)

@@ -482,9 +482,26 @@ def check_url(url: str, provider: str, what: str, source: str, example: str) -> 
     except ValueError:          # e.g. "http://[bad", a port out of range
         valid = False
     if not valid:
-        raise UserError(f"{provider} provider: the {what} {url!r} ({source}) is not an http(s) URL; "
-                        f"expected e.g. {example}")
+        raise UserError(f"{provider} provider: the {what} {_without_secrets(url)!r} ({source}) is not an "
+                        f"http(s) URL; expected e.g. {example}")
+    if "@" in parts.netloc or parts.query or parts.fragment:    # a secret would be printed with the URL
+        raise UserError(f"{provider} provider: the {what} {_without_secrets(url)!r} ({source}) has a user "
+                        "name, password, query or fragment in it; credentials go in the environment "
+                        f"(README: Providers), never in the URL; expected e.g. {example}")
     return url
+
+
+def _without_secrets(url: str) -> str:
+    """`url` as it may be shown: what is before an `@` of its host part, and any query, as `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url if "@" not in url else "***@" + url.rsplit("@", 1)[1]
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    path, q, _ = path.partition("?")
+    path, h, _ = path.partition("#")
+    return f"{scheme}://{host}{slash}{path}{'?***' if q else ''}{'#***' if h else ''}"
 
 
 def streams(request: ImageRequest, target: Target) -> int | None:
