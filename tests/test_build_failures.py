@@ -168,3 +168,35 @@ def test_filtered_prompts_name_their_recipe_line_and_prompt_once_per_cause(
     assert text[1:5] == [f"[1/8] FAILED generate relic-gold: {cause}: {prompt['gold']}"] + [
         f"[{i}/8] FAILED generate relic-{m} (as relic-gold): {prompt[m]}"
         for i, m in enumerate(metals[1:], 2)]
+
+
+SHARED = """\
+version: 1
+defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
+assets:
+  twin-a: {prompt: "A forbidden twin", output: out/twin-a.png}
+  twin-b: {prompt: "A forbidden twin", output: out/twin-b.png}
+  relic: {prompt: "A forbidden relic", output: out/relic.png}
+  after-relic:
+    steps: [{edit: "Add a glow", image: {asset: relic}}]
+    output: out/after-relic.png
+  fine: {prompt: "A fine shield", output: out/fine.png}
+"""
+
+
+def test_every_asset_not_built_is_its_own_failure_entry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # two assets of one shared call, and one that waits for a refused image: SPEC's {"asset": str}
+    root = project(tmp_path / "p", SHARED)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    with run_emulator(api_key=KEY) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        assert main(["build", str(root), "--json", "-j", "1"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert main(["build", str(root), "-j", "1"]) == 1
+        text = lines(capsys.readouterr().out)
+    assert [f["asset"] for f in out["failures"]] == ["relic", "twin-a", "twin-b", "after-relic"]
+    waits = "not built: it needs the image of relic, which failed"
+    assert out["failures"][-1] == {"asset": "after-relic", "message": waits}
+    assert (root / "out" / "fine.png").is_file()
+    assert f"failed: after-relic: {waits}" in text

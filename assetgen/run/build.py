@@ -379,14 +379,49 @@ def _failures(prep: Prepared, out: Outcome) -> tuple[Failures, int, int, tuple[C
     """(failures as (asset, message), actions failed, actions not started, causes). After refused
     credentials every asset not built is a failure, and its actions count as failed."""
     failed = len(out.failures) + len(out.blocked)
-    failures = tuple(dict.fromkeys((", ".join(f.assets), f.message) for f in out.failures))  # once each
+    # one entry per asset (SPEC: `{"asset": str, ...}`), also for an action several assets share
+    failures = tuple(dict.fromkeys((a, f.message) for f in out.failures for a in f.assets))
     left = len(out.not_started)
-    stopped: tuple[tuple[str, str], ...] = ()
-    if out.halted is not None:
+    if out.halted is not None:      # every asset not built, blocked or not started, is for that cause
         stopped = _not_started(prep, out, out.halted)
         failures += tuple((asset, f"not started: {why}") for asset, why in stopped)
         failed, left = failed + left, 0
+    else:
+        stopped = _blocked(prep, out)
+        failures += stopped
     return failures, failed, left, _causes(prep, out, stopped)
+
+
+def _blocked(prep: Prepared, out: Outcome) -> tuple[tuple[str, str], ...]:
+    """(asset, why) for each asset not built because an image it needs failed, that has no failure
+    of its own: named, with the assets whose failure it waits for."""
+    if not out.blocked:
+        return ()
+    failed = {f.action: f.assets for f in out.failures if f.action}
+    named = {a for f in out.failures for a in f.assets}
+    by_id = prep.plan.by_id()
+    found: dict[str, str] = {}
+    for action in prep.plan.actions:        # in plan order: the recipes'
+        if action.id not in out.blocked:
+            continue
+        upstream: dict[str, None] = {}
+        seen: set[str] = set()
+        stack = list(action.deps)
+        while stack:
+            aid = stack.pop()
+            if aid in seen or aid not in by_id:
+                continue
+            seen.add(aid)
+            if aid in failed:
+                upstream.update(dict.fromkeys(failed[aid]))
+            else:
+                stack.extend(by_id[aid].deps)
+        why = (f"not built: it needs the image of {', '.join(sorted(upstream))}, which failed" if upstream
+               else "not built: an image it needs was not made")
+        for asset in action.assets:
+            if asset not in named and asset not in found:
+                found[asset] = why
+    return tuple(found.items())
 
 
 def _causes(prep: Prepared, out: Outcome, stopped: tuple[tuple[str, str], ...]) -> tuple[Cause, ...]:
