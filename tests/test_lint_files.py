@@ -138,3 +138,28 @@ def test_azure_takes_edit_inputs_under_25_mb_openai_under_50(tmp_path: Path) -> 
     (tmp_path / "assetgen.yaml").write_text("provider: azure\n", encoding="utf-8")
     assert _lint(tmp_path, mask, logo) == [
         "recipes/a.yaml:10:18: error: input image 'b/logo.png' is 30.00 MB; the limit is 25 MB"]
+
+
+def test_a_mask_another_asset_makes_is_checked_as_a_file_would_be(tmp_path: Path) -> None:
+    # its format, alpha and size are known from the recipe: the build would pay for the images
+    # before the edit, and the edit would be refused
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.yaml").write_text("""\
+version: 1
+defaults: {model: gpt-image-1.5, size: 1024x1024, quality: low}
+assets:
+  mk: {prompt: "a mask", output_format: jpeg}
+  wide: {prompt: "a wide mask", size: 1536x1024, background: transparent}
+  flat: {prompt: "a flat mask", background: opaque}
+  good: {prompt: "a good mask", background: transparent}
+  a: {steps: [{generate: base}, {edit: e, mask: {asset: mk}}], output: out/a.png}
+  b: {steps: [{generate: base}, {edit: e, mask: {asset: wide}}], output: out/b.png}
+  c: {steps: [{generate: base}, {edit: e, mask: {asset: flat}}], output: out/c.png}
+  d: {steps: [{generate: base}, {edit: e, mask: {asset: good}}], output: out/d.png}
+""", encoding="utf-8")
+    assert [str(d) for d in lint([], tmp_path)] == [
+        "recipes/a.yaml:8:49: error: mask {asset: mk} is made as JPEG (output_format: jpeg); a mask must be "
+        "a PNG",
+        "recipes/a.yaml:9:49: error: mask {asset: wide} is 1536x1024 but the image it masks is 1024x1024",
+        "recipes/a.yaml:10:49: error: mask {asset: flat} is made with background: opaque, so it has no alpha "
+        "channel; alpha 0 marks what may change"]

@@ -64,6 +64,30 @@ def check_files(project: Project) -> list[Diagnostic]:
                 out.extend(_input(ref, facts, step, project.config.provider))
             if step.mask is not None and step.mask.path is not None:
                 out.extend(_mask(step.mask, facts, _working_size(variant, i, facts, by_name)))
+            elif step.mask is not None and step.mask.asset is not None:
+                upstream = by_name.get(step.mask.asset)
+                if upstream is not None:
+                    out.extend(_made_mask(step.mask, upstream.steps[-1],
+                                          _working_size(variant, i, facts, by_name)))
+    return out
+
+
+def _made_mask(ref: ImageRef, made_by: Step, working: tuple[int, int] | None) -> list[Diagnostic]:
+    """A mask that another asset makes: what its call is asked for must make a mask the edit takes
+    (else the build pays for that image and the images before the edit, and the edit is refused)."""
+    name = f"mask {{asset: {ref.asset}}}"
+    fmt = str(made_by.param("output_format") or "png").lower()
+    if fmt != "png":
+        return [Diagnostic.error(ref.location, f"{name} is made as {fmt.upper()} (output_format: {fmt}); "
+                                               "a mask must be a PNG")]
+    out = []
+    if made_by.param("background") == "opaque":
+        out.append(Diagnostic.error(ref.location, f"{name} is made with background: opaque, so it has no "
+                                                  "alpha channel; alpha 0 marks what may change"))
+    size = _produced_size(made_by)
+    if working is not None and size is not None and size != working:
+        out.append(Diagnostic.error(ref.location, f"{name} is {_wxh(size)} but the image it masks is "
+                                                  f"{_wxh(working)}"))
     return out
 
 
