@@ -164,3 +164,15 @@ def test_an_output_without_index_and_no_pick_is_an_error_that_offers_both_ways(
     out = _run(capsys, "lint", str(root), code=1)
     assert ("a.yaml:7:15: error: output path 'out/emblem.png' must use {{ index }} when n is 3, or the "
             "asset needs 'pick' (the candidate it writes) (outputs[0].path)") in out
+
+
+@pytest.mark.parametrize("path, first, second", [("out/emblem-{{ index % 2 }}.png", 0, 2),
+                                                 ("out/emblem-{{ index // 2 }}.png", 0, 1)])
+def test_an_output_path_two_candidates_share_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str, first: int, second: int) -> None:
+    # one candidate would be lost, or overwrite the other one's file, whichever came last
+    root = _project(tmp_path / "p", EMBLEM.replace("out/emblem.png", path))
+    out = _run(capsys, "lint", str(root), code=1)
+    shared = path.replace("{{ index % 2 }}", "0").replace("{{ index // 2 }}", "0")
+    assert (f"error: output path '{shared}' is the same for candidates {first} and {second}: each candidate "
+            "needs its own file") in out

@@ -190,6 +190,15 @@ class VariantBuilder:
         path_what = what if what == "output" else f"{what}.path"
         rendered = [self._path(entry["path"], {**ctx, "index": i}, path_key, path_what) for i in range(n)]
         indexes = list(range(n))
+        if n > 1 and len(set(rendered)) not in (1, n):     # some candidates, not all, share a file
+            seen: dict[str, int] = {}
+            for i, text in enumerate(rendered):
+                if text in seen:
+                    raise self._fail(self.positions.value(path_key),
+                                     f"output path '{text}' is the same for candidates {seen[text]} and {i}: "
+                                     f"each candidate needs its own file (use {{{{ index }}}} as it is), or "
+                                     f"every candidate one path and a 'pick' ({path_what})")
+                seen[text] = i
         if n > 1 and rendered[0] == rendered[1]:
             if pick is None:
                 raise self._fail(self.positions.value(path_key),
