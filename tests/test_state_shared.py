@@ -1,5 +1,6 @@
 """State files other commands read: the lock file at a git revision (`diff`) and the records of a
-remote cache. A deeply nested or malformed one is skipped like any other bad entry; no crash."""
+remote cache. A deeply nested or malformed one is said (the lock at a revision) or skipped like any
+other bad entry (a remote record); no crash."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def test_diff_against_a_revision_whose_lock_file_is_nested_too_deeply(
     commit_all(tmp_path)
     (tmp_path / "assetgen.lock").write_text(good)
     capsys.readouterr()
-    assert main(["diff", "HEAD", str(tmp_path), "--format", "json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert {a["status"] for a in data["assets"]} == {"added"}
+    assert main(["diff", "HEAD", str(tmp_path), "--format", "json"]) == 2     # said, not "all added"
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(
+        "assetgen.lock at HEAD: error: cannot read the lock file there: it is ")
 
 
 def test_remote_records_nested_too_deeply_are_not_used_and_crash_nothing(
