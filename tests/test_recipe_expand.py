@@ -67,3 +67,17 @@ def test_count_through_the_loader(tmp_path: Path) -> None:
     assert [str(d) for d in result.diagnostics if d.severity.value == "error"] == []
     assert [v.name for v in result.project.variants()] == [
         "i-2-x-p", "i-2-x-q", "i-2-y-p", "i-3-x-p", "i-3-x-q", "i-3-y-p", "i-9-z-r"]
+
+
+def test_a_matrix_key_templates_could_not_reach_is_an_error(tmp_path: Path) -> None:
+    # {{ name }} is the variant's name: a key called `name` was silently never used
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        "version: 1\nassets:\n  f:\n    matrix: {size: [small], name: [a], index: [1], asset: [x]}\n"
+        "    prompt: 'x {{ size }}'\n    output: 'f/{{ name }}.png'\n", encoding="utf-8")
+    result = load_project([], tmp_path)
+    assert [str(d) for d in result.diagnostics if d.severity.value == "error"] == [
+        f"recipes/r.yaml:4:{col}: error: matrix key '{key}' cannot be used: {{{{ {key} }}}} is {what}; "
+        "rename the key" for key, col, what in (
+            ("name", 29, "the variant's name"), ("index", 40, "the candidate's number in output paths"),
+            ("asset", 52, "the asset's key"))]

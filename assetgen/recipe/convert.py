@@ -150,6 +150,7 @@ def _convert_asset(
         if wanted is not None:
             combos = [combos[i] for i in sorted(wanted(key, [combo for combo, _ in combos]))]
     result.diagnostics += _check_exclude(asset, base, builder.positions)
+    result.diagnostics += _check_matrix_keys(matrix, base, builder.positions)
     if "pick" in asset and "steps" in asset:
         result.diagnostics.append(Diagnostic.error(
             builder.positions.key((*base, "pick")),
@@ -192,6 +193,19 @@ def _check_pick_names(key: str, plans: list[StepPlan], made: list[str],
             message += f"; did you mean '{close[0]}'?" if close else f" ({', '.join(made[:5])})"
             out.append(Diagnostic.warning(positions.key((*plan.prompt_path[:-1], "pick", name)), message))
     return out
+
+
+# the names templates give a variant's values that a matrix key of the same name could not reach
+SHADOWED = {"name": "the variant's name", "asset": "the asset's key",
+            "index": "the candidate's number in output paths"}
+
+
+def _check_matrix_keys(matrix: dict[str, Any], base: tuple[str, str],
+                       positions: Positions) -> list[Diagnostic]:
+    """A matrix key that templates would never see: `{{ name }}` is the variant's name, and so on."""
+    return [Diagnostic.error(positions.key((*base, "matrix", key)),
+                             f"matrix key '{key}' cannot be used: {{{{ {key} }}}} is {what}; rename the key")
+            for key, what in SHADOWED.items() if key in matrix]
 
 
 def _check_exclude(asset: dict[str, Any], base: tuple[str, str], positions: Positions) -> list[Diagnostic]:
