@@ -176,3 +176,12 @@ def test_an_output_path_two_candidates_share_is_an_error(
     shared = path.replace("{{ index % 2 }}", "0").replace("{{ index // 2 }}", "0")
     assert (f"error: output path '{shared}' is the same for candidates {first} and {second}: each candidate "
             "needs its own file") in out
+
+
+def test_a_pick_out_of_range_is_said_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # not also "must use {{ index }} ... or the asset needs 'pick'": it has one
+    root = _project(tmp_path / "p", EMBLEM.replace("pick: 2", "pick: 5"))
+    out = _run(capsys, "lint", str(root), code=1)
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "a.yaml:6:11: error: pick 5 is out of range: steps[0] makes 3 candidate(s), 0 to 2")

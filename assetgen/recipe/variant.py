@@ -80,7 +80,7 @@ class VariantBuilder:
         outputs: list[Output] = []
         for entry, path, what in self._output_entries(asset, base):
             try:
-                outputs.extend(self._output(entry, path, what, ctx, n, pick))
+                outputs.extend(self._output(entry, path, what, ctx, n, pick, said=failed))
             except _Drop:
                 failed = True
         if failed:
@@ -182,9 +182,11 @@ class VariantBuilder:
 
     def _output(
         self, entry: dict[str, Any], path: Path_, what: str, ctx: dict[str, Any], n: int, pick: int | None,
+        said: bool = False,
     ) -> list[Output]:
         """The output's files: one per candidate when its path uses `{{ index }}`, else one of the
-        picked candidate."""
+        picked candidate. `said`: a step's error was reported (a pick out of range), so a missing
+        pick is not said again."""
         where = self.positions.key(path) if what == "output" else self.positions.value(path)
         path_key = path if what == "output" else (*path, "path")
         path_what = what if what == "output" else f"{what}.path"
@@ -200,6 +202,8 @@ class VariantBuilder:
                                      f"every candidate one path and a 'pick' ({path_what})")
                 seen[text] = i
         if n > 1 and rendered[0] == rendered[1]:
+            if pick is None and said:
+                pick = 0        # (the variant is dropped: its step's error says what is wrong)
             if pick is None:
                 raise self._fail(self.positions.value(path_key),
                                  f"output path '{rendered[0]}' must use {{{{ index }}}} when n is {n}, or "
