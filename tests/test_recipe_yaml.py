@@ -35,6 +35,13 @@ def test_a_tab_in_the_indentation_is_named() -> None:
     assert _errors("assets:\n  a:\n    prompt: \"x\ty\"\t\n") == []
 
 
+def test_a_quote_never_closed_is_named_where_it_opens_not_past_the_last_line() -> None:
+    # an annotation on a line the file does not have lands nowhere
+    assert _errors('version: 1\nassets:\n  a:\n    prompt: "hello\n    output: a.png\n') == [
+        "r.yaml:4:13: error: invalid YAML: while scanning a quoted scalar (line 4), found unexpected end of "
+        "stream"]
+
+
 def test_python_tags_are_refused_never_constructed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = f'x: !!python/object/apply:os.system ["touch {marker}"]\n'

@@ -84,8 +84,10 @@ def _composed(text: str, file: str) -> Document:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = exc.problem or "invalid YAML"
+        if "end of stream" in problem and exc.context_mark is not None:
+            mark = exc.context_mark     # where what never ended starts, not past the file's last line
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         if "nesting depth" in problem:  # newer PyYAML/libyaml stop far deeper nesting while scanning
             return Document(None, positions, (Diagnostic.error(
                 loc, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"),))
