@@ -36,7 +36,7 @@ def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, capsys) ->
     assert main(["init", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"not overwriting recipes/example.yaml in {tmp_path}: init starts a new project; "
-        "remove them or choose another folder\n")
+        "remove it or choose another folder\n")
     assert (tmp_path / "recipes" / "example.yaml").read_text(encoding="utf-8") == "# mine\n"
     assert not (tmp_path / "assetgen.yaml").exists()
     assert not (tmp_path / ".gitignore").exists()

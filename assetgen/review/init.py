@@ -45,8 +45,9 @@ def init(root: Path) -> Scaffolded:
     wanted = files()
     existing = [p for p in wanted if (root / p).exists() or (root / p).is_symlink()]
     if existing:
+        them = "them" if len(existing) > 1 else "it"
         raise UserError(f"not overwriting {', '.join(existing)} in {root}: "
-                        "init starts a new project; remove them or choose another folder")
+                        f"init starts a new project; remove {them} or choose another folder")
     for rel, text in wanted.items():
         write_atomic(root / rel, text.encode("utf-8"))
     ignore = root / ".gitignore"
