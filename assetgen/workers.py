@@ -59,9 +59,11 @@ _parent = 0      # in a worker: the process that started it (the forkserver, whi
 
 
 def _start_worker() -> None:
-    """A worker leaves Ctrl-C to the build, which lets the jobs in progress finish."""
+    """A worker leaves Ctrl-C and SIGTERM (sent to the whole process group) to the build, which
+    lets the jobs in progress finish."""
     global _parent
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _parent = os.getppid()
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 ASSETS = 12
@@ -73,7 +74,8 @@ def test_killed_build_resumes_without_redoing_finished_calls(tmp_path: Path) -> 
             assert img.size == (512, 512)
 
 
-def test_first_ctrl_c_saves_in_flight_work_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])     # SIGTERM: a CI job cancelled
+def test_first_ctrl_c_saves_in_flight_work_and_exits_130(tmp_path: Path, stop: signal.Signals) -> None:
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "tiles.yaml").write_text(RECIPE)
     proc = _build(tmp_path, "--json")
@@ -81,7 +83,7 @@ def test_first_ctrl_c_saves_in_flight_work_and_exits_130(tmp_path: Path) -> None
     while len(_records(tmp_path)) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, "the build finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130
     summary = json.loads(out)

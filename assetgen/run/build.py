@@ -529,18 +529,20 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
     loop = asyncio.get_running_loop()
     presses = [0]
 
-    def on_sigint() -> None:
+    def on_stop() -> None:
+        """Ctrl-C, or SIGTERM (a CI job cancelled, `timeout`, `docker stop`): the first sends
+        nothing new and saves what is on the wire (paid for); the second exits at once."""
         presses[0] += 1
         if presses[0] > 1:
             os._exit(ExitCode.INTERRUPTED)
         executor.stop()
 
-    installed = _install(loop, on_sigint)
+    installed = _install(loop, on_stop)
     try:
         return await executor.run()
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
         if pool is not None:    # what has not started never starts (the last pass uploads it)
             pool.shutdown(wait=False, cancel_futures=True)
         if uploader is not None:
@@ -548,12 +550,19 @@ async def _execute(prep: Prepared, opts: BuildOptions, sink: Sink, adopt: frozen
         await provider.aclose()
 
 
-def _install(loop: asyncio.AbstractEventLoop, handler: object) -> bool:
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)  # type: ignore[arg-type]
-    except (NotImplementedError, RuntimeError, ValueError):
-        return False
-    return True
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _install(loop: asyncio.AbstractEventLoop, handler: object) -> list[signal.Signals]:
+    """The stop signals `handler` now answers (none where the loop cannot take them: Windows)."""
+    installed = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, handler)  # type: ignore[arg-type]
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(sig)
+    return installed
 
 
 def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, writes: Writes,
