@@ -81,6 +81,18 @@ def test_new_recipe_file_falls_through(root: Path, capsys) -> None:
     assert summary["actions_run"] == 1
 
 
+def test_a_recipe_file_in_a_hidden_folder_the_glob_finds_falls_through(root: Path, capsys) -> None:
+    # recipes/**/*.yaml finds recipes/.drafts/coin.yaml, so the stamp watches that folder too
+    drafts = root / "recipes" / ".drafts"
+    drafts.mkdir()
+    _build(root, capsys)
+    (drafts / "coin.yaml").write_text(
+        'version: 1\nassets:\n  coin:\n    model: gpt-image-2\n    size: 32x32\n    prompt: "A coin"\n'
+        '    output: out/coin.png\n')
+    summary, _ = _build(root, capsys)
+    assert summary["actions_run"] == 1 and (root / "out" / "coin.png").is_file()
+
+
 def test_deleted_or_modified_output_falls_through(root: Path, capsys) -> None:
     (root / "out" / "gem-red.png").unlink()
     summary, fast = _build(root, capsys)

@@ -26,7 +26,7 @@ from assetgen.errors import Severity
 from assetgen.recipe.model import Project, ProviderKind, Recipe
 from assetgen.run import index as build_index
 from assetgen.run.prepare import Prepared, Rest
-from assetgen.run.stamp import Compared
+from assetgen.run.stamp import UNSEARCHED, Compared
 
 if TYPE_CHECKING:
     from assetgen.lockfile import Lock
@@ -133,7 +133,7 @@ def _same_recipe_files(compared: Compared, index: dict[str, build_index.FileEntr
                 for entry in entries:
                     rel = entry.name if folder == "." else f"{folder}/{entry.name}"
                     if entry.is_dir(follow_symlinks=False):
-                        if not entry.name.startswith(".") and rel not in compared.dirs:
+                        if entry.name not in UNSEARCHED and rel not in compared.dirs:
                             return False
                     elif entry.name != "assetgen.yaml" and any(
                             glob_match(p, rel.split("/")) for p in patterns):

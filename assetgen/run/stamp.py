@@ -36,6 +36,9 @@ REWRITE_AFTER = 512         # paths changed since the base: beyond this (or a qu
 INDEX_FILE = "build-index.json"                 # the build index (`run.index`): its base
 INDEX_CHANGES_FILE = "build-index-changes.json"     # and its changes
 PROJECT_FILE = "assetgen.yaml"
+# folders whose recipe files a build does not watch for (git's and assetgen's own); every other
+# folder a recipe glob searches is watched, hidden ones too (`recipes/.drafts/`: the glob finds them)
+UNSEARCHED = frozenset({".git", ".assetgen"})
 REMOTE_ENV = ("ASSETGEN_REMOTE_CACHE", "ASSETGEN_REMOTE_CACHE_MODE")
 
 
@@ -109,7 +112,7 @@ def glob_dirs(root: Path, patterns: Iterable[str]) -> list[str]:
             found.add(Path(*fixed).as_posix() if fixed else ".")
             continue
         for folder, dirs, _ in os.walk(base):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            dirs[:] = [d for d in dirs if d not in UNSEARCHED]
             found.add(Path(folder).relative_to(root).as_posix())
     return sorted(found)
 
