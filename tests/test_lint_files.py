@@ -163,16 +163,3 @@ assets:
         "recipes/a.yaml:9:49: error: mask {asset: wide} is 1536x1024 but the image it masks is 1024x1024",
         "recipes/a.yaml:10:49: error: mask {asset: flat} is made with background: opaque, so it has no alpha "
         "channel; alpha 0 marks what may change"]
-
-
-def test_an_output_over_a_folder_or_below_a_file_is_an_error_before_any_call(tmp_path: Path) -> None:
-    (tmp_path / "real").mkdir()
-    (tmp_path / "afile").write_text("notes\n", encoding="utf-8")
-    (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "a.yaml").write_text(
-        "version: 1\ndefaults: {model: gpt-image-1.5}\nassets:\n"
-        "  a: {prompt: a, outputs: [{path: real, format: png}, {path: afile/x.png}, {path: new/ok.png}]}\n",
-        encoding="utf-8")
-    assert [str(d) for d in lint([], tmp_path)] == [
-        "recipes/a.yaml:4:28: error: output 'real' cannot be written: it is a folder",
-        "recipes/a.yaml:4:55: error: output 'afile/x.png' cannot be written: 'afile' is a file, not a folder"]

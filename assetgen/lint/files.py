@@ -58,12 +58,7 @@ def check_files(project: Project) -> list[Diagnostic]:
     facts = _Facts(project.root)
     by_name = {v.name: v for v in project.variants()}
     out: list[Diagnostic] = []
-    places = _Places(project.root)
     for variant in project.variants():
-        for output in variant.outputs:
-            problem = places.problem(output.path)
-            if problem is not None:
-                out.append(Diagnostic.error(output.location, f"output '{output.path}' {problem}"))
         for i, step in enumerate(variant.steps):
             for ref in _inputs(step):
                 out.extend(_input(ref, facts, step, project.config.provider))
@@ -94,34 +89,6 @@ def _made_mask(ref: ImageRef, made_by: Step, working: tuple[int, int] | None) ->
         out.append(Diagnostic.error(ref.location, f"{name} is {_wxh(size)} but the image it masks is "
                                                   f"{_wxh(working)}"))
     return out
-
-
-class _Places:
-    """Whether an output's file can be written where its path says: not over a folder, not below a
-    file (found now, before its call is paid for, not when the image is written)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.kinds: dict[str, str] = {}     # project-relative path -> "dir", "file" or "none"
-
-    def _kind(self, rel: str) -> str:
-        if rel not in self.kinds:
-            full = self.root / rel
-            self.kinds[rel] = "dir" if full.is_dir() else "none" if not full.exists() else "file"
-        return self.kinds[rel]
-
-    def problem(self, path: str) -> str | None:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            folder = "/".join(parts[:i])
-            kind = self._kind(folder)
-            if kind == "file":
-                return f"cannot be written: '{folder}' is a file, not a folder"
-            if kind == "none":
-                return None     # nothing below a folder that is not there yet
-        if self._kind(path) == "dir":
-            return "cannot be written: it is a folder"
-        return None
 
 
 def _inputs(step: Step) -> list[ImageRef]:
