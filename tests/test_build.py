@@ -235,7 +235,8 @@ def test_failures_are_reported_and_independent_work_goes_on(tmp_path: Path, caps
     root = make_project(tmp_path, RECIPE.replace("output: out/chain.webp", "output: blocked/chain.webp"))
     (root / "blocked").write_text("a file where a folder should be")
     result = build(root, capsys, code=1)
-    message = "cannot write blocked/chain.webp: File exists"
+    message = ("cannot write blocked/chain.webp: 'blocked' is a file, not a folder (the image is in the "
+               "cache: no call is needed again)")
     assert result["failures"] == [{"asset": "chain", "message": message}]
     assert (result["actions_run"], result["actions_failed"]) == (6, 1)
     assert sorted(p.name for p in (root / "out").iterdir()) == [

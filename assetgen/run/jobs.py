@@ -73,7 +73,7 @@ def write_rendition(store: Store, encoded: bytes, output: Output, key: str, targ
         try:
             write_atomic(full, encoded, target.durable)
         except OSError as exc:
-            return Wrote(failed=f"cannot write {target.path}: {exc.strerror}")
+            return Wrote(failed=f"cannot write {target.path}: {_why_not(target.root, target.path, exc)}")
         try:
             st = os.stat(full)
             stat = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
@@ -82,6 +82,19 @@ def write_rendition(store: Store, encoded: bytes, output: Output, key: str, targ
     # a rendition lost in a crash is made again from its image: no fsync for its record
     store.put_record(key, "render", "pillow", output.format, (sha,), durable=False, remember=False)
     return Wrote(sha, written, stat=stat)
+
+
+def _why_not(root: Path, path: str, exc: OSError) -> str:
+    """Why an output could not be written, in the recipe's terms where the file system's are not
+    ("File exists" for a folder of its path that is a file)."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        folder = "/".join(parts[:i])
+        if (root / folder).is_file():
+            return f"'{folder}' is a file, not a folder (the image is in the cache: no call is needed again)"
+    if (root / path).is_dir():
+        return "it is a folder (the image is in the cache: no call is needed again)"
+    return exc.strerror or str(exc)
 
 
 def draw_and_store(request: ImageRequest, cache: Path, key: str, op: str) -> tuple[str, ...]:
