@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def main(args: argparse.Namespace) -> int:
+    started = time.time_ns()       # what changes from now on is never stamped as built
     cwd = Path.cwd()
     if args.frozen and (args.force or args.overwrite or args.adopt):
         flag = "--force" if args.force else "--overwrite" if args.overwrite else "--adopt"
@@ -37,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
             return _noop(args, compared.total)
         if args.frozen or args.batch or not all((cwd / p).is_dir() for p in args.paths):
             compared = None     # a build of named files, --frozen or --batch: the full path
-    return _full(args, cwd, compared)
+    return _full(args, cwd, compared, started)
 
 
 def _noop(args: argparse.Namespace, total: int) -> int:
@@ -49,7 +51,8 @@ def _noop(args: argparse.Namespace, total: int) -> int:
     return ExitCode.OK
 
 
-def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None) -> int:
+def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None,
+          started: int | None = None) -> int:
     from assetgen.recipe.model import ProviderKind
     from assetgen.run.build import BuildOptions, build
     from assetgen.run.shard import Shard
@@ -59,7 +62,7 @@ def _full(args: argparse.Namespace, cwd: Path, compared: Compared | None = None)
         jobs=args.jobs, only=tuple(args.only), force=tuple(args.force), frozen=args.frozen,
         fail_fast=args.fail_fast, max_cost=args.max_cost, previews=args.previews,
         overwrite=args.overwrite, adopt=tuple(args.adopt), endpoint=args.endpoint,
-        shard=Shard.parse(args.shard) if args.shard else None, batch=args.batch,
+        shard=Shard.parse(args.shard) if args.shard else None, batch=args.batch, started=started,
     )
     prepared = None
     if compared is not None:    # only some recipe files changed: load and plan those

@@ -108,6 +108,14 @@ class FileHashes:
             return
         self._put(rel, [*_stamp(st), sha])
 
+    def seen(self, rel: str) -> list[int | str] | None:
+        """The stat (size, mtime_ns, inode, ctime_ns) at which the content of `rel` was last known:
+        hashed or written by this process, or as the stat cache holds it; None when unknown."""
+        entry = self._new.get(rel)
+        if entry is None and self._entries is not None:
+            entry = self._entries.get(rel)
+        return entry[:-1] if entry is not None else None
+
     def remember_stat(self, rel: str, stat: tuple[int, int, int, int], sha: str) -> None:
         """Record a file written with known content and stat (size, mtime_ns, inode, ctime_ns)."""
         self._put(rel, [*stat, sha])

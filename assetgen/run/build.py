@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from msgspec import Struct, field
 
 from assetgen import gc, lockfile
@@ -57,6 +58,9 @@ class BuildOptions(Struct, frozen=True):
     endpoint: str | None = None          # --endpoint: where a remote provider sends
     shard: Shard | None = None           # build only this part of the calls; write no outputs or lock
     batch: bool = False                  # submit ready calls to OpenAI's Batch API (assetgen.batch)
+    # time.time_ns() when the command started (None: when `build` is called): a file changed since
+    # may have been read before the change, so the build stamp never vouches for it
+    started: int | None = None
 
     def check(self) -> None:
         """Usage errors among the options themselves."""
@@ -236,6 +240,8 @@ def run_cost(prep: Prepared, batch: bool = False) -> float:
 def build(opts: BuildOptions, sink: Sink = discard, prepared: Prepared | None = None) -> BuildReport:
     """`prepared`: the plan of a build after a small change (`run.delta`); else the whole project's."""
     opts.check()
+    if opts.started is None:
+        opts = msgspec.structs.replace(opts, started=time.time_ns())
     prep = prepared or prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
                                remote=_remote_use(opts), remember=not opts.frozen)
     using = prep.store.in_use()
@@ -694,6 +700,9 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     # alone), merged a map at a time (a ChainMap is read an entry at a time: 2x the stamp's time)
     # (the outputs of paid images a local build leaves alone too: one deleted is then said again)
     fresh: dict[str, Any] = {**inputs, **stamp.stats(root, _outputs(prep) + _paid_outputs(prep))}
+    if _changed_meanwhile(prep, inputs, fresh, opts.started) is not None:
+        stamp.clear(root)       # the next build takes the full path, and sees what changed
+        return
     files = fresh
     entries = None
     cached: dict[str, Any] = {}
@@ -720,6 +729,23 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     fresh.update(locked)
     stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha,
                 fresh=fresh.keys() if prep.rest is not None else None)
+
+
+def _changed_meanwhile(prep: Prepared, inputs: Stats, fresh: dict[str, Any],
+                       started: int | None) -> str | None:
+    """A file the stamp would vouch for that changed while the build ran, or None: a recipe, the
+    project file or an input changed since the command started (it may have been read before the
+    change), or an output that is not as the build wrote or found it (deleted, or changed by hand
+    meanwhile: recorded as it is now, the stamp would hide it from the next build)."""
+    if started is not None:
+        read = [path for path, st in inputs.items() if st is not None]
+        found = stamp.changed_since(prep.project.root, read, started)
+        if found is not None:
+            return found
+    for path in _outputs(prep):
+        if fresh.get(path) != prep.files.seen(path):
+            return path
+    return None
 
 
 def _only_files(opts: BuildOptions) -> bool:

@@ -122,6 +122,22 @@ def stats(root: Path, files: Iterable[str]) -> dict[str, list[int] | None]:
     return {f: _stat(os.path.join(base, f)) for f in files}
 
 
+def changed_since(root: Path, paths: Iterable[str], started_ns: int) -> str | None:
+    """The first of `paths` changed since `started_ns` (its ctime, which no tool sets back, is not
+    older; a file's times lag the clock by up to a tick, so one changed in that tick after the
+    start may pass), or None: a build must not stamp as built what changed while it ran, after it
+    read it."""
+    base = str(root)
+    for rel in paths:
+        try:
+            ctime = os.stat(os.path.join(base, rel)).st_ctime_ns
+        except OSError:
+            continue
+        if ctime >= started_ns:
+            return rel
+    return None
+
+
 def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
     return {d: _dir_mtime(root / d) for d in dirs}
 
