@@ -202,3 +202,28 @@ def test_a_build_killed_between_submit_and_record_submits_nothing_twice(
         assert len(made) == (2 if point == "upload" else 1)      # the adopted batch is not made again
         assert sum(result["collected"] for result in builds) == CALLS
     assert max(submissions(emu).values()) == 1 and len(submissions(emu)) == CALLS
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "garbage"])
+def test_a_lost_or_damaged_batch_record_never_makes_a_call_paid_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        damage: str) -> None:
+    # the batch is on the service, carrying the record's id: it is adopted again, not submitted again
+    root = project(tmp_path / "p", RECIPE.split("  banner:")[0])
+    with run_emulator(api_key=KEY, batch_delay=1.0) as emu:
+        first = run(root, emu, monkeypatch, capsys, "build", "--batch")
+        assert first["pending"] == 3 and len(first["batches"]) == 1
+        [record] = (root / ".assetgen" / "batches").glob("*.json")
+        if damage == "deleted":
+            record.unlink()
+        else:
+            record.write_bytes(record.read_bytes()[:40] if damage == "truncated" else b"\x00garbage")
+        again = run(root, emu, monkeypatch, capsys, "build", "--batch")
+        assert (again["pending"], again["batches"]) == (3, [])
+        settle(emu)
+        done = run(root, emu, monkeypatch, capsys)       # a plain build: collects, calls nothing
+        assert (done["collected"], done["outputs_written"], done["actions_run"]) == (3, 3, 0)
+        last = run(root, emu, monkeypatch, capsys)
+        assert last["requests"] == 0
+    assert emu.records == []                        # not one synchronous image call
+    assert max(submissions(emu).values()) == 1 and len(submissions(emu)) == 3

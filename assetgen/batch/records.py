@@ -6,7 +6,9 @@ id once the service has answered. Its calls are pending until the record is coll
 A `submitting` record left by a crash is reconciled against the service's list of batches (the
 batch carries the record's id in its metadata) before anything else is submitted, so no call is
 ever submitted twice. Records are untrusted input: a file whose name, keys or fields are not what
-assetgen writes is ignored (its calls are not pending).
+assetgen writes is ignored (its calls are not pending). A record lost or damaged is found again on
+the service before any call is paid for (`run.BatchRun.adopt`): the batches it lists that carry an
+assetgen id no record has and were not collected here (`collected`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from assetgen.atomic import write_atomic
 from assetgen.cache import STATE_DIR, Claim
 
 FOLDER = "batches"
+COLLECTED = "collected"                 # ids of the batches collected (JSON; not a record)
+USED = "submitted"                      # a mark: batches were submitted from here (records may be lost)
 MARKER = "assetgen_submission"          # the metadata key that carries a record's id
 NAME = re.compile(r"^[0-9a-f]{32}$")
 KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -76,11 +80,6 @@ class Records(Struct):
 
         return Record(uuid.uuid4().hex, SUBMITTING, endpoint, round(time.time(), 3), dict(calls))
 
-    def write(self, record: Record) -> Record:
-        write_atomic(self.folder / f"{record.id}.json",
-                     json.dumps(record.to_json(), sort_keys=True, indent=1).encode("utf-8"))
-        return record
-
     def submitted(self, record: Record, batch_id: str, input_file_id: str) -> Record:
         return self.write(replace(record, state=SUBMITTED, batch_id=batch_id, input_file_id=input_file_id))
 
@@ -93,6 +92,34 @@ class Records(Struct):
     def pending(self) -> dict[str, Record]:
         """Cache key -> the record whose batch carries it."""
         return {key: r for r in self.all() for key in r.calls}
+
+    def used(self) -> bool:
+        """Whether builds of this project have submitted batches here (its mark is there, even with
+        every record lost)."""
+        return (self.folder / USED).is_file() or any(self._read_all())
+
+    def write(self, record: Record) -> Record:
+        if not (self.folder / USED).is_file():
+            write_atomic(self.folder / USED, b"")
+        write_atomic(self.folder / f"{record.id}.json",
+                     json.dumps(record.to_json(), sort_keys=True, indent=1).encode("utf-8"))
+        return record
+
+    def collected(self) -> set[str]:
+        """The ids of the batches collected here (best effort: lost, they are looked at again)."""
+        try:
+            data = json.loads((self.folder / COLLECTED).read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return set()
+        return {b for b in data if isinstance(b, str)} if isinstance(data, list) else set()
+
+    def note_collected(self, batch_id: str) -> None:
+        """Remember a batch collected, so a lost record's batches are told from it (the last 1,000)."""
+        ids = [b for b in sorted(self.collected()) if b != batch_id][-999:] + [batch_id]
+        try:
+            write_atomic(self.folder / COLLECTED, json.dumps(ids).encode("utf-8"), durable=False)
+        except OSError:
+            return
 
     def _read_all(self) -> Iterator[Record]:
         if not self.folder.is_dir():

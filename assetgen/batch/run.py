@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,7 +29,7 @@ import msgspec
 from msgspec import Struct, field
 
 from assetgen.batch.api import BatchApi, BatchApiError
-from assetgen.batch.records import KEY, MARKER, SUBMITTING, Call, Record, Records
+from assetgen.batch.records import KEY, MARKER, NAME, SUBMITTED, SUBMITTING, Call, Record, Records
 from assetgen.errors import UserError
 from assetgen.plan import estimate
 from assetgen.plan.explain import Why
@@ -45,6 +46,7 @@ MAX_LINES = 50_000
 MAX_BYTES = 190 * 1024 * 1024          # the service takes 200 MB per file: room for the last line
 DONE = frozenset({"completed", "expired", "cancelled", "failed"})
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+ADOPT_DAYS = 30                         # how far back a lost record's batch is looked for
 
 
 class Phase(Struct):
@@ -89,6 +91,7 @@ class BatchRun:
     # -- reconcile and collect
 
     def collect(self, prep: Prepared) -> Prepared:
+        self.adopt(prep)
         records = self.records.all()
         if any(r.state == SUBMITTING for r in records):
             self._reconcile(records)
@@ -102,6 +105,50 @@ class BatchRun:
         forced = {aid for aid, st in prep.resolution.states.items()
                   if any(r.why is Why.FORCED for r in st.reasons) and st.key not in got}
         return msgspec.structs.replace(prep, resolution=prep.resolver.resolve(forced))
+
+    def adopt(self, prep: Prepared) -> None:
+        """Before a call is paid for: the batches this project submitted that no record names (one
+        lost or damaged) and that carry a call the plan would make, found on the service by the
+        id in their metadata and their input file's lines, are recorded again, so their calls are
+        pending (collected when done) instead of paid for twice. Only batches of the last 30 days
+        (the service keeps results that long) and not collected here are looked at."""
+        if not self.records.used():
+            return
+        states = prep.resolution.states
+        wanted = {st.key: a for a in prep.plan.actions
+                  if a.is_call and (st := states[a.id]).status is Status.RUN and st.key}
+        records = self.records.all()
+        for record in records:
+            for key in record.calls:
+                wanted.pop(key, None)
+        if not wanted:
+            return
+        known = {r.id for r in records}
+        collected = self.records.collected()
+        since = time.time() - ADOPT_DAYS * 86400
+        for batch in self.api.batches():
+            if float(batch.get("created_at") or 0) < since:
+                break
+            mark, batch_id = (batch.get("metadata") or {}).get(MARKER), batch.get("id")
+            file_id = batch.get("input_file_id")
+            if not (isinstance(mark, str) and NAME.match(mark) and mark not in known
+                    and isinstance(batch_id, str) and BATCH_ID.match(batch_id) and batch_id not in collected
+                    and isinstance(file_id, str) and BATCH_ID.match(file_id)
+                    and batch.get("status") not in ("failed", "cancelled")):
+                continue
+            keys = [str(line["custom_id"]) for line in _jsonl(self.api.content(file_id))
+                    if isinstance(line, dict) and KEY.match(str(line.get("custom_id")))]
+            if wanted.keys().isdisjoint(keys):
+                continue
+            calls = {}
+            for key in keys:
+                action = wanted.get(key)
+                spec = action.call if action is not None else None
+                calls[key] = Call(action.op.value, spec.model, action.assets) if action and spec else \
+                    Call("", "", ())
+            self.records.write(Record(mark, SUBMITTED, str(batch.get("endpoint") or ""),
+                                      float(batch.get("created_at") or 0), calls, batch_id, file_id))
+            known.add(mark)
 
     def _reconcile(self, records: list[Record]) -> None:
         """Each `submitting` record: adopt the batch that carries its id, or free its calls."""
@@ -149,6 +196,7 @@ class BatchRun:
                 for asset in call.assets:
                     self.phase.failures.append((asset, f"batch {record.batch_id}: {problem}"))
         self.records.remove(record)
+        self.records.note_collected(str(record.batch_id))
         return got
 
     def _fail_all(self, record: Record, message: str) -> None:

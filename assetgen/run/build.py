@@ -373,9 +373,11 @@ def _batches(prep: Prepared, opts: BuildOptions) -> BatchRun | None:
 
 
 def _has_batches(root: Path) -> bool:
+    """Whether this project has submitted batches (a record, or the folder of lost ones): a plain
+    build then collects them, and looks for lost ones before it pays for a call they carry."""
     from assetgen.batch.records import Records
 
-    return bool(Records(root).all())
+    return Records(root).used()
 
 
 Failures = tuple[tuple[str, str], ...]      # (asset, message)
