@@ -68,6 +68,28 @@ def test_an_output_deleted_while_the_build_runs_is_restored_by_the_next(
     assert again["outputs_written"] == 1 and (root / "out" / "gem.png").is_file()
 
 
+def test_a_recipe_file_added_while_the_build_runs_is_built_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p")
+    with run_emulator(api_key=KEY, latency=10.0) as emu:       # a call takes ~3 s
+        for name, value in _env(emu.url).items():
+            monkeypatch.setenv(name, value)
+        _build(root, capsys)
+        recipe = root / "recipes" / "r.yaml"
+        recipe.write_text(RECIPE.replace("A gold coin", "A silver coin"), encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "assetgen", "build", str(root)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(emu.url))
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("4 actions, 2 to run")     # the recipes were found
+        (root / "recipes" / "more.yaml").write_text(
+            'version: 1\nassets:\n  ring: {prompt: "A ring", output: out/ring.png}\n', encoding="utf-8")
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        again = _build(root, capsys)
+        assert _build(root, capsys)["requests"] == 0
+    assert again["actions_run"] == 1 and (root / "out" / "ring.png").is_file()
+
+
 def test_a_recipe_changed_after_the_build_started_is_not_stamped_as_built(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # the edit lands after the command started (as an editor's save while it loads and plans):

@@ -729,8 +729,42 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     locked = stamp.stats(root, [lockfile.LOCK_FILE])
     files.update(locked)
     fresh.update(locked)
-    stamp.write(root, sig, files, stamp.dir_stats(root, dirs), prep.actions_total(), reached_at, index_sha,
+    searched = stamp.dir_stats(root, dirs)
+    if not only_files and _recipe_added_meanwhile(prep, searched, opts.started):
+        stamp.clear(root)       # its folder's mtime, stamped, would hide it from the next build
+        return
+    stamp.write(root, sig, files, searched, prep.actions_total(), reached_at, index_sha,
                 fresh=fresh.keys() if prep.rest is not None else None)
+
+
+def _recipe_added_meanwhile(prep: Prepared, searched: dict[str, int | None], started: int | None) -> bool:
+    """Whether a searched folder changed since the command started (the build's own writes, the lock
+    file's rename, change the project folder) holds a recipe file the build does not know: one
+    added while it ran, after the recipe globs were searched."""
+    import os
+
+    from assetgen.lint.outputs import glob_match, glob_parts
+
+    if started is None:
+        return False
+    root = prep.project.root
+    known = {r.path for r in prep.project.recipes}
+    if prep.rest is not None:
+        known |= set(prep.rest.files)
+    patterns = [glob_parts(g) for g in prep.project.config.recipes]
+    for folder, mtime in searched.items():
+        if mtime is None or mtime < started:
+            continue
+        try:
+            with os.scandir(root / folder) as entries:
+                for entry in entries:
+                    rel = entry.name if folder == "." else f"{folder}/{entry.name}"
+                    if (rel not in known and entry.name != stamp.PROJECT_FILE and not entry.is_dir()
+                            and any(glob_match(p, rel.split("/")) for p in patterns)):
+                        return True
+        except OSError:
+            return True
+    return False
 
 
 def _changed_meanwhile(prep: Prepared, inputs: Stats, fresh: dict[str, Any],
