@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,11 @@ def _build(root: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     return json.loads(capsys.readouterr().out)
 
 
-def test_an_output_deleted_while_the_build_runs_is_restored_by_the_next(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    root = _project(tmp_path / "p")
-    with run_emulator(api_key=KEY, latency=10.0) as emu:       # a call takes ~3 s
+def _while_building(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                    meanwhile: Callable[[], object]) -> tuple[dict[str, object], dict[str, object]]:
+    """Build, change the coin's prompt, and build again in a process, doing `meanwhile` once the
+    plan is made while the coin's call is on the wire (~3 s); then the two builds after it."""
+    with run_emulator(api_key=KEY, latency=10.0) as emu:
         for name, value in _env(emu.url).items():
             monkeypatch.setenv(name, value)
         _build(root, capsys)
@@ -59,35 +61,28 @@ def test_an_output_deleted_while_the_build_runs_is_restored_by_the_next(
         proc = subprocess.Popen([sys.executable, "-u", "-m", "assetgen", "build", str(root)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(emu.url))
         assert proc.stdout is not None
-        first = proc.stdout.readline()      # the plan, made: gem.png found as the lock has it
+        first = proc.stdout.readline()      # the plan, made: the recipes found, gem.png as the lock has it
         assert first.startswith("4 actions, 2 to run"), first
-        (root / "out" / "gem.png").unlink()     # while the coin's call is on the wire
+        meanwhile()
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        again = _build(root, capsys)
+        return _build(root, capsys), _build(root, capsys)
+
+
+def test_an_output_deleted_while_the_build_runs_is_restored_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p")
+    again, _ = _while_building(root, monkeypatch, capsys, (root / "out" / "gem.png").unlink)
     assert again["outputs_written"] == 1 and (root / "out" / "gem.png").is_file()
 
 
 def test_a_recipe_file_added_while_the_build_runs_is_built_by_the_next(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = _project(tmp_path / "p")
-    with run_emulator(api_key=KEY, latency=10.0) as emu:       # a call takes ~3 s
-        for name, value in _env(emu.url).items():
-            monkeypatch.setenv(name, value)
-        _build(root, capsys)
-        recipe = root / "recipes" / "r.yaml"
-        recipe.write_text(RECIPE.replace("A gold coin", "A silver coin"), encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "assetgen", "build", str(root)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(emu.url))
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("4 actions, 2 to run")     # the recipes were found
-        (root / "recipes" / "more.yaml").write_text(
-            'version: 1\nassets:\n  ring: {prompt: "A ring", output: out/ring.png}\n', encoding="utf-8")
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        again = _build(root, capsys)
-        assert _build(root, capsys)["requests"] == 0
-    assert again["actions_run"] == 1 and (root / "out" / "ring.png").is_file()
+    more = 'version: 1\nassets:\n  ring: {prompt: "A ring", output: out/ring.png}\n'
+    again, last = _while_building(root, monkeypatch, capsys,
+                                  lambda: (root / "recipes" / "more.yaml").write_text(more, encoding="utf-8"))
+    assert again["actions_run"] == 1 and (root / "out" / "ring.png").is_file() and last["requests"] == 0
 
 
 def test_a_recipe_changed_after_the_build_started_is_not_stamped_as_built(

@@ -3,12 +3,14 @@ and the served page's refusal of writes from anywhere but itself."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -108,17 +110,26 @@ def test_the_address_it_prints_takes_connections_at_once(tmp_path: Path) -> None
         proc.communicate(timeout=30)
 
 
-def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
-    recipe = project(tmp_path, GRID)
-    before = recipe.read_text(encoding="utf-8")
+@contextlib.contextmanager
+def _served(root: Path) -> Iterator[tuple[str, str]]:
+    """`review --serve` on a free port: (its address, its port) while it runs."""
     proc = subprocess.Popen([sys.executable, "-m", "assetgen", "review", "--serve", "--port", "0"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ})
     try:
         assert proc.stdout is not None
         found = re.search(r"at (http://127\.0\.0\.1:(\d+))/ ", proc.stdout.readline())
         assert found is not None
-        url, port = found.group(1), found.group(2)
+        yield found.group(1), found.group(2)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
+    recipe = project(tmp_path, GRID)
+    before = recipe.read_text(encoding="utf-8")
+    with _served(tmp_path) as (url, port):
         with httpx.Client(base_url=url) as client:
             page = client.get("/").text
             token = re.search(r'<meta name="assetgen-token" content="([^"]+)">', page).group(1)  # type: ignore[union-attr]
@@ -155,9 +166,6 @@ def test_the_served_page_refuses_writes_from_elsewhere(tmp_path: Path) -> None:
             why = refused.json()["error"]
             assert why.startswith("recipes/a.yaml does not take this pick, left as it was: "), why
             assert recipe.read_text(encoding="utf-8") == picked
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
 
 
 def test_a_busy_port_is_a_usage_error(tmp_path: Path, capsys) -> None:
@@ -194,14 +202,8 @@ def test_a_state_folder_of_the_review_that_is_a_symlink_is_an_error_and_nothing_
 
 def test_the_served_page_follows_a_recipe_file_added_while_it_runs(tmp_path: Path) -> None:
     project(tmp_path, GRID)
-    proc = subprocess.Popen([sys.executable, "-m", "assetgen", "review", "--serve", "--port", "0"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ})
-    try:
-        assert proc.stdout is not None
-        found = re.search(r"at (http://127\.0\.0\.1:\d+)/ ", proc.stdout.readline())
-        assert found is not None
-        with httpx.Client(base_url=found.group(1)) as client:
+    with _served(tmp_path) as (url, _):
+        with httpx.Client(base_url=url) as client:
             page = client.get("/").text
             token = re.search(r'<meta name="assetgen-token" content="([^"]+)">', page).group(1)  # type: ignore[union-attr]
             assert client.get("/api/state").json()["reload"] is False
@@ -215,9 +217,6 @@ def test_the_served_page_follows_a_recipe_file_added_while_it_runs(tmp_path: Pat
             done = client.post("/api/pick", json={"variant": "orb", "candidate": 1},
                                headers={"X-Assetgen-Token": token})
             assert done.status_code == 200 and done.json()["recipe"] == "recipes/new.yaml"
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
 
 
 def test_out_never_replaces_a_page_assetgen_did_not_write(tmp_path: Path, capsys) -> None:
