@@ -120,3 +120,14 @@ def test_a_recipe_that_is_a_symlink_has_the_file_it_points_at_changed(tmp_path: 
     with pytest.raises(UserError, match="leads out of the project"):
         write_pick(PickRequest(root / "recipes" / "out.yaml", "banner", "banner", 0, ["banner"], {}), root)
     assert shared.read_bytes() == before and (root / "recipes" / "out.yaml").is_symlink()
+
+
+def test_a_variant_named_like_a_yaml_keyword_gets_a_quoted_key(tmp_path: Path) -> None:
+    # `yes`, `123` and `null` read back as a boolean, a number and nothing: the key is quoted
+    path = tmp_path / "a.yaml"
+    path.write_text(RECIPE.replace("kind: [sword, shield]", "kind: ['yes', '123', 'null']")
+                    .replace('name: "icon-{{ kind }}"', 'name: "{{ kind }}"'), encoding="utf-8")
+    variants = ["yes", "123", "null"]
+    assert _pick(path, "icon", "123", 2, variants) == {"yes": 0, "123": 2, "null": 0}
+    assert '      "yes": 0\n      "123": 2\n      "null": 0\n' in path.read_text(encoding="utf-8")
+    assert _pick(path, "icon", "yes", 1, variants) == {"yes": 1, "123": 2, "null": 0}

@@ -102,7 +102,21 @@ class _Text:
 
 
 def _entries(value: Mapping[str, int], indent: int) -> list[str]:
-    return [f"{' ' * indent}{name}: {k}\n" for name, k in value.items()]
+    return [f"{' ' * indent}{_key(name)}: {k}\n" for name, k in value.items()]
+
+
+def _key(name: str) -> str:
+    """A variant name as a YAML key that reads back as that text: quoted when plain YAML would read
+    it as something else (`yes`, `123`, `null`, `a: b`)."""
+    import json
+
+    import yaml
+
+    try:
+        plain = yaml.safe_load(f"{name}: 0")
+    except yaml.YAMLError:
+        plain = None
+    return name if isinstance(plain, dict) and list(plain) == [name] else json.dumps(name)
 
 
 def _edit(text: _Text, target: CommentedMap, old: Any, new: int | dict[str, int], variant: str) -> None:
@@ -118,7 +132,7 @@ def _edit(text: _Text, target: CommentedMap, old: Any, new: int | dict[str, int]
             elif old.fa.flow_style():
                 line, col = vline, vcol
                 brace = text.lines[line].index("{", col)
-                text.lines[line] = (text.lines[line][:brace + 1] + f"{variant}: {new[variant]}, "
+                text.lines[line] = (text.lines[line][:brace + 1] + f"{_key(variant)}: {new[variant]}, "
                                     + text.lines[line][brace + 1:])
             else:
                 first = next(iter(old))
