@@ -163,6 +163,18 @@ def test_previews_are_saved_as_they_stream(
     assert image(root / "build/icons/icon-key-gold.png")[0] == (1024, 1024)
 
 
+def test_a_stream_cut_after_its_images_arrived_keeps_them_and_pays_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the completed event (the image, and its usage) came, then the connection broke before the
+    # stream's last chunk: the image is paid for, so it is kept, not bought again
+    root = project(tmp_path / "p")
+    with run_emulator(api_key=KEY, cut_streams=True) as emu:
+        out = build(root, emu, monkeypatch, capsys, "--only", "icon-key-gold", "--previews", "1")
+        assert len(emu.records) == 1
+    assert (out["actions_run"], out["actions_failed"], out["requests"]) == (1, 0, 1)
+    assert image(root / "build/icons/icon-key-gold.png")[0] == (1024, 1024)
+
+
 def test_max_cost_refuses_before_any_request(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path / "p")

@@ -215,7 +215,8 @@ async def _serve(request: Request, state: EmulatorState, mode: Mode, spec: Model
     count = len(inputs.images) if inputs else 0
     usage = images.usage(call, spec, size, count) if spec.reports_usage else None
     delay = state.config.latency * images.output_tokens(call, spec, size) / 1000
-    served = responses.Served(call, mode, size, int(time.time()), rendered, usage, delay, headers)
+    served = responses.Served(call, mode, size, int(time.time()), rendered, usage, delay, headers,
+                              cut=state.config.cut_streams)
     if call.stream:
         return responses.stream_response(served)
     if (left := delay - (time.monotonic() - started)) > 0:     # the latency is the whole answer's,

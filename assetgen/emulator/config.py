@@ -33,6 +33,7 @@ class EmulatorConfig:
     batch_delay: float = 5.0      # seconds from a batch's creation to its completion
     batch_hold: float = 0.0       # tests: seconds an upload or a batch create waits, done, before answering
     vary: bool = False            # each request's images differ (its number drawn in), as a real API's do
+    cut_streams: bool = False     # tests: a streamed answer's connection is cut after its last event
 
     def __post_init__(self) -> None:
         for name, model in self.deployments:

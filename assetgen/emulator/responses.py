@@ -58,6 +58,7 @@ class Served:
     usage: dict[str, Any] | None     # None for models that report no usage (dall-e-3)
     delay: float                     # seconds of simulated generation time
     headers: dict[str, str]
+    cut: bool = False                # the connection is cut after the last event, its last chunk unsent
 
 
 def json_response(served: Served, files: FileStore, base_url: str) -> Response:
@@ -101,3 +102,5 @@ async def _frames(served: Served) -> AsyncIterator[bytes]:
         if pause:
             await asyncio.sleep(pause)
         yield streaming.frame(payload)
+    if served.cut:      # the server aborts the connection: the client never sees the stream end
+        raise ConnectionAbortedError("cut after the last event (--cut-streams)")

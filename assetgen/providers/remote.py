@@ -386,11 +386,17 @@ class RemoteProvider:
                 return await _turn_stream(response, request)
             state = _Stream()
             parser = http.SseParser()
-            async for line in response.aiter_lines():
-                for obj in parser.feed(line):
+            try:
+                async for line in response.aiter_lines():
+                    for obj in parser.feed(line):
+                        await _on_event(obj, request, state)
+                for obj in parser.close():
                     await _on_event(obj, request, state)
-            for obj in parser.close():
-                await _on_event(obj, request, state)
+            except (httpx.TimeoutException, httpx.TransportError):
+                # the connection broke after the images arrived (the last chunk lost): they are
+                # paid for, and kept; only a stream cut short of them is tried again
+                if len(state.finals) < int(request.params.get("n", 1) or 1):
+                    raise
         if not state.finals:
             raise _Failed(ApiFailure(ErrorKind.TRANSIENT, None, "the stream ended without a completed image"))
         return Images(tuple(state.finals), (), state.usage)
