@@ -135,6 +135,12 @@ class ModelSpec(Struct, frozen=True):
     def resolve_quality(self, quality: str | None) -> str:
         return self.auto_quality if quality in (None, "auto") else quality
 
+    def priciest_size(self, quality: str | None) -> str | None:
+        """Of the sizes `auto` (or no size) may come out as, the one of the most output tokens at
+        `quality`; None when the table prices none (a per-image model)."""
+        table = self.tokens.get(self.resolve_quality(quality)) or next(iter(self.tokens.values()), {})
+        return max(table, key=lambda size: table[size]) if table else None
+
     def output_tokens(self, size: str | None, quality: str | None) -> int:
         """Image output tokens for one image; free sizes scale the square entry by area."""
         table = self.tokens.get(self.resolve_quality(quality)) or next(iter(self.tokens.values()))

@@ -133,6 +133,25 @@ def test_plan_prices_an_edit_with_input_fidelity_high_above_a_generation(
     assert main(["plan", "--provider", "openai", "--json"]) == 0
     costs = {a["assets"][0]: a["est_cost_usd"] for a in json.loads(capsys.readouterr().out)["actions"]
              if a["op"] != "render"}
-    assert costs["made"] == pytest.approx(272 * 32 / 1e6, abs=1e-6)
-    assert costs["low"] == pytest.approx((272 * 32 + 272 * 8) / 1e6, abs=1e-6)
-    assert costs["high"] == pytest.approx((272 * 32 + 4160 * 8) / 1e6, abs=1e-6)
+    text = 2 * 5    # "a castle", "a storm": 2 prompt tokens each (4 characters a token) at $5 per 1M
+    assert costs["made"] == pytest.approx((272 * 32 + text) / 1e6, abs=1e-6)
+    assert costs["low"] == pytest.approx((272 * 32 + 272 * 8 + text) / 1e6, abs=1e-6)
+    assert costs["high"] == pytest.approx((272 * 32 + 4160 * 8 + text) / 1e6, abs=1e-6)
+
+
+def test_an_estimate_counts_the_prompt_and_prices_an_auto_size_at_its_dearest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # --max-cost guards with this figure: it must not be below what the call can cost
+    long = "a castle on a hill, " * 1480        # 29,600 characters: ~7,400 text tokens
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.yaml").write_text(
+        "version: 1\ndefaults: {model: gpt-image-1.5, quality: low}\nassets:\n"
+        f"  long: {{prompt: '{long.strip()}', size: 1024x1024, output: long.png}}\n"
+        "  auto: {prompt: a castle, size: auto, output: auto.png}\n"
+        "  unset: {prompt: a castle, output: unset.png}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--provider", "openai", "--json"]) == 0
+    costs = {a["assets"][0]: a["est_cost_usd"] for a in json.loads(capsys.readouterr().out)["actions"]
+             if a["op"] != "render"}
+    assert costs["long"] == pytest.approx((272 * 32 + 7400 * 5) / 1e6, abs=1e-6)     # $0.0457, not $0.0087
+    assert costs["auto"] == costs["unset"] == pytest.approx((408 * 32 + 2 * 5) / 1e6, abs=1e-6)  # 1024x1536

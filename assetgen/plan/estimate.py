@@ -1,7 +1,9 @@
 """Estimated cost and time of the calls a plan will make.
 
 Cost comes from the model table (`catalog.ModelSpec.estimate_cost`, with the project's pricing
-overrides); the `local` provider is free, and a model the table does not know costs 0 (unknown).
+overrides): output image tokens (for `size: auto` or none, those of the size that costs most: the
+service picks), input images, and the prompt's text (about 4 characters a token); the `local`
+provider is free, and a model the table does not know costs 0 (unknown).
 Time: a call takes about BASE_SECONDS plus SECONDS_PER_TOKEN per output image token (latency is
 proportional to output tokens; the reference gives no official figures, these are rough), a local
 placeholder LOCAL_SECONDS; the build's total is the sum divided by the concurrency, but never
@@ -38,11 +40,19 @@ def cost(action: Action, pricing: dict[str, Any], batch: bool = False,
     if model is None:
         return 0.0      # no model set: lint warns, and the provider's own default answers
     images = sum(1 for s in spec.sources if s.role is not Role.MASK)
-    usd = model.estimate_cost(spec.param("size"), spec.param("quality"), spec.n,
+    size = spec.param("size")
+    if size in (None, "auto"):      # the service picks: priced at the size that costs most
+        size = model.priciest_size(spec.param("quality")) or size
+    usd = model.estimate_cost(size, spec.param("quality"), spec.n, prompt_tokens=prompt_tokens(spec.prompt),
                               pricing=pricing.get(spec.model), input_images=images,
                               input_fidelity=spec.param("input_fidelity"))
     usd += conversation_cost(action, pricing)
     return usd * catalog.batch_discount() if batch else usd
+
+
+def prompt_tokens(prompt: str) -> int:
+    """The prompt's text input tokens, about 4 characters a token (the tokenizer is not at hand)."""
+    return -(-len(prompt) // 4)
 
 
 def conversation_cost(action: Action, pricing: dict[str, Any]) -> float:
