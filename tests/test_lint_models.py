@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from assetgen.cli import main
 from assetgen.lint import lint
 
 
@@ -145,3 +148,22 @@ def test_xhigh_and_max_only_from_gpt_image_2_5(tmp_path: Path) -> None:
     assert _lint(tmp_path, recipe) == [
         "recipes/a.yaml:9:5: error: quality 'xhigh' is not supported by gpt-image-2-2026-04-21; expected one "
         "of low, medium, high, auto"]
+
+
+def test_a_provider_given_on_the_command_line_is_checked_for_its_own_rules(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the project file says openai, which takes webp; `--provider azure` would send a call Azure refuses
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "assetgen.yaml").write_text("provider: openai\ndefaults: {model: gpt-image-1.5}\n",
+                                            encoding="utf-8")
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        "version: 1\nassets:\n  gen: {prompt: a gem, output_format: webp, output: gen.webp}\n",
+        encoding="utf-8")
+    message = ("recipes/r.yaml:3:24: error: output_format 'webp' is not available from the azure provider "
+               "for gpt-image-1.5; expected one of png, jpeg\n")
+    for command in ("plan", "build"):
+        capsys.readouterr()
+        assert main([command, str(tmp_path), "--provider", "azure"]) == 2
+        assert capsys.readouterr().err.endswith(message)
+    assert not (tmp_path / "assetgen.lock").exists()
+    assert main(["plan", str(tmp_path), "--provider", "openai"]) == 0

@@ -53,6 +53,8 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     cfg = project_file.read_config(root, checked=True)     # unchanged since the stamped build
     if cfg.diagnostics or linked_state(root) is not None or _elsewhere(root, cfg.config):
         return None
+    if provider is not None and provider is not cfg.config.provider:
+        return None     # the full path checks the recipes for that provider's rules
     if not _same_recipe_files(compared, index, cfg.config.recipes):
         return None
     loaded = _Loader(root, cfg, index)

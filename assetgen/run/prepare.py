@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from msgspec import Struct, field
 
 from assetgen import lockfile
@@ -109,14 +110,20 @@ def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = Non
     (a build that must know first: --batch, --max-cost); "look" only asks what it holds (plan,
     --frozen); None leaves it alone. `remember`: keep the recipe cache up to date
     (not under `--frozen`, which writes nothing)."""
-    return prepare_project(load(paths, cwd, remember), provider, only, force, remote)
+    return prepare_project(load(paths, cwd, remember, provider), provider, only, force, remote)
 
 
-def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
-    """The project, or UserError when it has errors or its globs find nothing to build."""
+def load(paths: Sequence[str], cwd: Path, remember: bool = True,
+         provider: ProviderKind | None = None) -> Project:
+    """The project, or UserError when it has errors or its globs find nothing to build. `provider`:
+    the one the command uses instead of the project file's (`--provider`), whose own rules (formats,
+    parameters, input limits) are checked too: what it would refuse is an error here, not a paid
+    call that fails."""
     from assetgen.lint import load_checked
 
     project = load_checked(list(paths), cwd, remember=remember)
+    if provider is not None and provider is not project.config.provider:
+        _check_for(project, provider, cwd)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
@@ -128,6 +135,21 @@ def load(paths: Sequence[str], cwd: Path, remember: bool = True) -> Project:
         raise UserError(f"{linked}: error: a symbolic link where assetgen keeps its state; remove it "
                         f"(nothing is written through it; set ${CACHE_ENV} to keep the cache elsewhere)")
     return project
+
+
+def _check_for(project: Project, provider: ProviderKind, cwd: Path) -> None:
+    """The checks that depend on the provider, made for `provider`; UserError listing the errors."""
+    from assetgen.errors import Severity
+    from assetgen.lint import where
+    from assetgen.lint.files import check_files
+    from assetgen.lint.models import check_models
+    from assetgen.recipe.load import dedupe
+
+    config = msgspec.structs.replace(project.config, provider=provider)
+    other = msgspec.structs.replace(project, config=config)
+    errors = [d for d in dedupe([*check_models(other), *check_files(other)]) if d.severity is Severity.ERROR]
+    if errors:
+        raise UserError(where.rebased(errors, project.root, cwd.resolve()))
 
 
 def prepare_project(project: Project, provider: ProviderKind | None = None,
