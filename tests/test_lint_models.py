@@ -167,3 +167,27 @@ def test_a_provider_given_on_the_command_line_is_checked_for_its_own_rules(
         assert capsys.readouterr().err.endswith(message)
     assert not (tmp_path / "assetgen.lock").exists()
     assert main(["plan", str(tmp_path), "--provider", "openai"]) == 0
+
+
+def test_a_small_change_built_with_another_provider_is_checked_for_its_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the build after a small change loads only the changed file: it is checked for azure's rules too
+    from assetgen.emulator.testing import run_emulator
+
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "assetgen.yaml").write_text(
+        "provider: openai\ndefaults: {model: gpt-image-1.5}\n"
+        "providers: {azure: {rpm: {gpt-image-1.5: 6000}}}\n", encoding="utf-8")
+    recipe = tmp_path / "recipes" / "r.yaml"
+    recipe.write_text("version: 1\nassets:\n  gen: {prompt: a gem, output: gen.png}\n", encoding="utf-8")
+    with run_emulator(api_key="k") as emu:
+        for name, value in {"AZURE_OPENAI_ENDPOINT": emu.url, "AZURE_OPENAI_API_KEY": "k",
+                            "AZURE_TOKEN_CREDENTIALS": "dev"}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["build", str(tmp_path), "--provider", "azure"]) == 0      # stamped
+        recipe.write_text("version: 1\nassets:\n  gen: {prompt: a gem, output_format: webp, "
+                          "output: gen.webp}\n", encoding="utf-8")
+        capsys.readouterr()
+        assert main(["build", str(tmp_path), "--provider", "azure"]) == 2
+        assert "output_format 'webp' is not available from the azure provider" in capsys.readouterr().err
+        assert len(emu.records) == 1        # the first build's call only

@@ -53,8 +53,6 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     cfg = project_file.read_config(root, checked=True)     # unchanged since the stamped build
     if cfg.diagnostics or linked_state(root) is not None or _elsewhere(root, cfg.config):
         return None
-    if provider is not None and provider is not cfg.config.provider:
-        return None     # the full path checks the recipes for that provider's rules
     if not _same_recipe_files(compared, index, cfg.config.recipes):
         return None
     loaded = _Loader(root, cfg, index)
@@ -64,6 +62,8 @@ def prepare(compared: Compared, provider: ProviderKind | None) -> Prepared | Non
     project = loaded.project()
     if project is None or not _fits(project, loaded, index):
         return None
+    if provider is not None and provider is not project.config.provider and _refused_by(project, provider):
+        return None     # the full path says what that provider's rules refuse
     from assetgen import lockfile
     from assetgen.run.prepare import prepare_project
 
@@ -147,6 +147,18 @@ def _same_recipe_files(compared: Compared, index: dict[str, build_index.FileEntr
         if found != by_dir.get(folder, set()):
             return False
     return True
+
+
+def _refused_by(project: Project, provider: ProviderKind) -> bool:
+    """Whether the loaded files break a rule of `provider` (`--provider`, not the project file's)."""
+    from assetgen.errors import UserError
+    from assetgen.run.prepare import check_for
+
+    try:
+        check_for(project, provider, project.root)
+    except UserError:
+        return True
+    return False
 
 
 def _plain(prep: Prepared, lock: Lock) -> bool:

@@ -123,7 +123,7 @@ def load(paths: Sequence[str], cwd: Path, remember: bool = True,
 
     project = load_checked(list(paths), cwd, remember=remember)
     if provider is not None and provider is not project.config.provider:
-        _check_for(project, provider, cwd)
+        check_for(project, provider, cwd)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
         globs = ", ".join(project.config.recipes)
         raise UserError(f"no recipe files match {globs} in {project.root}")
@@ -137,7 +137,7 @@ def load(paths: Sequence[str], cwd: Path, remember: bool = True,
     return project
 
 
-def _check_for(project: Project, provider: ProviderKind, cwd: Path) -> None:
+def check_for(project: Project, provider: ProviderKind, cwd: Path) -> None:
     """The checks that depend on the provider, made for `provider`; UserError listing the errors."""
     from assetgen.errors import Severity
     from assetgen.lint import where
