@@ -281,9 +281,15 @@ def test_max_cost_refuses_to_start(tmp_path: Path, capsys) -> None:
     root = make_project(tmp_path, GENERATES_ONLY)
     capsys.readouterr()
     assert main(["build", str(root), "--provider", "openai", "--max-cost", "0.01"]) == 2
-    assert capsys.readouterr().err == "the estimated cost $0.07 exceeds --max-cost $0.01; nothing was run\n"
+    assert capsys.readouterr().err == "the estimated cost $0.10 exceeds --max-cost $0.01; nothing was run\n"
     assert main(["build", str(root), "--provider", "openai", "--max-cost", "0.0015"]) == 2
-    assert capsys.readouterr().err == "the estimated cost $0.07 exceeds --max-cost $0.0015; nothing was run\n"
+    assert capsys.readouterr().err == "the estimated cost $0.10 exceeds --max-cost $0.0015; nothing was run\n"
+    assert main(["plan", str(root), "--provider", "openai", "--json"]) == 0
+    cost = json.loads(capsys.readouterr().out)["est_cost_usd"]
+    below = f"{cost - 0.0001:.4f}"      # the same in cents: the message shows the digits that differ
+    assert main(["build", str(root), "--provider", "openai", "--max-cost", below]) == 2
+    err = capsys.readouterr().err
+    assert err == f"the estimated cost ${cost:.4f} exceeds --max-cost ${below}; nothing was run\n", err
     assert not (root / "out").exists()
 
 

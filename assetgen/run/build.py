@@ -229,6 +229,17 @@ def _usd(amount: float) -> str:
     return f"${amount:.6f}".rstrip("0")
 
 
+def _usd_apart(cost: float, limit: float) -> tuple[str, str]:
+    """Both amounts with as many digits as it takes to tell them apart ($0.3974 over $0.3973, not
+    $0.40 over $0.40)."""
+    shown, cap = _usd(cost), _usd(limit)
+    for digits in range(3, 7):
+        if shown != cap:
+            break
+        shown, cap = f"${cost:.{digits}f}", f"${limit:.{digits}f}"
+    return shown, cap
+
+
 def run_cost(prep: Prepared, batch: bool = False) -> float:
     """The estimated USD of the calls to make; with `batch`, those the Batch API takes at its price."""
     pricing = dict(prep.project.config.pricing)
@@ -281,7 +292,8 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         if opts.max_cost is not None:
             cost = run_cost(prep, opts.batch)
             if cost > opts.max_cost:
-                raise UserError(f"the estimated cost {_usd(cost)} exceeds --max-cost {_usd(opts.max_cost)}; "
+                shown, limit = _usd_apart(cost, opts.max_cost)
+                raise UserError(f"the estimated cost {shown} exceeds --max-cost {limit}; "
                                 "nothing was run")
         if opts.shard is not None:
             return _build_part(prep, opts, opts.shard, sink)
