@@ -255,6 +255,33 @@ def test_s3_on_moto_restores_a_fresh_clone_with_no_api_request(
         assert second["outputs_written"] == len(OUTPUTS)
 
 
+def test_a_bucket_that_is_not_there_is_said_not_taken_for_an_empty_cache(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a typo in the bucket's name: every read a miss and every upload refused, without a word
+    with run_moto() as moto:
+        moto.bucket("assets-cache")
+        for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                            ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", moto.endpoint)):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", "s3://assets-cahce/ci")
+        report = run.build(make_project(tmp_path / "main"), mode="write")
+    assert report["remote_uploads"] == 0
+    assert run.err.count("warning: remote cache s3://assets-cahce/ci: its bucket or container is not "
+                         "there; going on with the local cache only") == 1
+
+
+def test_a_folder_remote_that_is_not_there_is_said_and_not_made_when_read(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "shraed"      # mistyped: read mode never makes it
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
+    root = make_project(tmp_path / "main")
+    run.capsys.readouterr()
+    assert main(["plan", str(root)]) == 0
+    assert (f"warning: remote cache file://{folder}: no such folder; going on with the local cache only"
+            in run.capsys.readouterr().err)
+    assert not folder.exists()
+
+
 def test_a_folder_remote_set_in_the_project_file(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSETGEN_REMOTE_CACHE", raising=False)
@@ -295,6 +322,11 @@ def test_a_record_naming_paths_or_another_key_is_not_used(
     ("ASSETGEN_REMOTE_CACHE", "ftp://host/x",
      "$ASSETGEN_REMOTE_CACHE: 'ftp://host/x' is not a remote cache URL"),
     ("ASSETGEN_REMOTE_CACHE_MODE", "sometimes", "$ASSETGEN_REMOTE_CACHE_MODE: 'sometimes' is not one of"),
+    # credentials belong in the environment: a URL is printed in warnings, and they would be too
+    ("ASSETGEN_REMOTE_CACHE", "s3://AKIAEXAMPLE:s3cr3t-key@team/game",
+     "$ASSETGEN_REMOTE_CACHE: 's3://***@team/game' has a user name, password, query or fragment in it"),
+    ("ASSETGEN_REMOTE_CACHE", "az://cont/pre?sv=2024&sig=s3cr3t-sig",
+     "$ASSETGEN_REMOTE_CACHE: 'az://cont/pre?***' has a user name, password, query or fragment in it"),
 ])
 def test_a_bad_remote_setting_is_a_usage_error(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
@@ -304,7 +336,8 @@ def test_a_bad_remote_setting_is_a_usage_error(
     root = make_project(tmp_path / "p")
     run.capsys.readouterr()
     assert main(["build", str(root)]) == 2
-    assert message in run.capsys.readouterr().err
+    err = run.capsys.readouterr().err
+    assert message in err and "s3cr3t" not in err
     assert not (root / "out").exists()
 
 

@@ -56,11 +56,31 @@ def remote_spec(config: CacheConfig, env: Mapping[str, str] | None = None) -> Re
     return parse_url(url, mode, source)
 
 
+def shown(url: str) -> str:
+    """`url` as it may be printed: a user name or password, a query and a fragment (where a key or a
+    SAS token would be) as `***`."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    query = "?***" if parts.query else ""
+    fragment = "#***" if parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")) + query + fragment
+
+
 def parse_url(url: str, mode: Mode, source: str = "cache.remote") -> RemoteSpec:
-    parts = urllib.parse.urlsplit(url.strip())
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        raise UserError(f"{source}: {shown(url)!r} is not a remote cache URL; expected {EXAMPLES}") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise UserError(f"{source}: {url!r} is not a remote cache URL; expected {EXAMPLES}")
+        raise UserError(f"{source}: {shown(url)!r} is not a remote cache URL; expected {EXAMPLES}")
+    if "@" in parts.netloc or parts.query or parts.fragment:    # a secret in a URL gets printed
+        raise UserError(f"{source}: {shown(url)!r} has a user name, password, query or fragment in it; "
+                        "the credentials go in the environment (README: Sharing work), never in the URL")
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise UserError(f"{source}: {url!r}: a file URL names an absolute folder, e.g. file:///srv/cache")

@@ -30,7 +30,7 @@ from msgspec import Struct, field
 
 from assetgen.cache import Store
 from assetgen.plan.status import Expect
-from assetgen.remote_cache.config import RemoteSpec
+from assetgen.remote_cache.config import RemoteSpec, shown
 
 WORKERS = 16            # transfers at once
 SHA = re.compile(r"[0-9a-f]{64}")
@@ -80,6 +80,30 @@ class RemoteCache:
         self._lock = threading.Lock()
         self._present: set[str] = set()     # object shas known to be in the remote
         self._recorded: set[str] = set()    # record keys known to be in the remote
+
+    def probe(self) -> None:
+        """A bucket or container that is not there (a typo in the URL) would look like an empty
+        cache: every read a miss, every upload refused without a word. One listing says it once."""
+        import obstore
+        from obstore import exceptions as ox
+
+        if self.obj is None:        # a folder that is not there, in read mode (`store.open_store`)
+            self.down = True
+            self._warn(f"remote cache {shown(self.spec.url)}: no such folder; going on with the local "
+                       "cache only")
+            return
+        if self.spec.scheme == "file":
+            return
+        try:
+            for _ in obstore.list(self.obj, prefix="actions", chunk_size=1):
+                break
+        except Exception as exc:  # noqa: BLE001 - not there, down or refused: each said once
+            if isinstance(exc, ox.NotFoundError) or " 404 " in str(exc):
+                self.down = True
+                self._warn(f"remote cache {shown(self.spec.url)}: its bucket or container is not there; "
+                           "going on with the local cache only")
+            else:
+                self._failed(exc, "read")
 
     # -- reading
 
@@ -261,13 +285,14 @@ class RemoteCache:
                 with self._lock:
                     first, self._no_writes = not self._no_writes, True
                 if first:
-                    self._warn(f"remote cache {self.spec.url} refused an upload ({why}); nothing more is "
-                               "uploaded: check that these credentials may write, or use remote_mode: read")
+                    self._warn(f"remote cache {shown(self.spec.url)} refused an upload ({why}); nothing "
+                               "more is uploaded: check that these credentials may write, or use "
+                               "remote_mode: read")
                 return "denied"
         with self._lock:
             first, self.down = not self.down, True
         if first:
-            self._warn(f"remote cache {self.spec.url} cannot be used ({why}); "
+            self._warn(f"remote cache {shown(self.spec.url)} cannot be used ({why}); "
                        "going on with the local cache only")
         return "down"
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from assetgen.errors import UserError
-from assetgen.remote_cache.config import RemoteSpec
+from assetgen.remote_cache.config import RemoteSpec, shown
 
 CONNECTION_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 ACCOUNT_ENV = "AZURE_STORAGE_ACCOUNT_NAME"
@@ -42,6 +42,8 @@ def open_store(spec: RemoteSpec, env: Mapping[str, str] | None = None, credentia
         if spec.scheme == "file":
             from obstore.store import LocalStore
 
+            if not spec.writes and not os.path.isdir(spec.bucket):
+                return None     # read mode makes no folder (a typo would look like an empty cache)
             return LocalStore(spec.bucket, mkdir=True)
         if spec.scheme == "az":
             return _azure(spec, env, credential)
@@ -52,9 +54,9 @@ def open_store(spec: RemoteSpec, env: Mapping[str, str] | None = None, credentia
         return GCSStore(spec.bucket, prefix=spec.prefix or None, retry_config=RETRY,  # type: ignore[arg-type]
                         client_options=CLIENT)  # type: ignore[arg-type]
     except (ValueError, OSError) as exc:
-        raise UserError(f"remote cache {spec.url}: cannot open it: {_first_line(exc)}") from None
+        raise UserError(f"remote cache {shown(spec.url)}: cannot open it: {_first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - obstore's configuration errors have no common base here
-        raise UserError(f"remote cache {spec.url}: cannot open it: {_first_line(exc)}") from None
+        raise UserError(f"remote cache {shown(spec.url)}: cannot open it: {_first_line(exc)}") from None
 
 
 def parse_connection_string(text: str) -> dict[str, str]:
@@ -90,7 +92,7 @@ def _azure(spec: RemoteSpec, env: Mapping[str, str], credential: Any) -> Any:
     else:
         account = env.get(ACCOUNT_ENV)
         if not account:
-            raise UserError(f"remote cache {spec.url}: set ${CONNECTION_ENV}, or ${ACCOUNT_ENV} (with "
+            raise UserError(f"remote cache {shown(spec.url)}: set ${CONNECTION_ENV}, or ${ACCOUNT_ENV} (with "
                             "$AZURE_STORAGE_ACCOUNT_KEY, $AZURE_STORAGE_SAS_TOKEN or an Entra ID login)")
         options["account_name"] = account
     keyed = {"account_key", "sas_key"} & options.keys() or any(

@@ -224,4 +224,6 @@ def open_remote(project: Project, store: Store, fetch: bool) -> RemoteCache | No
     from assetgen.remote_cache.remote import RemoteCache
     from assetgen.remote_cache.store import open_store
 
-    return RemoteCache(spec, open_store(spec), store, fetch=fetch)
+    remote = RemoteCache(spec, open_store(spec), store, fetch=fetch)
+    remote.probe()
+    return remote
