@@ -90,6 +90,21 @@ def test_shards_fill_a_shared_remote_then_one_build_assembles_with_no_call(
     assert (final / "out/square.png").is_file() and (final / "assetgen.lock").is_file()
 
 
+def test_a_shard_with_no_remote_to_write_to_says_its_calls_stay_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # on a CI runner its results would be lost with the runner, and the assembling build pays again
+    src = make_project(tmp_path / "src")
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{tmp_path / 'shared'}")
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE_MODE", "read")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", API_KEY)
+    with run_emulator(api_key=API_KEY) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        capsys.readouterr()
+        assert main(["build", str(src), "--shard", "1/2", "--json"]) == 0
+    assert ("warning: this shard's calls are in this machine's cache only: with no remote cache in write mode"
+            in capsys.readouterr().err)
+
+
 def test_a_shard_paces_at_its_share_of_the_quota() -> None:
     config = ProjectConfig(azure=AzureConfig(rpm=(("gpt-image-1.5", 120),)))
     request = ImageRequest(Op.GENERATE, "gpt-image-1.5", "A tile", {"size": "1024x1024", "quality": "low"})

@@ -344,6 +344,9 @@ def _build_part(prep: Prepared, opts: BuildOptions, which: Shard, sink: Sink) ->
     total = len(plan.actions)
     failures, failed, left, causes = _failures(prep, out)
     hits, uploads, warnings = _share(prep, out)
+    if out.calls and (prep.remote is None or not prep.remote.spec.writes):
+        warnings += ("this shard's calls are in this machine's cache only: with no remote cache in write "
+                     "mode, a build on another machine makes them again",)
     return BuildReport(total, out.calls, total - out.calls - failed - left, failed, out.requests, 0,
                        failures, interrupted=out.interrupted, remote_hits=hits, remote_uploads=uploads,
                        warnings=warnings, causes=causes)
