@@ -298,6 +298,24 @@ def test_a_folder_remote_set_in_the_project_file(
     assert second["requests"] == 0 and second["remote_hits"] == len(OUTPUTS)
 
 
+def test_a_record_larger_than_a_record_may_be_is_not_read(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a broken or hostile remote must not run the build out of memory: its size is looked at first
+    folder = tmp_path / "shared"
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
+    main_tree = make_project(tmp_path / "main")
+    run.build(main_tree, mode="write")
+    padded = 0
+    for rec_path in (folder / "actions").glob("*.json"):
+        rec = json.loads(rec_path.read_text())
+        if rec["op"] == "generate":
+            rec_path.write_text(json.dumps(rec) + " " * (1 << 20))     # valid JSON, over 1 MiB
+            padded += 1
+    report = run.build(fresh_clone(main_tree, tmp_path / "clone", lock=False))
+    assert padded == 4 and report["requests"] == padded      # made again, each generation
+    assert run.err.count("bytes, more than the 1048576 a record may be; not used") == padded
+
+
 def test_a_record_naming_paths_or_another_key_is_not_used(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "shared"

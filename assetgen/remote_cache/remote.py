@@ -28,11 +28,12 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from assetgen.cache import Store
+from assetgen.cache import MAX_RECORD_BYTES, Store
 from assetgen.plan.status import Expect
 from assetgen.remote_cache.config import RemoteSpec, shown
 
 WORKERS = 16            # transfers at once
+MAX_OBJECT_BYTES = 64 << 20     # an image from the remote: the largest an API returns is a few tens of MB
 SHA = re.compile(r"[0-9a-f]{64}")
 QUERY = re.compile(r"(\w+://[^\s?]+)\?\S*")
 OBJECTS = "objects"
@@ -141,7 +142,7 @@ class RemoteCache:
         return self._object(sha, key) if SHA.fullmatch(sha) else False
 
     def _record(self, key: str, expect: Expect) -> tuple[str, ...] | None:
-        data = self._get(record_path(key))
+        data = self._get(record_path(key), MAX_RECORD_BYTES)
         if data is None:
             return None
         rec = _parse_record(data, key, expect)
@@ -162,7 +163,7 @@ class RemoteCache:
         stored: a rendition goes straight to its output."""
         if not SHA.fullmatch(sha):
             return None
-        data = self._get(object_path(sha))
+        data = self._get(object_path(sha), MAX_OBJECT_BYTES)
         if data is None:
             return None
         if hashlib.sha256(data).hexdigest() != sha:
@@ -236,13 +237,22 @@ class RemoteCache:
         finally:    # after Ctrl-C, what has not started never starts (what arrived is stored)
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _get(self, path: str) -> bytes | None:
+    def _get(self, path: str, limit: int) -> bytes | None:
+        """The bytes at `path`, or None (missing, the remote down, or larger than `limit`: a remote
+        is untrusted, and 16 transfers at once of what it says must not run the build out of
+        memory; its size is known before its bytes are read)."""
         if self.down:
             return None
         import obstore
 
         try:
-            return bytes(obstore.get(self.obj, path).bytes())
+            found = obstore.get(self.obj, path)
+            size = int(found.meta["size"])
+            if size > limit:
+                self._warn(f"remote cache: {path} is {size} bytes, more than the {limit} a "
+                           f"{'record' if path.startswith(ACTIONS) else 'image'} may be; not used")
+                return None
+            return bytes(found.bytes())
         except Exception as exc:  # noqa: BLE001 - sorted by _failed
             self._failed(exc, "read")
             return None
