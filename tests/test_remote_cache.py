@@ -7,11 +7,13 @@ uploads nothing; a remote that is down costs one warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import obstore
 import pytest
@@ -238,14 +240,21 @@ def test_a_sas_token_never_reaches_a_message(
     assert "T0PSECRET" not in run.err
 
 
-def test_s3_on_moto_restores_a_fresh_clone_with_no_api_request(
-        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def _bucket(monkeypatch: pytest.MonkeyPatch, url: str) -> Iterator[None]:
+    """moto on loopback with the bucket `assets-cache`, and the remote cache set to `url`."""
     with run_moto() as moto:
         moto.bucket("assets-cache")
         for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
                             ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", moto.endpoint)):
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", "s3://assets-cache/ci")
+        monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", url)
+        yield
+
+
+def test_s3_on_moto_restores_a_fresh_clone_with_no_api_request(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _bucket(monkeypatch, "s3://assets-cache/ci"):
         main_tree = make_project(tmp_path / "main")
         first = run.build(main_tree, mode="write")
         sent = len(run.emu.records)
@@ -258,12 +267,7 @@ def test_s3_on_moto_restores_a_fresh_clone_with_no_api_request(
 def test_a_bucket_that_is_not_there_is_said_not_taken_for_an_empty_cache(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     # a typo in the bucket's name: every read a miss and every upload refused, without a word
-    with run_moto() as moto:
-        moto.bucket("assets-cache")
-        for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                            ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", moto.endpoint)):
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", "s3://assets-cahce/ci")
+    with _bucket(monkeypatch, "s3://assets-cahce/ci"):
         report = run.build(make_project(tmp_path / "main"), mode="write")
     assert report["remote_uploads"] == 0
     assert run.err.count("warning: remote cache s3://assets-cahce/ci: its bucket or container is not "
@@ -298,19 +302,29 @@ def test_a_folder_remote_set_in_the_project_file(
     assert second["requests"] == 0 and second["remote_hits"] == len(OUTPUTS)
 
 
-def test_a_record_larger_than_a_record_may_be_is_not_read(
-        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a broken or hostile remote must not run the build out of memory: its size is looked at first
+def _written_then_changed(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch,
+                          change: Callable[[dict[str, Any]], str | None]) -> tuple[Path, int]:
+    """A project built into a folder remote in write mode, then each of the remote's records
+    rewritten as `change` makes it (None: left as it is); the project and how many changed."""
     folder = tmp_path / "shared"
     monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
     main_tree = make_project(tmp_path / "main")
     run.build(main_tree, mode="write")
-    padded = 0
+    changed = 0
     for rec_path in (folder / "actions").glob("*.json"):
-        rec = json.loads(rec_path.read_text())
-        if rec["op"] == "generate":
-            rec_path.write_text(json.dumps(rec) + " " * (1 << 20))     # valid JSON, over 1 MiB
-            padded += 1
+        text = change(json.loads(rec_path.read_text()))
+        if text is not None:
+            rec_path.write_text(text)
+            changed += 1
+    return main_tree, changed
+
+
+def test_a_record_larger_than_a_record_may_be_is_not_read(
+        tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a broken or hostile remote must not run the build out of memory: its size is looked at first
+    main_tree, padded = _written_then_changed(
+        tmp_path, run, monkeypatch,     # valid JSON, over 1 MiB
+        lambda rec: json.dumps(rec) + " " * (1 << 20) if rec["op"] == "generate" else None)
     report = run.build(fresh_clone(main_tree, tmp_path / "clone", lock=False))
     assert padded == 4 and report["requests"] == padded      # made again, each generation
     assert run.err.count("bytes, more than the 1048576 a record may be; not used") == padded
@@ -318,16 +332,13 @@ def test_a_record_larger_than_a_record_may_be_is_not_read(
 
 def test_a_record_naming_paths_or_another_key_is_not_used(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "shared"
-    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{folder}")
-    main_tree = make_project(tmp_path / "main")
-    run.build(main_tree, mode="write")
+    def poisoned(rec: dict[str, Any]) -> str | None:
+        if rec["model"] != "gpt-image-1.5" or rec["op"] != "generate":
+            return None
+        return json.dumps({**rec, "results": ["../../../../etc/passwd"]})
+
+    main_tree, _ = _written_then_changed(tmp_path, run, monkeypatch, poisoned)
     sent = len(run.emu.records)
-    for rec_path in (folder / "actions").glob("*.json"):
-        rec = json.loads(rec_path.read_text())
-        if rec["model"] == "gpt-image-1.5" and rec["op"] == "generate":
-            rec["results"] = ["../../../../etc/passwd"]
-            rec_path.write_text(json.dumps(rec))
     report = run.build(fresh_clone(main_tree, tmp_path / "clone", lock=False))
     # the 4 generations are made again; the emulator draws the poster as before, so the edit after
     # it has the key it had, and its record (valid) comes from the remote while the build runs
