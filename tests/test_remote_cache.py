@@ -319,6 +319,19 @@ def _written_then_changed(tmp_path: Path, run: Runner, monkeypatch: pytest.Monke
     return main_tree, changed
 
 
+def test_a_re_roll_whose_record_the_remote_keeps_says_other_builds_take_the_old_images(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # records are never replaced: the team's builds keep the first images, which the writer is told
+    monkeypatch.setenv("ASSETGEN_REMOTE_CACHE", f"file://{tmp_path / 'shared'}")
+    with run_emulator(api_key=API_KEY, vary=True) as emu:       # a re-roll gets other images
+        run = Runner(emu, monkeypatch, capsys)
+        main_tree = make_project(tmp_path / "main")
+        run.build(main_tree, mode="write")
+        assert "names other images" not in run.err
+        run.build(main_tree, "--force", "tile-0", mode="write")
+    assert run.err.count("names other images (made first elsewhere, or before a re-roll)") == 1
+
+
 def test_a_record_larger_than_a_record_may_be_is_not_read(
         tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     # a broken or hostile remote must not run the build out of memory: its size is looked at first

@@ -206,9 +206,26 @@ class RemoteCache:
                 if key in self._recorded:
                     return
             body = json.dumps(item.record, sort_keys=True, indent=1).encode("utf-8")
-            if self._create(record_path(key), body):
+            state = self._create_state(record_path(key), body)
+            if state == "exists":
+                self._other_record(key, tuple(item.record.get("results") or ()))
+            if state in ("created", "exists"):
                 with self._lock:
                     self._recorded.add(key)
+
+    def _other_record(self, key: str, results: tuple[str, ...]) -> None:
+        """The remote holds a record of `key` already: when it names other images (made first on
+        another machine, or before a re-roll: records are never replaced), say that other builds
+        take those, not this build's."""
+        data = self._get(record_path(key), MAX_RECORD_BYTES)
+        try:
+            theirs = tuple(json.loads(data)["results"]) if data is not None else results
+        except (ValueError, KeyError, TypeError, RecursionError):
+            theirs = ()
+        if theirs != results:
+            self._warn(f"remote cache: the record of key {key} there names other images (made first "
+                       "elsewhere, or before a re-roll); it stays, so other builds take those images, "
+                       "not this build's")
 
     def _put_object(self, sha: str, read: Callable[[], bytes | None]) -> bool:
         with self._lock:
@@ -271,16 +288,20 @@ class RemoteCache:
 
     def _create(self, path: str, data: bytes) -> bool:
         """Put `data` unless something is there already; True when the path now holds an object."""
+        return self._create_state(path, data) in ("created", "exists")
+
+    def _create_state(self, path: str, data: bytes) -> str:
+        """Put `data` unless something is there already: "created", "exists", or why not."""
         if self.down or self._no_writes:
-            return False
+            return "off"
         import obstore
 
         try:
             obstore.put(self.obj, path, data, mode="create")
         except Exception as exc:  # noqa: BLE001 - sorted by _failed
-            return self._failed(exc, "write") == "exists"
+            return self._failed(exc, "write")
         self.counts.add("uploads")
-        return True
+        return "created"
 
     def _failed(self, exc: Exception, doing: str) -> str:
         from obstore import exceptions as ox
