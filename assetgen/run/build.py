@@ -310,13 +310,14 @@ def _build(prep: Prepared, opts: BuildOptions, sink: Sink) -> BuildReport:
         plan = without(prep.plan, deferred)
     writes = Writes.begin(prep.project.root / ".assetgen")     # before the first output is written
     out = asyncio.run(_execute(prep, opts, sink, adopt, plan))
-    swept = _save(prep, opts, out, inputs, writes, bool(deferred))
+    paid_missing = _paid_missing(prep)      # not stamped: the next build says it again
+    swept = _save(prep, opts, out, inputs, writes, bool(deferred or paid_missing))
     failures, failed, left, causes = _failures(prep, out)
     renditions = prep.renditions()
     owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
     kept = tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
     hits, uploads, warnings = _share(prep, out)
-    warnings += _paid_missing(prep)
+    warnings += paid_missing
     if phase is None:
         return BuildReport(total, out.calls, total - out.calls - failed - left, failed,
                            out.requests, len(out.written), failures, interrupted=out.interrupted, swept=swept,
@@ -589,7 +590,9 @@ def _install(loop: asyncio.AbstractEventLoop, handler: object) -> list[signal.Si
 
 
 def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, writes: Writes,
-          waiting: bool = False) -> Swept:
+          unfinished: bool = False) -> Swept:
+    """`unfinished`: the build leaves something to a later one (calls waiting in batches, paid
+    outputs a local build does not restore), so it is not stamped as done."""
     from assetgen.plan.status import encoder_version
 
     root = prep.project.root
@@ -610,7 +613,7 @@ def _save(prep: Prepared, opts: BuildOptions, out: Outcome, inputs: Stats, write
         prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
         del lock        # not held here while the stamp and the build index are made
         complete = not (out.failures or out.blocked or out.not_started or out.interrupted or out.kept
-                        or waiting or _paid_missing(prep))     # (not stamped: the next build says it again)
+                        or unfinished)
         if complete and not opts.only and not opts.force:
             if writing is None:     # a lock file read whole and left as it is, in assetgen's layout?
                 lockfile.claim(root, prep.lock)
@@ -756,28 +759,16 @@ def _recipe_added_meanwhile(prep: Prepared, searched: dict[str, int | None], sta
     """Whether a searched folder changed since the command started (the build's own writes, the lock
     file's rename, change the project folder) holds a recipe file the build does not know: one
     added while it ran, after the recipe globs were searched."""
-    import os
-
-    from assetgen.lint.outputs import glob_match, glob_parts
-
     if started is None:
         return False
-    root = prep.project.root
     known = {r.path for r in prep.project.recipes}
     if prep.rest is not None:
         known |= set(prep.rest.files)
-    patterns = [glob_parts(g) for g in prep.project.config.recipes]
     for folder, mtime in searched.items():
         if mtime is None or mtime < started:
             continue
-        try:
-            with os.scandir(root / folder) as entries:
-                for entry in entries:
-                    rel = entry.name if folder == "." else f"{folder}/{entry.name}"
-                    if (rel not in known and entry.name != stamp.PROJECT_FILE and not entry.is_dir()
-                            and any(glob_match(p, rel.split("/")) for p in patterns)):
-                        return True
-        except OSError:
+        now = stamp.scan_folder(prep.project.root, folder, prep.project.config.recipes)
+        if now is None or not now.recipes <= known:
             return True
     return False
 
@@ -788,9 +779,8 @@ def _changed_meanwhile(prep: Prepared, inputs: Stats, fresh: dict[str, Any],
     project file or an input changed since the command started (it may have been read before the
     change), or an output that is not as the build wrote or found it (deleted, or changed by hand
     meanwhile: recorded as it is now, the stamp would hide it from the next build)."""
-    if started is not None:
-        read = [path for path, st in inputs.items() if st is not None]
-        found = stamp.changed_since(prep.project.root, read, started)
+    if started is not None:     # their stats were taken once they were read: a ctime since the start
+        found = next((path for path, st in inputs.items() if st is not None and st[3] >= started), None)
         if found is not None:
             return found
     for path in _outputs(prep):

@@ -15,7 +15,6 @@ path would make it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from assetgen.errors import Severity
 from assetgen.recipe.model import Project, ProviderKind, Recipe
 from assetgen.run import index as build_index
 from assetgen.run.prepare import Prepared, Rest
-from assetgen.run.stamp import UNSEARCHED, Compared
+from assetgen.run.stamp import Compared, scan_folder
 
 if TYPE_CHECKING:
     from assetgen.lockfile import Lock
@@ -117,34 +116,19 @@ def _same_recipe_files(compared: Compared, index: dict[str, build_index.FileEntr
                        globs: tuple[str, ...]) -> bool:
     """Whether the searched folders that changed (an editor that saves by renaming changes its
     folder) still hold the recipe files the index has there, and no new folder."""
-    from assetgen.lint.outputs import glob_match, glob_parts
-
     changed = set(compared.dirs_changed)
     if not changed:         # (a file saved in place changes no folder: the usual edit)
         return True
-    patterns = [glob_parts(g) for g in globs]
     by_dir: dict[str, set[str]] = {}
     for rel in index:
         folder = rel.rpartition("/")[0] or "."
         if folder in changed:
             by_dir.setdefault(folder, set()).add(rel)
     for folder in compared.dirs_changed:
-        found = set()
-        try:
-            with os.scandir(compared.root / folder) as entries:
-                for entry in entries:
-                    rel = entry.name if folder == "." else f"{folder}/{entry.name}"
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name not in UNSEARCHED and rel not in compared.dirs:
-                            return False
-                    elif entry.name != "assetgen.yaml" and any(
-                            glob_match(p, rel.split("/")) for p in patterns):
-                        if entry.is_symlink():
-                            return False
-                        found.add(rel)
-        except OSError:
+        now = scan_folder(compared.root, folder, globs)
+        if now is None or now.links or not now.folders <= compared.dirs.keys():
             return False
-        if found != by_dir.get(folder, set()):
+        if now.recipes != by_dir.get(folder, set()):
             return False
     return True
 

@@ -122,20 +122,38 @@ def stats(root: Path, files: Iterable[str]) -> dict[str, list[int] | None]:
     return {f: _stat(os.path.join(base, f)) for f in files}
 
 
-def changed_since(root: Path, paths: Iterable[str], started_ns: int) -> str | None:
-    """The first of `paths` changed since `started_ns` (its ctime, which no tool sets back, is not
-    older; a file's times lag the clock by up to a tick, so one changed in that tick after the
-    start may pass), or None: a build must not stamp as built what changed while it ran, after it
-    read it."""
-    base = str(root)
-    for rel in paths:
-        try:
-            ctime = os.stat(os.path.join(base, rel)).st_ctime_ns
-        except OSError:
-            continue
-        if ctime >= started_ns:
-            return rel
-    return None
+@dataclass(frozen=True)
+class Folder:
+    """What a searched folder holds now: its recipe files (by the recipe globs), those of them
+    that are symbolic links, and its subfolders that are searched too."""
+
+    recipes: frozenset[str]
+    links: frozenset[str]
+    folders: frozenset[str]
+
+
+def scan_folder(root: Path, folder: str, globs: Iterable[str]) -> Folder | None:
+    """`folder` (project-relative) as it is now; None when it cannot be read."""
+    from assetgen.lint.outputs import glob_match, glob_parts
+
+    patterns = [glob_parts(g) for g in globs]
+    recipes: set[str] = set()
+    links: set[str] = set()
+    folders: set[str] = set()
+    try:
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                rel = entry.name if folder == "." else f"{folder}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in UNSEARCHED:
+                        folders.add(rel)
+                elif entry.name != PROJECT_FILE and any(glob_match(p, rel.split("/")) for p in patterns):
+                    recipes.add(rel)
+                    if entry.is_symlink():
+                        links.add(rel)
+    except OSError:
+        return None
+    return Folder(frozenset(recipes), frozenset(links), frozenset(folders))
 
 
 def dir_stats(root: Path, dirs: Iterable[str]) -> dict[str, int | None]:
