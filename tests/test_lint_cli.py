@@ -53,7 +53,7 @@ def test_text_format_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     code, out, _ = _run(["lint"], capsys)
     assert code == 1
-    assert out == "recipes/a.yaml:4:13: error: undefined variable 'colour' in prompt\n"
+    assert out == "recipes/a.yaml:4:19: error: undefined variable 'colour' in prompt\n"
 
 
 def test_json_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -62,7 +62,7 @@ def test_json_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     code, out, _ = _run(["lint", "--format", "json"], capsys)
     assert code == 1
-    assert json.loads(out) == [{"file": "recipes/a.yaml", "line": 4, "col": 13, "severity": "error",
+    assert json.loads(out) == [{"file": "recipes/a.yaml", "line": 4, "col": 19, "severity": "error",
                                 "message": "undefined variable 'colour' in prompt"}]
 
 
@@ -72,7 +72,7 @@ def test_github_format_escapes_properties(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     code, out, _ = _run(["lint", "--format", "github"], capsys)
     assert code == 1
-    assert out == "::error file=recipes/b%2Cc.yaml,line=4,col=13::undefined variable 'colour' in prompt\n"
+    assert out == "::error file=recipes/b%2Cc.yaml,line=4,col=19::undefined variable 'colour' in prompt\n"
 
 
 def test_warnings_alone_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -107,7 +107,7 @@ def test_lint_one_file_of_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     code, out, _ = _run(["lint", "good.yaml"], capsys)
     assert (code, out) == (0, "")
     code, out, _ = _run(["lint", ".."], capsys)    # named from the current folder, recipes/
-    assert (code, out) == (1, "bad.yaml:4:13: error: undefined variable 'colour' in prompt\n")
+    assert (code, out) == (1, "bad.yaml:4:19: error: undefined variable 'colour' in prompt\n")
 
 
 def test_project_file_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

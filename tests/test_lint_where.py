@@ -45,21 +45,21 @@ def test_a_project_in_a_subfolder_is_named_from_the_current_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = _monorepo(tmp_path)
     code, out, _ = _run(root, ["lint", "game/", "--format", "github"], capsys, monkeypatch)
-    assert (code, out) == (1, "::error file=game/recipes/items.yaml,line=5,col=13::undefined variable "
+    assert (code, out) == (1, "::error file=game/recipes/items.yaml,line=5,col=19::undefined variable "
                               "'colour' in prompt\n")
     code, out, _ = _run(root, ["lint", "game/"], capsys, monkeypatch)
-    assert out == "game/recipes/items.yaml:5:13: error: undefined variable 'colour' in prompt\n"
+    assert out == "game/recipes/items.yaml:5:19: error: undefined variable 'colour' in prompt\n"
     code, _, err = _run(root, ["plan", "game/"], capsys, monkeypatch)
-    assert (code, err) == (2, "game/recipes/items.yaml:5:13: error: undefined variable 'colour' in prompt\n")
+    assert (code, err) == (2, "game/recipes/items.yaml:5:19: error: undefined variable 'colour' in prompt\n")
 
 
 def test_github_annotations_name_files_from_the_git_root(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = _monorepo(tmp_path)
     code, out, _ = _run(root / "game" / "recipes", ["lint", "--format", "github"], capsys, monkeypatch)
-    assert out.startswith("::error file=game/recipes/items.yaml,line=5,col=13::")
+    assert out.startswith("::error file=game/recipes/items.yaml,line=5,col=19::")
     code, out, _ = _run(root / "game" / "recipes", ["lint"], capsys, monkeypatch)
-    assert out.startswith("items.yaml:5:13: error:")
+    assert out.startswith("items.yaml:5:19: error:")
 
 
 def test_lint_from_a_monorepo_root_checks_the_projects_below(
@@ -69,8 +69,8 @@ def test_lint_from_a_monorepo_root_checks_the_projects_below(
     (root / "web" / "art" / "assetgen.yaml").write_text("{}\n", encoding="utf-8")
     (root / "web" / "art" / "recipes" / "a.yaml").write_text(BAD.replace("sword", "logo"), encoding="utf-8")
     code, out, _ = _run(root, ["lint"], capsys, monkeypatch)
-    assert (code, out) == (1, "game/recipes/items.yaml:5:13: error: undefined variable 'colour' in prompt\n"
-                              "web/art/recipes/a.yaml:5:13: error: undefined variable 'colour' in prompt\n")
+    assert (code, out) == (1, "game/recipes/items.yaml:5:19: error: undefined variable 'colour' in prompt\n"
+                              "web/art/recipes/a.yaml:5:19: error: undefined variable 'colour' in prompt\n")
 
 
 def test_the_pre_commit_hook_fails_on_a_project_in_a_subfolder(tmp_path: Path) -> None:
@@ -81,4 +81,4 @@ def test_the_pre_commit_hook_fails_on_a_project_in_a_subfolder(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-m", "assetgen", *entry[1:]], cwd=_monorepo(tmp_path),
                           capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (
-        1, "game/recipes/items.yaml:5:13: error: undefined variable 'colour' in prompt\n")
+        1, "game/recipes/items.yaml:5:19: error: undefined variable 'colour' in prompt\n")

@@ -168,7 +168,7 @@ def test_variant_with_errors_is_dropped_and_dependents_too(tmp_path: Path) -> No
     result = load_project([], tmp_path)
     assert [v.name for v in result.project.variants()] == ["fine"]
     assert [str(d) for d in result.diagnostics] == [
-        "recipes/a.yaml:4:13: error: undefined variable 'nope' in prompt"]
+        "recipes/a.yaml:4:17: error: undefined variable 'nope' in prompt"]
     assert result.skipped == {"bad", "lean"}
 
 

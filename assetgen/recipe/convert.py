@@ -62,12 +62,12 @@ def _convert_file(
     result = FileResult()
     assets = data.get("assets") or {}
     result.skipped |= set(bad_assets)
-    context = _render_vars(data.get("vars") or {}, positions, result)
+    builder = VariantBuilder(root, positions, result.diagnostics)
+    context = _render_vars(data.get("vars") or {}, builder, result)
     if context is None:
         result.skipped |= set(assets)
         return result
     file_params = {**project_params, **params_from(data.get("defaults"), positions, ("defaults",))}
-    builder = VariantBuilder(root, positions, result.diagnostics)
     made = 0
     for key, asset in assets.items():
         if key in bad_assets:
@@ -111,7 +111,8 @@ def _too_many(key: str, asset: dict[str, Any], made: int, positions: Positions) 
                                    "matrix into several assets or files)")
 
 
-def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResult) -> dict[str, Any] | None:
+def _render_vars(raw: Mapping[str, Any], builder: VariantBuilder,
+                 result: FileResult) -> dict[str, Any] | None:
     context: dict[str, Any] = {}
     failed: list[str] = []
     for name, value in raw.items():
@@ -120,7 +121,7 @@ def _render_vars(raw: Mapping[str, Any], positions: Positions, result: FileResul
                 value = template.render(value, context, f"vars.{name}")
             except template.TemplateError as exc:
                 if not any(str(exc).startswith(f"undefined variable '{f}' ") for f in failed):
-                    result.diagnostics.append(Diagnostic.error(positions.value(("vars", name)), str(exc)))
+                    result.diagnostics.append(Diagnostic.error(builder.within(("vars", name), exc), str(exc)))
                 failed.append(name)   # a var using it fails too, without a second message
                 continue
         context[name] = value

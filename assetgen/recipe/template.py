@@ -11,7 +11,7 @@ import functools
 import re
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from msgspec import Struct
 
@@ -78,7 +78,13 @@ _MARKERS = ("{{", "{%", "{#")
 
 
 class TemplateError(Exception):
-    """A template that cannot be rendered; the message is ready for a diagnostic."""
+    """A template that cannot be rendered; the message is ready for a diagnostic. `name`: the
+    undefined variable; `line`: the template's line (1-based) Jinja2 found a syntax error on."""
+
+    def __init__(self, message: str, name: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.line = line
 
 
 def is_template(text: str) -> bool:
@@ -94,8 +100,15 @@ class _Simple(Struct, frozen=True):
     parts: tuple[str, ...]   # literal, name, literal, name, ..., literal
 
 
+class _Broken(NamedTuple):
+    """A template Jinja2 cannot compile: why, and on which of its lines (None: not known)."""
+
+    why: str
+    line: int | None = None
+
+
 @functools.lru_cache(maxsize=4096)
-def _compile(text: str) -> jinja2.Template | _Simple | str:
+def _compile(text: str) -> jinja2.Template | _Simple | _Broken:
     simple = _simple(text)
     if simple is not None:
         return simple
@@ -104,11 +117,11 @@ def _compile(text: str) -> jinja2.Template | _Simple | str:
     try:
         return _env().from_string(text)
     except jinja2.TemplateSyntaxError as exc:
-        return f": {exc.message}"
+        return _Broken(f": {exc.message}", exc.lineno)
     except RecursionError:
-        return ": nested too deeply"
+        return _Broken(": nested too deeply")
     except (ValueError, OverflowError):   # a number literal past Python's 4,300 digits
-        return ": a number in it is too long"
+        return _Broken(": a number in it is too long")
 
 
 _NOT_SIMPLE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", *GLOBALS})
@@ -140,7 +153,7 @@ def _render_simple(template: _Simple, context: Mapping[str, Any], what: str) -> 
         elif part in context:
             out.append(str(context[part]))
         else:
-            raise TemplateError(f"undefined variable '{part}' in {what}")
+            raise TemplateError(f"undefined variable '{part}' in {what}", name=part)
     return "".join(out)
 
 
@@ -152,8 +165,8 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
     if not is_template(text):
         return text
     template = _compile(text)
-    if isinstance(template, str):
-        raise TemplateError(f"template syntax error in {what}{template}")
+    if isinstance(template, _Broken):
+        raise TemplateError(f"template syntax error in {what}{template.why}", line=template.line)
     if isinstance(template, _Simple):
         return _render_simple(template, context, what)
     import jinja2
@@ -169,7 +182,8 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
     except _Unstable as exc:
         raise TemplateError(f"template error in {what}: {exc}") from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(_undefined(exc, what)) from None
+        message, name = _undefined(exc, what)
+        raise TemplateError(message, name=name) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template error in {what}: {exc}") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RuntimeError) as exc:
@@ -178,8 +192,10 @@ def render(text: str, context: Mapping[str, Any], what: str) -> str:
         budget.stop(token)
 
 
-def _undefined(exc: jinja2.UndefinedError, what: str) -> str:
+def _undefined(exc: jinja2.UndefinedError, what: str) -> tuple[str, str | None]:
+    """The message, and the undefined variable's name when it is one."""
     text = str(exc.message or "")
     if text.startswith("'") and text.endswith("' is undefined"):
-        return f"undefined variable {text[: -len(' is undefined')]} in {what}"
-    return f"undefined value in {what}: {text}"
+        quoted = text[: -len(' is undefined')]
+        return f"undefined variable {quoted} in {what}", quoted[1:-1]
+    return f"undefined value in {what}: {text}", None

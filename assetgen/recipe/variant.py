@@ -18,7 +18,7 @@ from assetgen.errors import Diagnostic, Location
 from assetgen.recipe import expand, template
 from assetgen.recipe.model import Fit, ImageRef, Op, Output, Step, Variant
 from assetgen.recipe.paths import PathEscape, project_path
-from assetgen.recipe.yamlpos import Path_, Positions
+from assetgen.recipe.yamlpos import Path_, Positions, template_place
 
 EXTENSION_FORMATS = {
     ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".avif": "avif",
@@ -56,6 +56,7 @@ class VariantBuilder:
         self.diagnostics = diagnostics
         self._paths: dict[str, str | PathEscape] = {}
         self.dropped: set[str] = set()   # names of variants dropped for their errors (already reported)
+        self._text: list[str] = []       # the file's text, read when a template error is placed
 
     def build(self, key: str, asset: dict[str, Any], combo: expand.Combination, context: dict[str, Any],
               plans: list[StepPlan], where: Location) -> Variant | None:
@@ -102,7 +103,19 @@ class VariantBuilder:
             message = str(exc)
             if message.startswith("undefined variable 'index' in "):
                 message += " ({{ index }} numbers the candidates in output paths only)"
-            raise self._fail(self.positions.value(path), message) from None
+            raise self._fail(self.within(path, exc), message) from None
+
+    def within(self, path: Path_, exc: template.TemplateError) -> Location:
+        """Where in the value at `path` its template error lies (else where the value starts)."""
+        if exc.name is None and exc.line is None:
+            return self.positions.value(path)
+        if not self._text:
+            try:
+                self._text.append((self.root / self.positions.file).read_bytes().decode("utf-8"))
+            except (OSError, UnicodeDecodeError):
+                self._text.append("")
+        place = template_place(self._text[0], path, exc.name, exc.line) if self._text[0] else None
+        return Location(self.positions.file, *place) if place is not None else self.positions.value(path)
 
     def _name(self, key: str, asset: dict[str, Any], combo: expand.Combination, ctx: dict[str, Any],
               base: Path_) -> str:

@@ -8,6 +8,8 @@ the second key (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -439,3 +441,60 @@ def _float(text: str) -> float | str:
         return float(clean)
     except ValueError:
         return text
+
+
+# -- a template error's place inside its value -----------------------------------------------
+
+def template_place(text: str, path: Path_, name: str | None, line: int | None) -> Place | None:
+    """Where in the file `text` a template error lies inside the string value at `path`: the
+    undefined variable `name` inside a tag; for a syntax error on the template's line `line`, the
+    start of that line in a literal block (`|`), else the first line of a block's text (not its
+    `|`/`>` indicator). None when the value is not a string or the place is not found (the value's
+    own place stands)."""
+    top, starts = _composed_once(text)
+    node = _node_at(top, path)
+    if node is None or not isinstance(node, yaml.ScalarNode):
+        return None
+    begin = starts[node.start_mark.line] + node.start_mark.column
+    end = starts[node.end_mark.line] + node.end_mark.column if node.end_mark.line < len(starts) else len(text)
+    at: int | None = None
+    if name is not None:
+        found = re.search(r"(?:\{\{|\{%)[^}%]*?(?<![\w.])" + re.escape(name) + r"(?!\w)", text[begin:end])
+        if found is not None:
+            at = begin + found.end() - len(name)
+    elif line is not None and node.style in ("|", ">"):
+        content = node.start_mark.line + 1      # the line after the indicator
+        if node.style == "|":
+            content += line - 1
+        if content < len(starts) and starts[content] < end:
+            first = text[starts[content]:end].split("\n", 1)[0]
+            at = starts[content] + len(first) - len(first.lstrip(" "))
+    if at is None:
+        return None
+    row = bisect.bisect_right(starts, at) - 1
+    return row + 1, at - starts[row] + 1
+
+
+@functools.lru_cache(maxsize=2)
+def _composed_once(text: str) -> tuple[yaml.Node | None, list[int]]:
+    """The file's node tree and where each of its lines starts (a matrix whose template fails
+    places its error once per variant)."""
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    try:
+        return yaml.compose(text, Loader=_Loader), starts
+    except yaml.YAMLError:
+        return None, starts
+
+
+def _node_at(node: yaml.Node | None, path: Path_) -> yaml.Node | None:
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value
+                         if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and type(step) is int and 0 <= step < len(node.value):
+            node = node.value[step]
+        else:
+            return None
+        if node is None:
+            return None
+    return node
