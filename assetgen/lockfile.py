@@ -570,6 +570,40 @@ class Writing:
             _record(self.root, self.known)
 
 
+def entry_texts(lock: Lock) -> Iterator[tuple[str, str]]:
+    """Each entry of a lock read whole or made here as (name, its text in the file), by name."""
+    for name in sorted(lock.assets):
+        yield name, lock._entry_text(name)
+
+
+def write_merged(root: Path, runs: Iterable[Iterable[tuple[str, str]]]) -> None:
+    """The lock file of the entries of `runs` (each a run of (name, text) sorted by name; no name in
+    two), written whole a part at a time and put in place, and recorded as assetgen's: a build in
+    parts (`run.parts`) keeps the entries of the parts it built as their text."""
+    import heapq
+
+    def pieces() -> Iterator[str]:
+        first = True
+        for _, text in heapq.merge(*runs, key=lambda entry: entry[0]):
+            yield _HEAD if first else ",\n"
+            yield text
+            first = False
+        if first:       # no entry
+            yield json.dumps({"version": LOCK_VERSION, "assets": {}}, indent=2, sort_keys=True) + "\n"
+        else:
+            yield _TAIL
+
+    pending = Pending.write(root / LOCK_FILE, text_chunks(pieces()))
+    try:
+        pending.sync()
+    except BaseException:
+        pending.abort()
+        raise
+    known, _ = pending.finish()
+    if known is not None:
+        _record(root, known)
+
+
 def claim(root: Path, lock: Lock) -> bool:
     """Record the lock file as one assetgen wrote when `lock` was read from it whole and it is laid
     out as assetgen writes it (every entry found where `read_some` looks for it, and read and

@@ -148,6 +148,8 @@ def _print(report: BuildReport) -> None:
     kinds = f"{counted(calls, 'call')}, {counted(report.renditions, 'rendition')}"
     kept = f"{counted(len(report.kept), 'output')} kept, " if report.kept else ""
     paid = f"; {counted(report.paid, 'output')} left as paid images" if report.paid else ""
+    if report.parts:
+        print(f"a first build of a large project: built in {report.parts} parts, one after another")
     print(f"{counted(report.actions_total, 'action')} ({kinds}): "
           f"{counted(report.actions_run, 'call')} made, {counted(report.outputs_written, 'output')} written, "
           f"{kept}{report.actions_failed} failed; {counted(report.requests, 'request')}{paid}")

@@ -23,7 +23,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,9 @@ def environment(project_file: bytes | None) -> str:
 class RecipeCache:
     """Per recipe file: its stat, content hash and the encoded load result."""
 
-    def __init__(self, state_dir: Path, env: str) -> None:
+    def __init__(self, state_dir: Path, env: str, only: Iterable[str] | None = None) -> None:
+        """`only`: keep the entries of those files alone (a build in parts: `run.parts`); such a
+        cache is for reading, never saved."""
         self._file = state_dir / CACHE_FILE
         self._env = env
         # never read or written through a symbolic link (it would lead out of the project)
@@ -81,8 +83,9 @@ class RecipeCache:
         # per file the JSON text of [stat, sha256, result], as read or as this run stored it: decoded
         # only while it is looked up (the results of a large project are never held as nested lists,
         # which take twelve times the text), and written as they are
-        self._entries: dict[str, str] = _read(self._file, env) if self._enabled else {}
+        self._entries: dict[str, str] = _read(self._file, env, only) if self._enabled else {}
         self._dirty = False
+        self._partial = only is not None
         self._used: set[str] = set()
         self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
 
@@ -144,7 +147,7 @@ class RecipeCache:
     def save(self) -> None:
         """Write the cache when it changed, dropping files no longer loaded. Best effort: a
         read-only project still loads, only not incrementally."""
-        if not self._enabled:
+        if not self._enabled or self._partial:
             return
         gone = set(self._entries) - self._used
         for rel in gone:
@@ -176,7 +179,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _checksum(payload: bytes) -> bytes:
+def _checksum(payload: bytes | memoryview) -> bytes:
     return hashlib.sha256(payload).hexdigest().encode("ascii")
 
 
@@ -188,18 +191,21 @@ class _Body(msgspec.Struct):
     files: dict[str, msgspec.Raw] = {}
 
 
-def _read(file: Path, env: str) -> dict[str, str]:
+def _read(file: Path, env: str, only: Iterable[str] | None = None) -> dict[str, str]:
     try:
-        head, newline, payload = file.read_bytes().partition(b"\n")
-        if not newline or head != _checksum(payload):
+        data = file.read_bytes()
+        cut = data.find(b"\n")
+        payload = memoryview(data)[cut + 1:]   # not copied: the file of a large project is tens of MB
+        if cut < 0 or data[:cut] != _checksum(payload):
             return {}
         body = msgspec.json.decode(payload, type=_Body)
     except (OSError, msgspec.MsgspecError):
         return {}
     if body.format != FORMAT or body.environment != env:
         return {}
+    files = body.files if only is None else {rel: body.files[rel] for rel in only if rel in body.files}
     try:
-        return {rel: bytes(raw).decode("utf-8") for rel, raw in body.files.items()}
+        return {rel: bytes(raw).decode("utf-8") for rel, raw in files.items()}
     except UnicodeDecodeError:
         return {}
 

@@ -41,13 +41,11 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
     which writes nothing). `on_file`: told each file's result, its reference diagnostics and the
     variants dropped for them (what `lint.incremental` keeps per file)."""
     cwd = (cwd or Path.cwd()).resolve()
-    root, named = _targets(paths, cwd)
+    root, named = targets(paths, cwd)
     path_rules.clear_cache()
     cfg = project_file.read_config(root)
     diags: list[Diagnostic] = list(cfg.diagnostics)
-    each = _glob_each(root, cfg.config.recipes)
-    files = list(dict.fromkeys(f for found in each.values() for f in found))
-    unmatched = tuple(p for p, found in each.items() if not found)
+    files, unmatched = recipe_files(root, cfg.config.recipes)
     if named is not None:   # named files are read with the rest, so references across files resolve
         files = list(dict.fromkeys([*files, *named]))
     elif cfg.diagnostics:
@@ -123,7 +121,14 @@ def _drop_leaning(recipes: list[Recipe], skipped: set[str]) -> list[Recipe]:
         recipes = [Recipe(r.path, tuple(v for v in r.variants if v.name not in gone)) for r in recipes]
 
 
-def _targets(paths: Sequence[str | Path], cwd: Path) -> tuple[Path, list[str] | None]:
+def recipe_files(root: Path, patterns: Iterable[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The project's recipe files (each once, in order), and the globs that match none."""
+    each = _glob_each(root, patterns)
+    return list(dict.fromkeys(f for found in each.values() for f in found)), \
+        tuple(p for p, found in each.items() if not found)
+
+
+def targets(paths: Sequence[str | Path], cwd: Path) -> tuple[Path, list[str] | None]:
     """The project root, and the recipe files named (None: the project's recipe globs)."""
     if not paths:
         return project_file.root_for(None, cwd), None
@@ -192,17 +197,13 @@ def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
                 remember: bool) -> list[tuple[str, FileResult]]:
     """Each recipe file's result: reused from the recipe cache when its bytes are unchanged,
     loaded (and stored) otherwise."""
-    try:
-        project_bytes: bytes | None = (root / project_file.PROJECT_FILE).read_bytes()
-    except OSError:
-        project_bytes = None
     params: list[Params] = []      # the project's defaults, worked out once a file needs them
     results = []
     gc.disable()    # reading and rebuilding stored results makes many objects that all live on
     try:
-        cache = filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes))
+        cache = recipe_cache(root)
         for rel in files:
-            results.append((rel, _one_file(root, rel, cfg, cache, params)))
+            results.append((rel, load_cached(root, rel, cfg, cache, params)))
     finally:
         gc.enable()
     if remember:
@@ -210,8 +211,19 @@ def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
     return results
 
 
-def _one_file(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filecache.RecipeCache,
-              params: list[Params]) -> FileResult:
+def recipe_cache(root: Path, only: Iterable[str] | None = None) -> filecache.RecipeCache:
+    """The project's recipe cache (`only`: with the entries of those files alone)."""
+    try:
+        project_bytes: bytes | None = (root / project_file.PROJECT_FILE).read_bytes()
+    except OSError:
+        project_bytes = None
+    return filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes), only)
+
+
+def load_cached(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filecache.RecipeCache,
+                params: list[Params]) -> FileResult:
+    """One recipe file, references not resolved: from `cache` when its bytes are unchanged, else
+    loaded and stored there. `params`: the project's defaults, once worked out (else empty)."""
     stored, data = cache.lookup(root, rel, limits.MAX_FILE_BYTES)
     result = _reuse(root, stored) if stored is not None else None
     if result is None:

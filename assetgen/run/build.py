@@ -102,6 +102,7 @@ class BuildReport(Struct, frozen=True):
     deferred: int = 0                               # actions left for a later build: pending or behind one
     causes: tuple[Cause, ...] = ()                  # the failures grouped by cause
     paid: int = 0                                   # outputs a local build left as paid images
+    parts: int = 0                                  # a large first build: the parts it was made in
 
     @property
     def exit_code(self) -> ExitCode:
@@ -253,6 +254,12 @@ def build(opts: BuildOptions, sink: Sink = discard, prepared: Prepared | None = 
     opts.check()
     if opts.started is None:
         opts = msgspec.structs.replace(opts, started=time.time_ns())
+    if prepared is None:    # a first build of a large project: a part at a time
+        from assetgen.run import parts
+
+        report = parts.build(opts, sink)
+        if report is not None:
+            return report
     prep = prepared or prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
                                remote=_remote_use(opts), remember=not opts.frozen)
     using = prep.store.in_use()

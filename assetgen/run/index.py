@@ -152,6 +152,56 @@ def write(root: Path, files: Mapping[str, FileEntry]) -> str:
     return _write_base(root, files)
 
 
+def run_texts(files: Mapping[str, FileEntry]) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """A run of files as `write_joined` takes it: the JSON of their paths, then of each of the seven
+    columns, each inside its brackets; and for each column whether a file's value in it is not empty."""
+    columns = list(zip(*files.values(), strict=True)) or [()] * 7
+    return (_dumps(list(files))[1:-1], *(_dumps(list(c))[1:-1] for c in columns)), tuple(map(any, columns))
+
+
+def write_joined(root: Path, runs: Sequence[Callable[[int], str]], filled: Sequence[bool]) -> str:
+    """`write` of a build in parts (`run.parts`): the index's base made of runs of files, as
+    `encoded` writes all of them at once; its sha256. `run(0)`: a run's text of its paths, `run(i)`
+    of column i (`run_texts`); `filled[i - 1]`: whether any file's value in column i is not empty
+    (else it is null)."""
+    import hashlib
+
+    from assetgen.atomic import write_atomic_from
+
+    def joined(i: int) -> Iterator[str]:
+        for k, run in enumerate(runs):
+            if k:
+                yield ","
+            yield run(i)
+
+    def parts() -> Iterator[str]:
+        yield f'{{"version":{INDEX_VERSION},"paths":['
+        yield from joined(0)
+        yield '],"columns":['
+        for i in range(1, 8):
+            yield "," if i > 1 else ""
+            if filled[i - 1]:
+                yield "["
+                yield from joined(i)
+                yield "]"
+            else:
+                yield "null"
+        yield "]}"
+
+    digest = hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for chunk in text_chunks(parts()):
+            digest.update(chunk)
+            yield chunk
+
+    _read.pop(root, None)
+    state = root / ".assetgen"
+    write_atomic_from(state / BASE_FILE, hashed(), durable=False)
+    (state / CHANGES_FILE).unlink(missing_ok=True)
+    return digest.hexdigest()
+
+
 def _write_base(root: Path, files: Mapping[str, FileEntry]) -> str:
     """The index written whole, a part at a time (a changes file of the old base is removed)."""
     import hashlib

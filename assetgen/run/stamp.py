@@ -171,14 +171,7 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
     (the stats of a large project are not held again as one text). `fresh`: the paths whose stats
     the caller took (the others' are the stamp's, as `compare` read them); None: any may differ."""
     state = root / ".assetgen"
-    if index_sha is None:
-        (state / INDEX_FILE).unlink(missing_ok=True)
-        (state / INDEX_CHANGES_FILE).unlink(missing_ok=True)
-    rest = {"version": STAMP_VERSION, "signature": sig, "actions_total": total, "dirs": dirs}
-    if reached_at is not None:
-        rest["reached_at"] = reached_at
-    if index_sha is not None:
-        rest["index"] = index_sha
+    rest = _head(state, sig, dirs, total, reached_at, index_sha)
     held = _read.pop(root, None)
     known = held() if held is not None else None
     changes = known.since(files, fresh) if known is not None and known.base == _base_id(state) else None
@@ -193,6 +186,39 @@ def write(root: Path, sig: dict[str, Any], files: Mapping[str, list[int] | None]
         write_atomic(state / CHANGES_FILE, statefiles.with_crc(body), durable=False)
         return
     _write_base(state, rest, files)
+
+
+def write_joined(root: Path, sig: dict[str, Any], members: Iterable[str], dirs: dict[str, int | None],
+                 total: int, reached_at: float, index_sha: str | None) -> None:
+    """`write` of a build in parts (`run.parts`): the stamp written whole, its files given as runs
+    of JSON members (`"path":stat` joined by commas, as `statefiles.json_members` writes them; no
+    path in two runs)."""
+    from assetgen.atomic import text_chunks, write_atomic_from
+
+    state = root / ".assetgen"
+    rest = _head(state, sig, dirs, total, reached_at, index_sha)
+    _read.pop(root, None)
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    head = encode({"id": os.urandom(16).hex(), **rest})
+    runs = (piece for run in members if run for piece in (",", run))
+    next(runs, None)    # no comma before the first
+    write_atomic_from(state / STAMP_FILE, text_chunks(chain([head[:-1], ',"files":{'], runs, ["}}"])),
+                      durable=False)
+    (state / CHANGES_FILE).unlink(missing_ok=True)
+
+
+def _head(state: Path, sig: dict[str, Any], dirs: dict[str, int | None], total: int,
+          reached_at: float | None, index_sha: str | None) -> dict[str, Any]:
+    """The stamp's fields besides its id and files (and no index file when there is none)."""
+    if index_sha is None:
+        (state / INDEX_FILE).unlink(missing_ok=True)
+        (state / INDEX_CHANGES_FILE).unlink(missing_ok=True)
+    rest = {"version": STAMP_VERSION, "signature": sig, "actions_total": total, "dirs": dirs}
+    if reached_at is not None:
+        rest["reached_at"] = reached_at
+    if index_sha is not None:
+        rest["index"] = index_sha
+    return rest
 
 
 def _write_base(state: Path, rest: dict[str, Any], files: Mapping[str, list[int] | None]) -> str:

@@ -1,0 +1,481 @@
+"""A first build of a large project, a part at a time, so that its memory is about one part's.
+
+A whole-project build whose lock file holds nothing yet (a first build: from nothing, or after the
+lock file was deleted) of more than PART variants is made in parts of about PART variants, instead
+of loading, planning and running the whole project at once (which holds every variant, action and
+result in memory together: ~6 KB an asset):
+
+1. Every recipe file is loaded once, into the recipe cache, and kept only as its names, outputs,
+   inputs and the names it refers to.
+2. The checks between files are made on those: a variant name or asset key in two files, an
+   output path another file writes or reads (in any case), an output over a recipe file, a
+   reference to nothing. Files that refer to one another go into one part, whole.
+3. Each part is loaded again from the recipe cache and checked with every lint check, and planned
+   (the provider given on the command line checked too), before anything runs.
+4. Each part is resolved and run in turn; its lock entries are kept (the lock's entries only, not
+   its recipes or plan) and the next part's build starts from them. The last part saves as a
+   build after a small change does (`run.delta`), with the parts before it as the rest: one lock
+   file, build index and stamp for the whole project.
+
+Anything unusual (an error, a warning the full path would decide on, a remote cache, batches,
+`--only`, `--force`, `--adopt`, named files, few variants) returns None: the full path builds,
+and gives the exact messages. This path only ever builds what the full path would build, as it
+would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from assetgen import lockfile
+from assetgen.errors import Severity, UserError
+from assetgen.plan.lockgen import next_lock
+from assetgen.recipe.model import Project, Recipe
+from assetgen.run import stamp
+from assetgen.run.build import BuildOptions, BuildReport, Cause, _has_batches
+from assetgen.run.events import Sink
+from assetgen.run.orphans import Swept
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from assetgen.atomic import Writes
+    from assetgen.project import ConfigResult
+    from assetgen.run.executor import Outcome
+    from assetgen.run.prepare import Prepared
+
+PART = 10_000       # variants a part holds (files that refer to one another go together: maybe more)
+PART_ENV = "ASSETGEN_PART_VARIANTS"
+SMALL_LOCK = 1 << 16    # a lock file larger than this holds entries: the full path
+
+
+class _File(NamedTuple):
+    """A recipe file as the first pass keeps it."""
+
+    rel: str
+    variants: tuple[str, ...]
+    assets: tuple[str, ...]     # its asset keys
+    refs: tuple[str, ...]       # the names its variants refer to
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]     # the files its variants read
+
+
+def part_size() -> int:
+    try:
+        return max(1, int(os.environ.get(PART_ENV, PART)))
+    except ValueError:
+        return PART
+
+
+def build(opts: BuildOptions, sink: Sink) -> BuildReport | None:
+    """The build in parts, or None when the full path builds."""
+    if opts.only or opts.force or opts.adopt or opts.frozen or opts.batch or opts.shard is not None \
+            or opts.max_cost is not None:
+        return None
+    from assetgen import project as project_file
+    from assetgen.cache import linked_state
+    from assetgen.recipe import load as recipe_load
+    from assetgen.remote_cache.config import remote_spec
+
+    root, named = recipe_load.targets(opts.paths, opts.cwd)
+    if named is not None:
+        return None
+    cfg = project_file.read_config(root)
+    if cfg.diagnostics or remote_spec(cfg.config.cache) is not None or linked_state(root) is not None \
+            or _has_batches(root) or not _lock_empty(root):
+        return None
+    files, unmatched = recipe_load.recipe_files(root, cfg.config.recipes)
+    if unmatched or len(files) < 2:
+        return None
+    size = part_size()
+    surveyed = _survey(root, cfg, files)
+    if surveyed is None or sum(len(f.variants) for f in surveyed) <= size:
+        return None
+    parts = _parts(surveyed, size)
+    if parts is None or len(parts) < 2:
+        return None
+    del surveyed
+    totals = _check(root, cfg, parts, opts)
+    if totals is None:
+        return None
+    return _run(root, cfg, parts, totals, opts, sink)
+
+
+def _lock_empty(root: Path) -> bool:
+    """Whether the lock file holds no entry (or there is none)."""
+    try:
+        if (root / lockfile.LOCK_FILE).stat().st_size > SMALL_LOCK:
+            return False
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        lock = lockfile.read(root)
+    except UserError:
+        return False
+    return not lock.assets and not lock.others
+
+
+# -- 1 and 2: the files as names and paths, checked between files, grouped into parts -----
+
+def _survey(root: Path, cfg: ConfigResult, files: list[str]) -> list[_File] | None:
+    """Every file loaded (into the recipe cache) and kept as names and paths; None when one has
+    an error (the full path reports it)."""
+    from assetgen.recipe import load as recipe_load
+    from assetgen.recipe.refs import refs_of
+
+    cache = recipe_load.recipe_cache(root)
+    params: list = []
+    found = []
+    intern = sys.intern
+    for rel in files:
+        result = recipe_load.load_cached(root, rel, cfg, cache, params)
+        if result.skipped or any(d.severity is Severity.ERROR for d in result.diagnostics):
+            return None
+        refs: set[str] = set()
+        inputs: set[str] = set()
+        for variant in result.variants:
+            refs.update(r.asset for r in refs_of(variant) if r.asset)
+            for step in variant.steps:
+                inputs.update(r.path for r in (step.image, step.mask, *step.images)
+                              if r is not None and r.path)
+        found.append(_File(
+            intern(rel), tuple(intern(v.name) for v in result.variants),
+            tuple(intern(k) for k in result.assets), tuple(sorted(refs)),
+            tuple(o.path for v in result.variants for o in v.outputs), tuple(sorted(inputs))))
+        del result
+    cache.save()
+    return found
+
+
+def _parts(files: list[_File], size: int) -> list[list[str]] | None:
+    """The files in parts of about `size` variants, each closed under references; None when the
+    files clash (a name or path in two of them) or refer to a name no file has."""
+    owner: dict[str, int] = {}
+    for i, f in enumerate(files):
+        for name in (*f.variants, *f.assets):
+            if owner.setdefault(name, i) != i:
+                return None
+    recipes = {f.rel.casefold() for f in files}
+    written: dict[str, int] = {}
+    read: dict[str, int] = {}
+    for i, f in enumerate(files):
+        for path in f.inputs:
+            read.setdefault(path.casefold(), i)
+    for i, f in enumerate(files):
+        for path in f.outputs:
+            folded = path.casefold()
+            if written.setdefault(folded, i) != i or folded in recipes:
+                return None
+            if read.get(folded, i) != i:
+                return None
+    for folded, i in read.items():      # an input another file writes (any reader of it)
+        if written.get(folded, i) != i:
+            return None
+    lead = list(range(len(files)))      # union-find: files that refer to one another
+
+    def find(i: int) -> int:
+        while lead[i] != i:
+            lead[i] = lead[lead[i]]
+            i = lead[i]
+        return i
+
+    for i, f in enumerate(files):
+        for name in f.refs:
+            j = owner.get(name)
+            if j is None:
+                return None
+            a, b = find(i), find(j)
+            if a != b:
+                lead[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(files)):
+        groups.setdefault(find(i), []).append(i)
+    parts: list[list[str]] = []
+    current: list[str] = []
+    count = 0
+    for members in groups.values():     # in the order of each group's first file
+        n = sum(len(files[i].variants) for i in members)
+        if current and count + n > size:
+            parts.append(current)
+            current, count = [], 0
+        current += [files[i].rel for i in members]
+        count += n
+    if current:
+        parts.append(current)
+    return parts
+
+
+# -- 3: each part checked and planned before anything runs --------------------------------
+
+def _project(root: Path, cfg: ConfigResult, files: list[str]) -> Project | None:
+    """The part's files as a project (from the recipe cache), references resolved among them."""
+    from assetgen.recipe import load as recipe_load
+    from assetgen.recipe import refs
+
+    cache = recipe_load.recipe_cache(root, only=files)
+    params: list = []
+    results = [(rel, recipe_load.load_cached(root, rel, cfg, cache, params)) for rel in files]
+    del cache
+    if any(r.skipped or any(d.severity is Severity.ERROR for d in r.diagnostics) for _, r in results):
+        return None
+    names = refs.Names(
+        variants=frozenset(v.name for _, r in results for v in r.variants),
+        assets={k: n for _, r in results for k, n in r.assets.items()},
+        matrix_assets=frozenset(k for _, r in results for k in r.matrix_assets), skipped=frozenset())
+    recipes = []
+    for rel, result in results:
+        variants, diags, dropped = refs.resolve(result.variants, names)
+        if diags or dropped:
+            return None
+        recipes.append(Recipe(path=rel, variants=tuple(variants), definition=result.definition))
+    return Project(root=root, config=cfg.config, recipes=tuple(recipes))
+
+
+def _check(root: Path, cfg: ConfigResult, parts: list[list[str]], opts: BuildOptions) -> list[int] | None:
+    """Each part's action count, once every part passed every lint check and was planned; None
+    when one did not (the full path reports it)."""
+    from assetgen.cache import STATE_DIR
+    from assetgen.lint.run import CHECKS
+    from assetgen.plan.files import FileHashes
+    from assetgen.plan.graph import build_plan
+    from assetgen.run.prepare import check_for
+
+    kind = opts.provider or cfg.config.provider
+    totals = []
+    for files in parts:
+        project = _project(root, cfg, files)
+        if project is None:
+            return None
+        for check in CHECKS:
+            if any(d.severity is Severity.ERROR for d in check(project)):
+                return None
+        try:
+            if kind is not cfg.config.provider:
+                check_for(project, kind, opts.cwd)
+            hashes = FileHashes(root, root / STATE_DIR)
+            totals.append(len(build_plan(project, kind.value, hashes.hash).actions))
+        except UserError:
+            return None
+        del project, hashes
+    return totals
+
+
+# -- 4: each part run; the last saves for the whole project -------------------------------
+
+def _run(root: Path, cfg: ConfigResult, parts: list[list[str]], totals: list[int], opts: BuildOptions,
+         sink: Sink) -> BuildReport:
+    from assetgen import gc
+    from assetgen.atomic import Writes
+    from assetgen.cache import CACHE_ENV, Store, cache_dir
+    from assetgen.providers.registry import where_calls_go
+
+    kind = opts.provider or cfg.config.provider
+    where_calls_go(kind, cfg.config, opts.endpoint)     # a bad URL: exit 2, nothing run
+    store = Store(cache_dir(root))
+    if os.environ.get(CACHE_ENV):
+        gc.register(store.root, root)
+    stamp.clear(root)       # until the last part is saved, no stamp says the project is built
+    using = store.in_use()
+    using.acquire()
+    try:
+        return _Parts(root, cfg, parts, totals, opts, sink, Writes.begin(root / ".assetgen")).run()
+    finally:
+        using.release()
+
+
+class _Built:
+    """A part once built, compressed (about 300 bytes an asset): its lock entries' text, by name;
+    its run of the build index; and its files' stats, as the stamp's JSON members."""
+
+    PER = 512       # lock entries a block
+
+    def __init__(self, entries: Iterator[tuple[str, str]], index: tuple[str, ...], members: str) -> None:
+        blocks, block = [], []
+        for entry in entries:
+            block.append(entry)
+            if len(block) == self.PER:
+                blocks.append(_packed(block))
+                block = []
+        if block:
+            blocks.append(_packed(block))
+        self._lock = blocks
+        self._index = [zlib.compress(text.encode("utf-8")) for text in index]
+        self._members = zlib.compress(members.encode("utf-8"))
+
+    def lock_entries(self) -> Iterator[tuple[str, str]]:
+        for blob in self._lock:
+            yield from json.loads(zlib.decompress(blob))
+
+    def index_run(self, i: int) -> str:
+        return zlib.decompress(self._index[i]).decode("utf-8")
+
+    def members(self) -> str:
+        return zlib.decompress(self._members).decode("utf-8")
+
+
+def _packed(value: Any) -> bytes:
+    return zlib.compress(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+class _Parts:
+    """The parts run in turn; what each leaves to the next is `_Built` and the report's figures."""
+
+    def __init__(self, root: Path, cfg: ConfigResult, parts: list[list[str]], totals: list[int],
+                 opts: BuildOptions, sink: Sink, writes: Writes) -> None:
+        self.root, self.cfg, self.parts, self.totals, self.total = root, cfg, parts, totals, sum(totals)
+        self.opts, self.sink, self.writes = opts, sink, writes
+        self.built: list[_Built] = []
+        self.filled = [False] * 7           # the index columns with a value that is not empty
+        self.inputs: set[str] = set()       # input files whose stats a built part holds
+        self.reached_at: float | None = None
+        self.complete = True        # every part so far built whole, nothing changed meanwhile: stamped
+        self.interrupted = False
+        self.calls = self.cached = self.failed = self.requests = self.written = self.renditions = 0
+        self.failures: tuple[tuple[str, str], ...] = ()
+        self.causes: tuple[Cause, ...] = ()
+        self.kept: tuple[tuple[str, str, str], ...] = ()
+
+    def run(self) -> BuildReport:
+        from assetgen.run.build import _execute, _input_stats
+        from assetgen.run.prepare import prepare_project
+
+        lock = lockfile.read(self.root)     # empty: each part resolves against the cache alone
+        last = len(self.parts) - 1
+        deferred = 0
+        warnings: tuple[str, ...] = ()
+        saved = False
+        try:
+            for k, files in enumerate(self.parts):
+                project = _project(self.root, self.cfg, files)
+                if project is None:     # a file changed since it was checked: left to the next build
+                    deferred = sum(self.totals[k:])
+                    warnings = (f"a recipe file changed while the build ran: {len(self.parts) - k} of its "
+                                f"{len(self.parts)} parts were not built; run the build again",)
+                    break
+                prep = prepare_project(project, self.opts.provider, lock=lock)
+                del project
+                inputs = _input_stats(prep)
+                out = asyncio.run(_execute(prep, self.opts, self.sink, frozenset()))
+                going = self._count(prep, out)
+                saved = k == last or not going
+                self._save(prep, out, inputs, final=saved)
+                if not going:
+                    break
+        finally:
+            if not saved:   # stopped between parts (an error, Ctrl-C): the lock file keeps what was built
+                self.complete = False
+                stamp.clear(self.root)
+                if self.built:
+                    lockfile.write_merged(self.root, [b.lock_entries() for b in self.built])
+        return BuildReport(self.total, self.calls, self.cached, self.failed, self.requests, self.written,
+                           self.failures, interrupted=self.interrupted, swept=Swept(),
+                           renditions=self.renditions, kept=self.kept, warnings=warnings, deferred=deferred,
+                           causes=self.causes, parts=len(self.parts))
+
+    def _count(self, prep: Prepared, out: Outcome) -> bool:
+        """Count the part's outcome; whether the build goes on to the next part."""
+        from assetgen.run.build import _failures
+
+        failures, failed, left, causes = _failures(prep, out)
+        owner = {a.render.output.path: a.assets[0] for a in prep.plan.actions if a.render is not None}
+        self.calls += out.calls
+        self.cached += len(prep.plan.actions) - out.calls - failed - left
+        self.failed += failed
+        self.requests += out.requests
+        self.written += len(out.written)
+        self.failures += failures
+        self.causes += causes
+        self.kept += tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
+        self.renditions += len(owner)
+        self.complete = self.complete and not (out.failures or out.blocked or out.not_started
+                                               or out.interrupted or out.kept)
+        self.interrupted = out.interrupted
+        return not (out.interrupted or (self.opts.fail_fast and (failed or out.not_started)))
+
+    def _save(self, prep: Prepared, out: Outcome, inputs: dict[str, Any], final: bool) -> None:
+        """The part's lock entries, stats and index run kept; and when `final`, the lock file with
+        every part's entries, and the index and stamp when the whole project was built."""
+        from assetgen import gc
+        from assetgen.plan.status import encoder_version
+        from assetgen.run import index as build_index
+        from assetgen.run.build import _changed_meanwhile, _drop_stale_temps, _outputs
+
+        lock = next_lock(prep.plan, out.results, prep.lock, prep.selected, encoder_version(), prune=False,
+                         keys=out.keys, kept=out.kept, adopted=out.adopted)
+        if final:
+            lockfile.write_merged(self.root, [*(b.lock_entries() for b in self.built),
+                                              lockfile.entry_texts(lock)])
+        prep.files.save()
+        _drop_stale_temps(prep, self.writes, True)
+        reached_at = time.time()
+        prep.store.touch(gc.reached_calls(prep.plan, prep.resolution, prep.lock, lock), reached_at)
+        self.reached_at = self.reached_at or reached_at
+        fresh = {**inputs, **stamp.stats(self.root, _outputs(prep))}
+        if _changed_meanwhile(prep, inputs, fresh, self.opts.started) is not None:
+            self.complete = False
+        if not final:
+            self.built.append(self._built(prep, lock, fresh))
+            return
+        if not self.complete:
+            stamp.clear(self.root)
+            return
+        index_run = self._index_run(prep)
+        index_runs: list[Callable[[int], str]] = [*(b.index_run for b in self.built), index_run.__getitem__]
+        index_sha = build_index.write_joined(self.root, index_runs, self.filled)
+        from assetgen.run import varcache
+
+        varcache.remove(self.root)      # none kept: the next change to a large matrix loads it whole
+        fresh.update(stamp.stats(self.root, [lockfile.LOCK_FILE]))
+        self._stamp(prep, fresh, index_sha)
+        self.writes.end()
+
+    def _built(self, prep: Prepared, lock: lockfile.Lock, fresh: dict[str, Any]) -> _Built:
+        index_run = self._index_run(prep)
+        return _Built(lockfile.entry_texts(lock), index_run, self._members(prep, fresh, final=False))
+
+    def _index_run(self, prep: Prepared) -> tuple[str, ...]:
+        """The part's run of the build index (and which columns it fills)."""
+        from assetgen.run import index as build_index
+
+        texts, filled = build_index.run_texts(build_index.entries(prep.project.recipes, prep.plan)[0])
+        self.filled = [a or b for a, b in zip(self.filled, filled, strict=True)]
+        return texts
+
+    def _members(self, prep: Prepared, fresh: dict[str, Any], final: bool) -> str:
+        """The stats' JSON members: each input file's once (two parts may read one), the project
+        file's in the last part's (every part's recipes and outputs are its own)."""
+        from assetgen.statefiles import json_members
+
+        skip = set(self.inputs)
+        if not final:
+            skip.add(stamp.PROJECT_FILE)
+        recipes = {r.path for r in prep.project.recipes}
+        self.inputs.update(path for action in prep.plan.actions if action.call is not None
+                           for path in (s.file for s in action.call.sources) if path and path not in recipes)
+        return "".join(json_members((path, st) for path, st in fresh.items() if path not in skip))
+
+    def _stamp(self, prep: Prepared, fresh: dict[str, Any], index_sha: str) -> None:
+        opts = self.opts
+        sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
+        globs = self.cfg.config.recipes
+        searched = stamp.dir_stats(self.root, stamp.glob_dirs(self.root, globs))
+        if opts.started is not None:    # a recipe file added while the build ran: the next build sees it
+            known = {rel for files in self.parts for rel in files}
+            for folder, mtime in searched.items():
+                if mtime is not None and mtime >= opts.started:
+                    now = stamp.scan_folder(self.root, folder, globs)
+                    if now is None or not now.recipes <= known:
+                        stamp.clear(self.root)
+                        return
+        members = [*(b.members() for b in self.built), self._members(prep, fresh, final=True)]
+        stamp.write_joined(self.root, sig, members, searched, self.total, self.reached_at or time.time(),
+                           index_sha)
