@@ -11,7 +11,7 @@ from assetgen.lint.files import check_files
 from assetgen.lint.graph import check_cycles, check_duplicates, check_pick, check_unused
 from assetgen.lint.models import check_models
 from assetgen.lint.outputs import check_output_targets, check_outputs
-from assetgen.recipe.load import LoadResult, dedupe, load_project
+from assetgen.recipe.load import Loaded, LoadResult, dedupe, load_project
 from assetgen.recipe.model import Project
 
 CHECKS: tuple[Callable[[Project], list[Diagnostic]], ...] = (
@@ -41,10 +41,11 @@ def lint_project(paths: Sequence[str | Path] = (), cwd: Path | None = None) -> t
 
 
 def load_checked(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
-                 remember: bool = True) -> Project:
+                 remember: bool = True, loaded: Loaded | None = None) -> Project:
     """The project, or UserError (exit 2) listing every error found by loading and by lint checks,
-    their files relative to `cwd`. `remember`: keep the recipe cache up to date (see `load_project`)."""
-    result = load_project(paths, cwd, remember=remember)
+    their files relative to `cwd`. `remember`: keep the recipe cache up to date; `loaded`: files
+    loaded already (see `load_project`)."""
+    result = load_project(paths, cwd, remember=remember, loaded=loaded)
     diags = dedupe([*result.diagnostics, *check_project(result)])
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:

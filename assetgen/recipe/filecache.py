@@ -73,9 +73,9 @@ def environment(project_file: bytes | None) -> str:
 class RecipeCache:
     """Per recipe file: its stat, content hash and the encoded load result."""
 
-    def __init__(self, state_dir: Path, env: str, only: Iterable[str] | None = None) -> None:
-        """`only`: keep the entries of those files alone (a build in parts: `run.parts`); such a
-        cache is for reading, never saved."""
+    def __init__(self, state_dir: Path, env: str, held: dict[str, str] | None = None) -> None:
+        """`held`: the entries of some files (`texts` of another cache: a build in parts,
+        `run.parts`), not read from the file; such a cache is for reading, never saved."""
         self._file = state_dir / CACHE_FILE
         self._env = env
         # never read or written through a symbolic link (it would lead out of the project)
@@ -83,9 +83,10 @@ class RecipeCache:
         # per file the JSON text of [stat, sha256, result], as read or as this run stored it: decoded
         # only while it is looked up (the results of a large project are never held as nested lists,
         # which take twelve times the text), and written as they are
-        self._entries: dict[str, str] = _read(self._file, env, only) if self._enabled else {}
+        self._entries: dict[str, str] = held if held is not None else \
+            _read(self._file, env) if self._enabled else {}
         self._dirty = False
-        self._partial = only is not None
+        self._partial = held is not None
         self._used: set[str] = set()
         self._stamps: dict[str, list[int]] = {}    # taken before the bytes were read
 
@@ -139,6 +140,10 @@ class RecipeCache:
             self._entries[rel] = _dumps([stamp, hashlib.sha256(data).hexdigest(), result])
         self._dirty = True
 
+    def texts(self, files: Iterable[str]) -> dict[str, str]:
+        """The entries of `files` as this cache holds them (for a cache made with `held`)."""
+        return {rel: self._entries[rel] for rel in files if rel in self._entries}
+
     def forget(self, rel: str) -> None:
         """A stored result that no longer holds (it failed a check on reuse)."""
         if self._entries.pop(rel, None) is not None:
@@ -191,7 +196,7 @@ class _Body(msgspec.Struct):
     files: dict[str, msgspec.Raw] = {}
 
 
-def _read(file: Path, env: str, only: Iterable[str] | None = None) -> dict[str, str]:
+def _read(file: Path, env: str) -> dict[str, str]:
     try:
         data = file.read_bytes()
         cut = data.find(b"\n")
@@ -203,9 +208,8 @@ def _read(file: Path, env: str, only: Iterable[str] | None = None) -> dict[str, 
         return {}
     if body.format != FORMAT or body.environment != env:
         return {}
-    files = body.files if only is None else {rel: body.files[rel] for rel in only if rel in body.files}
     try:
-        return {rel: bytes(raw).decode("utf-8") for rel, raw in files.items()}
+        return {rel: bytes(raw).decode("utf-8") for rel, raw in body.files.items()}
     except UnicodeDecodeError:
         return {}
 

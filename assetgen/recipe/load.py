@@ -26,6 +26,19 @@ if TYPE_CHECKING:
     from assetgen.recipe import yamlpos
 
 
+class Loaded:
+    """Recipe files loaded already (`run.parts`), and the recipe cache they were loaded through:
+    handed over once (`take` forgets them, so that the loaded project alone holds them)."""
+
+    def __init__(self, results: dict[str, FileResult], cache: filecache.RecipeCache) -> None:
+        self._held: tuple[dict[str, FileResult], filecache.RecipeCache] | None = (results, cache)
+
+    def take(self) -> tuple[dict[str, FileResult], filecache.RecipeCache]:
+        held, self._held = self._held, None
+        assert held is not None, "taken twice"
+        return held
+
+
 class LoadResult(Struct, frozen=True):
     project: Project                      # fully rendered and expanded; variants with errors are dropped
     diagnostics: tuple[Diagnostic, ...]   # errors and warnings found while loading, sorted by location
@@ -36,10 +49,12 @@ OnFile = Callable[[str, FileResult, list[Diagnostic], set[str]], None]
 
 
 def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
-                 remember: bool = True, on_file: OnFile | None = None) -> LoadResult:
+                 remember: bool = True, on_file: OnFile | None = None,
+                 loaded: Loaded | None = None) -> LoadResult:
     """`remember`: keep what the recipes loaded to in the recipe cache (not under `--frozen`,
     which writes nothing). `on_file`: told each file's result, its reference diagnostics and the
-    variants dropped for them (what `lint.incremental` keeps per file)."""
+    variants dropped for them (what `lint.incremental` keeps per file). `loaded`: files loaded
+    already (through the recipe cache), taken as they are."""
     cwd = (cwd or Path.cwd()).resolve()
     root, named = targets(paths, cwd)
     path_rules.clear_cache()
@@ -59,7 +74,7 @@ def load_project(paths: Sequence[str | Path] = (), cwd: Path | None = None, *,
                 where = (cfg.positions.value(("recipes", i)) if cfg.positions
                          else Location(project_file.PROJECT_FILE))
                 diags.append(Diagnostic.warning(where, f"recipe glob '{pattern}' matches no file"))
-    results = _load_files(root, files, cfg, remember)
+    results = _load_files(root, files, cfg, remember, loaded)
     clear_shared()
     names = refs.Names(
         variants=frozenset(v.name for _, r in results for v in r.variants),
@@ -194,16 +209,19 @@ def _within(full: str, rel: str, real_root: str, real_dirs: dict[str, str]) -> b
 
 
 def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
-                remember: bool) -> list[tuple[str, FileResult]]:
+                remember: bool, loaded: Loaded | None = None) -> list[tuple[str, FileResult]]:
     """Each recipe file's result: reused from the recipe cache when its bytes are unchanged,
     loaded (and stored) otherwise."""
     params: list[Params] = []      # the project's defaults, worked out once a file needs them
     results = []
     gc.disable()    # reading and rebuilding stored results makes many objects that all live on
     try:
-        cache = recipe_cache(root)
+        done, cache = loaded.take() if loaded is not None else ({}, recipe_cache(root))
         for rel in files:
-            results.append((rel, load_cached(root, rel, cfg, cache, params)))
+            result = done.pop(rel, None)
+            if result is None:
+                result = load_cached(root, rel, cfg, cache, params)
+            results.append((rel, result))
     finally:
         gc.enable()
     if remember:
@@ -211,13 +229,13 @@ def _load_files(root: Path, files: list[str], cfg: project_file.ConfigResult,
     return results
 
 
-def recipe_cache(root: Path, only: Iterable[str] | None = None) -> filecache.RecipeCache:
-    """The project's recipe cache (`only`: with the entries of those files alone)."""
+def recipe_cache(root: Path, held: dict[str, str] | None = None) -> filecache.RecipeCache:
+    """The project's recipe cache (`held`: with those entries, not read from its file)."""
     try:
         project_bytes: bytes | None = (root / project_file.PROJECT_FILE).read_bytes()
     except OSError:
         project_bytes = None
-    return filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes), only)
+    return filecache.RecipeCache(root / ".assetgen", filecache.environment(project_bytes), held)
 
 
 def load_cached(root: Path, rel: str, cfg: project_file.ConfigResult, cache: filecache.RecipeCache,

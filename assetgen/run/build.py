@@ -254,14 +254,16 @@ def build(opts: BuildOptions, sink: Sink = discard, prepared: Prepared | None = 
     opts.check()
     if opts.started is None:
         opts = msgspec.structs.replace(opts, started=time.time_ns())
+    loaded = None
     if prepared is None:    # a first build of a large project: a part at a time
         from assetgen.run import parts
 
         report = parts.build(opts, sink)
-        if report is not None:
+        if isinstance(report, BuildReport):
             return report
+        loaded = report     # the files it loaded to find the project small: loaded once
     prep = prepared or prepare(opts.paths, opts.cwd, opts.provider, opts.only, opts.force,
-                               remote=_remote_use(opts), remember=not opts.frozen)
+                               remote=_remote_use(opts), remember=not opts.frozen, loaded=loaded)
     using = prep.store.in_use()
     using.acquire()     # waits while gc removes; gc refuses while a build runs
     try:

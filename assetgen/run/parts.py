@@ -12,12 +12,14 @@ result in memory together: ~6 KB an asset):
    reference to nothing. Files that refer to one another go into one part, whole.
 3. Each part is loaded again from the recipe cache and checked with every lint check, and planned
    (the provider given on the command line checked too), before anything runs.
-4. Each part is resolved and run in turn; its lock entries are kept (the lock's entries only, not
-   its recipes or plan) and the next part's build starts from them. The last part saves as a
-   build after a small change does (`run.delta`), with the parts before it as the rest: one lock
-   file, build index and stamp for the whole project.
+4. Each part is resolved and run in turn, against the cache alone (the lock holds nothing yet);
+   what it leaves is kept compressed, about 300 bytes an asset: its lock entries' text, its run
+   of the build index and its files' stats. The last part writes the lock file (every part's
+   entries merged by name), the build index and the stamp of the whole project, as the whole
+   build would have written them. A build that stops (a failure under `--fail-fast`, Ctrl-C, an
+   error) writes the lock file of the parts it built, and no stamp.
 
-Anything unusual (an error, a warning the full path would decide on, a remote cache, batches,
+Anything unusual (an error in any file, a remote cache, batches,
 `--only`, `--force`, `--adopt`, named files, few variants) returns None: the full path builds,
 and gives the exact messages. This path only ever builds what the full path would build, as it
 would.
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
 
     from assetgen.atomic import Writes
     from assetgen.project import ConfigResult
+    from assetgen.recipe.convert import FileResult, Params
+    from assetgen.recipe.filecache import RecipeCache
+    from assetgen.recipe.load import Loaded
     from assetgen.run.executor import Outcome
     from assetgen.run.prepare import Prepared
 
@@ -74,8 +79,9 @@ def part_size() -> int:
         return PART
 
 
-def build(opts: BuildOptions, sink: Sink) -> BuildReport | None:
-    """The build in parts, or None when the full path builds."""
+def build(opts: BuildOptions, sink: Sink) -> BuildReport | Loaded | None:
+    """The build in parts; else None, or the recipe files loaded to find the project small: the
+    full path builds (and takes those as loaded)."""
     if opts.only or opts.force or opts.adopt or opts.frozen or opts.batch or opts.shard is not None \
             or opts.max_cost is not None:
         return None
@@ -95,13 +101,19 @@ def build(opts: BuildOptions, sink: Sink) -> BuildReport | None:
     if unmatched or len(files) < 2:
         return None
     size = part_size()
-    surveyed = _survey(root, cfg, files)
-    if surveyed is None or sum(len(f.variants) for f in surveyed) <= size:
+    surveyed = _survey(root, cfg, files, size)
+    if not isinstance(surveyed, tuple):
+        return surveyed
+    found, cache = surveyed
+    groups = _parts(found, size)
+    del surveyed, found
+    # each part's entries of the recipe cache, kept compressed (the cache of 50,000 files is ~27 MB of
+    # text): a part is loaded without reading the cache file again
+    parts = [_Part(group, cache.texts(group)) for group in groups or ()]
+    cache.save()
+    del cache
+    if len(parts) < 2:
         return None
-    parts = _parts(surveyed, size)
-    if parts is None or len(parts) < 2:
-        return None
-    del surveyed
     totals = _check(root, cfg, parts, opts)
     if totals is None:
         return None
@@ -126,34 +138,53 @@ def _lock_empty(root: Path) -> bool:
 
 # -- 1 and 2: the files as names and paths, checked between files, grouped into parts -----
 
-def _survey(root: Path, cfg: ConfigResult, files: list[str]) -> list[_File] | None:
-    """Every file loaded (into the recipe cache) and kept as names and paths; None when one has
-    an error (the full path reports it)."""
+def _survey(root: Path, cfg: ConfigResult, files: list[str], size: int
+            ) -> tuple[list[_File], RecipeCache] | Loaded | None:
+    """Every file loaded (into the recipe cache) and, once they hold more than `size` variants,
+    kept as names and paths only. Until then the results are kept: when the files end first, or
+    one has an error, those loaded are given back, for the full path to take. None: an error
+    after that (the full path reports it)."""
     from assetgen.recipe import load as recipe_load
-    from assetgen.recipe.refs import refs_of
 
     cache = recipe_load.recipe_cache(root)
-    params: list = []
-    found = []
-    intern = sys.intern
+    params: list[Params] = []
+    held: dict[str, FileResult] | None = {}
+    found: list[_File] = []
+    count = 0
     for rel in files:
         result = recipe_load.load_cached(root, rel, cfg, cache, params)
-        if result.skipped or any(d.severity is Severity.ERROR for d in result.diagnostics):
-            return None
-        refs: set[str] = set()
-        inputs: set[str] = set()
-        for variant in result.variants:
-            refs.update(r.asset for r in refs_of(variant) if r.asset)
-            for step in variant.steps:
-                inputs.update(r.path for r in (step.image, step.mask, *step.images)
-                              if r is not None and r.path)
-        found.append(_File(
-            intern(rel), tuple(intern(v.name) for v in result.variants),
-            tuple(intern(k) for k in result.assets), tuple(sorted(refs)),
-            tuple(o.path for v in result.variants for o in v.outputs), tuple(sorted(inputs))))
-        del result
-    cache.save()
-    return found
+        bad = bool(result.skipped) or any(d.severity is Severity.ERROR for d in result.diagnostics)
+        count += len(result.variants)
+        if held is None:
+            if bad:
+                return None
+            found.append(_kept(rel, result))
+            continue
+        held[rel] = result
+        if bad:
+            break
+        if count > size:
+            found = [_kept(r, held[r]) for r in held]
+            held = None
+    if held is not None:
+        return recipe_load.Loaded(held, cache)      # (saved by the full path's loading)
+    return found, cache
+
+
+def _kept(rel: str, result: FileResult) -> _File:
+    """What the first pass keeps of a file."""
+    from assetgen.recipe.refs import refs_of
+
+    intern = sys.intern
+    refs: set[str] = set()
+    inputs: set[str] = set()
+    for variant in result.variants:
+        refs.update(r.asset for r in refs_of(variant) if r.asset)
+        for step in variant.steps:
+            inputs.update(r.path for r in (step.image, step.mask, *step.images) if r is not None and r.path)
+    return _File(intern(rel), tuple(intern(v.name) for v in result.variants),
+                 tuple(intern(k) for k in result.assets), tuple(sorted(refs)),
+                 tuple(o.path for v in result.variants for o in v.outputs), tuple(sorted(inputs)))
 
 
 def _parts(files: list[_File], size: int) -> list[list[str]] | None:
@@ -216,14 +247,27 @@ def _parts(files: list[_File], size: int) -> list[list[str]] | None:
 
 # -- 3: each part checked and planned before anything runs --------------------------------
 
-def _project(root: Path, cfg: ConfigResult, files: list[str]) -> Project | None:
-    """The part's files as a project (from the recipe cache), references resolved among them."""
+class _Part:
+    """A part's recipe files, and their entries of the recipe cache, compressed."""
+
+    def __init__(self, files: list[str], entries: dict[str, str]) -> None:
+        self.files = files
+        self._entries = zlib.compress(json.dumps(entries, ensure_ascii=False).encode("utf-8"))
+
+    def entries(self) -> dict[str, str]:
+        loaded: dict[str, str] = json.loads(zlib.decompress(self._entries))
+        return loaded
+
+
+def _project(root: Path, cfg: ConfigResult, part: _Part) -> Project | None:
+    """The part's files as a project (through its entries of the recipe cache), references
+    resolved among them."""
     from assetgen.recipe import load as recipe_load
     from assetgen.recipe import refs
 
-    cache = recipe_load.recipe_cache(root, only=files)
-    params: list = []
-    results = [(rel, recipe_load.load_cached(root, rel, cfg, cache, params)) for rel in files]
+    cache = recipe_load.recipe_cache(root, held=part.entries())
+    params: list[Params] = []
+    results = [(rel, recipe_load.load_cached(root, rel, cfg, cache, params)) for rel in part.files]
     del cache
     if any(r.skipped or any(d.severity is Severity.ERROR for d in r.diagnostics) for _, r in results):
         return None
@@ -240,7 +284,7 @@ def _project(root: Path, cfg: ConfigResult, files: list[str]) -> Project | None:
     return Project(root=root, config=cfg.config, recipes=tuple(recipes))
 
 
-def _check(root: Path, cfg: ConfigResult, parts: list[list[str]], opts: BuildOptions) -> list[int] | None:
+def _check(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions) -> list[int] | None:
     """Each part's action count, once every part passed every lint check and was planned; None
     when one did not (the full path reports it)."""
     from assetgen.cache import STATE_DIR
@@ -251,8 +295,8 @@ def _check(root: Path, cfg: ConfigResult, parts: list[list[str]], opts: BuildOpt
 
     kind = opts.provider or cfg.config.provider
     totals = []
-    for files in parts:
-        project = _project(root, cfg, files)
+    for part in parts:
+        project = _project(root, cfg, part)
         if project is None:
             return None
         for check in CHECKS:
@@ -271,7 +315,7 @@ def _check(root: Path, cfg: ConfigResult, parts: list[list[str]], opts: BuildOpt
 
 # -- 4: each part run; the last saves for the whole project -------------------------------
 
-def _run(root: Path, cfg: ConfigResult, parts: list[list[str]], totals: list[int], opts: BuildOptions,
+def _run(root: Path, cfg: ConfigResult, parts: list[_Part], totals: list[int], opts: BuildOptions,
          sink: Sink) -> BuildReport:
     from assetgen import gc
     from assetgen.atomic import Writes
@@ -329,7 +373,7 @@ def _packed(value: Any) -> bytes:
 class _Parts:
     """The parts run in turn; what each leaves to the next is `_Built` and the report's figures."""
 
-    def __init__(self, root: Path, cfg: ConfigResult, parts: list[list[str]], totals: list[int],
+    def __init__(self, root: Path, cfg: ConfigResult, parts: list[_Part], totals: list[int],
                  opts: BuildOptions, sink: Sink, writes: Writes) -> None:
         self.root, self.cfg, self.parts, self.totals, self.total = root, cfg, parts, totals, sum(totals)
         self.opts, self.sink, self.writes = opts, sink, writes
@@ -354,8 +398,8 @@ class _Parts:
         warnings: tuple[str, ...] = ()
         saved = False
         try:
-            for k, files in enumerate(self.parts):
-                project = _project(self.root, self.cfg, files)
+            for k, part in enumerate(self.parts):
+                project = _project(self.root, self.cfg, part)
                 if project is None:     # a file changed since it was checked: left to the next build
                     deferred = sum(self.totals[k:])
                     warnings = (f"a recipe file changed while the build ran: {len(self.parts) - k} of its "
@@ -368,6 +412,7 @@ class _Parts:
                 going = self._count(prep, out)
                 saved = k == last or not going
                 self._save(prep, out, inputs, final=saved)
+                del prep, out, inputs   # not held while the next part loads
                 if not going:
                     break
         finally:
@@ -469,7 +514,7 @@ class _Parts:
         globs = self.cfg.config.recipes
         searched = stamp.dir_stats(self.root, stamp.glob_dirs(self.root, globs))
         if opts.started is not None:    # a recipe file added while the build ran: the next build sees it
-            known = {rel for files in self.parts for rel in files}
+            known = {rel for part in self.parts for rel in part.files}
             for folder, mtime in searched.items():
                 if mtime is not None and mtime >= opts.started:
                     now = stamp.scan_folder(self.root, folder, globs)

@@ -21,6 +21,7 @@ from assetgen.plan.status import Resolution, Resolver, Status
 from assetgen.recipe.model import Project, ProviderKind
 
 if TYPE_CHECKING:
+    from assetgen.recipe.load import Loaded
     from assetgen.remote_cache.remote import RemoteCache
     from assetgen.run.index import FileEntry
     from assetgen.run.partial import Kept
@@ -104,24 +105,24 @@ def restrict(plan: Plan, names: frozenset[str]) -> Plan:
 
 def prepare(paths: Sequence[str], cwd: Path, provider: ProviderKind | None = None,
             only: Sequence[str] = (), force: Sequence[str] = (), remote: str | None = None,
-            remember: bool = True) -> Prepared:
+            remember: bool = True, loaded: Loaded | None = None) -> Prepared:
     """`remote`: "stream" leaves the remote cache to the executor, which fetches what each action
     needs while the build runs (build); "fetch" downloads what the plan needs before anything runs
     (a build that must know first: --batch, --max-cost); "look" only asks what it holds (plan,
     --frozen); None leaves it alone. `remember`: keep the recipe cache up to date
-    (not under `--frozen`, which writes nothing)."""
-    return prepare_project(load(paths, cwd, remember, provider), provider, only, force, remote)
+    (not under `--frozen`, which writes nothing). `loaded`: recipe files loaded already."""
+    return prepare_project(load(paths, cwd, remember, provider, loaded), provider, only, force, remote)
 
 
 def load(paths: Sequence[str], cwd: Path, remember: bool = True,
-         provider: ProviderKind | None = None) -> Project:
+         provider: ProviderKind | None = None, loaded: Loaded | None = None) -> Project:
     """The project, or UserError when it has errors or its globs find nothing to build. `provider`:
     the one the command uses instead of the project file's (`--provider`), whose own rules (formats,
     parameters, input limits) are checked too: what it would refuse is an error here, not a paid
     call that fails."""
     from assetgen.lint import load_checked
 
-    project = load_checked(list(paths), cwd, remember=remember)
+    project = load_checked(list(paths), cwd, remember=remember, loaded=loaded)
     if provider is not None and provider is not project.config.provider:
         check_for(project, provider, cwd)
     if not project.recipes:     # a typo in the globs must not build nothing and empty the lock file
