@@ -344,6 +344,11 @@ def main() -> int:
             for row in ("first build", "full path", "after a pull"):
                 print(f"{row}, {n:,} assets, {layout}: {show(figs[row])}")
             every.setdefault(n, {})[f"assetgen {layout}"] = figs
+            for small in sizes:     # the first build's peak memory against a smaller project's
+                base = every[small].get(f"assetgen {layout}", {}).get("first build")
+                if base is not None and small < n:
+                    print(f"first build peak RSS, {layout}: {n:,} vs {small:,} assets: "
+                          f"{figs['first build'][1] / base[1]:.2f}x")
     load = os.getloadavg()
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}, "
           f"python {sys.version.split()[0]}")

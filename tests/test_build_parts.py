@@ -107,7 +107,13 @@ def test_the_summary_says_the_build_was_made_in_parts(
     monkeypatch.setenv(PART, "4")
     monkeypatch.chdir(project(tmp_path / "p"))
     assert main(["build"]) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == [
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("part ")] == [
+        "part 1 of 3: 8 actions, 8 to run", "part 2 of 3: 6 actions, 6 to run",
+        "part 3 of 3: 8 actions, 8 to run"]
+    assert out[out.index("part 2 of 3: 6 actions, 6 to run") + 1].startswith("[9/14] ")
+    assert out[-3].startswith("[22/22] ")
+    assert out[-2:] == [
         "a first build of a large project: built in 3 parts, one after another",
         "22 actions (11 calls, 11 renditions): 11 calls made, 11 outputs written, 0 failed; 0 requests"]
 

@@ -32,6 +32,7 @@ class Event:
     cause: str = ""            # ACTION_FAILED: the part of `message` every failure of the same cause shares
     activity: Callable[[], str] | None = field(default=None, compare=False)
     kept: str = ""             # why a render left its output as it was (changed by hand)
+    part: str = ""             # STARTED of a build in parts (`run.parts`): "part 2 of 5"
 
 
 Sink = Callable[[Event], None]

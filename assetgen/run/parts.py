@@ -247,6 +247,18 @@ def _parts(files: list[_File], size: int) -> list[list[str]] | None:
 
 # -- 3: each part checked and planned before anything runs --------------------------------
 
+def _labelled(sink: Sink, part: str) -> Sink:
+    """`sink`, told which part a build's start is of."""
+    import dataclasses
+
+    from assetgen.run.events import Event, Kind
+
+    def labelled(event: Event) -> None:
+        sink(dataclasses.replace(event, part=part) if event.kind is Kind.STARTED else event)
+
+    return labelled
+
+
 class _Part:
     """A part's recipe files, and their entries of the recipe cache, compressed."""
 
@@ -408,7 +420,8 @@ class _Parts:
                 prep = prepare_project(project, self.opts.provider, lock=lock)
                 del project
                 inputs = _input_stats(prep)
-                out = asyncio.run(_execute(prep, self.opts, self.sink, frozenset()))
+                sink = _labelled(self.sink, f"part {k + 1} of {last + 1}")
+                out = asyncio.run(_execute(prep, self.opts, sink, frozenset()))
                 going = self._count(prep, out)
                 saved = k == last or not going
                 self._save(prep, out, inputs, final=saved)

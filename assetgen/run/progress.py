@@ -24,10 +24,11 @@ class PlainReporter:
         self.causes = Causes()
 
     def __call__(self, event: Event) -> None:
-        if event.kind is Kind.STARTED:
-            self.total = event.queued + event.blocked
+        if event.kind is Kind.STARTED:     # (once a part, in a build in parts: counted on)
+            self.total += event.queued + event.blocked
             blocked = f", {event.blocked} blocked" if event.blocked else ""
-            self._line(f"{event.total} actions, {event.queued} to run{blocked}")
+            part = f"{event.part}: " if event.part else ""
+            self._line(f"{part}{event.total} actions, {event.queued} to run{blocked}")
         elif event.kind is Kind.ACTION_DONE:
             self.done += 1
             what = f"wrote {event.wrote}" if event.wrote else event.kept or ", ".join(event.assets)
@@ -87,7 +88,8 @@ class LiveReporter:
 
     def __call__(self, event: Event) -> None:
         if event.kind is Kind.STARTED:
-            self.total = event.queued + event.blocked
+            self.total += event.queued + event.blocked
+            self.note = f"  ({event.part})" if event.part else self.note
         elif event.kind is Kind.ACTIVITY:
             self.activity = event.activity
         elif event.kind is Kind.ACTION_START:
