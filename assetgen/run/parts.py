@@ -114,10 +114,9 @@ def build(opts: BuildOptions, sink: Sink) -> BuildReport | Loaded | None:
     del cache
     if len(parts) < 2:
         return None
-    totals = _check(root, cfg, parts, opts)
-    if totals is None:
+    if not _check(root, cfg, parts, opts):
         return None
-    return _run(root, cfg, parts, totals, opts, sink)
+    return _run(root, cfg, parts, opts, sink)
 
 
 def _lock_empty(root: Path) -> bool:
@@ -264,6 +263,7 @@ class _Part:
 
     def __init__(self, files: list[str], entries: dict[str, str]) -> None:
         self.files = files
+        self.actions = self.renditions = 0      # once planned (`_check`)
         self._entries = zlib.compress(json.dumps(entries, ensure_ascii=False).encode("utf-8"))
 
     def entries(self) -> dict[str, str]:
@@ -296,9 +296,9 @@ def _project(root: Path, cfg: ConfigResult, part: _Part) -> Project | None:
     return Project(root=root, config=cfg.config, recipes=tuple(recipes))
 
 
-def _check(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions) -> list[int] | None:
-    """Each part's action count, once every part passed every lint check and was planned; None
-    when one did not (the full path reports it)."""
+def _check(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions) -> bool:
+    """Whether every part passes every lint check and is planned (its actions and renditions
+    counted); else the full path reports what it found."""
     from assetgen.cache import STATE_DIR
     from assetgen.lint.run import CHECKS
     from assetgen.plan.files import FileHashes
@@ -306,29 +306,28 @@ def _check(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions
     from assetgen.run.prepare import check_for
 
     kind = opts.provider or cfg.config.provider
-    totals = []
     for part in parts:
         project = _project(root, cfg, part)
         if project is None:
-            return None
+            return False
         for check in CHECKS:
             if any(d.severity is Severity.ERROR for d in check(project)):
-                return None
+                return False
         try:
             if kind is not cfg.config.provider:
                 check_for(project, kind, opts.cwd)
-            hashes = FileHashes(root, root / STATE_DIR)
-            totals.append(len(build_plan(project, kind.value, hashes.hash).actions))
+            plan = build_plan(project, kind.value, FileHashes(root, root / STATE_DIR).hash)
         except UserError:
-            return None
-        del project, hashes
-    return totals
+            return False
+        part.actions = len(plan.actions)
+        part.renditions = sum(1 for a in plan.actions if a.render is not None)
+        del project, plan
+    return True
 
 
 # -- 4: each part run; the last saves for the whole project -------------------------------
 
-def _run(root: Path, cfg: ConfigResult, parts: list[_Part], totals: list[int], opts: BuildOptions,
-         sink: Sink) -> BuildReport:
+def _run(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions, sink: Sink) -> BuildReport:
     from assetgen import gc
     from assetgen.atomic import Writes
     from assetgen.cache import CACHE_ENV, Store, cache_dir
@@ -343,7 +342,7 @@ def _run(root: Path, cfg: ConfigResult, parts: list[_Part], totals: list[int], o
     using = store.in_use()
     using.acquire()
     try:
-        return _Parts(root, cfg, parts, totals, opts, sink, Writes.begin(root / ".assetgen")).run()
+        return _Parts(root, cfg, parts, opts, sink, Writes.begin(root / ".assetgen")).run()
     finally:
         using.release()
 
@@ -385,9 +384,9 @@ def _packed(value: Any) -> bytes:
 class _Parts:
     """The parts run in turn; what each leaves to the next is `_Built` and the report's figures."""
 
-    def __init__(self, root: Path, cfg: ConfigResult, parts: list[_Part], totals: list[int],
-                 opts: BuildOptions, sink: Sink, writes: Writes) -> None:
-        self.root, self.cfg, self.parts, self.totals, self.total = root, cfg, parts, totals, sum(totals)
+    def __init__(self, root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions, sink: Sink,
+                 writes: Writes) -> None:
+        self.root, self.cfg, self.parts, self.total = root, cfg, parts, sum(p.actions for p in parts)
         self.opts, self.sink, self.writes = opts, sink, writes
         self.built: list[_Built] = []
         self.filled = [False] * 7           # the index columns with a value that is not empty
@@ -395,7 +394,7 @@ class _Parts:
         self.reached_at: float | None = None
         self.complete = True        # every part so far built whole, nothing changed meanwhile: stamped
         self.interrupted = False
-        self.calls = self.cached = self.failed = self.requests = self.written = self.renditions = 0
+        self.calls = self.cached = self.failed = self.requests = self.written = 0
         self.failures: tuple[tuple[str, str], ...] = ()
         self.causes: tuple[Cause, ...] = ()
         self.kept: tuple[tuple[str, str, str], ...] = ()
@@ -413,7 +412,7 @@ class _Parts:
             for k, part in enumerate(self.parts):
                 project = _project(self.root, self.cfg, part)
                 if project is None:     # a file changed since it was checked: left to the next build
-                    deferred = sum(self.totals[k:])
+                    deferred = sum(p.actions for p in self.parts[k:])
                     warnings = (f"a recipe file changed while the build ran: {len(self.parts) - k} of its "
                                 f"{len(self.parts)} parts were not built; run the build again",)
                     break
@@ -436,7 +435,8 @@ class _Parts:
                     lockfile.write_merged(self.root, [b.lock_entries() for b in self.built])
         return BuildReport(self.total, self.calls, self.cached, self.failed, self.requests, self.written,
                            self.failures, interrupted=self.interrupted, swept=Swept(),
-                           renditions=self.renditions, kept=self.kept, warnings=warnings, deferred=deferred,
+                           renditions=sum(p.renditions for p in self.parts), kept=self.kept,
+                           warnings=warnings, deferred=deferred,
                            causes=self.causes, parts=len(self.parts))
 
     def _count(self, prep: Prepared, out: Outcome) -> bool:
@@ -453,7 +453,6 @@ class _Parts:
         self.failures += failures
         self.causes += causes
         self.kept += tuple((owner[p], p, m) for p, m in sorted(out.kept.items()))
-        self.renditions += len(owner)
         self.complete = self.complete and not (out.failures or out.blocked or out.not_started
                                                or out.interrupted or out.kept)
         self.interrupted = out.interrupted
