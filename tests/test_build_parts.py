@@ -213,3 +213,26 @@ def test_fail_fast_stops_at_the_part_that_failed_and_keeps_what_was_built(
     assert sorted(json.loads((root / "assetgen.lock").read_text())["assets"]) == ["r0"]
     assert not (root / "out" / "r2.png").exists()
     assert len(emu.records) <= 2
+
+
+def test_refused_credentials_stop_the_build_at_the_first_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = azure(tmp_path / "p", "plain")
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")     # developer sign-ins only: no network probe
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))   # no az, azd or pwsh to ask
+    monkeypatch.setenv(PART, "2")
+    monkeypatch.chdir(root)
+    with run_emulator(api_key=KEY) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        assert main(["build", "--json"]) == 1
+        out, err = capsys.readouterr()
+        assert emu.records == []
+    summary = json.loads(out)
+    assert [f["asset"] for f in summary["failures"]] == ["r0", "r1"]      # the first part's
+    assert (summary["actions_total"], summary["actions_run"], summary["actions_failed"]) == (12, 0, 4)
+    assert "the build stopped at part 1 of 3 (no credentials: " in err
+    assert "the 8 actions of the parts after it were not started" in err
+    assert "not started; run the build again" not in err
+    lock = root / "assetgen.lock"
+    assert not lock.exists() or json.loads(lock.read_text())["assets"] == {}

@@ -424,6 +424,10 @@ class _Parts:
                 going = self._count(prep, out)
                 saved = k == last or not going
                 self._save(prep, out, inputs, final=saved)
+                if out.halted is not None and k != last:   # refused credentials: the rest is not sent
+                    deferred = sum(p.actions for p in self.parts[k + 1:])
+                    warnings = (f"the build stopped at part {k + 1} of {len(self.parts)} ({out.halted}); "
+                                f"the {deferred} actions of the parts after it were not started",)
                 del prep, out, inputs   # not held while the next part loads
                 if not going:
                     break
@@ -456,7 +460,7 @@ class _Parts:
         self.complete = self.complete and not (out.failures or out.blocked or out.not_started
                                                or out.interrupted or out.kept)
         self.interrupted = out.interrupted
-        return not (out.interrupted or (self.opts.fail_fast and (failed or out.not_started)))
+        return not (out.interrupted or out.halted is not None or (self.opts.fail_fast and failed))
 
     def _save(self, prep: Prepared, out: Outcome, inputs: dict[str, Any], final: bool) -> None:
         """The part's lock entries, stats and index run kept; and when `final`, the lock file with
