@@ -236,3 +236,35 @@ def test_refused_credentials_stop_the_build_at_the_first_part(
     assert "not started; run the build again" not in err
     lock = root / "assetgen.lock"
     assert not lock.exists() or json.loads(lock.read_text())["assets"] == {}
+
+
+def test_ctrl_c_in_a_later_part_keeps_every_call_made_and_the_next_build_sends_only_the_rest(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = azure(tmp_path / "p", "plain")     # 3 parts of 2 calls; 30 a minute: the third call starts part 2
+    (root / "assetgen.yaml").write_text((root / "assetgen.yaml").read_text().replace("6000", "30"))
+    with run_emulator(api_key=KEY) as emu:
+        env = {**os.environ, "AZURE_OPENAI_ENDPOINT": emu.url, "AZURE_OPENAI_API_KEY": KEY, PART: "2"}
+        proc = subprocess.Popen([sys.executable, "-m", "assetgen", "build", "--json"], cwd=root, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(emu.records) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        assert len(emu.records) >= 3 and proc.poll() is None, "the build ended before it was interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        made = len(emu.records)
+        assert proc.returncode == 130, err
+        locked = json.loads((root / "assetgen.lock").read_text())["assets"]
+        assert len(locked) == made == json.loads(out)["actions_run"] < 6
+        assert all((root / "out" / f"{name}.png").is_file() for name in locked)
+        done = subprocess.run([sys.executable, "-m", "assetgen", "build", "--json"], cwd=root, env=env,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert len(emu.records) - made == 6 - made      # only the calls not made before
+    assert len(json.loads((root / "assetgen.lock").read_text())["assets"]) == 6
