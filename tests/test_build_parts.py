@@ -6,8 +6,10 @@ $ASSETGEN_PART_VARIANTS (10,000 variants by default)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from PIL import Image
 
 from assetgen.cli import main
-from assetgen.emulator.testing import run_emulator
+from assetgen.emulator.testing import EmulatorHandle, run_emulator
 from assetgen.run.build import BuildOptions, build
 
 PART = "ASSETGEN_PART_VARIANTS"
@@ -170,14 +172,21 @@ def azure(root: Path, forbidden: str) -> Path:
     return root
 
 
-def test_a_refused_call_in_one_part_leaves_the_others_built_and_the_next_build_finishes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    root = azure(tmp_path / "p", "forbidden")
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+@contextlib.contextmanager
+def served(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorHandle]:
+    """The emulator, with the project in `root` built from there in parts of 2 variants."""
     monkeypatch.setenv(PART, "2")
     monkeypatch.chdir(root)
     with run_emulator(api_key=KEY) as emu:
         monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+        yield emu
+
+
+def test_a_refused_call_in_one_part_leaves_the_others_built_and_the_next_build_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = azure(tmp_path / "p", "forbidden")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    with served(root, monkeypatch) as emu:
         assert main(["build", "--json"]) == 1
         out = json.loads(capsys.readouterr().out)
         assert [f["asset"] for f in out["failures"]] == ["r1"]
@@ -200,10 +209,7 @@ def test_fail_fast_stops_at_the_part_that_failed_and_keeps_what_was_built(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = azure(tmp_path / "p", "forbidden")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv(PART, "2")
-    monkeypatch.chdir(root)
-    with run_emulator(api_key=KEY) as emu:
-        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+    with served(root, monkeypatch) as emu:
         assert main(["build", "--json", "--fail-fast", "-j", "1"]) == 1
         out = json.loads(capsys.readouterr().out)
     assert [f["asset"] for f in out["failures"]] == ["r1"]
@@ -221,10 +227,7 @@ def test_refused_credentials_stop_the_build_at_the_first_part(
     monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "dev")     # developer sign-ins only: no network probe
     monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))   # no az, azd or pwsh to ask
-    monkeypatch.setenv(PART, "2")
-    monkeypatch.chdir(root)
-    with run_emulator(api_key=KEY) as emu:
-        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.url)
+    with served(root, monkeypatch) as emu:
         assert main(["build", "--json"]) == 1
         out, err = capsys.readouterr()
         assert emu.records == []
