@@ -757,29 +757,20 @@ def _stamp(prep: Prepared, opts: BuildOptions, inputs: Stats, reached_at: float,
     files.update(locked)
     fresh.update(locked)
     searched = stamp.dir_stats(root, dirs)
-    if not only_files and _recipe_added_meanwhile(prep, searched, opts.started):
+    if not only_files and stamp.recipe_added(root, prep.project.config.recipes, searched, opts.started,
+                                             lambda: _known_recipes(prep)):
         stamp.clear(root)       # its folder's mtime, stamped, would hide it from the next build
         return
     stamp.write(root, sig, files, searched, prep.actions_total(), reached_at, index_sha,
                 fresh=fresh.keys() if prep.rest is not None else None)
 
 
-def _recipe_added_meanwhile(prep: Prepared, searched: dict[str, int | None], started: int | None) -> bool:
-    """Whether a searched folder changed since the command started (the build's own writes, the lock
-    file's rename, change the project folder) holds a recipe file the build does not know: one
-    added while it ran, after the recipe globs were searched."""
-    if started is None:
-        return False
+def _known_recipes(prep: Prepared) -> set[str]:
+    """The recipe files the build knows: those it loaded, and those a small build left alone."""
     known = {r.path for r in prep.project.recipes}
     if prep.rest is not None:
         known |= set(prep.rest.files)
-    for folder, mtime in searched.items():
-        if mtime is None or mtime < started:
-            continue
-        now = stamp.scan_folder(prep.project.root, folder, prep.project.config.recipes)
-        if now is None or not now.recipes <= known:
-            return True
-    return False
+    return known
 
 
 def _changed_meanwhile(prep: Prepared, inputs: Stats, fresh: dict[str, Any],

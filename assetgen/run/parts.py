@@ -91,11 +91,12 @@ def build(opts: BuildOptions, sink: Sink) -> BuildReport | Loaded | None:
     from assetgen.remote_cache.config import remote_spec
 
     root, named = recipe_load.targets(opts.paths, opts.cwd)
-    if named is not None:
+    lock = _empty_lock(root) if named is None else None
+    if lock is None:
         return None
     cfg = project_file.read_config(root)
     if cfg.diagnostics or remote_spec(cfg.config.cache) is not None or linked_state(root) is not None \
-            or _has_batches(root) or not _lock_empty(root):
+            or _has_batches(root):
         return None
     files, unmatched = recipe_load.recipe_files(root, cfg.config.recipes)
     if unmatched or len(files) < 2:
@@ -116,23 +117,23 @@ def build(opts: BuildOptions, sink: Sink) -> BuildReport | Loaded | None:
         return None
     if not _check(root, cfg, parts, opts):
         return None
-    return _run(root, cfg, parts, opts, sink)
+    return _run(root, cfg, parts, lock, opts, sink)
 
 
-def _lock_empty(root: Path) -> bool:
-    """Whether the lock file holds no entry (or there is none)."""
+def _empty_lock(root: Path) -> lockfile.Lock | None:
+    """The lock file when it holds no entry (or there is none); else None."""
     try:
         if (root / lockfile.LOCK_FILE).stat().st_size > SMALL_LOCK:
-            return False
+            return None
     except FileNotFoundError:
-        return True
+        return lockfile.EMPTY
     except OSError:
-        return False
+        return None
     try:
         lock = lockfile.read(root)
     except UserError:
-        return False
-    return not lock.assets and not lock.others
+        return None
+    return lock if not lock.assets and not lock.others else None
 
 
 # -- 1 and 2: the files as names and paths, checked between files, grouped into parts -----
@@ -152,7 +153,7 @@ def _survey(root: Path, cfg: ConfigResult, files: list[str], size: int
     count = 0
     for rel in files:
         result = recipe_load.load_cached(root, rel, cfg, cache, params)
-        bad = bool(result.skipped) or any(d.severity is Severity.ERROR for d in result.diagnostics)
+        bad = _bad(result)
         count += len(result.variants)
         if held is None:
             if bad:
@@ -168,6 +169,11 @@ def _survey(root: Path, cfg: ConfigResult, files: list[str], size: int
     if held is not None:
         return recipe_load.Loaded(held, cache)      # (saved by the full path's loading)
     return found, cache
+
+
+def _bad(result: FileResult) -> bool:
+    """A file with errors, or variants dropped for them: the full path reports it."""
+    return bool(result.skipped) or any(d.severity is Severity.ERROR for d in result.diagnostics)
 
 
 def _kept(rel: str, result: FileResult) -> _File:
@@ -281,7 +287,7 @@ def _project(root: Path, cfg: ConfigResult, part: _Part) -> Project | None:
     params: list[Params] = []
     results = [(rel, recipe_load.load_cached(root, rel, cfg, cache, params)) for rel in part.files]
     del cache
-    if any(r.skipped or any(d.severity is Severity.ERROR for d in r.diagnostics) for _, r in results):
+    if any(_bad(r) for _, r in results):
         return None
     names = refs.Names(
         variants=frozenset(v.name for _, r in results for v in r.variants),
@@ -327,7 +333,8 @@ def _check(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions
 
 # -- 4: each part run; the last saves for the whole project -------------------------------
 
-def _run(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions, sink: Sink) -> BuildReport:
+def _run(root: Path, cfg: ConfigResult, parts: list[_Part], lock: lockfile.Lock, opts: BuildOptions,
+         sink: Sink) -> BuildReport:
     from assetgen import gc
     from assetgen.atomic import Writes
     from assetgen.cache import CACHE_ENV, Store, cache_dir
@@ -342,7 +349,7 @@ def _run(root: Path, cfg: ConfigResult, parts: list[_Part], opts: BuildOptions, 
     using = store.in_use()
     using.acquire()
     try:
-        return _Parts(root, cfg, parts, opts, sink, Writes.begin(root / ".assetgen")).run()
+        return _Parts(root, cfg, parts, opts, sink, Writes.begin(root / ".assetgen")).run(lock)
     finally:
         using.release()
 
@@ -399,11 +406,11 @@ class _Parts:
         self.causes: tuple[Cause, ...] = ()
         self.kept: tuple[tuple[str, str, str], ...] = ()
 
-    def run(self) -> BuildReport:
+    def run(self, lock: lockfile.Lock) -> BuildReport:
+        """`lock`: the lock file, empty: each part resolves against the cache alone."""
         from assetgen.run.build import _execute, _input_stats
         from assetgen.run.prepare import prepare_project
 
-        lock = lockfile.read(self.root)     # empty: each part resolves against the cache alone
         last = len(self.parts) - 1
         deferred = 0
         warnings: tuple[str, ...] = ()
@@ -484,7 +491,7 @@ class _Parts:
         if _changed_meanwhile(prep, inputs, fresh, self.opts.started) is not None:
             self.complete = False
         if not final:
-            self.built.append(self._built(prep, lock, fresh))
+            self.built.append(self._built(prep, lock, inputs, fresh))
             return
         if not self.complete:
             stamp.clear(self.root)
@@ -496,12 +503,13 @@ class _Parts:
 
         varcache.remove(self.root)      # none kept: the next change to a large matrix loads it whole
         fresh.update(stamp.stats(self.root, [lockfile.LOCK_FILE]))
-        self._stamp(prep, fresh, index_sha)
+        self._stamp(prep, inputs, fresh, index_sha)
         self.writes.end()
 
-    def _built(self, prep: Prepared, lock: lockfile.Lock, fresh: dict[str, Any]) -> _Built:
+    def _built(self, prep: Prepared, lock: lockfile.Lock, inputs: dict[str, Any], fresh: dict[str, Any]
+               ) -> _Built:
         index_run = self._index_run(prep)
-        return _Built(lockfile.entry_texts(lock), index_run, self._members(prep, fresh, final=False))
+        return _Built(lockfile.entry_texts(lock), index_run, self._members(prep, inputs, fresh, final=False))
 
     def _index_run(self, prep: Prepared) -> tuple[str, ...]:
         """The part's run of the build index (and which columns it fills)."""
@@ -511,32 +519,28 @@ class _Parts:
         self.filled = [a or b for a, b in zip(self.filled, filled, strict=True)]
         return texts
 
-    def _members(self, prep: Prepared, fresh: dict[str, Any], final: bool) -> str:
+    def _members(self, prep: Prepared, inputs: dict[str, Any], fresh: dict[str, Any], final: bool) -> str:
         """The stats' JSON members: each input file's once (two parts may read one), the project
-        file's in the last part's (every part's recipes and outputs are its own)."""
+        file's in the last part's (every part's recipes and outputs are its own). `inputs`: the
+        stats taken after loading (its recipes, the project file, its input files)."""
         from assetgen.statefiles import json_members
 
         skip = set(self.inputs)
         if not final:
             skip.add(stamp.PROJECT_FILE)
         recipes = {r.path for r in prep.project.recipes}
-        self.inputs.update(path for action in prep.plan.actions if action.call is not None
-                           for path in (s.file for s in action.call.sources) if path and path not in recipes)
+        self.inputs.update(path for path in inputs if path not in recipes and path != stamp.PROJECT_FILE)
         return "".join(json_members((path, st) for path, st in fresh.items() if path not in skip))
 
-    def _stamp(self, prep: Prepared, fresh: dict[str, Any], index_sha: str) -> None:
+    def _stamp(self, prep: Prepared, inputs: dict[str, Any], fresh: dict[str, Any], index_sha: str) -> None:
         opts = self.opts
         sig = stamp.signature(opts.paths, opts.cwd, opts.provider.value if opts.provider else None)
         globs = self.cfg.config.recipes
         searched = stamp.dir_stats(self.root, stamp.glob_dirs(self.root, globs))
-        if opts.started is not None:    # a recipe file added while the build ran: the next build sees it
-            known = {rel for part in self.parts for rel in part.files}
-            for folder, mtime in searched.items():
-                if mtime is not None and mtime >= opts.started:
-                    now = stamp.scan_folder(self.root, folder, globs)
-                    if now is None or not now.recipes <= known:
-                        stamp.clear(self.root)
-                        return
-        members = [*(b.members() for b in self.built), self._members(prep, fresh, final=True)]
+        if stamp.recipe_added(self.root, globs, searched, opts.started,
+                              lambda: {rel for part in self.parts for rel in part.files}):
+            stamp.clear(self.root)
+            return
+        members = [*(b.members() for b in self.built), self._members(prep, inputs, fresh, final=True)]
         stamp.write_joined(self.root, sig, members, searched, self.total, self.reached_at or time.time(),
                            index_sha)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -130,6 +130,27 @@ class Folder:
     recipes: frozenset[str]
     links: frozenset[str]
     folders: frozenset[str]
+
+
+def recipe_added(root: Path, globs: Iterable[str], searched: Mapping[str, int | None], started: int | None,
+                 known: Callable[[], Collection[str]]) -> bool:
+    """Whether a searched folder changed since the command started (the build's own writes, the lock
+    file's rename, change the project folder) holds a recipe file not in `known()` (asked only
+    then): one added while the build ran, after the recipe globs were searched (its folder's mtime,
+    stamped, would hide it from the next build)."""
+    if started is None:
+        return False
+    recipes: Collection[str] | None = None
+    for folder, mtime in searched.items():
+        if mtime is None or mtime < started:
+            continue
+        now = scan_folder(root, folder, globs)
+        if now is None:
+            return True
+        recipes = known() if recipes is None else recipes
+        if not now.recipes.issubset(recipes):
+            return True
+    return False
 
 
 def scan_folder(root: Path, folder: str, globs: Iterable[str]) -> Folder | None:
